@@ -1,0 +1,555 @@
+"""Batched first-person renderer: one moderngl context, N views in one framebuffer, one readback.
+
+Every draw call is instanced once per camera (karts: once per camera x kart). The vertex shader
+builds the camera from a small pose texture (x, y, cos yaw, sin yaw per kart), projects, clips
+the primitive to that camera's own frustum with ``gl_ClipDistance`` and then moves it into the
+camera's 84x84 tile of the shared framebuffer. So a step is: upload N poses (16 bytes each),
+four instanced draws, one ``read_into``. The track scene (textured ground, kerbs, start line,
+tyre walls, distant hills) is uploaded once.
+
+The projection flips y, so framebuffer row 0 is the *top* of each image: the readback is already
+in image order (rows top-down) and needs no flip on the CPU. Tiles are stacked in one column
+(up to 195 views; more views use more columns), so the (N*84, 84, 4) readback reshapes to
+(N, 84, 84, 4) without copying.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .track import ASPHALT, GRASS, KERB, Track
+
+VIEW = 84
+SKY = (0.55, 0.72, 0.92)
+MAX_FB = 16384
+GL_CLIP_DISTANCE0 = 0x3000
+GL_INSTALL_HINT = (
+    "Headless OpenGL (EGL) is not available. Install Mesa's EGL and software rasteriser: on "
+    "Debian/Ubuntu `sudo apt-get install libegl1 libgl1-mesa-dri libgles2` (the project's "
+    "scripts/setup.sh does this). On a GPU machine install the vendor's EGL driver instead.")
+
+
+class RendererUnavailable(RuntimeError):
+    pass
+
+
+_CAMERA_GLSL = """
+uniform sampler2D cam_poses;   // (num_cams, 1) RGBA32F: x, y, cos(yaw), sin(yaw)
+uniform mat4 proj;
+uniform vec3 cam_offset;       // camera position in the kart frame: forward, left, up [m]
+uniform vec2 pitch_cs;         // cos, sin of the downward pitch
+uniform ivec2 grid;            // tile columns, rows
+out vec3 v_cam;
+void to_tile(vec4 clip, int cam);
+
+void place(vec3 world, int cam) {
+    vec4 cp = texelFetch(cam_poses, ivec2(cam, 0), 0);
+    vec2 eye = cp.xy + cp.zw * cam_offset.x + vec2(-cp.w, cp.z) * cam_offset.y;
+    vec3 d = vec3(world.xy - eye, world.z - cam_offset.z);
+    float fwd = d.x * cp.z + d.y * cp.w;
+    float left = -d.x * cp.w + d.y * cp.z;
+    vec3 c = vec3(-left, fwd * pitch_cs.y + d.z * pitch_cs.x, -(fwd * pitch_cs.x - d.z * pitch_cs.y));
+    v_cam = c;
+    to_tile(proj * vec4(c, 1.0), cam);
+}
+
+void to_tile(vec4 clip, int cam) {
+    clip.y = -clip.y;  // image rows top-down in the framebuffer
+    gl_ClipDistance[0] = clip.w + clip.x;
+    gl_ClipDistance[1] = clip.w - clip.x;
+    gl_ClipDistance[2] = clip.w + clip.y;
+    gl_ClipDistance[3] = clip.w - clip.y;
+    int col = cam % grid.x;
+    int row = cam / grid.x;
+    clip.x = (clip.x + clip.w * float(1 + 2 * col - grid.x)) / float(grid.x);
+    clip.y = (clip.y + clip.w * float(1 + 2 * row - grid.y)) / float(grid.y);
+    gl_Position = clip;
+}
+"""
+
+_FOG_GLSL = """
+uniform vec3 sky;
+in vec3 v_cam;   // camera-space position: linear, so it interpolates exactly (a distance would not)
+out vec4 frag;
+vec4 fog(vec3 rgb) {
+    float f = clamp((length(v_cam) - 150.0) / 900.0, 0.0, 0.6);
+    return vec4(mix(rgb, sky, f), 1.0);
+}
+"""
+
+GROUND_VS = "#version 330\n" + _CAMERA_GLSL + """
+in vec3 in_pos;
+in vec2 in_uv;
+out vec2 v_uv;
+void main() { v_uv = in_uv; place(in_pos, gl_InstanceID); }
+"""
+GROUND_FS = "#version 330\n" + _FOG_GLSL + """
+uniform sampler2D ground;
+in vec2 v_uv;
+void main() { frag = fog(texture(ground, v_uv).rgb); }
+"""
+SKY_VS = "#version 330\n" + _CAMERA_GLSL + """
+// One quad per camera over the part of its tile above the horizon (the ground covers the rest).
+uniform float horizon_ndc;
+uniform vec2 tan_half_fov;
+out vec3 v_dir;                // view direction in the kart frame: forward, left, up
+out float v_yaw;
+void main() {
+    vec2 ndc = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? horizon_ndc - 0.05 : 1.0);
+    vec3 c = vec3(ndc * tan_half_fov, -1.0);
+    v_dir = vec3(c.y * pitch_cs.y - c.z * pitch_cs.x, -c.x, c.y * pitch_cs.x + c.z * pitch_cs.y);
+    vec4 cp = texelFetch(cam_poses, ivec2(gl_InstanceID, 0), 0);
+    v_yaw = atan(cp.w, cp.z);
+    v_cam = vec3(0.0);
+    to_tile(vec4(ndc, 0.999, 1.0), gl_InstanceID);
+}
+"""
+SKY_FS = """#version 330
+uniform vec3 sky;
+in vec3 v_dir;
+in float v_yaw;
+in vec3 v_cam;
+out vec4 frag;
+void main() {
+    float az = v_yaw + atan(v_dir.y, v_dir.x);
+    float el = v_dir.z / length(v_dir.xy);
+    // distant hills: a fixed skyline, so the horizon tells the heading
+    float hill = 0.035 + 0.03 * abs(sin(3.0 * az + 1.0)) + 0.015 * sin(7.0 * az + 2.0)
+               + 0.008 * sin(17.0 * az);
+    vec3 c = el < hill ? mix(vec3(0.30, 0.45, 0.32), vec3(0.45, 0.58, 0.5), el / hill)
+                       : mix(sky * 1.08, sky * 0.85, clamp(el * 2.0, 0.0, 1.0));
+    frag = vec4(c, 1.0);
+}
+"""
+SOLID_VS = "#version 330\n" + _CAMERA_GLSL + """
+// Walls and hills are cut into chunks of CHUNK strip vertices; one instance draws one chunk for
+// one camera, so only the chunks near each camera cost vertex work.
+uniform sampler2D solid_verts; // 2 RGBA32F texels per vertex: (x, y, z, stripe), (r, g, b, -)
+in ivec2 in_chunk;             // per instance: (camera, first vertex of the chunk)
+out vec3 v_color;
+out float v_stripe;
+void main() {
+    int i = in_chunk.y + gl_VertexID;
+    ivec2 t = ivec2((i % 1024) * 2, i / 1024);
+    vec4 a = texelFetch(solid_verts, t, 0);
+    vec4 b = texelFetch(solid_verts, t + ivec2(1, 0), 0);
+    v_color = b.rgb;
+    v_stripe = a.w;   // arc length along a tyre wall (< 0: plain colour)
+    place(a.xyz, in_chunk.x);
+}
+"""
+SOLID_FS = "#version 330\n" + _FOG_GLSL + """
+in vec3 v_color;
+in float v_stripe;
+void main() {
+    vec3 c = v_color;
+    if (v_stripe >= 0.0) c = mod(floor(v_stripe / 1.6), 2.0) < 0.5 ? vec3(0.85, 0.1, 0.1) : vec3(0.92);
+    frag = fog(c);
+}
+"""
+KART_FS = "#version 330\n" + _FOG_GLSL + """
+in vec3 v_color;
+void main() { frag = fog(v_color); }
+"""
+KART_VS = "#version 330\n" + _CAMERA_GLSL + """
+uniform sampler2D kart_poses;
+in ivec2 in_pair;              // per instance: (camera, kart), culled on the CPU
+in vec3 in_pos;
+in vec3 in_color;
+out vec3 v_color;
+const vec3 palette[8] = vec3[8](vec3(0.9, 0.1, 0.1), vec3(0.1, 0.3, 0.9), vec3(1.0, 0.8, 0.1),
+    vec3(0.1, 0.7, 0.2), vec3(0.9, 0.4, 0.0), vec3(0.6, 0.1, 0.8), vec3(0.0, 0.8, 0.8),
+    vec3(0.95, 0.95, 0.95));
+void main() {
+    int cam = in_pair.x;
+    int kart = in_pair.y;
+    vec4 kp = texelFetch(kart_poses, ivec2(kart, 0), 0);
+    vec2 w = kp.xy + kp.zw * in_pos.x + vec2(-kp.w, kp.z) * in_pos.y;
+    v_color = in_color.r < 0.0 ? palette[kart % 8] : in_color;
+    place(vec3(w, in_pos.z), cam);
+}
+"""
+
+
+def perspective(fov_y_deg, aspect, near, far):
+    f = 1.0 / math.tan(math.radians(fov_y_deg) / 2)
+    return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]], np.float32)
+
+
+class Camera:
+    """Where the camera sits on the kart and what it sees."""
+
+    def __init__(self, forward=0.0, left=0.0, height=1.0, pitch_deg=6.0, fov_deg=80.0,
+                 near=0.3, far=1500.0):
+        self.offset = (forward, left, height)
+        self.pitch_deg, self.fov_deg, self.near, self.far = pitch_deg, fov_deg, near, far
+
+
+FIRST_PERSON = Camera(forward=0.1, height=0.95, pitch_deg=7.0, fov_deg=85.0)
+CHASE = Camera(forward=-5.0, height=2.4, pitch_deg=12.0, fov_deg=60.0)
+
+
+def create_context():
+    """A headless moderngl context through EGL, with a clear error when there is none."""
+    import moderngl
+    try:
+        return moderngl.create_context(standalone=True, backend="egl")
+    except Exception as e:
+        raise RendererUnavailable(f"{GL_INSTALL_HINT} (moderngl said: {e})") from None
+
+
+# ---------------------------------------------------------------- scene construction
+
+def ground_texture(track: Track, upsample: int = 2, seed: int = 0) -> np.ndarray:
+    """(H*u, W*u, 3) uint8 ground colours: mown grass, asphalt, red/white kerbs, start line."""
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+    rng = np.random.default_rng(seed)
+    surf = np.repeat(np.repeat(track.surface, upsample, 0), upsample, 1)
+    h, w = surf.shape
+    sc = track.scale / upsample
+    rows, cols = np.mgrid[0:h, 0:w]
+    x = (cols + 0.5) * sc
+    y = (h - rows - 0.5) * sc
+    img = np.empty((h, w, 3), np.float32)
+    stripe = (np.floor((x + 0.6 * y) / 12.0) % 2)[..., None]        # mowing stripes, 12 m
+    grass = np.array([62, 128, 52], np.float32) + stripe * np.array([10, 16, 8], np.float32)
+    img[:] = grass
+    noise = rng.normal(0.0, 1.0, (h, w, 1)).astype(np.float32)
+    img += noise * 5
+    asphalt = surf == ASPHALT
+    img[asphalt] = np.array([78, 78, 84], np.float32) + noise[asphalt] * 6
+    # white edge lines: asphalt within 0.35 m of the grass
+    edge = asphalt & (ndimage.distance_transform_edt(asphalt) * sc <= 0.35)
+    img[edge] = (225, 225, 225)
+    kerb = surf == KERB
+    if kerb.any():
+        pts = np.stack([x[kerb], y[kerb]], 1)
+        _, idx = cKDTree(track.centre).query(pts)
+        red = (np.floor(idx * track.spacing / 1.2) % 2) == 0
+        img[kerb] = np.where(red[:, None], np.float32([200, 30, 30]), np.float32([235, 235, 235]))
+    # chequered start/finish line, 1.5 m deep, across the asphalt at s = 0
+    on = asphalt | kerb
+    pts = np.stack([x[on], y[on]], 1)
+    d = pts - track.centre[0]
+    along = d @ track.tangent[0]
+    lat = d @ track.normal[0]
+    line = (np.abs(along) < 0.75) & (np.abs(lat) < track.width[0])
+    chk = ((np.floor(along[line] / 0.5) + np.floor(lat[line] / 0.5)) % 2) == 0
+    sel = np.flatnonzero(on.ravel())[line]
+    flat = img.reshape(-1, 3)
+    flat[sel] = np.where(chk[:, None], np.float32([20, 20, 20]), np.float32([240, 240, 240]))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def simplify_polyline(p: np.ndarray, tol: float) -> np.ndarray:
+    """Greedy simplification: keep a point when the chord from the last kept point would
+    deviate more than ``tol`` metres from the points it replaces (or span over 30 m)."""
+    keep = [0]
+    i = 0
+    n = len(p)
+    while i < n - 1:
+        j = i + 2
+        while j < n:
+            chord = p[j] - p[i]
+            length = np.hypot(*chord)
+            mid = p[i + 1:j] - p[i]
+            dev = np.abs(mid[:, 0] * chord[1] - mid[:, 1] * chord[0]) / max(length, 1e-9)
+            if dev.max() > tol or length > 30.0:
+                break
+            j += 1
+        i = j - 1
+        keep.append(i)
+    return p[keep]
+
+
+def _strip(points_lo, points_hi, colors):
+    """Interleave bottom/top vertices into one triangle strip: (2P, 7) float32."""
+    out = np.empty((2 * len(points_lo), 7), np.float32)
+    out[0::2, :3], out[1::2, :3] = points_lo, points_hi
+    out[0::2, 3:], out[1::2, 3:] = colors, colors
+    return out
+
+
+CHUNK = 32  # strip vertices per chunk (16 wall posts)
+
+
+def chunk_strips(strips, ranges):
+    """Cut triangle strips into chunks of CHUNK vertices (neighbours share an edge; the last is
+    padded with degenerate triangles). Returns (vertex texture data (rows, 2048, 4) float32,
+    first vertex (K,), centre (K, 2), radius (K,), visible range (K,))."""
+    verts, first, centre, radius, rng = [], [], [], [], []
+    n = 0
+    for st, max_range in zip(strips, ranges):
+        step = CHUNK - 2
+        for a in range(0, max(len(st) - 2, 1), step):
+            ch = st[a:a + CHUNK]
+            if len(ch) < CHUNK:
+                ch = np.concatenate([ch, np.repeat(ch[-1:], CHUNK - len(ch), 0)])
+            lo, hi = ch[:, :2].min(0), ch[:, :2].max(0)
+            verts.append(ch)
+            first.append(n)
+            centre.append((lo + hi) / 2)
+            radius.append(np.linalg.norm(hi - lo) / 2)
+            rng.append(max_range)
+            n += CHUNK
+    v = np.concatenate(verts)                                  # (V, 7)
+    rows = -(-len(v) // 1024)
+    tex = np.zeros((rows * 1024, 8), np.float32)
+    tex[: len(v), :3], tex[: len(v), 3] = v[:, :3], v[:, 6]    # x, y, z, stripe
+    tex[: len(v), 4:7] = v[:, 3:6]                             # r, g, b
+    return (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
+            np.asarray(radius, np.float32), np.asarray(rng, np.float32))
+
+
+def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg):
+    """(C, K) mask of objects (bounding circles) that may be seen by each camera."""
+    d = obj_xy[None, :, :] - cam_xy[:, None, :]
+    fwd = d[..., 0] * cam_cs[:, None, 0] + d[..., 1] * cam_cs[:, None, 1]
+    lat = np.abs(d[..., 1] * cam_cs[:, None, 0] - d[..., 0] * cam_cs[:, None, 1])
+    dist2 = d[..., 0] ** 2 + d[..., 1] ** 2
+    tan = math.tan(math.radians(min(fov_deg * 1.4, 170.0)) / 2)
+    reach = obj_range + obj_radius
+    return ((fwd > -obj_radius - 2.0) & (lat < fwd * tan + obj_radius * 1.5 + 2.0)
+            & (dist2 < reach * reach))
+
+
+def wall_strips(track: Track, runoff_m: float = 5.0, height_m: float = 0.9):
+    """Tyre walls at ``runoff_m`` outside the asphalt (contours of the distance to the track),
+    simplified to ~0.2 m and returned as triangle strips whose 4th colour channel is arc length
+    (the fragment shader paints red/white stacks from it)."""
+    import contourpy
+    from scipy import ndimage
+    on = track.surface != GRASS
+    dist = ndimage.distance_transform_edt(~on) * track.scale
+    pad = np.pad(dist, 1, constant_values=dist.max())  # closes contours at the image border
+    lines = contourpy.contour_generator(z=pad, name="serial").lines(runoff_m)
+    h = track.surface.shape[0]
+    strips = []
+    for ln in lines:
+        px = ln - 1.0
+        world = np.stack([(px[:, 0] + 0.5) * track.scale, (h - px[:, 1] - 0.5) * track.scale], 1)
+        if np.linalg.norm(np.diff(world, axis=0), axis=1).sum() < 10:
+            continue
+        p = simplify_polyline(world, 0.2)
+        s = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+        lo = np.column_stack([p, np.zeros(len(p))])
+        hi = np.column_stack([p, np.full(len(p), height_m)])
+        col = np.column_stack([np.zeros((len(p), 3)), s])
+        strips.append(_strip(lo, hi, col))
+    return strips
+
+
+def kart_mesh():
+    """A kart as indexed boxes: chassis in the kart's colour (colour -1 = palette), driver,
+    helmet and four wheels. Returns (vertices (V, 6) float32, indices (I,) int32)."""
+    verts, idx = [], []
+
+    def box(cx, cy, cz, sx, sy, sz, col):
+        x0, x1, y0, y1, z0, z1 = cx - sx / 2, cx + sx / 2, cy - sy / 2, cy + sy / 2, cz, cz + sz
+        base = len(verts)
+        for v in [(x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0),
+                  (x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1)]:
+            verts.append((*v, *col))
+        for f in [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (1, 2, 6, 5), (0, 3, 7, 4)]:
+            idx.extend(base + f[j] for j in (0, 1, 2, 0, 2, 3))
+    pal = (-1.0, 0.0, 0.0)
+    box(0.0, 0.0, 0.08, 1.8, 1.0, 0.22, pal)                      # chassis and bodywork
+    box(-0.25, 0.0, 0.3, 0.45, 0.45, 0.55, (0.15, 0.15, 0.2))    # driver
+    box(-0.25, 0.0, 0.85, 0.3, 0.3, 0.28, pal)                   # helmet
+    box(0.0, 0.0, 0.0, 1.3, 1.36, 0.28, (0.08, 0.08, 0.08))      # wheels and axles as one block
+    return np.asarray(verts, np.float32), np.asarray(idx, np.int32)
+
+
+# ---------------------------------------------------------------- renderer
+
+class Renderer:
+    """Draws ``num_views`` first-person 84x84 views of karts on one track, in one pass.
+
+    ``render(x, y, yaw) -> (N, 84, 84, 3) uint8`` (a view into an internal buffer: copy it if you
+    keep it). ``render_chase(x, y, yaw, index, size)`` draws a larger third-person view.
+    Other karts are drawn for each camera when they are within ``kart_view_m`` and in front;
+    karts closer than ``ghost_m`` to a camera (e.g. several karts reset onto the same start
+    line) are not drawn in it, so a camera never sits inside another kart.
+    """
+
+    def __init__(self, track: Track, num_views: int, size: int = VIEW, ctx=None,
+                 camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
+                 kart_view_m: float = 80.0, wall_view_m: float = 100.0, ghost_m: float = 2.5):
+        import moderngl
+        self.track, self.n, self.size = track, int(num_views), int(size)
+        self.show_other_karts = show_other_karts
+        self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
+        self.ctx = ctx if ctx is not None else create_context()
+        ctx = self.ctx
+        self.gl_renderer = ctx.info.get("GL_RENDERER", "unknown")
+        per_col = MAX_FB // self.size
+        self.cols = max(1, math.ceil(self.n / per_col))
+        self.rows = math.ceil(self.n / self.cols)
+        fb_w, fb_h = self.cols * self.size, self.rows * self.size
+        self.fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((fb_w, fb_h), 4)],
+                                   depth_attachment=ctx.depth_renderbuffer((fb_w, fb_h)))
+        self._buf = np.empty((fb_h, fb_w, 4), np.uint8)
+        self._poses = np.zeros((self.n, 4), np.float32)
+        self.pose_tex = ctx.texture((self.n, 1), 4, dtype="f4")
+        self.pose_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+
+        self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
+        self.p_solid = ctx.program(vertex_shader=SOLID_VS, fragment_shader=SOLID_FS)
+        self.p_kart = ctx.program(vertex_shader=KART_VS, fragment_shader=KART_FS)
+        self.p_sky = ctx.program(vertex_shader=SKY_VS, fragment_shader=SKY_FS)
+        self.vao_sky = ctx.vertex_array(self.p_sky, [], mode=moderngl.TRIANGLE_STRIP)
+
+        tex = ground_texture(track)
+        self.ground_tex = ctx.texture((tex.shape[1], tex.shape[0]), 3, tex.tobytes())
+        self.ground_tex.build_mipmaps()
+        self.ground_tex.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
+        self.ground_tex.repeat_x = self.ground_tex.repeat_y = False
+        w_m, h_m = track.extent_m
+        big = 3000.0
+        gx0, gy0, gx1, gy1 = -big, -big, w_m + big, h_m + big
+        # uv outside [0, 1] clamps to the image border, which is grass by construction
+        quad = np.array([(gx0, gy0, 0, gx0 / w_m, (h_m - gy0) / h_m), (gx1, gy0, 0, gx1 / w_m, (h_m - gy0) / h_m),
+                         (gx0, gy1, 0, gx0 / w_m, (h_m - gy1) / h_m), (gx1, gy1, 0, gx1 / w_m, (h_m - gy1) / h_m)],
+                        np.float32)
+        self.vao_ground = ctx.vertex_array(
+            self.p_ground, [(ctx.buffer(quad.tobytes()), "3f 2f", "in_pos", "in_uv")],
+            mode=moderngl.TRIANGLE_STRIP)
+        walls = wall_strips(track)
+        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range = chunk_strips(
+            walls, [wall_view_m] * len(walls))
+        self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
+        self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.chunk_buf = ctx.buffer(reserve=max(self.n, 1) * len(self.chunk_first) * 8)
+        self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
+                                          mode=moderngl.TRIANGLE_STRIP)
+        kv, ki = kart_mesh()
+        self._pairs = np.zeros((max(self.n * self.n, 1), 2), np.int32)
+        self.pair_buf = ctx.buffer(reserve=self._pairs.nbytes)
+        self.vao_kart = ctx.vertex_array(
+            self.p_kart, [(ctx.buffer(kv.tobytes()), "3f 3f", "in_pos", "in_color"),
+                          (self.pair_buf, "2i/i", "in_pair")],
+            index_buffer=ctx.buffer(ki.tobytes()), index_element_size=4)
+        self.camera = camera
+        self._chase = None
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+            p["sky"].value = SKY
+            p["cam_poses"].value = 0
+        self.p_ground["ground"].value = 1
+        self.p_kart["kart_poses"].value = 2
+        self.p_solid["solid_verts"].value = 3
+
+    def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
+        proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
+        cs = (math.cos(math.radians(cam.pitch_deg)), math.sin(math.radians(cam.pitch_deg)))
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+            if "proj" in p:
+                p["proj"].write(proj.T.tobytes())
+            if "cam_offset" in p:
+                p["cam_offset"].value = cam.offset
+            p["pitch_cs"].value = cs
+            p["grid"].value = (cols, rows)
+        tan_y = math.tan(math.radians(cam.fov_deg) / 2)
+        self.p_sky["tan_half_fov"].value = (tan_y * aspect, tan_y)
+        self.p_sky["horizon_ndc"].value = cs[1] / cs[0] / tan_y
+
+    def visible_pairs(self, cam_xy, cam_cs, kart_xy, fov_deg, self_index=True):
+        """(camera, kart) index pairs worth drawing: in front, within range, not a ghost."""
+        ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg)
+        d = kart_xy[None, :, :] - cam_xy[:, None, :]
+        ok &= (d[..., 0] ** 2 + d[..., 1] ** 2) > self.ghost_m ** 2
+        if self_index:
+            np.fill_diagonal(ok, False)
+        c, k = np.nonzero(ok)
+        return np.stack([c, k], 1).astype(np.int32)
+
+    def visible_chunks(self, cam_xy, cam_cs, fov_deg):
+        c, k = np.nonzero(cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg))
+        return np.stack([c, self.chunk_first[k]], 1).astype(np.int32)
+
+    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs):
+        ctx = self.ctx
+        for i in range(4):   # a 5th plane halves llvmpipe's vertex throughput
+            ctx.enable_direct(GL_CLIP_DISTANCE0 + i)
+        ctx.enable(ctx.DEPTH_TEST)
+        ctx.disable(ctx.CULL_FACE)
+        cam_tex.use(0)
+        self.ground_tex.use(1)
+        kart_tex.use(2)
+        self.solid_tex.use(3)
+        self.vao_sky.render(vertices=4, instances=num_cams)
+        self.vao_ground.render(instances=num_cams)
+        if len(chunks):
+            self.chunk_buf.write(chunks.tobytes())
+            self.vao_solid.render(vertices=CHUNK, instances=len(chunks))
+        if len(pairs):
+            self.pair_buf.write(pairs.tobytes())
+            self.vao_kart.render(instances=len(pairs))
+
+    def render(self, x, y, yaw) -> np.ndarray:
+        """First-person views of all N karts: (N, size, size, 3) uint8 view of the readback."""
+        p = self._poses
+        p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
+        self.pose_tex.write(p.tobytes())
+        self.fbo.use()
+        self.fbo.clear(*SKY, 1.0, depth=1.0)
+        self._set_camera(self.camera, 1.0, self.cols, self.rows)
+        pairs = (self.visible_pairs(p[:, :2], p[:, 2:], p[:, :2], self.camera.fov_deg)
+                 if self.show_other_karts and self.n > 1 else self._pairs[:0])
+        chunks = self.visible_chunks(p[:, :2], p[:, 2:], self.camera.fov_deg)
+        self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs)
+        self.fbo.read_into(self._buf, components=4)
+        s = self.size
+        if self.cols == 1:
+            views = self._buf.reshape(self.rows, s, s, 4)[: self.n]
+        else:
+            views = (self._buf.reshape(self.rows, s, self.cols, s, 4).transpose(0, 2, 1, 3, 4)
+                     .reshape(-1, s, s, 4)[: self.n])
+        return views[..., :3]
+
+    def render_chase(self, x, y, yaw, index: int = 0, size=(480, 320), camera: Camera = CHASE):
+        """A view from ``camera`` on kart ``index`` with every kart drawn: (H, W, 3) uint8."""
+        import moderngl
+        w, h = size
+        if self._chase is None or self._chase[0] != size:
+            fbo = self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer((w, h), 4)],
+                                       depth_attachment=self.ctx.depth_renderbuffer((w, h)))
+            tex = self.ctx.texture((1, 1), 4, dtype="f4")
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._chase = (size, fbo, tex, np.empty((h, w, 4), np.uint8))
+        _, fbo, tex, buf = self._chase
+        x, y, yaw = (np.atleast_1d(np.asarray(v, np.float32)) for v in (x, y, yaw))
+        k = len(x)
+        p = self._poses[:k]
+        p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
+        self.pose_tex.write(self._poses.tobytes())
+        tex.write(p[index].tobytes())
+        fbo.use()
+        fbo.clear(*SKY, 1.0, depth=1.0)
+        self._set_camera(camera, w / h, 1, 1)
+        pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
+        if camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
+            pairs = pairs[np.arange(k) != index]
+        cam = p[index:index + 1]
+        eye = cam[:, :2] + cam[:, 2:] * camera.offset[0]
+        chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h)
+        self._draw(tex, self.pose_tex, 1, chunks, pairs)
+        fbo.read_into(buf, components=4)
+        return buf[..., :3].copy()
+
+    def release(self):
+        if getattr(self, "ctx", None) is not None:
+            self.ctx.release()
+            self.ctx = None
+
+
+def gl_info() -> dict:
+    ctx = create_context()
+    try:
+        return dict(ctx.info)
+    finally:
+        ctx.release()
+
