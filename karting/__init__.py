@@ -1,0 +1,28 @@
+"""A vision-based karting simulator for reinforcement learning.
+
+``import karting`` registers ``Karting-v0`` (one kart) with Gymnasium; ``karting.make_vec(track,
+num_envs)`` builds the natively batched vector env. Heavy modules (moderngl, scipy, pandas) are
+imported only when an environment or tool needs them.
+"""
+from gymnasium.envs.registration import register
+
+__version__ = "0.1.0"
+
+register(id="Karting-v0", entry_point="karting.env:KartingEnv",
+         vector_entry_point="karting.env:KartingVectorEnv")
+
+
+def make_vec(track="circuit.png", num_envs: int = 8, **kwargs):
+    """``num_envs`` karts on ``track`` in one natively batched ``gymnasium.vector.VectorEnv``."""
+    from .env import make_vec as _make_vec
+    return _make_vec(track, num_envs=num_envs, **kwargs)
+
+
+def __getattr__(name):
+    if name in ("KartingEnv", "KartingVectorEnv", "RewardConfig"):
+        from . import env
+        return getattr(env, name)
+    if name in ("load_track", "Track", "TrackError"):
+        from . import track
+        return getattr(track, name)
+    raise AttributeError(f"module 'karting' has no attribute {name!r}")

@@ -56,10 +56,12 @@ class KartParams:
         return self.cg_to_front_m + self.cg_to_rear_m
 
     def mu_table(self):
-        return np.array([self.mu_grass, self.mu_asphalt, self.mu_kerb], np.float32)
+        """Indexed by surface code: grass, asphalt, kerb, barrier zone (grass behind the wall)."""
+        return np.array([self.mu_grass, self.mu_asphalt, self.mu_kerb, self.mu_grass], np.float32)
 
     def roll_table(self):
-        return np.array([self.roll_grass, self.roll_asphalt, self.roll_kerb], np.float32)
+        return np.array([self.roll_grass, self.roll_asphalt, self.roll_kerb, self.roll_grass],
+                        np.float32)
 
 
 class KartState:

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .track import ASPHALT, GRASS, KERB, Track
+from .track import ASPHALT, KERB, WALL_RUNOFF_M, Track
 
 VIEW = 84
 SKY = (0.55, 0.72, 0.92)
@@ -317,13 +317,13 @@ def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg):
             & (dist2 < reach * reach))
 
 
-def wall_strips(track: Track, runoff_m: float = 5.0, height_m: float = 0.9):
+def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float = 0.9):
     """Tyre walls at ``runoff_m`` outside the asphalt (contours of the distance to the track),
     simplified to ~0.2 m and returned as triangle strips whose 4th colour channel is arc length
     (the fragment shader paints red/white stacks from it)."""
     import contourpy
     from scipy import ndimage
-    on = track.surface != GRASS
+    on = (track.surface == ASPHALT) | (track.surface == KERB)
     dist = ndimage.distance_transform_edt(~on) * track.scale
     pad = np.pad(dist, 1, constant_values=dist.max())  # closes contours at the image border
     lines = contourpy.contour_generator(z=pad, name="serial").lines(runoff_m)
@@ -489,8 +489,12 @@ class Renderer:
             self.pair_buf.write(pairs.tobytes())
             self.vao_kart.render(instances=len(pairs))
 
-    def render(self, x, y, yaw) -> np.ndarray:
-        """First-person views of all N karts: (N, size, size, 3) uint8 view of the readback."""
+    def render(self, x, y, yaw, out=None) -> np.ndarray:
+        """First-person views of all N karts as (N, size, size, 3) uint8.
+
+        With ``out`` (a C-contiguous (N, size, size, 3) uint8 array, single tile column) the
+        pixels are read straight into it; otherwise the result is a view of an internal buffer.
+        """
         p = self._poses
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
         self.pose_tex.write(p.tobytes())
@@ -501,13 +505,19 @@ class Renderer:
                  if self.show_other_karts and self.n > 1 else self._pairs[:0])
         chunks = self.visible_chunks(p[:, :2], p[:, 2:], self.camera.fov_deg)
         self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs)
-        self.fbo.read_into(self._buf, components=4)
         s = self.size
+        if out is not None and self.cols == 1 and self.n == self.rows:
+            self.fbo.read_into(out, components=3, alignment=1)
+            return out
+        self.fbo.read_into(self._buf, components=4)
         if self.cols == 1:
             views = self._buf.reshape(self.rows, s, s, 4)[: self.n]
         else:
             views = (self._buf.reshape(self.rows, s, self.cols, s, 4).transpose(0, 2, 1, 3, 4)
                      .reshape(-1, s, s, 4)[: self.n])
+        if out is not None:
+            out[:] = views[..., :3]
+            return out
         return views[..., :3]
 
     def render_chase(self, x, y, yaw, index: int = 0, size=(480, 320), camera: Camera = CHASE):

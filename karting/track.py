@@ -50,7 +50,9 @@ KERB_MIN_CURVATURE = 1.0 / 60.0  # kerbs only where the corner is tighter than a
 GATE_SPACING_M = 40.0
 DARK_THRESHOLD = 128             # luminance below this (after compositing alpha on white) is asphalt
 
-GRASS, ASPHALT, KERB = 0, 1, 2
+GRASS, ASPHALT, KERB, BARRIER = 0, 1, 2, 3
+#: Tyre walls stand this far outside the asphalt; beyond them the surface is BARRIER (a crash).
+WALL_RUNOFF_M = 5.0
 DEFAULT_TRACKS_DIR = Path(__file__).resolve().parent.parent / "tracks"
 
 
@@ -63,7 +65,7 @@ class Track:
     name: str
     path: Path
     scale: float                     # metres per pixel
-    surface: np.ndarray              # (H, W) uint8: GRASS / ASPHALT / KERB
+    surface: np.ndarray              # (H, W) uint8: GRASS / ASPHALT / KERB / BARRIER
     centre: np.ndarray               # (M, 2) float64 world metres, index 0 = start/finish
     tangent: np.ndarray              # (M, 2) unit, driving direction
     normal: np.ndarray               # (M, 2) unit, pointing to the driver's left
@@ -100,13 +102,13 @@ class Track:
         return self.length / len(self.centre)
 
     def surface_at(self, x, y):
-        """Surface code under world points (arrays), grass outside the image."""
+        """Surface code under world points (arrays); outside the image is behind the barrier."""
         h, w = self.surface.shape
         col = np.floor(np.asarray(x) / self.scale).astype(np.int64)
         row = np.floor(h - np.asarray(y) / self.scale).astype(np.int64)
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
         out = self.surface[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)]
-        return np.where(inside, out, GRASS).astype(np.uint8)
+        return np.where(inside, out, BARRIER).astype(np.uint8)
 
     def project(self, x, y):
         """Nearest centre-line index, arc length s [m] and signed lateral offset [m] (+ left)."""
@@ -513,7 +515,8 @@ def _start_index(centre, entry, scale, h):
 
 
 def _surface(asphalt, centre, curvature, scale, h):
-    """Grass / asphalt / kerb grid: kerbs are a band just outside the asphalt in corners."""
+    """Grass / asphalt / kerb / barrier grid: kerbs are a band just outside the asphalt in
+    corners; everything further than WALL_RUNOFF_M from the track is behind the tyre wall."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
     surface = asphalt.astype(np.uint8) * ASPHALT
@@ -526,4 +529,5 @@ def _surface(asphalt, centre, curvature, scale, h):
         corner = ndimage.maximum_filter1d(np.abs(curvature), size=9, mode="wrap") > KERB_MIN_CURVATURE
         keep = corner[idx]
         surface[rr[keep], cc[keep]] = KERB
+    surface[dist_out > WALL_RUNOFF_M] = BARRIER
     return surface

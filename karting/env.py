@@ -1,0 +1,496 @@
+"""Gymnasium environments: ``KartingEnv`` (one kart, ``Karting-v0``) and the natively batched
+``KartingVectorEnv`` (N karts, one physics batch, one GL context, one readback per step).
+
+## Description
+A kart on a circuit drawn as a PNG. The driver sees an 84x84 first-person camera image and a
+short telemetry vector, and drives with [steering, throttle]. Karts in a batch share the track
+and see each other, but do not collide (each is its own episode).
+
+## Action Space
+``Box(-1, 1, (2,), float32)``: ``[steering, throttle]``. Steering +1 is full lock to the left;
+throttle > 0 drives, throttle < 0 brakes (there is no reverse). Values outside [-1, 1] are
+clipped; NaN, inf or a wrong shape raise ``ValueError``.
+
+## Observation Space
+``Dict(vision=Box(0, 255, (84, 84, 3 * frame_stack), uint8),
+telemetry=Box(low, high, (9 * telemetry_history,), float32))``; telemetry, normalised and
+clipped to ``TELEMETRY_LOW .. TELEMETRY_HIGH`` (the oldest entry first when stacked):
+
+=====  ===================  ==============================================  =========
+index  name                 meaning                                          bounds
+=====  ===================  ==============================================  =========
+0      speed                ground speed / 30 m/s                            [0, 2]
+1      steering             actual steering angle / full lock (+ left)       [-1, 1]
+2      throttle             actual throttle pedal                            [0, 1]
+3      brake                actual brake pedal                               [0, 1]
+4      lat_g                lateral acceleration / 3 g (+ left)              [-2, 2]
+5      long_g               longitudinal acceleration / 3 g                  [-2, 2]
+6      dist_to_line         signed distance to the racing line / 10 m        [-5, 5]
+7      curvature            centre-line curvature 5-30 m ahead x 10 m        [-5, 5]
+8      checkpoint_angle     bearing of the next checkpoint / pi (+ left)     [-1, 1]
+=====  ===================  ==============================================  =========
+
+## Rewards
+Per step: metres of *new* progress along the centre line (the best progress so far only grows,
+so driving backwards and forwards again, or rocking across a line, pays nothing; capped at twice
+the distance the kart actually drove, so a shortcut cannot pay more than the road), plus
+``checkpoint_bonus`` for each checkpoint crossed in order while on track (each counts once),
+plus ``lap_bonus`` for a valid lap; minus ``off_track_penalty`` per second off the track and
+``wrong_way_penalty`` per second facing backwards while moving, and ``crash_penalty`` once for
+hitting the tyre wall.
+
+## Starting State
+At rest on the start/finish line facing the driving direction, with a small random lateral
+offset (+-0.5 m) and heading error (+-3 deg) from the env's ``np_random``; with
+``random_start=True``, at a random checkpoint instead (its first lap is then an untimed out-lap).
+
+## Episode End
+Terminated: off the track for more than ``max_off_track_s`` seconds, facing the wrong way for
+more than ``max_wrong_way_s`` seconds, 30 m behind its best progress, or into the tyre wall.
+Truncated: after ``max_episode_steps`` steps (default 2400 = 120 s at 20 Hz).
+
+## Info
+``lap`` (laps completed), ``lap_time`` (last completed lap [s], 0 if none), ``best_lap_time``
+(best valid lap [s], 0 if none), ``lap_valid`` (of the last completed lap), ``sector_times`` (3,)
+(last time for each sector [s], 0 if none), ``checkpoint`` (next gate index), ``progress``
+(metres along the track since the start, unwrapped), ``off_track``, ``speed_kmh``. A lap that
+missed a checkpoint or left the track counts as a lap, not as a lap time.
+
+## Arguments
+``track`` (PNG path or shipped name), ``render_mode`` (``"rgb_array"``: a 480x320 chase view
+with the first-person view inset), ``frame_stack``, ``telemetry_history``,
+``max_episode_steps``, ``random_start``, ``show_other_karts``, ``record_telemetry``, and the
+reward weights below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import physics
+from .physics import CONTROL_HZ, KartParams, KartState
+from .track import BARRIER, GRASS, Track, load_track
+
+TELEMETRY_NAMES = ("speed", "steering", "throttle", "brake", "lat_g", "long_g",
+                   "dist_to_line", "curvature", "checkpoint_angle")
+TELEMETRY_LOW = np.array([0, -1, 0, 0, -2, -2, -5, -5, -1], np.float32)
+TELEMETRY_HIGH = np.array([2, 1, 1, 1, 2, 2, 5, 5, 1], np.float32)
+VIEW = 84
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    checkpoint_bonus: float = 2.0
+    lap_bonus: float = 20.0
+    off_track_penalty: float = 10.0      # per second off the track (0.5 per step at 20 Hz)
+    wrong_way_penalty: float = 10.0      # per second facing backwards while moving
+    crash_penalty: float = 20.0
+    max_off_track_s: float = 3.0
+    max_wrong_way_s: float = 2.0
+    max_backwards_m: float = 30.0
+
+
+def _check_actions(actions, n):
+    a = np.asarray(actions, dtype=np.float32)
+    if a.shape != (n, 2) and not (n == 1 and a.shape == (2,)):
+        raise ValueError(f"action must have shape ({n}, 2) [steering, throttle]"
+                         f"{' or (2,)' if n == 1 else ''}, got shape {a.shape}")
+    a = a.reshape(n, 2)
+    if not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError(f"action contains NaN or inf (kart {bad[0]}, "
+                         f"{'steering' if bad[1] == 0 else 'throttle'}); check the policy output")
+    return np.clip(a, -1.0, 1.0)
+
+
+class KartBatch:
+    """The simulation of N karts on one track: physics, progress, laps, reward, observations."""
+
+    def __init__(self, track: Track, n: int, frame_stack=1, telemetry_history=1,
+                 max_episode_steps=2400, random_start=False, show_other_karts=True,
+                 record_telemetry=False, reward: RewardConfig = RewardConfig(),
+                 params: KartParams = KartParams(), render: bool = True):
+        from .render import Renderer
+        from .telemetry import TelemetryRecorder
+        if frame_stack < 1 or telemetry_history < 1:
+            raise ValueError("frame_stack and telemetry_history must be >= 1")
+        self.track, self.n, self.params, self.reward_cfg = track, n, params, reward
+        self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.max_episode_steps, self.random_start = max_episode_steps, random_start
+        self.dt = 1.0 / CONTROL_HZ
+        self.state = KartState(n)
+        z = lambda dt=np.float32: np.zeros(n, dt)  # noqa: E731
+        self.steps, self.episode = z(np.int32), np.full(n, -1, np.int32)
+        self.time_s, self.progress, self.best_progress = z(np.float64), z(np.float64), z(np.float64)
+        self.s, self.lateral, self.idx = z(np.float64), z(np.float64), z(np.int64)
+        self.next_gate, self.next_gate_progress = z(np.int32), z(np.float64)
+        self.laps, self.lap_start, self.sector, self.sector_start = z(np.int32), z(np.float64), z(np.int32), z(np.float64)
+        self.lap_timed, self.lap_valid = z(bool), z(bool)
+        self.last_lap_time, self.best_lap_time = z(np.float64), z(np.float64)   # 0 = none yet
+        self.last_lap_valid = z(bool)
+        self.sector_times = np.zeros((n, 3))
+        self.off_time, self.wrong_time = z(np.float64), z(np.float64)
+        self.off_track, self.crashed = z(bool), z(bool)
+        self.reward = z(np.float32)
+        self.telemetry = np.zeros((n, 9 * telemetry_history), np.float32)
+        self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
+        self.renderer = Renderer(track, n, show_other_karts=show_other_karts) if render else None
+        self.recorder = TelemetryRecorder() if record_telemetry else None
+        gate_next = np.roll(track.gate_s, -1)
+        gate_next[-1] += track.length
+        self.gate_gap = gate_next - track.gate_s          # metres from gate k to gate k+1
+        self.sector_of_gate = np.zeros(len(track.gates), np.int32)
+        g1, g2 = track.sector_gates[1], track.sector_gates[2]
+        self.sector_of_gate[g1:g2], self.sector_of_gate[g2:] = 1, 2
+
+    # ------------------------------------------------------------ reset
+    def reset(self, mask, rng: np.random.Generator):
+        m = np.flatnonzero(mask)
+        if len(m) == 0:
+            return
+        tr, k = self.track, len(m)
+        if self.random_start:
+            gate = rng.integers(0, len(tr.gates), k)
+        else:
+            gate = np.zeros(k, np.int64)
+        s0 = tr.gate_s[gate]
+        i0 = np.round(s0 / tr.spacing).astype(np.int64) % len(tr.centre)
+        lat = rng.uniform(-0.5, 0.5, k)
+        head = np.arctan2(tr.tangent[i0, 1], tr.tangent[i0, 0]) + np.radians(rng.uniform(-3, 3, k))
+        pos = tr.centre[i0] + tr.normal[i0] * lat[:, None]
+        self.state.reset(mask, pos[:, 0], pos[:, 1], head)
+        self.steps[m] = 0
+        self.episode[m] += 1
+        self.time_s[m] = 0.0
+        self.progress[m] = self.best_progress[m] = s0
+        self.s[m], self.idx[m], self.lateral[m] = s0, i0, lat
+        self.next_gate[m] = (gate + 1) % len(tr.gates)
+        self.next_gate_progress[m] = s0 + self.gate_gap[gate]
+        self.laps[m] = 0
+        self.lap_start[m] = self.sector_start[m] = 0.0
+        self.sector[m] = self.sector_of_gate[gate]
+        self.lap_timed[m] = gate == 0
+        self.lap_valid[m] = True
+        self.last_lap_time[m] = self.best_lap_time[m] = 0.0
+        self.last_lap_valid[m] = False
+        self.sector_times[m] = 0.0
+        self.off_time[m] = self.wrong_time[m] = 0.0
+        self.off_track[m] = self.crashed[m] = False
+        self.reward[m] = 0.0
+
+    # ------------------------------------------------------------ step
+    def step(self, actions, active=None):
+        """Advance every kart by one control step; returns (reward, terminated, truncated, events).
+
+        ``active`` (bool mask) marks karts whose episode goes on; the others are about to be
+        reset by the caller, their results are not meaningful.
+        """
+        tr, st, cfg, dt = self.track, self.state, self.reward_cfg, self.dt
+        x0, y0 = st.x.copy(), st.y.copy()
+        physics.step(st, actions[:, 0], actions[:, 1], tr.surface_at, self.params, dt)
+        self.steps += 1
+        self.time_s += dt
+
+        idx, s, lat = tr.project(st.x, st.y)
+        ds = np.mod(s - self.s + tr.length / 2, tr.length) - tr.length / 2
+        self.progress += ds
+        self.s, self.idx, self.lateral = s, idx, lat
+        driven = np.hypot(st.x - x0, st.y - y0)
+        gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
+        self.best_progress += gain
+
+        surf = tr.surface_at(st.x, st.y)
+        self.off_track = surf == GRASS
+        self.crashed = surf == BARRIER
+        self.off_track |= self.crashed
+        heading_err = np.arctan2(np.sin(st.yaw - np.arctan2(tr.tangent[idx, 1], tr.tangent[idx, 0])),
+                                 np.cos(st.yaw - np.arctan2(tr.tangent[idx, 1], tr.tangent[idx, 0])))
+        wrong = (np.abs(heading_err) > np.pi / 2) & (st.vx > 1.0)
+        self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
+        self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)
+        self.lap_valid &= ~self.off_track
+
+        reward = gain - dt * (cfg.off_track_penalty * self.off_track + cfg.wrong_way_penalty * wrong)
+        reward -= cfg.crash_penalty * self.crashed
+
+        crossed = self.best_progress >= self.next_gate_progress
+        lap_done = np.zeros(self.n, bool)
+        if crossed.any():
+            reward += self._cross_gates(crossed, lap_done)
+        self.reward = reward.astype(np.float32)
+
+        terminated = ((self.off_time > cfg.max_off_track_s) | (self.wrong_time > cfg.max_wrong_way_s)
+                      | (self.progress < self.best_progress - cfg.max_backwards_m) | self.crashed)
+        truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        if self.crashed.any():
+            st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
+        return self.reward, terminated, truncated, lap_done
+
+    def _cross_gates(self, crossed, lap_done):
+        tr, cfg = self.track, self.reward_cfg
+        c = np.flatnonzero(crossed)
+        g = self.next_gate[c]
+        on = ~self.off_track[c]
+        bonus = np.zeros(self.n)
+        bonus[c] = cfg.checkpoint_bonus * on
+        self.lap_valid[c] &= on                         # a missed checkpoint spoils the lap
+        t = self.time_s[c]
+        # sector boundaries: gate 0 ends S3, sector_gates[1] ends S1, sector_gates[2] ends S2
+        ends = np.isin(g, tr.sector_gates)
+        if ends.any():
+            ce, ge = c[ends], g[ends]
+            finished = (self.sector_of_gate[ge] - 1) % 3
+            timed = self.lap_timed[ce] | (finished != 2)
+            self.sector_times[ce[timed], finished[timed]] = (t[ends] - self.sector_start[ce])[timed]
+            self.sector_start[ce] = t[ends]
+            self.sector[ce] = self.sector_of_gate[ge]
+        fin = g == 0
+        if fin.any():
+            cf = c[fin]
+            timed = self.lap_timed[cf]
+            lap_t = t[fin] - self.lap_start[cf]
+            valid = self.lap_valid[cf] & timed
+            lap_done[cf[timed]] = True
+            self.laps[cf[timed]] += 1
+            self.last_lap_time[cf[timed]] = lap_t[timed]
+            self.last_lap_valid[cf] = valid
+            best = self.best_lap_time[cf]
+            improve = valid & ((best == 0) | (lap_t < best))
+            self.best_lap_time[cf[improve]] = lap_t[improve]
+            bonus[cf[valid]] += cfg.lap_bonus
+            self.lap_start[cf] = t[fin]
+            self.lap_timed[cf] = True
+            self.lap_valid[cf] = True
+        self.next_gate_progress[c] += self.gate_gap[g]
+        self.next_gate[c] = (g + 1) % len(tr.gates)
+        return bonus
+
+    # ------------------------------------------------------------ observations
+    def telemetry_now(self):
+        tr, st, p = self.track, self.state, self.params
+        idx = self.idx
+        m = len(tr.centre)
+        ahead = (idx[:, None] + np.arange(5, 31, 5)[None, :]) % m
+        curv = tr.curvature[ahead].mean(axis=1)
+        gate_mid = tr.gates[self.next_gate].mean(axis=1)
+        bearing = np.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
+        bearing = np.arctan2(np.sin(bearing), np.cos(bearing))
+        raw = np.stack([
+            st.speed / 30.0, st.steer / p.max_steer_rad, st.throttle, st.brake,
+            st.ay / (3 * physics.G), st.ax / (3 * physics.G),
+            (self.lateral - tr.racing_offset[idx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
+        return np.clip(raw, TELEMETRY_LOW, TELEMETRY_HIGH).astype(np.float32)
+
+    def observe(self, fresh=None):
+        """Render and fill the observation buffers; ``fresh`` marks karts whose history restarts."""
+        tel = self.telemetry_now()
+        k = 9 * self.telemetry_history
+        if self.telemetry_history > 1:
+            self.telemetry[:, : k - 9] = self.telemetry[:, 9:]
+        self.telemetry[:, k - 9:] = tel
+        if fresh is not None and self.telemetry_history > 1 and fresh.any():
+            self.telemetry[fresh] = np.tile(tel[fresh], self.telemetry_history)
+        if self.renderer is not None:
+            # a fresh array each step: returned as is, so no copy, and earlier obs stay intact
+            st = self.state
+            if self.frame_stack == 1:
+                self.vision = self.renderer.render(st.x, st.y, st.yaw, out=np.empty_like(self.vision))
+            else:
+                views = self.renderer.render(st.x, st.y, st.yaw)
+                c = 3 * self.frame_stack
+                stacked = np.empty_like(self.vision)
+                stacked[..., : c - 3] = self.vision[..., 3:]
+                stacked[..., c - 3:] = views
+                if fresh is not None and fresh.any():
+                    stacked[fresh] = np.tile(views[fresh], (1, 1, 1, self.frame_stack))
+                self.vision = stacked
+        return {"vision": self.vision, "telemetry": self.telemetry.copy()}
+
+    def info(self):
+        return {"lap": self.laps.copy(), "lap_time": self.last_lap_time.copy(),
+                "best_lap_time": self.best_lap_time.copy(), "lap_valid": self.last_lap_valid.copy(),
+                "sector_times": self.sector_times.copy(), "checkpoint": self.next_gate.copy(),
+                "progress": self.progress.copy(), "off_track": self.off_track.copy(),
+                "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
+
+    def record(self, mask=None):
+        if self.recorder is None:
+            return
+        st, tr = self.state, self.track
+        sel = slice(None) if mask is None else np.flatnonzero(mask)
+        tel = self.telemetry[:, -9:]
+        self.recorder.append(
+            env=np.arange(self.n)[sel], episode=self.episode[sel], step=self.steps[sel],
+            time_s=self.time_s[sel], lap=(self.laps + self.lap_timed)[sel],
+            sector=(self.sector + 1)[sel], distance_m=self.s[sel], x_m=st.x[sel], y_m=st.y[sel],
+            heading_rad=st.yaw[sel], speed_kmh=(st.speed * 3.6)[sel],
+            steering=(st.steer / self.params.max_steer_rad)[sel], throttle=st.throttle[sel],
+            brake=st.brake[sel], lat_g=(st.ay / physics.G)[sel], long_g=(st.ax / physics.G)[sel],
+            dist_to_line_m=(self.lateral - tr.racing_offset[self.idx])[sel],
+            curvature=(tel[:, 7] / 10.0)[sel], checkpoint=self.next_gate[sel],
+            off_track=self.off_track[sel], reward=self.reward[sel],
+            lap_time_s=(self.time_s - self.lap_start)[sel], lap_valid=self.lap_valid[sel],
+            surface=tr.surface_at(st.x, st.y)[sel])
+
+    def frame(self, index=0):
+        """A 480x320 chase view of kart ``index`` with its first-person view inset (top left)."""
+        st = self.state
+        img = self.renderer.render_chase(st.x, st.y, st.yaw, index)
+        fp = self.vision[index, :, :, -3:]
+        big = np.repeat(np.repeat(fp, 2, 0), 2, 1)
+        img[6:6 + 2 * VIEW, 6:6 + 2 * VIEW] = big
+        img[4:6, 4:10 + 2 * VIEW] = img[6 + 2 * VIEW:8 + 2 * VIEW, 4:10 + 2 * VIEW] = 255
+        img[4:8 + 2 * VIEW, 4:6] = img[4:8 + 2 * VIEW, 6 + 2 * VIEW:8 + 2 * VIEW] = 255
+        return img
+
+    def close(self):
+        if self.renderer is not None:
+            self.renderer.release()
+            self.renderer = None
+
+
+def _spaces(frame_stack, telemetry_history):
+    return spaces.Dict({
+        "vision": spaces.Box(0, 255, (VIEW, VIEW, 3 * frame_stack), np.uint8),
+        "telemetry": spaces.Box(np.tile(TELEMETRY_LOW, telemetry_history),
+                                np.tile(TELEMETRY_HIGH, telemetry_history), dtype=np.float32),
+    })
+
+
+class KartingVectorEnv(gym.vector.VectorEnv):
+    __doc__ = __doc__
+    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ,
+                "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
+    def __init__(self, track="circuit.png", num_envs: int = 1, render_mode=None,
+                 frame_stack: int = 1, telemetry_history: int = 1, max_episode_steps: int = 2400,
+                 random_start: bool = False, show_other_karts: bool = True,
+                 record_telemetry: bool = False, reward: RewardConfig = RewardConfig(),
+                 checkpoints=None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if num_envs < 1:
+            raise ValueError("num_envs must be >= 1")
+        self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.batch = KartBatch(self.track, num_envs, frame_stack, telemetry_history,
+                               max_episode_steps, random_start, show_other_karts,
+                               record_telemetry, reward)
+        self.single_observation_space = _spaces(frame_stack, telemetry_history)
+        self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self._autoreset = np.zeros(num_envs, bool)
+        self.np_random = np.random.default_rng()
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            if not isinstance(seed, (int, np.integer)):
+                seed = int(np.asarray(seed).ravel()[0])
+            self.np_random = np.random.default_rng(seed)
+            self.single_action_space.seed(seed)
+            self.action_space.seed(seed)
+        everyone = np.ones(self.num_envs, bool)
+        self.batch.reset(everyone, self.np_random)
+        self._autoreset[:] = False
+        obs = self.batch.observe(fresh=everyone)
+        self.batch.record()
+        return obs, self.batch.info()
+
+    def step(self, actions):
+        a = _check_actions(actions, self.num_envs)
+        b = self.batch
+        reset_now = self._autoreset.copy()
+        a[reset_now] = 0.0
+        reward, terminated, truncated, _ = b.step(a)
+        if reset_now.any():
+            b.reset(reset_now, self.np_random)
+            reward = reward.copy()
+            reward[reset_now] = 0.0
+            terminated = terminated & ~reset_now
+            truncated = truncated & ~reset_now
+        obs = b.observe(fresh=reset_now)
+        b.record()
+        self._autoreset = terminated | truncated
+        return obs, reward.copy(), terminated, truncated, b.info()
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.batch.frame(0)
+        return None
+
+    def export_telemetry(self, path="session.csv"):
+        if self.batch.recorder is None:
+            raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
+        return self.batch.recorder.export_csv(path)
+
+    def close(self, **kwargs):
+        self.batch.close()
+
+
+class KartingEnv(gym.Env):
+    __doc__ = __doc__
+    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
+
+    def __init__(self, track="circuit.png", render_mode=None, frame_stack: int = 1,
+                 telemetry_history: int = 1, max_episode_steps: int = 2400,
+                 random_start: bool = False, record_telemetry: bool = True,
+                 reward: RewardConfig = RewardConfig(), checkpoints=None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
+        self.render_mode = render_mode
+        self.batch = KartBatch(self.track, 1, frame_stack, telemetry_history, max_episode_steps,
+                               random_start, False, record_telemetry, reward)
+        self.observation_space = _spaces(frame_stack, telemetry_history)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        one = np.ones(1, bool)
+        self.batch.reset(one, self.np_random)
+        obs = self.batch.observe(fresh=one)
+        self.batch.record()
+        return {k: v[0] for k, v in obs.items()}, self._info()
+
+    def step(self, action):
+        a = _check_actions(action, 1)
+        reward, terminated, truncated, _ = self.batch.step(a)
+        obs = self.batch.observe()
+        self.batch.record()
+        return ({k: v[0] for k, v in obs.items()}, float(reward[0]), bool(terminated[0]),
+                bool(truncated[0]), self._info())
+
+    def _info(self):
+        info = self.batch.info()
+        out = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in info.items()}
+        out["sector"] = int(self.batch.sector[0]) + 1
+        return out
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.batch.frame(0)
+        return None
+
+    def export_telemetry(self, path="session.csv"):
+        """Write every recorded step as CSV (schema in karting.telemetry); a bare file name goes
+        into telemetry_logs/. Returns the path written."""
+        if self.batch.recorder is None:
+            raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
+        return self.batch.recorder.export_csv(path)
+
+    def close(self):
+        self.batch.close()
+
+
+def make_vec(track="circuit.png", num_envs: int = 8, **kwargs) -> KartingVectorEnv:
+    """A natively batched vector env: ``num_envs`` karts, one GL context, one readback per step."""
+    return KartingVectorEnv(track, num_envs=num_envs, **kwargs)
+
+
+__all__ = ["KartingEnv", "KartingVectorEnv", "make_vec", "RewardConfig", "TELEMETRY_NAMES",
+           "TELEMETRY_LOW", "TELEMETRY_HIGH"]
