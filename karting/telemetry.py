@@ -110,12 +110,20 @@ class TelemetryRecorder:
         try:
             with os.fdopen(fd, "w", newline="") as f:
                 df.to_csv(f, index=False, float_format="%.5g")
+            _umask_mode(tmp)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
         return path
+
+
+def _umask_mode(path):
+    """mkstemp creates 0600 files; give the final file the usual mode for a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def load(path):

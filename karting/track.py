@@ -87,6 +87,7 @@ class Track:
         self.start_pose = (float(self.centre[0, 0]), float(self.centre[0, 1]),
                            float(math.atan2(t[1], t[0])))
         self._tree = None
+        self._flat_surface = self.surface.ravel()
 
     @property
     def shape(self):
@@ -102,13 +103,13 @@ class Track:
         return self.length / len(self.centre)
 
     def surface_at(self, x, y):
-        """Surface code under world points (arrays); outside the image is behind the barrier."""
+        """Surface code under world points (arrays). Points outside the image read the nearest
+        border pixel, which is never asphalt (a loop may not touch the border)."""
         h, w = self.surface.shape
-        col = np.floor(np.asarray(x) / self.scale).astype(np.int64)
-        row = np.floor(h - np.asarray(y) / self.scale).astype(np.int64)
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        out = self.surface[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)]
-        return np.where(inside, out, BARRIER).astype(np.uint8)
+        inv = np.float32(1.0 / self.scale)
+        col = np.clip((np.asarray(x, np.float32) * inv).astype(np.int32), 0, w - 1)
+        row = np.clip((np.float32(h) - np.asarray(y, np.float32) * inv).astype(np.int32), 0, h - 1)
+        return self._flat_surface[row * w + col]
 
     def project(self, x, y):
         """Nearest centre-line index, arc length s [m] and signed lateral offset [m] (+ left)."""
@@ -231,6 +232,14 @@ def _curvature(p: np.ndarray) -> np.ndarray:
     return cross / np.maximum(np.linalg.norm(d1, axis=1) ** 3, 1e-12)
 
 
+def curvature_energy(line: np.ndarray) -> float:
+    """Integral of curvature squared over a closed line [1/m], resampled every metre first so
+    that lines with different point spacing compare fairly."""
+    p = _resample_closed(line, 1.0)
+    seg = np.linalg.norm(np.roll(p, -1, 0) - p, axis=1)
+    return float(np.sum(_curvature(p) ** 2 * seg))
+
+
 def _frame(p: np.ndarray):
     d1 = np.roll(p, -1, 0) - np.roll(p, 1, 0)
     t = d1 / np.linalg.norm(d1, axis=1, keepdims=True)
@@ -272,7 +281,7 @@ def min_curvature_offsets(centre, normal, width, margin=RACING_MARGIN_M):
     alpha = np.zeros(m)
     mult = np.zeros(m)
     active_prev = None
-    for _ in range(100):
+    for _ in range(200):   # usually 15-40 iterations; may cycle on hard layouts, then stop
         hi = alpha + mult > upper
         lo = alpha + mult < lower
         active = hi.astype(np.int8) - lo.astype(np.int8)
@@ -285,7 +294,9 @@ def min_curvature_offsets(centre, normal, width, margin=RACING_MARGIN_M):
             fixed_rhs = b - hess @ alpha
             alpha[free] = spsolve(hess[free][:, free].tocsc(), fixed_rhs[free])
         mult = np.where(free, 0.0, b - hess @ alpha)   # = -gradient on the active set
-    return np.clip(alpha, lower, upper)
+    alpha = np.clip(alpha, lower, upper)
+    objective = lambda x: float(np.sum((a @ x - rhs) ** 2))  # noqa: E731
+    return alpha if objective(alpha) <= objective(np.zeros(m)) else np.zeros(m)
 
 
 # ---------------------------------------------------------------- checkpoints.json
@@ -370,6 +381,9 @@ def save_track_entry(png_name: str, entry: dict, path: Path) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -421,7 +435,9 @@ def build_track(path: Path, entry: dict) -> Track:
 
     px = _centre_contour(path, asphalt)
     px = _resample_closed(px, 1.0)
-    sigma_px = max(1.0, 2.0 / scale)        # ~2 m of smoothing, in samples of 1 px
+    # ~3 m of smoothing removes the pixel staircase of the contour (wavelengths ~8 m) while
+    # moving a 10 m radius corner by ~sigma^2 / 2R = 0.45 m
+    sigma_px = max(1.0, 3.0 / scale)
     px = np.stack([gaussian_filter1d(px[:, 0], sigma_px, mode="wrap"),
                    gaussian_filter1d(px[:, 1], sigma_px, mode="wrap")], 1)
     world = np.stack([(px[:, 0] + 0.5) * scale, (h - px[:, 1] - 0.5) * scale], 1)
@@ -448,10 +464,14 @@ def build_track(path: Path, entry: dict) -> Track:
         _, gi = cKDTree(centre).query(mids)
         centre = np.roll(centre, -int(gi[0]), axis=0)
         gi = (gi - gi[0]) % len(centre)
-        # gates in driving order must advance along the centre line: otherwise reverse it
-        if "direction" not in entry and np.sum(np.diff(gi) > 0) < np.sum(np.diff(gi) < 0):
+        # gates in driving order must advance along the centre line: driving the right way,
+        # the forward gaps between consecutive gates add up to one lap; the wrong way, to K-1
+        m = len(centre)
+        laps_fwd = np.sum(np.diff(np.r_[gi, m]) % m)
+        laps_rev = np.sum(np.diff(np.r_[(-gi) % m, m]) % m)
+        if "direction" not in entry and laps_rev < laps_fwd:
             centre = np.roll(centre[::-1], 1, axis=0)
-            gi = (-gi) % len(centre)
+            gi = (-gi) % m
         gate_s = gi.astype(np.float64) * length / len(centre)
     else:
         start_idx = _start_index(centre, entry, scale, h)

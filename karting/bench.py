@@ -1,0 +1,131 @@
+"""`python -m karting.bench`: throughput of the simulator on this machine.
+
+Prints env steps/s with rendering for N = 1, 16, 64 karts, physics-only kart-steps/s, render
+frames/s and peak memory. Every figure is the median of ``--repeats`` timed blocks, measured in
+one run, so that ratios between them mean something on a noisy shared machine. Karts start at
+random checkpoints and drive with the scripted expert, as in training (not parked in one spot).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def _median_rate(fn, items_per_call, calls, repeats):
+    fn()  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        rates.append(items_per_call * calls / (time.perf_counter() - t))
+    return float(np.median(rates)), [round(r) for r in rates]
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_env(track, n, calls, repeats):
+    from .env import KartingVectorEnv
+    from .expert import PurePursuit
+    env = KartingVectorEnv(track, num_envs=n, random_start=True)
+    env.reset(seed=0)
+    expert = PurePursuit(env.track)
+    b = env.batch
+
+    def step():
+        env.step(expert.act(b.state, b.idx))
+    rate, runs = _median_rate(step, n, calls, repeats)
+    env.close()
+    return rate, runs
+
+
+def bench_physics(track, n, calls, repeats):
+    from .env import KartBatch
+    from .expert import PurePursuit
+    b = KartBatch(track, n, random_start=True, render=False)
+    b.reset(np.ones(n, bool), np.random.default_rng(0))
+    expert = PurePursuit(track)
+    act = expert.act(b.state, b.idx)
+    from . import physics
+
+    def step():
+        physics.step(b.state, act[:, 0], act[:, 1], track.surface_at, b.params)
+    return _median_rate(step, n, calls, repeats)
+
+
+def bench_env_logic(track, n, calls, repeats):
+    """Everything but the GL work: physics, progress, reward, laps, telemetry vector."""
+    from .env import KartBatch
+    from .expert import PurePursuit
+    b = KartBatch(track, n, random_start=True, render=False)
+    b.reset(np.ones(n, bool), np.random.default_rng(0))
+    expert = PurePursuit(track)
+
+    def step():
+        b.step(expert.act(b.state, b.idx))
+        b.observe()
+    return _median_rate(step, n, calls, repeats)
+
+
+def bench_render(track, n, calls, repeats):
+    from .render import Renderer
+    r = Renderer(track, n)
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, len(track.centre), n)
+    x, y = track.centre[i, 0], track.centre[i, 1]
+    yaw = np.arctan2(track.tangent[i, 1], track.tangent[i, 0])
+    out = np.empty((n, 84, 84, 3), np.uint8)
+    rate, runs = _median_rate(lambda: r.render(x, y, yaw, out=out), n, calls, repeats)
+    info = r.gl_renderer
+    r.release()
+    return rate, runs, info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--track", default="circuit.png")
+    ap.add_argument("--repeats", type=int, default=5, help="timed blocks per figure (median)")
+    ap.add_argument("--seconds", type=float, default=1.0, help="rough length of one timed block")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    from .track import load_track
+    track = load_track(args.track)
+    results = {"track": track.name}
+    print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
+
+    rss_before = peak_rss_mb()
+    for n in (1, 16, 64):
+        calls = max(5, int(args.seconds * 8000 / n / 1.0 if n > 1 else args.seconds * 400))
+        calls = min(calls, int(args.seconds * 600))
+        rate, runs = bench_env(track, n, calls, args.repeats)
+        results[f"env_steps_per_s_N{n}"] = round(rate)
+        print(f"env with rendering, N={n:3d}: {rate:10,.0f} steps/s   (blocks: {runs})")
+    results["peak_rss_mb_after_env_N64"] = round(peak_rss_mb())
+    for n in (64, 1024):
+        rate, runs = bench_physics(track, n, max(20, int(args.seconds * 2e5 / n)), args.repeats)
+        results[f"physics_kart_steps_per_s_N{n}"] = round(rate)
+        print(f"physics only,      N={n:4d}: {rate:10,.0f} kart-steps/s")
+    rate, runs = bench_env_logic(track, 64, max(20, int(args.seconds * 150)), args.repeats)
+    results["env_logic_steps_per_s_N64"] = round(rate)
+    print(f"env without GL,    N=  64: {rate:10,.0f} steps/s   (physics, progress, reward, telemetry)")
+    rate, runs, gl = bench_render(track, 64, max(10, int(args.seconds * 150)), args.repeats)
+    results["render_frames_per_s_N64"] = round(rate)
+    results["gl_renderer"] = gl
+    print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+    results["peak_rss_mb"] = round(peak_rss_mb())
+    print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

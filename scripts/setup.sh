@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the project needs on a fresh machine: the Debian packages for headless
+# OpenGL (EGL + Mesa's software rasteriser), the CPU build of torch, then this package.
+# Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-dev}"
+
+have_egl() {
+  ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' &&
+    { ls /usr/lib/*/dri/swrast_dri.so /usr/lib/dri/swrast_dri.so 2>/dev/null | grep -q . ||
+      ldconfig -p | grep -q 'libgallium'; }
+}
+if ! have_egl; then
+  echo "setup: installing headless OpenGL (libegl1 libgl1-mesa-dri libgles2)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libegl1 libgl1-mesa-dri libgles2 >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+# torch: the pinned CPU wheel when it is at hand (a looser requirement pulls GBs of CUDA)
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  "$PY" -m pip install -q "torch==2.13.0"
+fi
+"$PY" -m pip install -q -e ".[${extras}]"
