@@ -147,10 +147,14 @@ class Track:
 
 def read_image_luminance(path: Path) -> np.ndarray:
     """(H, W) float luminance 0..255 with alpha composited on white (transparent = grass)."""
+    import warnings
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             w, h = im.size
             if w * h > MAX_IMAGE_PIXELS:
                 raise TrackError(f"{path}: image is {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} "
@@ -161,7 +165,7 @@ def read_image_luminance(path: Path) -> np.ndarray:
         raise
     except FileNotFoundError:
         raise TrackError(f"{path}: file not found") from None
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise TrackError(f"{path}: image too large to handle safely ({e}); scale it down") from None
     except Exception as e:  # PIL raises many types for broken files
         raise TrackError(f"{path}: not a readable image ({type(e).__name__}: {e}); "
