@@ -43,7 +43,11 @@ class KartParams:
     max_drive_force_n: float = 1_500.0   # traction-limited launch, ~0.9 g
     max_brake_force_n: float = 2_400.0   # ~1.45 g on asphalt (rear brake, grip-limited)
     drag_n_per_mps2: float = 0.42        # 0.5 * rho * Cd * A with Cd*A ~ 0.7 m^2
-    tyre_shape: float = 8.0              # C in tanh(C * alpha): peak force near 0.2-0.3 rad
+    # C in tanh(C * alpha). The rear is stiffer than the front: with cornering stiffness
+    # proportional to axle load the model would be exactly neutral-steer and spin under power;
+    # karts understeer (solid rear axle), so the understeer gradient is made positive here.
+    tyre_shape_front: float = 7.0
+    tyre_shape_rear: float = 10.0
     mu_grass: float = 0.6
     mu_asphalt: float = 2.0
     mu_kerb: float = 1.6
@@ -131,14 +135,14 @@ def step(state: KartState, steer_cmd, throttle_cmd, surface_at, params: KartPara
         vx_s = np.maximum(s.vx, f32(1.0))
         alpha_f = np.arctan2(s.vy + lf * s.yaw_rate, vx_s) - s.steer
         alpha_r = np.arctan2(s.vy - lr * s.yaw_rate, vx_s)
-        fy_f = -mu_f * fz_f * np.tanh(f32(p.tyre_shape) * alpha_f)
+        fy_f = -mu_f * fz_f * np.tanh(f32(p.tyre_shape_front) * alpha_f)
         drive = s.throttle * np.minimum(f32(p.max_drive_force_n),
                                         f32(p.engine_power_w) / np.maximum(s.vx, f32(1.0)))
         fx_r = drive - s.brake * f32(p.max_brake_force_n) * (s.vx > 0.01)
         grip_r = mu_r * fz_r
         fx_r = np.clip(fx_r, -grip_r, grip_r)
         circle = np.sqrt(np.maximum(f32(1.0) - (fx_r / grip_r) ** 2, f32(0.0)))
-        fy_r = -grip_r * np.tanh(f32(p.tyre_shape) * alpha_r) * circle
+        fy_r = -grip_r * np.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
         resist = f32(p.drag_n_per_mps2) * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
 
         cos_d, sin_d = np.cos(s.steer), np.sin(s.steer)

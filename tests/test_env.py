@@ -1,0 +1,274 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import karting
+from karting.env import KartBatch, KartingEnv, KartingVectorEnv
+from karting.expert import PurePursuit
+from karting.telemetry import COLUMNS, load
+
+
+@pytest.fixture(scope="module")
+def env(ring_track):
+    e = KartingEnv(ring_track)
+    yield e
+    e.close()
+
+
+def test_check_env_passes(ring_track):
+    from gymnasium.utils.env_checker import check_env
+    e = KartingEnv(ring_track, render_mode="rgb_array")
+    check_env(e, skip_render_check=False)
+    frame = e.render()
+    assert frame.shape == (320, 480, 3) and frame.dtype == np.uint8
+    e.close()
+
+
+def test_registered_and_spaces(ring_png):
+    e = gym.make("Karting-v0", track=str(ring_png))
+    obs, info = e.reset(seed=0)
+    assert obs["vision"].shape == (84, 84, 3) and obs["vision"].dtype == np.uint8
+    assert obs["telemetry"].shape == (9,) and obs["telemetry"].dtype == np.float32
+    assert e.observation_space.contains(obs)
+    assert np.all(np.isfinite(e.observation_space["telemetry"].low))
+    obs, r, term, trunc, info = e.step([0.0, 0.8])
+    assert {"lap", "lap_time", "best_lap_time", "sector_times", "checkpoint", "progress",
+            "off_track", "lap_valid"} <= set(info)
+    e.close()
+
+
+@pytest.mark.parametrize("bad,msg", [([np.nan, 0.5], "NaN"), ([0.0, np.inf], "NaN or inf"),
+                                     ([0.1, 0.2, 0.3], "shape"), ([[0.1], [0.2]], "shape")])
+def test_bad_actions_raise(env, bad, msg):
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=msg):
+        env.step(bad)
+
+
+def test_out_of_range_actions_are_clipped(ring_track):
+    a, b = KartingEnv(ring_track, record_telemetry=False), KartingEnv(ring_track, record_telemetry=False)
+    oa, _ = a.reset(seed=3)
+    ob, _ = b.reset(seed=3)
+    for _ in range(10):
+        oa, ra, *_ = a.step([5.0, 7.0])
+        ob, rb, *_ = b.step([1.0, 1.0])
+    assert ra == rb and np.array_equal(oa["vision"], ob["vision"])
+    a.close(), b.close()
+
+
+def _run_vec(track, seed, actions):
+    e = KartingVectorEnv(track, num_envs=3, record_telemetry=True, random_start=True)
+    obs, _ = e.reset(seed=seed)
+    out = [obs]
+    rewards = []
+    for a in actions:
+        obs, r, term, trunc, info = e.step(a)
+        out.append(obs)
+        rewards.append(r)
+    tel = {k: v.copy() for k, v in e.batch.recorder.to_dict().items()}
+    e.close()
+    return out, np.array(rewards), tel
+
+
+def test_same_seed_same_actions_bit_identical(ring_track):
+    acts = np.random.default_rng(5).uniform(-1, 1, (40, 3, 2)).astype(np.float32)
+    o1, r1, t1 = _run_vec(ring_track, 11, acts)
+    o2, r2, t2 = _run_vec(ring_track, 11, acts)
+    for a, b in zip(o1, o2):
+        assert np.array_equal(a["vision"], b["vision"])
+        assert np.array_equal(a["telemetry"], b["telemetry"])
+    assert np.array_equal(r1, r2)
+    for k in t1:
+        assert np.array_equal(t1[k], t2[k]), k
+    o3, r3, _ = _run_vec(ring_track, 12, acts)
+    assert not np.array_equal(o1[0]["telemetry"], o3[0]["telemetry"])  # the seed matters
+
+
+def test_next_step_autoreset_contract(ring_track):
+    e = KartingVectorEnv(ring_track, num_envs=2, max_episode_steps=5)
+    assert e.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    e.reset(seed=0)
+    a = np.tile([0.0, 1.0], (2, 1)).astype(np.float32)
+    for i in range(5):
+        obs, r, term, trunc, info = e.step(a)
+    assert trunc.all() and not term.any()
+    assert obs["telemetry"][:, 0].min() > 0.05                # moving at the end
+    obs, r, term, trunc, info = e.step(a)                     # this step resets
+    assert np.all(r == 0) and not term.any() and not trunc.any()
+    assert np.all(obs["telemetry"][:, 0] == 0)                # at rest again
+    assert np.all(e.batch.episode == 1) and np.all(e.batch.steps == 0)
+    obs, r, term, trunc, info = e.step(a)
+    assert np.all(e.batch.steps == 1) and r.min() >= 0
+    e.close()
+
+
+def test_gymnasium_vector_wrappers_work(ring_track):
+    e = gym.wrappers.vector.RecordEpisodeStatistics(
+        KartingVectorEnv(ring_track, num_envs=2, max_episode_steps=4))
+    e.reset(seed=0)
+    for _ in range(4):
+        obs, r, term, trunc, info = e.step(np.zeros((2, 2), np.float32))
+    assert "episode" in info and np.all(info["_episode"]) and np.all(info["episode"]["l"] == 4)
+    e.close()
+
+
+def test_frame_stack_and_telemetry_history(ring_track):
+    e = KartingVectorEnv(ring_track, num_envs=2, frame_stack=4, telemetry_history=3)
+    assert e.single_observation_space["vision"].shape == (84, 84, 12)
+    assert e.single_observation_space["telemetry"].shape == (27,)
+    obs, _ = e.reset(seed=0)
+    v = obs["vision"]
+    assert all(np.array_equal(v[..., :3], v[..., 3 * k:3 * k + 3]) for k in range(4))
+    for _ in range(15):
+        obs, *_ = e.step(np.tile([0.3, 1.0], (2, 1)).astype(np.float32))
+    v, t = obs["vision"], obs["telemetry"]
+    assert not np.array_equal(v[..., :3], v[..., 9:])          # oldest != newest frame
+    assert t[0, 9 * 2] > t[0, 0]                                # speed grows: newest is last
+    e.close()
+
+
+def _drive(batch, expert, steps, hook=None):
+    total = 0.0
+    for i in range(steps):
+        if hook is not None:
+            hook(i)
+        r, term, trunc, _ = batch.step(expert.act(batch.state, batch.idx))
+        total += float(r[0])
+        if term[0] or trunc[0]:
+            break
+    return total, term[0]
+
+
+def test_expert_laps_are_counted_timed_and_valid(ring_track):
+    b = KartBatch(ring_track, 1, render=False, max_episode_steps=4000)
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    pp = PurePursuit(ring_track)
+    lap_rewards = []
+    for lap in range(2):
+        total = 0.0
+        while b.laps[0] == lap:
+            r, term, trunc, _ = b.step(pp.act(b.state, b.idx))
+            total += float(r[0])
+            assert not term[0]
+        lap_rewards.append(total)
+    assert b.last_lap_valid[0]
+    assert 0 < b.best_lap_time[0] <= b.last_lap_time[0] + 1e-9
+    assert b.sector_times[0].sum() == pytest.approx(b.last_lap_time[0], abs=0.051)
+    # a lap pays its length, one bonus per checkpoint, and the lap bonus (minus nothing)
+    cfg = b.reward_cfg
+    expected = ring_track.length + cfg.checkpoint_bonus * len(ring_track.gates) + cfg.lap_bonus
+    assert lap_rewards[1] == pytest.approx(expected, abs=2.0)
+
+
+def test_driving_backwards_pays_nothing_and_terminates(ring_track):
+    b = KartBatch(ring_track, 1, render=False)
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    b.state.yaw += np.float32(np.pi)
+    total = 0.0
+    for i in range(200):
+        r, term, trunc, _ = b.step(np.array([[0.0, 1.0]], np.float32))
+        total += float(r[0])
+        if term[0]:
+            break
+    assert term[0] and i < 80
+    assert total < 0
+
+
+def test_rocking_across_a_checkpoint_pays_once(ring_track):
+    tr = ring_track
+    b = KartBatch(tr, 1, render=False)
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    pp = PurePursuit(tr)
+    while b.best_progress[0] < tr.gate_s[1] - 3.0:             # drive up to just before gate 1
+        b.step(pp.act(b.state, b.idx))
+    rewards = []
+    for k in range(4):                                        # over gate 1, back, over again...
+        total = 0.0
+        for i in range(30):
+            j = b.idx[0]
+            back = (k % 2 == 1)
+            b.state.yaw[:] = np.arctan2(tr.tangent[j, 1], tr.tangent[j, 0]) + (np.pi if back else 0.0)
+            b.state.vx[:], b.state.vy[:], b.state.yaw_rate[:] = 4.0, 0.0, 0.0
+            r, term, trunc, _ = b.step(np.array([[0.0, 0.0]], np.float32))
+            total += float(r[0])
+        rewards.append(total)
+    assert b.next_gate[0] == 2                                # gate 1 counted exactly once
+    assert rewards[0] > b.reward_cfg.checkpoint_bonus
+    assert max(rewards[1:]) <= 1e-6                            # no pay for the same ground again
+
+
+def test_zigzag_pays_progress_not_distance(ring_track):
+    b = KartBatch(ring_track, 1, render=False)
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    total, dist = 0.0, 0.0
+    for i in range(120):
+        x0, y0 = b.state.x.copy(), b.state.y.copy()
+        steer = 0.6 if (i // 8) % 2 == 0 else -0.6
+        r, term, trunc, _ = b.step(np.array([[steer, 0.6]], np.float32))
+        dist += float(np.hypot(b.state.x - x0, b.state.y - y0)[0])
+        total += float(r[0])
+        if term[0]:
+            break
+    bonuses = b.reward_cfg.checkpoint_bonus * (b.next_gate[0] - 1)
+    assert total <= b.best_progress[0] + bonuses + 1e-6
+    assert b.best_progress[0] < dist                          # zig-zagging drives further than it progresses
+
+
+def test_cut_or_missed_checkpoint_spoils_the_lap(ring_track):
+    tr = ring_track
+    b = KartBatch(tr, 1, render=False, max_episode_steps=4000)
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    pp = PurePursuit(tr)
+    cut_at = 100
+
+    def hook(i):   # one step on the grass, mid-lap (a cut)
+        if i == cut_at:
+            j = b.idx[0]
+            p = tr.centre[j] + tr.normal[j] * (tr.width[j] / 2 + 3.0)
+            b.state.x[:], b.state.y[:] = p
+        if i == cut_at + 1:
+            j = b.idx[0]
+            b.state.x[:], b.state.y[:] = tr.centre[j]
+    for i in range(3000):
+        hook(i)
+        b.step(pp.act(b.state, b.idx))
+        if b.laps[0] == 1:
+            break
+    assert b.laps[0] == 1 and not b.last_lap_valid[0]
+    assert b.best_lap_time[0] == 0.0 and b.last_lap_time[0] > 0
+
+
+def test_telemetry_csv_round_trip(ring_track, tmp_path):
+    e = KartingEnv(ring_track)
+    e.reset(seed=0)
+    for _ in range(30):
+        e.step([0.1, 0.7])
+    path = e.export_telemetry(tmp_path / "session.csv")
+    df = load(path)
+    assert list(df.columns) == list(COLUMNS)
+    assert len(df) == 31
+    rec = e.batch.recorder.to_dict()
+    for c in COLUMNS:
+        assert np.allclose(df[c].to_numpy(), rec[c], rtol=1e-4, atol=1e-4), c
+    assert df["speed_kmh"].iloc[-1] > 10 and df["step"].iloc[-1] == 30
+    e.close()
+
+
+def test_bare_csv_name_goes_to_telemetry_logs(ring_track, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    e = KartingEnv(ring_track)
+    e.reset(seed=0)
+    e.step([0.0, 0.5])
+    assert e.export_telemetry("s.csv") == (tmp_path / "telemetry_logs" / "s.csv").relative_to(tmp_path)
+    assert (tmp_path / "telemetry_logs" / "s.csv").exists()
+    e.close()
+
+
+def test_make_vec_is_one_batch(ring_png):
+    envs = karting.make_vec(str(ring_png), num_envs=5)
+    obs, info = envs.reset(seed=0)
+    assert obs["vision"].shape == (5, 84, 84, 3)
+    assert envs.batch.renderer.n == 5
+    obs, r, term, trunc, info = envs.step(envs.action_space.sample())
+    assert r.shape == (5,) and info["lap"].shape == (5,)
+    envs.close()
