@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-dev}"
 
+# (grep without -q: under pipefail, grep -q closing the pipe early would fail ldconfig)
 have_egl() {
-  ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' &&
-    { ls /usr/lib/*/dri/swrast_dri.so /usr/lib/dri/swrast_dri.so 2>/dev/null | grep -q . ||
-      ldconfig -p | grep -q 'libgallium'; }
+  ldconfig -p 2>/dev/null | grep 'libEGL.so.1' >/dev/null &&
+    { compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null ||
+      compgen -G '/usr/lib/dri/swrast_dri.so' >/dev/null ||
+      ldconfig -p 2>/dev/null | grep 'libgallium' >/dev/null; }
 }
 if ! have_egl; then
   echo "setup: installing headless OpenGL (libegl1 libgl1-mesa-dri libgles2)"
