@@ -40,7 +40,6 @@ uniform mat4 proj;
 uniform vec3 cam_offset;       // camera position in the kart frame: forward, left, up [m]
 uniform vec2 pitch_cs;         // cos, sin of the downward pitch
 uniform ivec2 grid;            // tile columns, rows
-out vec3 v_cam;
 void to_tile(vec4 clip, int cam);
 
 void place(vec3 world, int cam) {
@@ -50,7 +49,6 @@ void place(vec3 world, int cam) {
     float fwd = d.x * cp.z + d.y * cp.w;
     float left = -d.x * cp.w + d.y * cp.z;
     vec3 c = vec3(-left, fwd * pitch_cs.y + d.z * pitch_cs.x, -(fwd * pitch_cs.x - d.z * pitch_cs.y));
-    v_cam = c;
     to_tile(proj * vec4(c, 1.0), cam);
 }
 
@@ -68,14 +66,8 @@ void to_tile(vec4 clip, int cam) {
 }
 """
 
-_FOG_GLSL = """
-uniform vec3 sky;
-in vec3 v_cam;   // camera-space position: linear, so it interpolates exactly (a distance would not)
+_FRAG_GLSL = """
 out vec4 frag;
-vec4 fog(vec3 rgb) {
-    float f = clamp((length(v_cam) - 150.0) / 900.0, 0.0, 0.6);
-    return vec4(mix(rgb, sky, f), 1.0);
-}
 """
 
 GROUND_VS = "#version 330\n" + _CAMERA_GLSL + """
@@ -84,44 +76,66 @@ in vec2 in_uv;
 out vec2 v_uv;
 void main() { v_uv = in_uv; place(in_pos, gl_InstanceID); }
 """
-GROUND_FS = "#version 330\n" + _FOG_GLSL + """
+GROUND_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform sampler2D ground;
 in vec2 v_uv;
-void main() { frag = fog(texture(ground, v_uv).rgb); }
+void main() { frag = vec4(texture(ground, v_uv).rgb, 1.0); }
 """
 SKY_VS = "#version 330\n" + _CAMERA_GLSL + """
 // One quad per camera over the part of its tile above the horizon (the ground covers the rest).
+// The world-space view direction is linear across the quad, so it interpolates exactly and the
+// fragment shader is a single cube-map lookup (no per-pixel trigonometry).
 uniform float horizon_ndc;
 uniform vec2 tan_half_fov;
-out vec3 v_dir;                // view direction in the kart frame: forward, left, up
-out float v_yaw;
+out vec3 v_dir;                // view direction in the world frame (z up)
 void main() {
     vec2 ndc = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? horizon_ndc - 0.05 : 1.0);
     vec3 c = vec3(ndc * tan_half_fov, -1.0);
-    v_dir = vec3(c.y * pitch_cs.y - c.z * pitch_cs.x, -c.x, c.y * pitch_cs.x + c.z * pitch_cs.y);
+    float fwd = c.y * pitch_cs.y - c.z * pitch_cs.x;
+    float left = -c.x;
     vec4 cp = texelFetch(cam_poses, ivec2(gl_InstanceID, 0), 0);
-    v_yaw = atan(cp.w, cp.z);
-    v_cam = vec3(0.0);
+    v_dir = vec3(fwd * cp.z - left * cp.w, fwd * cp.w + left * cp.z,
+                 c.y * pitch_cs.x + c.z * pitch_cs.y);
     to_tile(vec4(ndc, 0.9999, 1.0), gl_InstanceID);   // behind the ground out to the far plane
 }
 """
 SKY_FS = """#version 330
-uniform vec3 sky;
+uniform samplerCube panorama;  // sky gradient and distant hills, fixed to the world
 in vec3 v_dir;
-in float v_yaw;
-in vec3 v_cam;
 out vec4 frag;
-void main() {
-    float az = v_yaw + atan(v_dir.y, v_dir.x);
-    float el = v_dir.z / length(v_dir.xy);
-    // distant hills: a fixed skyline, so the horizon tells the heading
-    float hill = 0.035 + 0.03 * abs(sin(3.0 * az + 1.0)) + 0.015 * sin(7.0 * az + 2.0)
-               + 0.008 * sin(17.0 * az);
-    vec3 c = el < hill ? mix(vec3(0.30, 0.45, 0.32), vec3(0.45, 0.58, 0.5), el / hill)
-                       : mix(sky * 1.08, sky * 0.85, clamp(el * 2.0, 0.0, 1.0));
-    frag = vec4(c, 1.0);
-}
+void main() { frag = vec4(texture(panorama, v_dir).rgb, 1.0); }
 """
+
+
+def sky_panorama(size: int = 256, seed: int = 0) -> list:
+    """Six cube-map faces (size, size, 3) uint8: a sky gradient above a ring of distant hills
+    whose skyline depends on the azimuth, so that the horizon tells the heading. Faces are in
+    GL order (+X, -X, +Y, -Y, +Z, -Z) for lookup vectors (x, y, z) = world (east, north, up)."""
+    t = (np.arange(size) + 0.5) / size * 2 - 1
+    tc, sc = np.meshgrid(t, t, indexing="ij")        # rows = t, columns = s
+    one = np.ones_like(sc)
+    # direction for each texel, inverting the GL cube-map face table
+    dirs = [(one, -tc, -sc), (-one, -tc, sc), (sc, one, tc), (sc, -one, -tc), (sc, -tc, one),
+            (-sc, -tc, -one)]
+    rng = np.random.default_rng(seed + 1)
+    ph = rng.uniform(0, 2 * np.pi, 3)
+    sky = np.float32(SKY)
+    faces = []
+    for x, y, z in dirs:
+        # lookup vector (x, y, z) = world (east, north, up): the GL axes are just labels here
+        az = np.arctan2(y, x)
+        el = z / np.maximum(np.hypot(x, y), 1e-6)
+        hill = (0.035 + 0.03 * np.abs(np.sin(3 * az + ph[0])) + 0.015 * np.sin(7 * az + ph[1])
+                + 0.008 * np.sin(17 * az + ph[2]))
+        f = np.clip(el / hill, 0, 1)[..., None]
+        ground = (1 - f) * np.float32([0.30, 0.45, 0.32]) + f * np.float32([0.45, 0.58, 0.5])
+        g = np.clip(el * 2, 0, 1)[..., None]
+        air = (1 - g) * sky * 1.08 + g * sky * 0.85
+        rgb = np.where((el < hill)[..., None], ground, air)
+        faces.append((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    return faces
+
+
 SOLID_VS = "#version 330\n" + _CAMERA_GLSL + """
 // Walls and hills are cut into chunks of CHUNK strip vertices; one instance draws one chunk for
 // one camera, so only the chunks near each camera cost vertex work.
@@ -139,18 +153,18 @@ void main() {
     place(a.xyz, in_chunk.x);
 }
 """
-SOLID_FS = "#version 330\n" + _FOG_GLSL + """
+SOLID_FS = "#version 330\n" + _FRAG_GLSL + """
 in vec3 v_color;
 in float v_stripe;
 void main() {
     vec3 c = v_color;
     if (v_stripe >= 0.0) c = mod(floor(v_stripe / 1.6), 2.0) < 0.5 ? vec3(0.85, 0.1, 0.1) : vec3(0.92);
-    frag = fog(c);
+    frag = vec4(c, 1.0);
 }
 """
-KART_FS = "#version 330\n" + _FOG_GLSL + """
+KART_FS = "#version 330\n" + _FRAG_GLSL + """
 in vec3 v_color;
-void main() { frag = fog(v_color); }
+void main() { frag = vec4(v_color, 1.0); }
 """
 KART_VS = "#version 330\n" + _CAMERA_GLSL + """
 uniform sampler2D kart_poses;
@@ -401,6 +415,10 @@ class Renderer:
         self.p_kart = ctx.program(vertex_shader=KART_VS, fragment_shader=KART_FS)
         self.p_sky = ctx.program(vertex_shader=SKY_VS, fragment_shader=SKY_FS)
         self.vao_sky = ctx.vertex_array(self.p_sky, [], mode=moderngl.TRIANGLE_STRIP)
+        faces = sky_panorama()
+        self.sky_tex = ctx.texture_cube(faces[0].shape[:2][::-1], 3, b"".join(f.tobytes() for f in faces))
+        self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.p_sky["panorama"].value = 4
 
         tex = ground_texture(track)
         self.ground_tex = ctx.texture((tex.shape[1], tex.shape[0]), 3, tex.tobytes())
@@ -435,8 +453,9 @@ class Renderer:
         self.camera = camera
         self._chase = None
         for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
-            p["sky"].value = SKY
-            p["cam_poses"].value = 0
+            for name, value in (("cam_poses", 0),):
+                if name in p:      # a compiler may drop a uniform a shader does not need
+                    p[name].value = value
         self.p_ground["ground"].value = 1
         self.p_kart["kart_poses"].value = 2
         self.p_solid["solid_verts"].value = 3
@@ -444,16 +463,18 @@ class Renderer:
     def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
         cs = (math.cos(math.radians(cam.pitch_deg)), math.sin(math.radians(cam.pitch_deg)))
-        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
-            if "proj" in p:
-                p["proj"].write(proj.T.tobytes())
-            if "cam_offset" in p:
-                p["cam_offset"].value = cam.offset
-            p["pitch_cs"].value = cs
-            p["grid"].value = (cols, rows)
         tan_y = math.tan(math.radians(cam.fov_deg) / 2)
-        self.p_sky["tan_half_fov"].value = (tan_y * aspect, tan_y)
-        self.p_sky["horizon_ndc"].value = cs[1] / cs[0] / tan_y
+        values = {"proj": proj.T.tobytes(), "cam_offset": cam.offset, "pitch_cs": cs,
+                  "grid": (cols, rows), "tan_half_fov": (tan_y * aspect, tan_y),
+                  "horizon_ndc": cs[1] / cs[0] / tan_y}
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+            for name, value in values.items():
+                if name not in p:   # not every program uses every uniform
+                    continue
+                if name == "proj":
+                    p[name].write(value)
+                else:
+                    p[name].value = value
 
     def visible_pairs(self, cam_xy, cam_cs, kart_xy, fov_deg, self_index=True):
         """(camera, kart) index pairs worth drawing: in front, within range, not a ghost."""
@@ -479,6 +500,7 @@ class Renderer:
         self.ground_tex.use(1)
         kart_tex.use(2)
         self.solid_tex.use(3)
+        self.sky_tex.use(4)
         # front to back: the depth test then spares the shading of hidden ground and sky
         if len(pairs):
             self.pair_buf.write(pairs.tobytes())
