@@ -384,6 +384,10 @@ class Renderer:
 
     ``render(x, y, yaw) -> (N, 84, 84, 3) uint8`` (a view into an internal buffer: copy it if you
     keep it). ``render_chase(x, y, yaw, index, size)`` draws a larger third-person view.
+    Culling: at 84x84 with an 85 deg field of view one pixel is ~1 deg, so a 0.9 m tyre wall
+    60 m away is under a pixel tall and a kart 55 m away ~1.4 px wide; walls and karts further
+    than ``wall_view_m`` / ``kart_view_m`` are not drawn (each skipped triangle saves llvmpipe
+    ~0.5 us; 80 -> 60 m gave +14 % frames/s side by side).
     Other karts are drawn for each camera when they are within ``kart_view_m`` and in front;
     karts closer than ``ghost_m`` to a camera (e.g. several karts reset onto the same start
     line) are not drawn in it, so a camera never sits inside another kart.
@@ -391,7 +395,7 @@ class Renderer:
 
     def __init__(self, track: Track, num_views: int, size: int = VIEW, ctx=None,
                  camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
-                 kart_view_m: float = 60.0, wall_view_m: float = 80.0, ghost_m: float = 2.5):
+                 kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5):
         import moderngl
         self.track, self.n, self.size = track, int(num_views), int(size)
         self.show_other_karts = show_other_karts
