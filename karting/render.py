@@ -288,7 +288,7 @@ def _strip(points_lo, points_hi, colors):
     return out
 
 
-CHUNK = 32  # strip vertices per chunk (16 wall posts)
+CHUNK = 16  # strip vertices per chunk (8 wall posts): +11% frames/s over 32, side by side
 
 
 def chunk_strips(strips, ranges):
