@@ -368,12 +368,17 @@ class Renderer:
     def __init__(self, track: Track, num_views: int, size: int = VIEW, ctx=None,
                  camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
                  kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5):
-        import moderngl
         self.track, self.n, self.size = track, int(num_views), int(size)
         self.show_other_karts = show_other_karts
         self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
         self.ctx = ctx if ctx is not None else create_context()
-        ctx = self.ctx
+        self.camera = camera
+        self._chase = None
+        with self.ctx:
+            self._build(self.ctx, track, wall_view_m)
+
+    def _build(self, ctx, track, wall_view_m):
+        import moderngl
         self.gl_renderer = ctx.info.get("GL_RENDERER", "unknown")
         per_col = MAX_FB // self.size
         self.cols = max(1, math.ceil(self.n / per_col))
@@ -418,8 +423,6 @@ class Renderer:
         self.vbo = ctx.buffer(reserve=VERTEX.itemsize * 4096, dynamic=True)
         self.ibo = ctx.buffer(reserve=4 * 8192, dynamic=True)
         self._make_solid_vao()
-        self.camera = camera
-        self._chase = None
         for p in (self.p_ground, self.p_solid, self.p_sky):
             if "cam_poses" in p:      # a compiler may drop a uniform a shader does not need
                 p["cam_poses"].value = 0
@@ -520,6 +523,12 @@ class Renderer:
         With ``out`` (a C-contiguous (N, size, size, 3) uint8 array, single tile column) the
         pixels are read straight into it; otherwise the result is a view of an internal buffer.
         """
+        # moderngl does not switch contexts by itself: with two renderers in one process (a
+        # training and an evaluation env, say) the other one's context may be current
+        with self.ctx:
+            return self._render(x, y, yaw, out)
+
+    def _render(self, x, y, yaw, out):
         p = self._poses
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
         self.pose_tex.write(p.tobytes())
@@ -547,6 +556,10 @@ class Renderer:
 
     def render_chase(self, x, y, yaw, index: int = 0, size=(480, 320), camera: Camera = CHASE):
         """A view from ``camera`` on kart ``index`` with every kart drawn: (H, W, 3) uint8."""
+        with self.ctx:
+            return self._render_chase(x, y, yaw, index, size, camera)
+
+    def _render_chase(self, x, y, yaw, index, size, camera):
         import moderngl
         w, h = size
         if self._chase is None or self._chase[0] != size:
@@ -574,6 +587,7 @@ class Renderer:
         return buf[..., :3].copy()
 
     def release(self):
+        """Free the GL context (and with it everything drawn in it)."""
         if getattr(self, "ctx", None) is not None:
             self.ctx.release()
             self.ctx = None

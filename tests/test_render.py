@@ -104,3 +104,19 @@ def test_missing_gl_gives_install_hint(monkeypatch):
     monkeypatch.setattr(moderngl, "create_context", broken)
     with pytest.raises(render.RendererUnavailable, match="libegl1 libgl1-mesa-dri"):
         render.create_context()
+
+
+def test_two_renderers_in_one_process_keep_their_own_scenes(ring_track, tmp_path):
+    # a training env and an evaluation env on different tracks: each must draw its own
+    from conftest import draw_ring
+    from karting.track import load_track
+    other = load_track(draw_ring(tmp_path / "wide.png", size=(320, 220), radii=(140, 90)))
+    a = Renderer(ring_track, 1, show_other_karts=False)
+    pa = [pose(ring_track, 60)]
+    alone = render_poses(a, pa)[0]
+    b = Renderer(other, 1, show_other_karts=False)        # created last: its context is current
+    render_poses(b, [pose(other, 0, turn=np.pi / 2)])
+    again = render_poses(a, pa)[0]
+    a.release()
+    b.release()
+    assert np.array_equal(alone, again)
