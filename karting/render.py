@@ -137,15 +137,21 @@ def sky_panorama(size: int = 256, seed: int = 0) -> list:
 
 
 SOLID_VS = "#version 330\n" + _CAMERA_GLSL + """
-// Tyre walls and karts: the vertices each camera needs are gathered on the CPU every frame
-// (culled chunks of wall, posed karts) into one buffer, with the camera index per vertex, and
-// drawn in one call. llvmpipe charges ~1 us per instance, so this beats instancing.
-in vec3 in_pos;
-in vec4 in_color;              // rgb, and arc length along a tyre wall (< 0: plain colour)
-in int in_cam;
+// Walls and hills are cut into chunks of CHUNK strip vertices; one instance draws one chunk for
+// one camera, so only the chunks near each camera cost vertex work.
+uniform sampler2D solid_verts; // 2 RGBA32F texels per vertex: (x, y, z, stripe), (r, g, b, -)
+in ivec2 in_chunk;             // per instance: (camera, first vertex of the chunk)
 out vec3 v_color;
 out float v_stripe;
-void main() { v_color = in_color.rgb; v_stripe = in_color.a; place(in_pos, in_cam); }
+void main() {
+    int i = in_chunk.y + gl_VertexID;
+    ivec2 t = ivec2((i % 1024) * 2, i / 1024);
+    vec4 a = texelFetch(solid_verts, t, 0);
+    vec4 b = texelFetch(solid_verts, t + ivec2(1, 0), 0);
+    v_color = b.rgb;
+    v_stripe = a.w;   // arc length along a tyre wall (< 0: plain colour)
+    place(a.xyz, in_chunk.x);
+}
 """
 SOLID_FS = "#version 330\n" + _FRAG_GLSL + """
 in vec3 v_color;
@@ -156,9 +162,28 @@ void main() {
     frag = vec4(c, 1.0);
 }
 """
-PALETTE = np.float32([(0.9, 0.1, 0.1), (0.1, 0.3, 0.9), (1.0, 0.8, 0.1), (0.1, 0.7, 0.2),
-                      (0.9, 0.4, 0.0), (0.6, 0.1, 0.8), (0.0, 0.8, 0.8), (0.95, 0.95, 0.95)])
-VERTEX = np.dtype([("pos", np.float32, 3), ("color", np.float32, 4), ("cam", np.int32)])
+KART_FS = "#version 330\n" + _FRAG_GLSL + """
+in vec3 v_color;
+void main() { frag = vec4(v_color, 1.0); }
+"""
+KART_VS = "#version 330\n" + _CAMERA_GLSL + """
+uniform sampler2D kart_poses;
+in ivec2 in_pair;              // per instance: (camera, kart), culled on the CPU
+in vec3 in_pos;
+in vec3 in_color;
+out vec3 v_color;
+const vec3 palette[8] = vec3[8](vec3(0.9, 0.1, 0.1), vec3(0.1, 0.3, 0.9), vec3(1.0, 0.8, 0.1),
+    vec3(0.1, 0.7, 0.2), vec3(0.9, 0.4, 0.0), vec3(0.6, 0.1, 0.8), vec3(0.0, 0.8, 0.8),
+    vec3(0.95, 0.95, 0.95));
+void main() {
+    int cam = in_pair.x;
+    int kart = in_pair.y;
+    vec4 kp = texelFetch(kart_poses, ivec2(kart, 0), 0);
+    vec2 w = kp.xy + kp.zw * in_pos.x + vec2(-kp.w, kp.z) * in_pos.y;
+    v_color = in_color.r < 0.0 ? palette[kart % 8] : in_color;
+    place(vec3(w, in_pos.z), cam);
+}
+"""
 
 
 def perspective(fov_y_deg, aspect, near, far):
@@ -268,27 +293,30 @@ CHUNK = 16  # strip vertices per chunk (8 wall posts): +11% frames/s over 32, si
 
 def chunk_strips(strips, ranges):
     """Cut triangle strips into chunks of CHUNK vertices (neighbours share an edge; the last is
-    padded with degenerate triangles). Returns (vertices (K, CHUNK, 7) float32: x, y, z, r, g,
-    b, stripe; centre (K, 2); radius (K,); visible range (K,))."""
-    verts, centre, radius, rng = [], [], [], []
+    padded with degenerate triangles). Returns (vertex texture data (rows, 2048, 4) float32,
+    first vertex (K,), centre (K, 2), radius (K,), visible range (K,))."""
+    verts, first, centre, radius, rng = [], [], [], [], []
+    n = 0
     for st, max_range in zip(strips, ranges):
-        for a in range(0, max(len(st) - 2, 1), CHUNK - 2):
+        step = CHUNK - 2
+        for a in range(0, max(len(st) - 2, 1), step):
             ch = st[a:a + CHUNK]
             if len(ch) < CHUNK:
                 ch = np.concatenate([ch, np.repeat(ch[-1:], CHUNK - len(ch), 0)])
             lo, hi = ch[:, :2].min(0), ch[:, :2].max(0)
             verts.append(ch)
+            first.append(n)
             centre.append((lo + hi) / 2)
             radius.append(np.linalg.norm(hi - lo) / 2)
             rng.append(max_range)
-    return (np.asarray(verts, np.float32), np.asarray(centre, np.float32),
+            n += CHUNK
+    v = np.concatenate(verts)                                  # (V, 7)
+    rows = -(-len(v) // 1024)
+    tex = np.zeros((rows * 1024, 8), np.float32)
+    tex[: len(v), :3], tex[: len(v), 3] = v[:, :3], v[:, 6]    # x, y, z, stripe
+    tex[: len(v), 4:7] = v[:, 3:6]                             # r, g, b
+    return (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
             np.asarray(radius, np.float32), np.asarray(rng, np.float32))
-
-
-def strip_indices(n: int) -> np.ndarray:
-    """Triangle-list indices of an n-vertex triangle strip (winding does not matter here)."""
-    i = np.arange(n - 2)
-    return np.stack([i, i + 1, i + 2], 1).ravel().astype(np.int32)
 
 
 def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg):
@@ -374,6 +402,8 @@ class Renderer:
         self.ctx = ctx if ctx is not None else create_context()
         self.camera = camera
         self._chase = None
+        # moderngl does not switch contexts by itself, and leaving ``with ctx`` makes no
+        # context current: every method that touches GL enters this renderer's context
         with self.ctx:
             self._build(self.ctx, track, wall_view_m)
 
@@ -393,6 +423,7 @@ class Renderer:
 
         self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
         self.p_solid = ctx.program(vertex_shader=SOLID_VS, fragment_shader=SOLID_FS)
+        self.p_kart = ctx.program(vertex_shader=KART_VS, fragment_shader=KART_FS)
         self.p_sky = ctx.program(vertex_shader=SKY_VS, fragment_shader=SKY_FS)
         self.vao_sky = ctx.vertex_array(self.p_sky, [], mode=moderngl.TRIANGLE_STRIP)
         faces = sky_panorama()
@@ -416,53 +447,27 @@ class Renderer:
             self.p_ground, [(ctx.buffer(quad.tobytes()), "3f 2f", "in_pos", "in_uv")],
             mode=moderngl.TRIANGLE_STRIP)
         walls = wall_strips(track)
-        self.chunk_verts, self.chunk_xy, self.chunk_r, self.chunk_range = chunk_strips(
+        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range = chunk_strips(
             walls, [wall_view_m] * len(walls))
-        self._chunk_idx = strip_indices(CHUNK)
-        self.kart_verts, self._kart_idx = kart_mesh()
-        self.vbo = ctx.buffer(reserve=VERTEX.itemsize * 4096, dynamic=True)
-        self.ibo = ctx.buffer(reserve=4 * 8192, dynamic=True)
-        self._make_solid_vao()
-        for p in (self.p_ground, self.p_solid, self.p_sky):
-            if "cam_poses" in p:      # a compiler may drop a uniform a shader does not need
-                p["cam_poses"].value = 0
+        self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
+        self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.chunk_buf = ctx.buffer(reserve=max(self.n, 1) * len(self.chunk_first) * 8)
+        self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
+                                          mode=moderngl.TRIANGLE_STRIP)
+        kv, ki = kart_mesh()
+        self._pairs = np.zeros((max(self.n * self.n, 1), 2), np.int32)
+        self.pair_buf = ctx.buffer(reserve=self._pairs.nbytes)
+        self.vao_kart = ctx.vertex_array(
+            self.p_kart, [(ctx.buffer(kv.tobytes()), "3f 3f", "in_pos", "in_color"),
+                          (self.pair_buf, "2i/i", "in_pair")],
+            index_buffer=ctx.buffer(ki.tobytes()), index_element_size=4)
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+            for name, value in (("cam_poses", 0),):
+                if name in p:      # a compiler may drop a uniform a shader does not need
+                    p[name].value = value
         self.p_ground["ground"].value = 1
-
-    def _make_solid_vao(self):
-        self.vao_solid = self.ctx.vertex_array(
-            self.p_solid, [(self.vbo, "3f 4f 1i", "in_pos", "in_color", "in_cam")],
-            index_buffer=self.ibo, index_element_size=4)
-
-    def _solid_geometry(self, chunks, pairs, kart_pose):
-        """Vertices and indices of the visible wall chunks and karts, (camera, ...) pairs given.
-
-        ``chunks``: (M, 2) camera, chunk index; ``pairs``: (P, 2) camera, kart index;
-        ``kart_pose``: (K, 4) x, y, cos, sin. Returns (VERTEX records, int32 indices)."""
-        m, p = len(chunks), len(pairs)
-        nv_c, nv_k = CHUNK, len(self.kart_verts)
-        verts = np.empty(m * nv_c + p * nv_k, VERTEX)
-        wall = verts[: m * nv_c].reshape(m, nv_c)
-        src = self.chunk_verts[chunks[:, 1]]                       # (M, CHUNK, 7)
-        wall["pos"] = src[..., :3]
-        wall["color"][..., :3] = src[..., 3:6]
-        wall["color"][..., 3] = src[..., 6]
-        wall["cam"] = chunks[:, :1]
-        kart = verts[m * nv_c:].reshape(p, nv_k)
-        kp = kart_pose[pairs[:, 1]]                                # (P, 4)
-        local = self.kart_verts[None, :, :3]
-        kart["pos"][..., 0] = kp[:, None, 0] + kp[:, None, 2] * local[..., 0] - kp[:, None, 3] * local[..., 1]
-        kart["pos"][..., 1] = kp[:, None, 1] + kp[:, None, 3] * local[..., 0] + kp[:, None, 2] * local[..., 1]
-        kart["pos"][..., 2] = local[..., 2]
-        own = self.kart_verts[:, 3] < 0                            # painted in the kart's colour
-        col = np.where(own[None, :, None], PALETTE[pairs[:, 1] % len(PALETTE)][:, None, :],
-                       self.kart_verts[None, :, 3:6])
-        kart["color"][..., :3] = col
-        kart["color"][..., 3] = -1.0
-        kart["cam"] = pairs[:, :1]
-        idx = np.concatenate([
-            (self._chunk_idx[None, :] + (np.arange(m, dtype=np.int32) * nv_c)[:, None]).ravel(),
-            (self._kart_idx[None, :] + (m * nv_c + np.arange(p, dtype=np.int32) * nv_k)[:, None]).ravel()])
-        return verts, idx
+        self.p_kart["kart_poses"].value = 2
+        self.p_solid["solid_verts"].value = 3
 
     def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
@@ -471,7 +476,7 @@ class Renderer:
         values = {"proj": proj.T.tobytes(), "cam_offset": cam.offset, "pitch_cs": cs,
                   "grid": (cols, rows), "tan_half_fov": (tan_y * aspect, tan_y),
                   "horizon_ndc": cs[1] / cs[0] / tan_y}
-        for p in (self.p_ground, self.p_solid, self.p_sky):
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
             for name, value in values.items():
                 if name not in p:   # not every program uses every uniform
                     continue
@@ -491,11 +496,10 @@ class Renderer:
         return np.stack([c, k], 1).astype(np.int32)
 
     def visible_chunks(self, cam_xy, cam_cs, fov_deg):
-        """(camera, wall chunk) index pairs worth drawing."""
         c, k = np.nonzero(cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg))
-        return np.stack([c, k], 1).astype(np.int32)
+        return np.stack([c, self.chunk_first[k]], 1).astype(np.int32)
 
-    def _draw(self, cam_tex, num_cams, chunks, pairs, kart_pose):
+    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs):
         ctx = self.ctx
         for i in range(4):   # a 5th plane halves llvmpipe's vertex throughput
             ctx.enable_direct(GL_CLIP_DISTANCE0 + i)
@@ -503,17 +507,16 @@ class Renderer:
         ctx.disable(ctx.CULL_FACE)
         cam_tex.use(0)
         self.ground_tex.use(1)
+        kart_tex.use(2)
+        self.solid_tex.use(3)
         self.sky_tex.use(4)
         # front to back: the depth test then spares the shading of hidden ground and sky
-        if len(chunks) or len(pairs):
-            verts, idx = self._solid_geometry(chunks, pairs, kart_pose)
-            if verts.nbytes > self.vbo.size or idx.nbytes > self.ibo.size:
-                self.vbo.orphan(max(verts.nbytes, 2 * self.vbo.size))
-                self.ibo.orphan(max(idx.nbytes, 2 * self.ibo.size))
-                self._make_solid_vao()
-            self.vbo.write(verts.tobytes())
-            self.ibo.write(idx.tobytes())
-            self.vao_solid.render(vertices=len(idx))
+        if len(pairs):
+            self.pair_buf.write(pairs.tobytes())
+            self.vao_kart.render(instances=len(pairs))
+        if len(chunks):
+            self.chunk_buf.write(chunks.tobytes())
+            self.vao_solid.render(vertices=CHUNK, instances=len(chunks))
         self.vao_ground.render(instances=num_cams)
         self.vao_sky.render(vertices=4, instances=num_cams)
 
@@ -523,8 +526,6 @@ class Renderer:
         With ``out`` (a C-contiguous (N, size, size, 3) uint8 array, single tile column) the
         pixels are read straight into it; otherwise the result is a view of an internal buffer.
         """
-        # moderngl does not switch contexts by itself: with two renderers in one process (a
-        # training and an evaluation env, say) the other one's context may be current
         with self.ctx:
             return self._render(x, y, yaw, out)
 
@@ -536,9 +537,9 @@ class Renderer:
         self.fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(self.camera, 1.0, self.cols, self.rows)
         pairs = (self.visible_pairs(p[:, :2], p[:, 2:], p[:, :2], self.camera.fov_deg)
-                 if self.show_other_karts and self.n > 1 else np.zeros((0, 2), np.int32))
+                 if self.show_other_karts and self.n > 1 else self._pairs[:0])
         chunks = self.visible_chunks(p[:, :2], p[:, 2:], self.camera.fov_deg)
-        self._draw(self.pose_tex, self.n, chunks, pairs, p)
+        self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs)
         s = self.size
         if out is not None and self.cols == 1 and self.n == self.rows:
             self.fbo.read_into(out, components=3, alignment=1)
@@ -571,7 +572,9 @@ class Renderer:
         _, fbo, tex, buf = self._chase
         x, y, yaw = (np.atleast_1d(np.asarray(v, np.float32)) for v in (x, y, yaw))
         k = len(x)
-        p = np.stack([x, y, np.cos(yaw), np.sin(yaw)], 1).astype(np.float32)
+        p = self._poses[:k]
+        p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
+        self.pose_tex.write(self._poses.tobytes())
         tex.write(p[index].tobytes())
         fbo.use()
         fbo.clear(*SKY, 1.0, depth=1.0)
@@ -582,7 +585,7 @@ class Renderer:
         cam = p[index:index + 1]
         eye = cam[:, :2] + cam[:, 2:] * camera.offset[0]
         chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h)
-        self._draw(tex, 1, chunks, pairs, p)
+        self._draw(tex, self.pose_tex, 1, chunks, pairs)
         fbo.read_into(buf, components=4)
         return buf[..., :3].copy()
 
