@@ -288,7 +288,7 @@ def _strip(points_lo, points_hi, colors):
     return out
 
 
-CHUNK = 16  # strip vertices per chunk (8 wall posts): +11% frames/s over 32, side by side
+CHUNK = 16  # strip vertices per chunk (8 wall posts): +8% frames/s over 32, side by side
 
 
 def chunk_strips(strips, ranges):
@@ -387,7 +387,7 @@ class Renderer:
     Culling: at 84x84 with an 85 deg field of view one pixel is ~1 deg, so a 0.9 m tyre wall
     60 m away is under a pixel tall and a kart 55 m away ~1.4 px wide; walls and karts further
     than ``wall_view_m`` / ``kart_view_m`` are not drawn (each skipped triangle saves llvmpipe
-    ~0.5 us; 80 -> 60 m gave +14 % frames/s side by side).
+    ~0.5 us; 80 -> 60 m gave +10 % frames/s, measured side by side).
     Other karts are drawn for each camera when they are within ``kart_view_m`` and in front;
     karts closer than ``ghost_m`` to a camera (e.g. several karts reset onto the same start
     line) are not drawn in it, so a camera never sits inside another kart.
