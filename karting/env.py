@@ -128,7 +128,7 @@ class KartBatch:
         self.s, self.lateral, self.idx = z(np.float64), z(np.float64), z(np.int64)
         self.next_gate, self.next_gate_progress = z(np.int32), z(np.float64)
         self.laps, self.lap_start, self.sector, self.sector_start = z(np.int32), z(np.float64), z(np.int32), z(np.float64)
-        self.lap_timed, self.lap_valid = z(bool), z(bool)
+        self.lap_timed, self.lap_valid, self.sector_timed = z(bool), z(bool), z(bool)
         self.last_lap_time, self.best_lap_time = z(np.float64), z(np.float64)   # 0 = none yet
         self.last_lap_valid = z(bool)
         self.sector_times = np.zeros((n, 3))
@@ -173,6 +173,7 @@ class KartBatch:
         self.lap_start[m] = self.sector_start[m] = 0.0
         self.sector[m] = self.sector_of_gate[gate]
         self.lap_timed[m] = gate == 0
+        self.sector_timed[m] = np.isin(gate, tr.sector_gates)
         self.lap_valid[m] = True
         self.last_lap_time[m] = self.best_lap_time[m] = 0.0
         self.last_lap_valid[m] = False
@@ -182,12 +183,8 @@ class KartBatch:
         self.reward[m] = 0.0
 
     # ------------------------------------------------------------ step
-    def step(self, actions, active=None):
-        """Advance every kart by one control step; returns (reward, terminated, truncated, events).
-
-        ``active`` (bool mask) marks karts whose episode goes on; the others are about to be
-        reset by the caller, their results are not meaningful.
-        """
+    def step(self, actions):
+        """Advance every kart by one control step: (reward, terminated, truncated, lap_done)."""
         tr, st, cfg, dt = self.track, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
         physics.step(st, actions[:, 0], actions[:, 1], tr.surface_at, self.params, dt)
@@ -206,9 +203,9 @@ class KartBatch:
         self.off_track = surf == GRASS
         self.crashed = surf == BARRIER
         self.off_track |= self.crashed
-        heading_err = np.arctan2(np.sin(st.yaw - np.arctan2(tr.tangent[idx, 1], tr.tangent[idx, 0])),
-                                 np.cos(st.yaw - np.arctan2(tr.tangent[idx, 1], tr.tangent[idx, 0])))
-        wrong = (np.abs(heading_err) > np.pi / 2) & (st.vx > 1.0)
+        # facing backwards: the heading's component along the track direction is negative
+        along = np.cos(st.yaw) * tr.tangent[idx, 0] + np.sin(st.yaw) * tr.tangent[idx, 1]
+        wrong = (along < 0) & (st.vx > 1.0)
         self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
         self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)
         self.lap_valid &= ~self.off_track
@@ -243,8 +240,9 @@ class KartBatch:
         if ends.any():
             ce, ge = c[ends], g[ends]
             finished = (self.sector_of_gate[ge] - 1) % 3
-            timed = self.lap_timed[ce] | (finished != 2)
+            timed = self.sector_timed[ce]              # driven from its start (not an out-lap)
             self.sector_times[ce[timed], finished[timed]] = (t[ends] - self.sector_start[ce])[timed]
+            self.sector_timed[ce] = True
             self.sector_start[ce] = t[ends]
             self.sector[ce] = self.sector_of_gate[ge]
         fin = g == 0

@@ -92,12 +92,6 @@ class KartState:
         self.y[mask] = y
         self.yaw[mask] = yaw
 
-    def copy(self):
-        other = KartState(self.n)
-        for f in self.FIELDS:
-            setattr(other, f, getattr(self, f).copy())
-        return other
-
 
 def step(state: KartState, steer_cmd, throttle_cmd, surface_at, params: KartParams,
          dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS) -> None:
@@ -170,9 +164,4 @@ def step(state: KartState, steer_cmd, throttle_cmd, surface_at, params: KartPara
     s.yaw = np.mod(s.yaw + np.float32(np.pi), np.float32(2 * np.pi)) - np.float32(np.pi)
 
 
-def state_dict(state: KartState) -> dict:
-    return {f: getattr(state, f).copy() for f in KartState.FIELDS}
-
-
-__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ",
-           "state_dict"]
+__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ"]

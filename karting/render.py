@@ -594,12 +594,3 @@ class Renderer:
         if getattr(self, "ctx", None) is not None:
             self.ctx.release()
             self.ctx = None
-
-
-def gl_info() -> dict:
-    ctx = create_context()
-    try:
-        return dict(ctx.info)
-    finally:
-        ctx.release()
-

@@ -90,10 +90,6 @@ class Track:
         self._flat_surface = self.surface.ravel()
 
     @property
-    def shape(self):
-        return self.surface.shape
-
-    @property
     def extent_m(self):
         h, w = self.surface.shape
         return w * self.scale, h * self.scale
@@ -125,22 +121,13 @@ class Track:
         return idx, s, lateral
 
     def pixel_to_world(self, pts):
-        pts = np.asarray(pts, np.float64)
-        h = self.surface.shape[0]
-        return np.stack([(pts[..., 0] + 0.5) * self.scale, (h - pts[..., 1] - 0.5) * self.scale], -1)
+        """Pixel (col, row) coordinates -> world metres (x right, y up)."""
+        return _pix_to_world(np.asarray(pts, np.float64), self.scale, self.surface.shape[0])
 
     def world_to_pixel(self, pts):
-        pts = np.asarray(pts, np.float64)
-        h = self.surface.shape[0]
-        return np.stack([pts[..., 0] / self.scale - 0.5, h - pts[..., 1] / self.scale - 0.5], -1)
-
-    def summary(self) -> dict:
-        return {"name": self.name, "length_m": round(self.length, 1),
-                "min_width_m": round(float(self.width.min()), 2),
-                "max_width_m": round(float(self.width.max()), 2),
-                "checkpoints": len(self.gates), "sector_gates": list(self.sector_gates),
-                "scale_m_per_px": self.scale,
-                "max_curvature_per_m": round(float(np.abs(self.curvature).max()), 4)}
+        """World metres -> pixel (col, row) coordinates, as stored in checkpoints.json."""
+        c, r = _world_to_pix(np.asarray(pts, np.float64), self.scale, self.surface.shape[0])
+        return np.stack([c, r], -1)
 
 
 # ---------------------------------------------------------------- image -> masks

@@ -272,3 +272,27 @@ def test_make_vec_is_one_batch(ring_png):
     obs, r, term, trunc, info = envs.step(envs.action_space.sample())
     assert r.shape == (5,) and info["lap"].shape == (5,)
     envs.close()
+
+
+def test_random_start_out_lap_is_not_timed(ring_track):
+    tr = ring_track
+    b = KartBatch(tr, 1, render=False, random_start=True, max_episode_steps=6000)
+    rng = np.random.default_rng(0)
+    for _ in range(20):                                  # a start inside sector 1, not on a gate
+        b.reset(np.ones(1, bool), rng)
+        if 0 < b.next_gate[0] - 1 < tr.sector_gates[1]:
+            break
+    start_gate = b.next_gate[0] - 1
+    assert 0 < start_gate < tr.sector_gates[1]
+    pp = PurePursuit(tr)
+    while b.sector[0] == 0:                              # to the end of the partial sector 1
+        b.step(pp.act(b.state, b.idx))
+    assert b.sector_times[0, 0] == 0.0                   # partial sector: no time
+    while not b.lap_timed[0]:
+        b.step(pp.act(b.state, b.idx))                  # on to the start/finish line
+    assert b.laps[0] == 0 and b.last_lap_time[0] == 0.0  # crossing it ends the out-lap: no lap
+    assert b.sector_times[0, 1] > 0 and b.sector_times[0, 2] > 0   # whole sectors: timed
+    while b.laps[0] == 0:
+        b.step(pp.act(b.state, b.idx))
+    assert b.last_lap_valid[0]
+    assert b.last_lap_time[0] == pytest.approx(b.sector_times[0].sum(), abs=0.051)
