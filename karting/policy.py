@@ -1,0 +1,108 @@
+"""The hybrid CNN + MLP actor-critic for ``{"vision": (84, 84, 3k) uint8, "telemetry": (9j,)}``.
+
+vision    Conv(3k->32, k8, s4) -> Conv(32->64, k4, s2) -> Conv(64->64, k3, s1) -> 3136  (NatureCNN)
+telemetry running-normalised, 9j -> 64 -> 64
+fusion    concat 3200 -> 512
+actor     512 -> 256 -> 2: the mean of a Gaussian with a state-independent log-std
+critic    512 -> 256 -> 1
+
+Images stay uint8 up to the network and are scaled to [0, 1] inside it; the channels-last
+observation is permuted to channels-first here (so rollouts store the env's layout, 4x smaller
+than float). Orthogonal initialisation as in CleanRL's ``layer_init`` (gain 0.01 on the policy
+head, 1 on the value head). The telemetry normaliser's statistics are buffers of the module, so
+they are saved and loaded with the weights.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+VIEW = 84
+
+
+def layer_init(layer, gain=math.sqrt(2), bias=0.0):
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class RunningNorm(nn.Module):
+    """Running mean / variance (parallel algorithm of Chan et al.), applied as (x - mean) / std,
+    clipped to +-clip. ``update`` is called by the trainer on each rollout, never in forward."""
+
+    def __init__(self, size: int, clip: float = 10.0, eps: float = 1e-4):
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(size, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(eps, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor):
+        x = x.reshape(-1, self.mean.numel()).to(torch.float64)
+        b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean += delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def forward(self, x):
+        std = torch.sqrt(self.var + 1e-8).to(x.dtype)
+        return torch.clamp((x - self.mean.to(x.dtype)) / std, -self.clip, self.clip)
+
+
+class Agent(nn.Module):
+    def __init__(self, frame_stack: int = 1, telemetry_history: int = 1, action_dim: int = 2):
+        super().__init__()
+        c = 3 * frame_stack
+        self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.vision = nn.Sequential(
+            layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            nn.Flatten())
+        with torch.no_grad():  # size the flatten layer with one dummy forward (as SB3's NatureCNN)
+            n_flat = self.vision(torch.zeros(1, c, VIEW, VIEW)).shape[1]
+        t = 9 * telemetry_history
+        self.telemetry_norm = RunningNorm(t)
+        self.telemetry = nn.Sequential(layer_init(nn.Linear(t, 64)), nn.ReLU(),
+                                       layer_init(nn.Linear(64, 64)), nn.ReLU())
+        self.fusion = nn.Sequential(layer_init(nn.Linear(n_flat + 64, 512)), nn.ReLU())
+        self.actor = nn.Sequential(layer_init(nn.Linear(512, 256)), nn.ReLU(),
+                                   layer_init(nn.Linear(256, action_dim), gain=0.01))
+        self.critic = nn.Sequential(layer_init(nn.Linear(512, 256)), nn.ReLU(),
+                                    layer_init(nn.Linear(256, 1), gain=1.0))
+        self.log_std = nn.Parameter(torch.zeros(action_dim))
+        self.n_flat = n_flat
+
+    def features(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
+        """vision (B, 84, 84, C) uint8 (or float in 0..255), telemetry (B, T) -> (B, 512)."""
+        x = vision.permute(0, 3, 1, 2).float().div_(255.0)
+        v = self.vision(x.contiguous(memory_format=torch.channels_last))
+        t = self.telemetry(self.telemetry_norm(telemetry.float()))
+        return self.fusion(torch.cat([v, t], dim=1))
+
+    def get_value(self, vision, telemetry):
+        return self.critic(self.features(vision, telemetry)).squeeze(-1)
+
+    def get_action_and_value(self, vision, telemetry, action=None, deterministic=False):
+        """(action, log-prob, entropy, value); ``action`` given -> its log-prob under the policy."""
+        h = self.features(vision, telemetry)
+        mean = self.actor(h)
+        dist = Normal(mean, self.log_std.expand_as(mean).exp())
+        if action is None:
+            action = mean if deterministic else dist.sample()
+        return (action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1),
+                self.critic(h).squeeze(-1))
+
+
+def obs_to_tensors(obs: dict, device="cpu"):
+    """Env observation dict (numpy, batched) -> (vision uint8, telemetry float32) tensors."""
+    return (torch.as_tensor(np.asarray(obs["vision"]), device=device),
+            torch.as_tensor(np.asarray(obs["telemetry"]), dtype=torch.float32, device=device))

@@ -1,0 +1,117 @@
+"""PPO pieces as pure functions: generalised advantage estimation and one policy update.
+
+Rollouts are time-major ``(T, N, ...)``. With Gymnasium's next-step autoreset, the step after an
+episode ends is a *reset step*: its action was ignored and its reward is 0, so it is not a real
+transition. ``valid[t]`` marks the real ones; the update skips the others.
+
+Episode ends: a *terminated* step has no future (bootstrap value 0); a *truncated* step (time
+limit) does: its return is bootstrapped with the value of the episode's final observation, which
+under next-step autoreset is exactly the observation the env returned at that step (stored at
+``t + 1``). This is the bootstrapping of truncated episodes that SB3 does and CleanRL does not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def compute_gae(rewards, values, terminated, truncated, next_value, gamma=0.99, lam=0.95):
+    """Advantages and returns, (T, N) numpy float32 each.
+
+    ``values[t]`` = V(obs_t) for the T rollout steps, ``next_value`` = V(obs_T) after the last
+    step. For step t: delta = r_t + gamma * V(obs_{t+1}) * (1 - terminated_t) - V(obs_t), and the
+    recursion A_t = delta_t + gamma * lam * A_{t+1} stops at any episode end (terminated or
+    truncated), so nothing leaks across episodes; a truncated step keeps its bootstrap term.
+    """
+    rewards = np.asarray(rewards, np.float64)
+    values = np.asarray(values, np.float64)
+    term = np.asarray(terminated, bool)
+    done = term | np.asarray(truncated, bool)
+    t_len = rewards.shape[0]
+    next_values = np.concatenate([values[1:], np.asarray(next_value, np.float64)[None]], 0)
+    adv = np.zeros_like(rewards)
+    last = np.zeros(rewards.shape[1:])
+    for t in range(t_len - 1, -1, -1):
+        delta = rewards[t] + gamma * next_values[t] * (~term[t]) - values[t]
+        last = delta + gamma * lam * (~done[t]) * last
+        adv[t] = last
+    return adv.astype(np.float32), (adv + values).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    n_epochs: int = 4
+    batch_size: int = 256            # minibatch size [samples]
+    clip_coef: float = 0.2
+    clip_value: bool = False
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None   # stop the epochs early when approx KL exceeds this
+    normalize_advantages: bool = True
+
+
+def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, cfg: UpdateConfig,
+               generator: torch.Generator | None = None, autocast_dtype=None) -> dict:
+    """One PPO update over a flattened rollout; returns statistics, never logs.
+
+    ``batch``: tensors ``vision`` (B, 84, 84, C) uint8, ``telemetry`` (B, T), ``actions`` (B, A),
+    ``logprobs``, ``values``, ``advantages``, ``returns`` (B,), optional ``valid`` (B,) bool.
+    ``autocast_dtype``: e.g. torch.bfloat16 to run forward/backward under CPU autocast.
+    """
+    valid = batch.get("valid")
+    idx_all = torch.arange(batch["actions"].shape[0])
+    if valid is not None:
+        idx_all = idx_all[valid]
+    n = len(idx_all)
+    clip_fracs, approx_kls = [], []
+    stats = {}
+    stopped_early = False
+    for epoch in range(cfg.n_epochs):
+        perm = idx_all[torch.randperm(n, generator=generator)]
+        for start in range(0, n, cfg.batch_size):
+            mb = perm[start:start + cfg.batch_size]
+            with torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    batch["vision"][mb], batch["telemetry"][mb], batch["actions"][mb])
+            newlogprob, entropy, newvalue = newlogprob.float(), entropy.float(), newvalue.float()
+            logratio = newlogprob - batch["logprobs"][mb]
+            ratio = logratio.exp()
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - logratio).mean()     # Schulman's k3 estimator
+                clip_fracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
+                approx_kls.append(approx_kl.item())
+            adv = batch["advantages"][mb]
+            if cfg.normalize_advantages and len(mb) > 1:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            pg_loss = torch.max(-adv * ratio,
+                                -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+            ret = batch["returns"][mb]
+            if cfg.clip_value:
+                old_v = batch["values"][mb]
+                v_clipped = old_v + torch.clamp(newvalue - old_v, -cfg.clip_coef, cfg.clip_coef)
+                v_loss = 0.5 * torch.max((newvalue - ret) ** 2, (v_clipped - ret) ** 2).mean()
+            else:
+                v_loss = 0.5 * ((newvalue - ret) ** 2).mean()
+            ent = entropy.mean()
+            loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            stats = {"policy_gradient_loss": pg_loss.item(), "value_loss": v_loss.item(),
+                     "entropy_loss": -ent.item()}
+        if cfg.target_kl is not None and approx_kls and np.mean(approx_kls[-max(1, n // cfg.batch_size):]) > cfg.target_kl:
+            stopped_early = True
+            break
+    values, returns = batch["values"][idx_all], batch["returns"][idx_all]
+    var_y = returns.var()
+    explained = float("nan") if var_y == 0 else float(1 - (returns - values).var() / var_y)
+    stats.update(approx_kl=float(np.mean(approx_kls)) if approx_kls else 0.0,
+                 clip_fraction=float(np.mean(clip_fracs)) if clip_fracs else 0.0,
+                 explained_variance=explained, epochs=epoch + 1, stopped_early=stopped_early,
+                 std=agent.log_std.detach().exp().mean().item())
+    return stats

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from karting.policy import Agent
+from karting.ppo import UpdateConfig, compute_gae, ppo_update
+
+G, L = 0.9, 0.8
+
+
+def gae(term=(0, 0, 0), trunc=(0, 0, 0)):
+    r = np.ones((3, 1))
+    v = np.full((3, 1), 0.5)
+    return compute_gae(r, v, np.array(term, bool)[:, None], np.array(trunc, bool)[:, None],
+                       np.array([0.5]), G, L)
+
+
+def test_gae_by_hand_no_episode_end():
+    adv, ret = gae()
+    d = 1 + G * 0.5 - 0.5                                 # 0.95 at every step
+    a2 = d
+    a1 = d + G * L * a2
+    a0 = d + G * L * a1
+    assert np.allclose(adv[:, 0], [a0, a1, a2])
+    assert np.allclose(ret[:, 0], np.array([a0, a1, a2]) + 0.5)
+
+
+def test_gae_by_hand_termination_has_no_future():
+    adv, _ = gae(term=(0, 1, 0))
+    d, d_term = 1 + G * 0.5 - 0.5, 1 - 0.5
+    assert np.allclose(adv[:, 0], [d + G * L * d_term, d_term, d])
+
+
+def test_gae_by_hand_truncation_bootstraps_but_stops_the_recursion():
+    adv, _ = gae(trunc=(0, 1, 0))
+    d = 1 + G * 0.5 - 0.5
+    assert np.allclose(adv[:, 0], [d + G * L * d, d, d])
+
+
+def make_batch(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    agent = Agent()
+    vision = torch.randint(0, 256, (n, 84, 84, 3), dtype=torch.uint8, generator=g)
+    tel = torch.randn(n, 9, generator=g)
+    with torch.no_grad():
+        actions, logp, _, values = agent.get_action_and_value(vision, tel)
+    # reward steering to the left: positive advantage where steering > 0
+    adv = torch.sign(actions[:, 0])
+    return agent, {"vision": vision, "telemetry": tel, "actions": actions, "logprobs": logp,
+                   "values": values, "advantages": adv, "returns": values + adv}
+
+
+def mean_left(agent, b):
+    with torch.no_grad():
+        return agent.actor(agent.features(b["vision"], b["telemetry"]))[:, 0].mean().item()
+
+
+def test_update_moves_the_policy_towards_advantaged_actions():
+    agent, b = make_batch()
+    before = mean_left(agent, b)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-4)
+    stats = ppo_update(agent, opt, b, UpdateConfig(n_epochs=4, batch_size=32),
+                       generator=torch.Generator().manual_seed(0))
+    assert mean_left(agent, b) > before + 0.01
+    for k in ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl", "clip_fraction",
+              "explained_variance"):
+        assert np.isfinite(stats[k]), k
+
+
+def test_invalid_reset_steps_are_ignored():
+    agent, b = make_batch()
+    b["valid"] = torch.ones(len(b["actions"]), dtype=torch.bool)
+    b["valid"][::2] = False
+    b["advantages"][::2] = -100 * b["advantages"][::2]     # poison that must not count
+    before = mean_left(agent, b)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-4)
+    ppo_update(agent, opt, b, UpdateConfig(n_epochs=4, batch_size=24),
+               generator=torch.Generator().manual_seed(0))
+    assert mean_left(agent, b) > before
+
+
+def test_target_kl_stops_early():
+    agent, b = make_batch()
+    opt = torch.optim.Adam(agent.parameters(), lr=1e-2)
+    stats = ppo_update(agent, opt, b, UpdateConfig(n_epochs=10, batch_size=32, target_kl=1e-6),
+                       generator=torch.Generator().manual_seed(0))
+    assert stats["stopped_early"] and stats["epochs"] < 10
