@@ -133,7 +133,7 @@ class KartBatch:
         self.last_lap_valid = z(bool)
         self.sector_times = np.zeros((n, 3))
         self.off_time, self.wrong_time = z(np.float64), z(np.float64)
-        self.off_track, self.crashed = z(bool), z(bool)
+        self.off_track, self.crashed, self.surface = z(bool), z(bool), z(np.uint8)
         self.reward = z(np.float32)
         self.telemetry = np.zeros((n, 9 * telemetry_history), np.float32)
         self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
@@ -180,11 +180,12 @@ class KartBatch:
         self.sector_times[m] = 0.0
         self.off_time[m] = self.wrong_time[m] = 0.0
         self.off_track[m] = self.crashed[m] = False
+        self.surface[m] = tr.surface_at(pos[:, 0], pos[:, 1])
         self.reward[m] = 0.0
 
     # ------------------------------------------------------------ step
     def step(self, actions):
-        """Advance every kart by one control step: (reward, terminated, truncated, lap_done)."""
+        """Advance every kart by one control step: (reward, terminated, truncated)."""
         tr, st, cfg, dt = self.track, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
         physics.step(st, actions[:, 0], actions[:, 1], tr.surface_at, self.params, dt)
@@ -199,7 +200,7 @@ class KartBatch:
         gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
         self.best_progress += gain
 
-        surf = tr.surface_at(st.x, st.y)
+        self.surface = surf = tr.surface_at(st.x, st.y)
         self.off_track = surf == GRASS
         self.crashed = surf == BARRIER
         self.off_track |= self.crashed
@@ -214,9 +215,8 @@ class KartBatch:
         reward -= cfg.crash_penalty * self.crashed
 
         crossed = self.best_progress >= self.next_gate_progress
-        lap_done = np.zeros(self.n, bool)
         if crossed.any():
-            reward += self._cross_gates(crossed, lap_done)
+            reward += self._cross_gates(crossed)
         self.reward = reward.astype(np.float32)
 
         terminated = ((self.off_time > cfg.max_off_track_s) | (self.wrong_time > cfg.max_wrong_way_s)
@@ -224,9 +224,9 @@ class KartBatch:
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
-        return self.reward, terminated, truncated, lap_done
+        return self.reward, terminated, truncated
 
-    def _cross_gates(self, crossed, lap_done):
+    def _cross_gates(self, crossed):
         tr, cfg = self.track, self.reward_cfg
         c = np.flatnonzero(crossed)
         g = self.next_gate[c]
@@ -251,7 +251,6 @@ class KartBatch:
             timed = self.lap_timed[cf]
             lap_t = t[fin] - self.lap_start[cf]
             valid = self.lap_valid[cf] & timed
-            lap_done[cf[timed]] = True
             self.laps[cf[timed]] += 1
             self.last_lap_time[cf[timed]] = lap_t[timed]
             self.last_lap_valid[cf] = valid
@@ -314,24 +313,22 @@ class KartBatch:
                 "progress": self.progress.copy(), "off_track": self.off_track.copy(),
                 "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
 
-    def record(self, mask=None):
+    def record(self):
         if self.recorder is None:
             return
         st, tr = self.state, self.track
-        sel = slice(None) if mask is None else np.flatnonzero(mask)
-        tel = self.telemetry[:, -9:]
         self.recorder.append(
-            env=np.arange(self.n)[sel], episode=self.episode[sel], step=self.steps[sel],
-            time_s=self.time_s[sel], lap=(self.laps + self.lap_timed)[sel],
-            sector=(self.sector + 1)[sel], distance_m=self.s[sel], x_m=st.x[sel], y_m=st.y[sel],
-            heading_rad=st.yaw[sel], speed_kmh=(st.speed * 3.6)[sel],
-            steering=(st.steer / self.params.max_steer_rad)[sel], throttle=st.throttle[sel],
-            brake=st.brake[sel], lat_g=(st.ay / physics.G)[sel], long_g=(st.ax / physics.G)[sel],
-            dist_to_line_m=(self.lateral - tr.racing_offset[self.idx])[sel],
-            curvature=(tel[:, 7] / 10.0)[sel], checkpoint=self.next_gate[sel],
-            off_track=self.off_track[sel], reward=self.reward[sel],
-            lap_time_s=(self.time_s - self.lap_start)[sel], lap_valid=self.lap_valid[sel],
-            surface=tr.surface_at(st.x, st.y)[sel])
+            env=np.arange(self.n), episode=self.episode, step=self.steps,
+            time_s=self.time_s, lap=self.laps + self.lap_timed,
+            sector=self.sector + 1, distance_m=self.s, x_m=st.x, y_m=st.y,
+            heading_rad=st.yaw, speed_kmh=st.speed * 3.6,
+            steering=st.steer / self.params.max_steer_rad, throttle=st.throttle,
+            brake=st.brake, lat_g=st.ay / physics.G, long_g=st.ax / physics.G,
+            dist_to_line_m=self.lateral - tr.racing_offset[self.idx],
+            curvature=self.telemetry[:, -2] / 10.0, checkpoint=self.next_gate,
+            off_track=self.off_track, reward=self.reward,
+            lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
+            surface=self.surface)
 
     def frame(self, index=0):
         """A 480x320 chase view of kart ``index`` with its first-person view inset (top left)."""
@@ -404,7 +401,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         b = self.batch
         reset_now = self._autoreset.copy()
         a[reset_now] = 0.0
-        reward, terminated, truncated, _ = b.step(a)
+        reward, terminated, truncated = b.step(a)
         if reset_now.any():
             b.reset(reset_now, self.np_random)
             reward = reward.copy()
@@ -457,7 +454,7 @@ class KartingEnv(gym.Env):
 
     def step(self, action):
         a = _check_actions(action, 1)
-        reward, terminated, truncated, _ = self.batch.step(a)
+        reward, terminated, truncated = self.batch.step(a)
         obs = self.batch.observe()
         self.batch.record()
         return ({k: v[0] for k, v in obs.items()}, float(reward[0]), bool(terminated[0]),

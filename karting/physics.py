@@ -20,6 +20,7 @@ acceleration ~2 g on asphalt and ~0.6 g on grass. No reverse gear: negative thro
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,10 +61,12 @@ class KartParams:
     def wheelbase_m(self):
         return self.cg_to_front_m + self.cg_to_rear_m
 
+    @functools.cached_property
     def mu_table(self):
         """Indexed by surface code: grass, asphalt, kerb, barrier zone (grass behind the wall)."""
         return np.array([self.mu_grass, self.mu_asphalt, self.mu_kerb, self.mu_grass], np.float32)
 
+    @functools.cached_property
     def roll_table(self):
         return np.array([self.roll_grass, self.roll_asphalt, self.roll_kerb, self.roll_grass],
                         np.float32)
@@ -103,7 +106,7 @@ def step(state: KartState, steer_cmd, throttle_cmd, surface_at, params: KartPara
     p = params
     f32 = np.float32
     h = f32(dt / substeps)
-    mu_t, roll_t = p.mu_table(), p.roll_table()
+    mu_t, roll_t = p.mu_table, p.roll_table
     lf, lr, m = f32(p.cg_to_front_m), f32(p.cg_to_rear_m), f32(p.mass_kg)
     fz_f = m * f32(G) * lr / (lf + lr)
     fz_r = m * f32(G) * lf / (lf + lr)

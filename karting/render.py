@@ -319,8 +319,9 @@ def chunk_strips(strips, ranges):
             np.asarray(radius, np.float32), np.asarray(rng, np.float32))
 
 
-def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg):
-    """(C, K) mask of objects (bounding circles) that may be seen by each camera."""
+def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg, min_dist=0.0):
+    """(C, K) mask of objects (bounding circles) that may be seen by each camera, and are
+    further than ``min_dist`` from it."""
     d = obj_xy[None, :, :] - cam_xy[:, None, :]
     fwd = d[..., 0] * cam_cs[:, None, 0] + d[..., 1] * cam_cs[:, None, 1]
     lat = np.abs(d[..., 1] * cam_cs[:, None, 0] - d[..., 0] * cam_cs[:, None, 1])
@@ -328,7 +329,7 @@ def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg):
     tan = math.tan(math.radians(min(fov_deg * 1.4, 170.0)) / 2)
     reach = obj_range + obj_radius
     return ((fwd > -obj_radius - 2.0) & (lat < fwd * tan + obj_radius * 1.5 + 2.0)
-            & (dist2 < reach * reach))
+            & (dist2 < reach * reach) & (dist2 > min_dist * min_dist))
 
 
 def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float = 0.9):
@@ -487,9 +488,8 @@ class Renderer:
 
     def visible_pairs(self, cam_xy, cam_cs, kart_xy, fov_deg, self_index=True):
         """(camera, kart) index pairs worth drawing: in front, within range, not a ghost."""
-        ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg)
-        d = kart_xy[None, :, :] - cam_xy[:, None, :]
-        ok &= (d[..., 0] ** 2 + d[..., 1] ** 2) > self.ghost_m ** 2
+        ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg,
+                  min_dist=self.ghost_m)
         if self_index:
             np.fill_diagonal(ok, False)
         c, k = np.nonzero(ok)

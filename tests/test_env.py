@@ -132,7 +132,7 @@ def _drive(batch, expert, steps, hook=None):
     for i in range(steps):
         if hook is not None:
             hook(i)
-        r, term, trunc, _ = batch.step(expert.act(batch.state, batch.idx))
+        r, term, trunc = batch.step(expert.act(batch.state, batch.idx))
         total += float(r[0])
         if term[0] or trunc[0]:
             break
@@ -147,7 +147,7 @@ def test_expert_laps_are_counted_timed_and_valid(ring_track):
     for lap in range(2):
         total = 0.0
         while b.laps[0] == lap:
-            r, term, trunc, _ = b.step(pp.act(b.state, b.idx))
+            r, term, trunc = b.step(pp.act(b.state, b.idx))
             total += float(r[0])
             assert not term[0]
         lap_rewards.append(total)
@@ -166,7 +166,7 @@ def test_driving_backwards_pays_nothing_and_terminates(ring_track):
     b.state.yaw += np.float32(np.pi)
     total = 0.0
     for i in range(200):
-        r, term, trunc, _ = b.step(np.array([[0.0, 1.0]], np.float32))
+        r, term, trunc = b.step(np.array([[0.0, 1.0]], np.float32))
         total += float(r[0])
         if term[0]:
             break
@@ -189,7 +189,7 @@ def test_rocking_across_a_checkpoint_pays_once(ring_track):
             back = (k % 2 == 1)
             b.state.yaw[:] = np.arctan2(tr.tangent[j, 1], tr.tangent[j, 0]) + (np.pi if back else 0.0)
             b.state.vx[:], b.state.vy[:], b.state.yaw_rate[:] = 4.0, 0.0, 0.0
-            r, term, trunc, _ = b.step(np.array([[0.0, 0.0]], np.float32))
+            r, term, trunc = b.step(np.array([[0.0, 0.0]], np.float32))
             total += float(r[0])
         rewards.append(total)
     assert b.next_gate[0] == 2                                # gate 1 counted exactly once
@@ -204,7 +204,7 @@ def test_zigzag_pays_progress_not_distance(ring_track):
     for i in range(120):
         x0, y0 = b.state.x.copy(), b.state.y.copy()
         steer = 0.6 if (i // 8) % 2 == 0 else -0.6
-        r, term, trunc, _ = b.step(np.array([[steer, 0.6]], np.float32))
+        r, term, trunc = b.step(np.array([[steer, 0.6]], np.float32))
         dist += float(np.hypot(b.state.x - x0, b.state.y - y0)[0])
         total += float(r[0])
         if term[0]:
