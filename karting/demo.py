@@ -23,7 +23,6 @@ def main(argv=None):
     ap.add_argument("--telemetry", default="telemetry_logs/demo.csv", help="telemetry CSV to write")
     args = ap.parse_args(argv)
 
-    import numpy as np
     from .env import KartingEnv
     from .expert import PurePursuit
     from .render import RendererUnavailable

@@ -413,6 +413,10 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self._autoreset = terminated | truncated
         return obs, reward.copy(), terminated, truncated, b.info()
 
+    @property
+    def track_lengths(self):
+        return np.full(self.num_envs, self.track.length)
+
     def render(self):
         if self.render_mode == "rgb_array":
             return self.batch.frame(0)
@@ -487,5 +491,72 @@ def make_vec(track="circuit.png", num_envs: int = 8, **kwargs) -> KartingVectorE
     return KartingVectorEnv(track, num_envs=num_envs, **kwargs)
 
 
-__all__ = ["KartingEnv", "KartingVectorEnv", "make_vec", "RewardConfig", "TELEMETRY_NAMES",
+class MultiTrackVectorEnv(gym.vector.VectorEnv):
+    """Karts on several tracks as one vector env: kart i drives ``tracks[i % K]``.
+
+    One natively batched ``KartingVectorEnv`` per track (each with its own GL context); their
+    observations, rewards and infos are concatenated in kart order, so a trainer sees one batch.
+    """
+    metadata = KartingVectorEnv.metadata
+
+    def __init__(self, tracks, num_envs: int, **kwargs):
+        tracks = list(tracks)
+        if num_envs < len(tracks):
+            raise ValueError(f"{len(tracks)} tracks need at least as many envs (got {num_envs}): "
+                             "raise --vector-envs or name fewer tracks")
+        self.num_envs = num_envs
+        self.assignment = np.arange(num_envs) % len(tracks)       # kart i -> track i mod K
+        self.order = np.concatenate([np.flatnonzero(self.assignment == k) for k in range(len(tracks))])
+        self.envs = [KartingVectorEnv(t, num_envs=int((self.assignment == k).sum()), **kwargs)
+                     for k, t in enumerate(tracks)]
+        self.tracks = [e.track for e in self.envs]
+        first = self.envs[0]
+        self.render_mode = first.render_mode
+        self.single_observation_space = first.single_observation_space
+        self.single_action_space = first.single_action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+
+    @property
+    def track_lengths(self):
+        return np.array([self.tracks[k].length for k in self.assignment])
+
+    def _merge(self, parts):
+        """Concatenate per-track arrays (or dicts of arrays) and put them back in kart order."""
+        first = parts[0]
+        if isinstance(first, dict):
+            return {k: self._merge([p[k] for p in parts]) for k in first}
+        joined = np.concatenate([np.asarray(p) for p in parts], 0)
+        out = np.empty_like(joined)
+        out[self.order] = joined
+        return out
+
+    def reset(self, *, seed=None, options=None):
+        results = [e.reset(seed=None if seed is None else int(seed) + 7919 * k)
+                   for k, e in enumerate(self.envs)]
+        return self._merge([r[0] for r in results]), self._merge([r[1] for r in results])
+
+    def step(self, actions):
+        a = _check_actions(actions, self.num_envs)
+        results = [e.step(a[self.assignment == k]) for k, e in enumerate(self.envs)]
+        return tuple(self._merge([r[i] for r in results]) for i in range(5))
+
+    def render(self):
+        return self.envs[0].render()
+
+    def close(self, **kwargs):
+        for e in self.envs:
+            e.close()
+
+
+def make_train_envs(tracks, num_envs: int, **kwargs):
+    """The vector env for a list of track paths: natively batched for one track, per-track
+    batches concatenated for several. Both expose ``track_lengths`` (N,) [m]."""
+    tracks = list(tracks)
+    if len(tracks) == 1:
+        return KartingVectorEnv(tracks[0], num_envs=num_envs, **kwargs)
+    return MultiTrackVectorEnv(tracks, num_envs, **kwargs)
+
+
+__all__ = ["KartingEnv", "KartingVectorEnv", "MultiTrackVectorEnv", "make_vec", "make_train_envs", "RewardConfig", "TELEMETRY_NAMES",
            "TELEMETRY_LOW", "TELEMETRY_HIGH"]

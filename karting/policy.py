@@ -58,7 +58,8 @@ class RunningNorm(nn.Module):
 
 
 class Agent(nn.Module):
-    def __init__(self, frame_stack: int = 1, telemetry_history: int = 1, action_dim: int = 2):
+    def __init__(self, frame_stack: int = 1, telemetry_history: int = 1, action_dim: int = 2,
+                 log_std_init: float = 0.0):
         super().__init__()
         c = 3 * frame_stack
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
@@ -78,7 +79,7 @@ class Agent(nn.Module):
                                    layer_init(nn.Linear(256, action_dim), gain=0.01))
         self.critic = nn.Sequential(layer_init(nn.Linear(512, 256)), nn.ReLU(),
                                     layer_init(nn.Linear(256, 1), gain=1.0))
-        self.log_std = nn.Parameter(torch.zeros(action_dim))
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
         self.n_flat = n_flat
 
     def features(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
@@ -89,17 +90,22 @@ class Agent(nn.Module):
         return self.fusion(torch.cat([v, t], dim=1))
 
     def get_value(self, vision, telemetry):
-        return self.critic(self.features(vision, telemetry)).squeeze(-1)
+        return self.critic(self.features(vision, telemetry)).squeeze(-1).float()
 
     def get_action_and_value(self, vision, telemetry, action=None, deterministic=False):
         """(action, log-prob, entropy, value); ``action`` given -> its log-prob under the policy."""
         h = self.features(vision, telemetry)
-        mean = self.actor(h)
+        mean = self.actor(h).float()   # float32 even under bfloat16 autocast: log-probs need it
         dist = Normal(mean, self.log_std.expand_as(mean).exp())
         if action is None:
             action = mean if deterministic else dist.sample()
         return (action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1),
-                self.critic(h).squeeze(-1))
+                self.critic(h).squeeze(-1).float())
+
+
+def autocast(device, dtype):
+    """``torch.autocast`` on the device's type, a no-op when ``dtype`` is None (float32)."""
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
 def obs_to_tensors(obs: dict, device="cpu"):

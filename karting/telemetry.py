@@ -29,8 +29,6 @@ surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrie
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -101,29 +99,17 @@ class TelemetryRecorder:
     def export_csv(self, path) -> Path:
         """Write the CSV atomically (a crash mid-write never leaves half a file). A bare file
         name goes into ``telemetry_logs/``; returns the path written."""
-        path = Path(path)
-        if path.parent == Path("."):
-            path = DEFAULT_DIR / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        df = self.to_dataframe()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", newline="") as f:
-                df.to_csv(f, index=False, float_format="%.5g")
-            _umask_mode(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return write_csv(self.to_dataframe(), path)
 
 
-def _umask_mode(path):
-    """mkstemp creates 0600 files; give the final file the usual mode for a new file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+def write_csv(df, path) -> Path:
+    """Write a telemetry DataFrame as CSV atomically; a bare file name goes into
+    ``telemetry_logs/``. Returns the path written."""
+    path = Path(path)
+    if path.parent == Path("."):
+        path = DEFAULT_DIR / path
+    from .files import atomic_write
+    return atomic_write(path, lambda f: df.to_csv(f, index=False, float_format="%.5g"), text=True)
 
 
 def load(path):

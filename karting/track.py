@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,20 +364,8 @@ def save_track_entry(png_name: str, entry: dict, path: Path) -> None:
     data["tracks"][png_name] = entry
     data["version"] = SCHEMA_VERSION
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoints.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .files import atomic_write
+    atomic_write(path, lambda f: f.write(text), text=True)
 
 
 # ---------------------------------------------------------------- loading
@@ -395,6 +381,25 @@ def resolve_track_path(track) -> Path:
     shipped = sorted(x.name for x in DEFAULT_TRACKS_DIR.glob("*.png"))
     raise TrackError(f"{track}: no such track file; give a path to a PNG or one of the shipped "
                      f"tracks: {', '.join(shipped)}")
+
+
+def track_list(spec) -> list[Path]:
+    """The tracks named by ``spec``: one PNG, a comma-separated list of PNGs, or a folder (its
+    ``*.png`` files, sorted). Each entry is a path or a shipped track's name."""
+    parts = [p.strip() for p in str(spec).split(",") if p.strip()]
+    if not parts:
+        raise TrackError("no track given: name a PNG, a comma-separated list of PNGs, or a folder")
+    out = []
+    for part in parts:
+        p = Path(part)
+        if p.is_dir():
+            pngs = sorted(p.glob("*.png"))
+            if not pngs:
+                raise TrackError(f"{p}: the folder holds no .png track")
+            out.extend(q.resolve() for q in pngs)
+        else:
+            out.append(resolve_track_path(part))
+    return out
 
 
 _CACHE: dict = {}

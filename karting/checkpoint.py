@@ -1,0 +1,94 @@
+"""Model files: atomic saves, safe loads, clear errors.
+
+A checkpoint is a ``torch.save`` of plain data only (tensors, numbers, strings, lists, dicts):
+the model's state dict (with the telemetry normaliser), the optimizer's state, the reward
+scaler's state, the step count and the run's config. It is read with
+``torch.load(..., weights_only=True)``, whose unpickler refuses anything else, so a model file
+cannot run code when it is opened.
+
+Writes go to a temporary file in the same folder, are flushed to disk, then renamed over the
+target (``os.replace`` is atomic on POSIX and Windows): a run killed at any moment leaves either
+the previous file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .files import atomic_write
+
+FORMAT = "karting-ppo"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file cannot be used; the message says why and what to do."""
+
+
+def save_checkpoint(path, payload: dict) -> Path:
+    """Write ``payload`` (plain data and tensors) atomically; adds the format marker."""
+    data = {"format": FORMAT, "version": VERSION, **payload}
+    return atomic_write(path, lambda f: torch.save(data, f))
+
+
+def save_json(path, obj) -> Path:
+    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2)), text=True)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint safely; ``CheckpointError`` for anything that is not a usable one."""
+    path = Path(path)
+    if not path.is_file():
+        hint = ""
+        if path.parent.is_dir():
+            found = sorted(p.name for p in path.parent.glob("*.pt"))
+            hint = f"; files in {path.parent}: {', '.join(found) or 'none'}"
+        raise CheckpointError(f"{path}: no such model file{hint}")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds Python objects other than tensors and plain "
+            f"data, which could run code when opened ({str(e).splitlines()[0][:200]}). Only load "
+            "model files written by karting.train, or from a source you trust.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}: not a readable model file, or truncated/corrupted ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}). Use another checkpoint "
+            "from the same folder (periodic step_*.pt, best.pt, final.pt).") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a karting model file (no '{FORMAT}' marker); "
+                              "give a .pt written by python -m karting.train")
+    if data.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: written by a newer karting (format version "
+                              f"{data['version']} > {VERSION}); upgrade karting to read it")
+    for key in ("model", "config"):
+        if key not in data:
+            raise CheckpointError(f"{path}: the model file has no '{key}' entry; it is incomplete")
+    return data
+
+
+def build_agent(data: dict, path="checkpoint", device="cpu"):
+    """The ``Agent`` described by a loaded checkpoint, with its weights (and normaliser)."""
+    from .config import TrainConfig
+    from .policy import Agent
+    cfg = TrainConfig.from_dict(data["config"])
+    agent = Agent(frame_stack=cfg.frame_stack, log_std_init=cfg.log_std_init)
+    try:
+        agent.load_state_dict(data["model"])
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: the weights do not fit the network its config describes "
+                              f"(frame_stack={cfg.frame_stack}): {str(e).splitlines()[0][:300]}") from None
+    return agent.to(device), cfg
+
+
+def load_agent(path, device="cpu"):
+    """``(agent, config, checkpoint dict)`` from a model file, ready for evaluation."""
+    data = load_checkpoint(path, map_location=device)
+    agent, cfg = build_agent(data, path, device)
+    agent.eval()
+    return agent, cfg, data

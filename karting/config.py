@@ -1,0 +1,138 @@
+"""Run configuration for training: one frozen dataclass whose field names are the CLI flags.
+
+Each field's ``help`` (with units) is the ``--help`` text of ``python -m karting.train``; the whole
+config is saved with every checkpoint (as plain JSON types) so evaluation rebuilds the same env
+and network, and ``--resume-from`` can check that the architecture matches.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+
+def _f(default, help, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    track: str = _f("circuit.png", "track PNG (path or shipped name), a comma-separated list of "
+                    "PNGs, or a folder of PNGs; with several tracks, env i drives track i mod K")
+    timesteps: int = _f(1_000_000, "total environment steps to train for, summed over all envs "
+                        "(with --resume-from: the total including the steps already done)")
+    vector_envs: int = _f(16, "karts simulated in parallel (one batched env per track)")
+    save_name: str = _f("karting_ppo", "run name: checkpoints go to "
+                        "<output-dir>/checkpoints/<save-name>/, logs to <output-dir>/tensorboard/<save-name>/")
+    learning_rate: float = _f(3e-4, "Adam step size")
+    ent_coef: float = _f(0.0, "entropy bonus coefficient in the PPO loss")
+    resume_from: str | None = _f(None, "checkpoint (.pt) to continue from: its weights, optimizer, "
+                                 "normalisation statistics and step count")
+    checkpoint_freq: int = _f(100_000, "save a periodic checkpoint every this many env steps")
+    seed: int = _f(0, "random seed (envs, sampling, minibatch order)")
+    device: str = _f("auto", "torch device: auto (cuda when available, else cpu), cpu or cuda",
+                     choices=("auto", "cpu", "cuda"))
+    n_steps: int = _f(128, "rollout length per env [steps] (20 steps = 1 s of driving)")
+    batch_size: int = _f(256, "PPO minibatch size [samples]")
+    n_epochs: int = _f(4, "passes over each rollout per PPO update")
+    frame_stack: int = _f(1, "camera frames stacked in the observation (changes the CNN's input channels)")
+    precision: str = _f("float32", "network arithmetic: float32, or bfloat16 autocast (about 2x "
+                        "faster on CPUs with AVX512-BF16 or AMX; see the README's learning curves)",
+                        choices=("float32", "bfloat16"))
+    gamma: float = _f(0.99, "discount factor per control step (0.99 = a horizon of ~5 s)")
+    gae_lambda: float = _f(0.95, "GAE lambda")
+    clip_coef: float = _f(0.2, "PPO clipping range of the probability ratio")
+    vf_coef: float = _f(0.5, "value-loss coefficient")
+    max_grad_norm: float = _f(0.5, "gradient-norm clipping threshold")
+    target_kl: float | None = _f(None, "stop an update's epochs early when the approximate KL "
+                                 "divergence exceeds this (off by default)")
+    anneal_lr: bool = _f(False, "anneal the learning rate linearly to 0 over --timesteps")
+    norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return")
+    log_std_init: float = _f(-0.5, "initial log standard deviation of the Gaussian policy")
+    max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
+    random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
+                            "always starts on the start/finish line)")
+    eval_freq: int = _f(50_000, "evaluate the deterministic policy every this many env steps "
+                        "(keeps best.pt); 0 = only at the end")
+    eval_episodes: int = _f(10, "episodes per evaluation (one lap each, from a standing start)")
+    output_dir: str = _f("outputs", "folder for checkpoints/ and tensorboard/")
+
+    def __post_init__(self):
+        problems = []
+        for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
+                     "frame_stack", "checkpoint_freq", "max_episode_steps", "eval_episodes"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if self.learning_rate <= 0:
+            problems.append(f"--learning-rate must be > 0 (got {self.learning_rate})")
+        if self.eval_freq < 0:
+            problems.append("--eval-freq must be >= 0")
+        if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
+            problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
+        if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
+            problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def rollout_size(self) -> int:
+        return self.n_steps * self.vector_envs
+
+    @property
+    def autocast_dtype(self):
+        import torch
+        return torch.bfloat16 if self.precision == "bfloat16" else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config saved by an older or newer version: unknown keys are dropped, missing ones
+        take today's defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _parse_bool(s: str) -> bool:
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+
+
+def _parse_int(s: str) -> int:
+    """``100000``, ``100_000`` or ``1e5``."""
+    try:
+        v = float(s.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v != int(v):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+    return int(v)
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig):
+    """One ``--flag-name`` per field, typed from the default, with the field's help."""
+    for f in fields(cls):
+        default = f.default if f.default is not MISSING else None
+        flag = "--" + f.name.replace("_", "-")
+        kw = {"dest": f.name, "default": default, "help": f.metadata.get("help", "")}
+        if "choices" in f.metadata:
+            kw["choices"] = f.metadata["choices"]
+        if isinstance(default, bool):
+            kw["type"], kw["metavar"] = _parse_bool, "{true,false}"
+        elif f.name == "target_kl":
+            kw["type"] = float
+        elif isinstance(default, int):
+            kw["type"] = _parse_int
+        elif isinstance(default, (float, str)):
+            kw["type"] = type(default)
+        kw["help"] += f" (default: {default})"
+        parser.add_argument(flag, **kw)
+    return parser
+
+
+def from_args(ns: argparse.Namespace, cls=TrainConfig):
+    return cls(**{f.name: getattr(ns, f.name) for f in fields(cls)})

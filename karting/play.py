@@ -1,0 +1,251 @@
+"""`python -m karting.play`: run a trained model on a track, print its laps, save a video and telemetry.
+
+    python -m karting.play --model outputs/checkpoints/test_vision/best.pt --track circuit.png --video lap.mp4
+
+The policy drives deterministically (the mean of its Gaussian) from a standing start on the
+start/finish line for ``--episodes`` episodes of ``--laps`` laps each, all karts in one batch
+(they do not see each other). It prints lap and sector times and the completion rate, writes the
+telemetry of every episode as one CSV (the schema of ``karting.telemetry``) and, with
+``--video``, an MP4 of episode 1: the 84x84 first-person view the network sees, a chase camera,
+and a map with the racing line. Works on a CPU with no display.
+
+``evaluate()`` is also what ``karting.train`` uses to pick ``best.pt``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class EpisodeResult:
+    track: str
+    completed: bool              # drove all the laps asked for
+    reward: float
+    steps: int
+    end: str                     # why the episode ended
+    laps: list = field(default_factory=list)   # per lap: {"time_s", "valid", "sectors_s"}
+
+    @property
+    def valid_lap_times(self):
+        return [lap["time_s"] for lap in self.laps if lap["valid"]]
+
+
+def policy_actions(agent, obs, device="cpu", autocast_dtype=None, deterministic=True):
+    import torch
+    from .policy import autocast, obs_to_tensors
+    v, t = obs_to_tensors(obs, device)
+    with torch.inference_mode(), autocast(device, autocast_dtype):
+        a, _, _, _ = agent.get_action_and_value(v, t, deterministic=deterministic)
+    return a.float().cpu().numpy()
+
+
+def _end_reason(b, i, lap_done):
+    if lap_done:
+        return "laps done"
+    if b.crashed[i]:
+        return "hit the tyre wall"
+    cfg = b.reward_cfg
+    if b.off_time[i] > cfg.max_off_track_s:
+        return f"off the track for {cfg.max_off_track_s:g} s"
+    if b.wrong_time[i] > cfg.max_wrong_way_s:
+        return "wrong way"
+    if b.progress[i] < b.best_progress[i] - cfg.max_backwards_m:
+        return "went backwards"
+    return "time limit"
+
+
+def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", autocast_dtype=None,
+             deterministic=True, on_step=None):
+    """Run one episode per kart of ``env`` (a ``KartingVectorEnv`` from ``make_eval_env``) until
+    each has driven ``laps`` laps or its episode ended. ``on_step(env, active)`` is called after
+    every step. Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the last
+    step of each kart's episode (for cutting its telemetry)."""
+    n, b = env.num_envs, env.batch
+    obs, info = env.reset(seed=seed)
+    active = np.ones(n, bool)
+    ret, steps = np.zeros(n), np.zeros(n, np.int64)
+    last_lap = info["lap"].copy()
+    lap_log = [[] for _ in range(n)]
+    results = [None] * n
+    end_step = np.zeros(n, np.int64)
+    while active.any():
+        actions = policy_actions(agent, obs, device, autocast_dtype, deterministic)
+        obs, reward, term, trunc, info = env.step(actions)
+        ret[active] += reward[active]
+        steps[active] += 1
+        for i in np.flatnonzero(active & (info["lap"] > last_lap)):
+            lap_log[i].append({"time_s": float(info["lap_time"][i]), "valid": bool(info["lap_valid"][i]),
+                               "sectors_s": [float(x) for x in info["sector_times"][i]]})
+        last_lap = info["lap"].copy()
+        lap_done = info["lap"] >= laps
+        finished = active & (term | trunc | lap_done)
+        for i in np.flatnonzero(finished):
+            results[i] = EpisodeResult(env.track.name, bool(lap_done[i]), float(ret[i]),
+                                       int(steps[i]), _end_reason(b, i, lap_done[i]), lap_log[i])
+            end_step[i] = steps[i]
+        active &= ~finished
+        if on_step is not None:
+            on_step(env, active | finished)
+    return results, end_step
+
+
+def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry=False):
+    """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start)."""
+    from .env import KartingVectorEnv
+    return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
+                            max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
+                            show_other_karts=False, record_telemetry=record_telemetry)
+
+
+def summarize(results) -> dict:
+    """Completion rate, mean reward, best lap and mean sector times over episodes."""
+    laps = [lap for r in results for lap in r.laps if lap["valid"]]
+    best = min((lap["time_s"] for lap in laps), default=float("nan"))
+    sectors = np.array([lap["sectors_s"] for lap in laps]) if laps else np.full((1, 3), np.nan)
+    return {"episodes": len(results),
+            "completion_rate": float(np.mean([r.completed for r in results])),
+            "valid_lap_rate": float(np.mean([bool(r.laps) and all(l["valid"] for l in r.laps)
+                                             for r in results])),
+            "mean_reward": float(np.mean([r.reward for r in results])),
+            "mean_steps": float(np.mean([r.steps for r in results])),
+            "best_lap_time": float(best),
+            "mean_sector_times": [float(x) for x in sectors.mean(0)]}
+
+
+# ---------------------------------------------------------------- video
+
+class VideoComposer:
+    """Frames for the MP4: first-person view (as the network sees it, 3x) | chase camera | map."""
+
+    H = 320
+
+    def __init__(self, track):
+        from PIL import Image, ImageDraw
+        from .track import ASPHALT, BARRIER, GRASS, KERB
+        self.track = track
+        colours = np.zeros((4, 3), np.uint8)
+        colours[GRASS], colours[ASPHALT] = (58, 110, 48), (88, 88, 92)
+        colours[KERB], colours[BARRIER] = (190, 50, 45), (40, 72, 36)
+        h, w = track.surface.shape
+        self.f = self.H / max(h, w)
+        size = (max(1, round(w * self.f)), max(1, round(h * self.f)))
+        im = Image.fromarray(colours[track.surface]).resize(size, Image.BILINEAR)
+        d = ImageDraw.Draw(im)
+        line = [tuple(p) for p in (track.world_to_pixel(track.racing_line) * self.f)]
+        d.line(line + line[:1], fill=(245, 205, 40), width=1)
+        g = track.world_to_pixel(track.gates[0]) * self.f
+        d.line([tuple(g[0]), tuple(g[1])], fill=(255, 255, 255), width=2)
+        self.map = np.full((self.H, self.H, 3), 20, np.uint8)
+        self.off = ((self.H - size[1]) // 2, (self.H - size[0]) // 2)
+        self.map[self.off[0]:self.off[0] + size[1], self.off[1]:self.off[1] + size[0]] = np.asarray(im)
+
+    def map_frame(self, x, y, index=0):
+        img = self.map.copy()
+        pix = self.track.world_to_pixel(np.stack([x, y], -1)) * self.f
+        for k, (c, r) in enumerate(pix):
+            r, c = int(r) + self.off[0], int(c) + self.off[1]
+            col = (255, 40, 40) if k == index else (255, 255, 255)
+            img[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = col
+        return img
+
+    def frame(self, env, index=0):
+        b = env.batch
+        st = b.state
+        fp = b.vision[index, :, :, -3:]
+        big = np.repeat(np.repeat(fp, 3, 0), 3, 1)                      # 252 x 252
+        left = np.full((self.H, 256, 3), 20, np.uint8)
+        left[34:34 + big.shape[0], 2:2 + big.shape[1]] = big
+        chase = b.renderer.render_chase(st.x, st.y, st.yaw, index, size=(480, self.H))
+        return np.concatenate([left, chase, self.map_frame(st.x[index:index + 1],
+                                                           st.y[index:index + 1])], 1)
+
+
+def write_video(path, frames, fps=20):
+    import imageio.v2 as imageio
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        imageio.mimsave(path, frames[::2], duration=0.1, loop=0)
+    else:
+        imageio.mimsave(path, frames, fps=fps, macro_block_size=16)
+    return path
+
+
+# ---------------------------------------------------------------- CLI
+
+def _fmt_lap(lap):
+    secs = " ".join(f"S{i + 1} {t:.2f}" for i, t in enumerate(lap["sectors_s"]))
+    return f"{lap['time_s']:.2f} s ({'valid' if lap['valid'] else 'invalid'}; {secs})"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="checkpoint written by karting.train (.pt)")
+    ap.add_argument("--track", default=None,
+                    help="track PNG (path or shipped name); default: the first track it trained on")
+    ap.add_argument("--episodes", type=int, default=5, help="episodes to run (default 5)")
+    ap.add_argument("--laps", type=int, default=1, help="laps per episode (default 1)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the start positions (default 0)")
+    ap.add_argument("--video", default="", help="MP4 (or .gif) of episode 1 to write; default none")
+    ap.add_argument("--telemetry", default=None,
+                    help="telemetry CSV to write (default telemetry_logs/play_<model>_<track>.csv)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    ap.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
+    args = ap.parse_args(argv)
+    if args.episodes < 1 or args.laps < 1:
+        ap.error("--episodes and --laps must be >= 1")
+
+    import torch
+    from .checkpoint import CheckpointError, load_agent
+    from .render import RendererUnavailable
+    from .track import TrackError, track_list
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if args.device == "auto" else args.device)
+    try:
+        agent, cfg, data = load_agent(args.model, device)
+        track = args.track or str(track_list(cfg.track)[0])
+        env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True)
+    except (CheckpointError, TrackError, RendererUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"model {args.model}: trained {data.get('global_step', 0):,} steps on {cfg.track}; "
+          f"driving {env.track.name} ({env.track.length:.0f} m), {args.episodes} episode(s) x "
+          f"{args.laps} lap(s), {'stochastic' if args.stochastic else 'deterministic'}")
+    frames = []
+    composer = VideoComposer(env.track) if args.video else None
+
+    def on_step(env, active):
+        if composer is not None and active[0]:
+            frames.append(composer.frame(env, 0))
+
+    results, end_step = evaluate(agent, env, args.laps, args.seed, device, cfg.autocast_dtype,
+                                 deterministic=not args.stochastic, on_step=on_step)
+    for k, r in enumerate(results):
+        laps = "; ".join(f"lap {j + 1} {_fmt_lap(lap)}" for j, lap in enumerate(r.laps)) or "no lap"
+        print(f"episode {k + 1}: {'completed' if r.completed else 'not completed'} "
+              f"({r.end}, {r.steps / 20:.1f} s, reward {r.reward:.1f}); {laps}")
+    s = summarize(results)
+    best = f"{s['best_lap_time']:.2f} s" if np.isfinite(s["best_lap_time"]) else "none"
+    print(f"completion {s['completion_rate']:.0%} ({sum(r.completed for r in results)}/{len(results)}), "
+          f"best valid lap {best}, mean reward {s['mean_reward']:.1f}")
+
+    from .telemetry import write_csv
+    df = env.batch.recorder.to_dataframe()
+    keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
+    name = args.telemetry or f"play_{Path(args.model).parent.name}_{Path(args.model).stem}_{env.track.name.removesuffix('.png')}.csv"
+    path = write_csv(df[keep], name)
+    print(f"telemetry: {path} ({int(keep.sum())} rows)")
+    if composer is not None:
+        out = write_video(args.video, frames)
+        print(f"video: {out} ({len(frames)} frames, {len(frames) / 20:.1f} s)")
+    env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""`python -m karting.train`: PPO for the hybrid CNN + MLP driver, from pixels and telemetry.
+
+    python -m karting.train --track circuit.png --timesteps 100000 --vector-envs 8 --save-name test_vision
+    tensorboard --logdir outputs/tensorboard/
+
+The run, top to bottom: N karts in one natively batched env (one per track when there are
+several) collect ``n_steps`` steps each with the current policy; GAE turns the rewards into
+advantages (truncated episodes bootstrapped, reset steps of the next-step autoreset masked out);
+``ppo_update`` runs ``n_epochs`` passes of minibatches; the telemetry normaliser learns from
+the rollout; statistics go to TensorBoard and the progress bar. Every ``checkpoint_freq`` steps a
+periodic checkpoint is written, every ``eval_freq`` steps the deterministic policy drives
+``eval_episodes`` standing-start laps and the best so far is kept as ``best.pt``; ``final.pt``
+at the end (or on Ctrl-C). All writes are atomic.
+
+Outputs: ``<output-dir>/checkpoints/<save-name>/{step_*.pt, best.pt, final.pt, config.json}`` and
+``<output-dir>/tensorboard/<save-name>/``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig, add_arguments, from_args
+
+
+class CheckpointDirInUse(RuntimeError):
+    pass
+
+
+def resolve_device(name: str) -> str:
+    import torch
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is visible to torch; use --device cpu or auto")
+    return name
+
+
+class EpisodeStats:
+    """Statistics of the last ``window`` finished training episodes, plus the best lap so far."""
+
+    def __init__(self, window=100):
+        self.returns, self.lengths, self.laps = (deque(maxlen=window) for _ in range(3))
+        self.best_lap, self.best_sectors = math.inf, [math.nan] * 3
+        self.episodes = 0
+
+    def add(self, ret, length, lap_completed):
+        self.returns.append(ret)
+        self.lengths.append(length)
+        self.laps.append(lap_completed)
+        self.episodes += 1
+
+    def mean(self, q):
+        return float(np.mean(q)) if q else math.nan
+
+
+def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval):
+    import torch
+    return {"model": agent.state_dict(), "optimizer": optimizer.state_dict(),
+            "reward_scaler": scaler.state_dict(), "config": cfg.to_dict(),
+            "global_step": int(global_step), "update": int(update),
+            "best_score": list(best_score) if best_score else None, "eval": last_eval,
+            "torch_rng": torch.get_rng_state()}
+
+
+def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
+    out = Path(cfg.output_dir)
+    ckpt_dir, tb_dir = out / "checkpoints" / cfg.save_name, out / "tensorboard" / cfg.save_name
+    existing = sorted(ckpt_dir.glob("*.pt")) if ckpt_dir.is_dir() else []
+    if existing and not cfg.resume_from and not overwrite:
+        raise CheckpointDirInUse(
+            f"{ckpt_dir} already holds a run ({', '.join(p.name for p in existing[:4])}"
+            f"{', ...' if len(existing) > 4 else ''}); choose another --save-name, continue it with "
+            f"--resume-from {existing[-1]}, or pass --overwrite to replace it")
+    if existing and overwrite and not cfg.resume_from:
+        for p in existing:
+            p.unlink()
+        for p in tb_dir.glob("events.out.tfevents.*") if tb_dir.is_dir() else []:
+            p.unlink()
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    return ckpt_dir, tb_dir
+
+
+def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print) -> dict:
+    """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, last evaluation)."""
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
+    from .env import make_train_envs
+    from .play import evaluate, make_eval_env, summarize
+    from .policy import Agent, autocast, obs_to_tensors
+    from .ppo import RewardScaler, UpdateConfig, compute_gae, ppo_update
+    from .track import track_list
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    tracks = track_list(cfg.track)
+    n, t_len = cfg.vector_envs, cfg.n_steps
+
+    ckpt = None
+    if cfg.resume_from:
+        ckpt = load_checkpoint(cfg.resume_from, device)
+        saved = TrainConfig.from_dict(ckpt["config"])
+        if saved.frame_stack != cfg.frame_stack:
+            raise CheckpointError(f"{cfg.resume_from}: trained with --frame-stack {saved.frame_stack}, "
+                                  f"cannot continue with --frame-stack {cfg.frame_stack}")
+    ckpt_dir, tb_dir = _prepare_dirs(cfg, overwrite)
+
+    agent = Agent(cfg.frame_stack, log_std_init=cfg.log_std_init).to(device)
+    agent = agent.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    scaler = RewardScaler(n, cfg.gamma)
+    global_step, update, best_score, last_eval = 0, 0, None, None
+    if ckpt is not None:
+        try:
+            agent.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{cfg.resume_from}: does not fit this network or optimizer: "
+                                  f"{str(e).splitlines()[0][:300]}") from None
+        if "reward_scaler" in ckpt:
+            scaler.load_state_dict(ckpt["reward_scaler"])
+        global_step, update = int(ckpt.get("global_step", 0)), int(ckpt.get("update", 0))
+        best_score = tuple(ckpt["best_score"]) if ckpt.get("best_score") else None
+        if "torch_rng" in ckpt:
+            torch.set_rng_state(ckpt["torch_rng"])
+    upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
+                           ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+                           target_kl=cfg.target_kl)
+    amp = cfg.autocast_dtype
+
+    envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack, random_start=cfg.random_start,
+                           max_episode_steps=cfg.max_episode_steps)
+    per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
+    eval_envs = [make_eval_env(t, per_track, cfg) for t in tracks]
+    track_len = envs.track_lengths
+    save_json(ckpt_dir / "config.json", cfg.to_dict())
+    writer = SummaryWriter(str(tb_dir), purge_step=global_step if ckpt is not None else None)
+    gl = (envs.envs[0] if hasattr(envs, "envs") else envs).batch.renderer.gl_renderer
+    n_params = sum(p.numel() for p in agent.parameters())
+    log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
+        f"{cfg.precision}, {n_params:,} parameters, GL renderer: {gl}")
+    if ckpt is not None:
+        log(f"resumed from {cfg.resume_from} at step {global_step:,}")
+
+    # rollout storage, time-major (T, N, ...); images stay uint8
+    obs_space = envs.single_observation_space
+    vis_buf = torch.zeros((t_len, n) + obs_space["vision"].shape, dtype=torch.uint8)
+    tel_buf = torch.zeros((t_len, n) + obs_space["telemetry"].shape)
+    act_buf = torch.zeros((t_len, n, 2))
+    logp_buf, val_buf = torch.zeros((t_len, n)), torch.zeros((t_len, n))
+    rew_buf = np.zeros((t_len, n), np.float32)
+    term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n), bool) for _ in range(3))
+
+    stats = EpisodeStats()
+    gen = torch.Generator().manual_seed(cfg.seed + update)
+    obs, info = envs.reset(seed=cfg.seed + update)
+    ep_ret, ep_len = np.zeros(n), np.zeros(n, np.int64)
+    ep_start = info["progress"].copy()
+    valid_next = np.ones(n, bool)
+    times = {"env": 0.0, "policy": 0.0, "update": 0.0, "eval": 0.0}
+    start_step, t0 = global_step, time.perf_counter()
+    next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
+    next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq if cfg.eval_freq else math.inf
+    bar = tqdm(total=cfg.timesteps, initial=global_step, unit="step", unit_scale=True,
+               dynamic_ncols=True, disable=not progress, mininterval=1.0, smoothing=0.1)
+
+    def save(name):
+        payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
+                                      best_score, last_eval)
+        return save_checkpoint(ckpt_dir / name, payload)
+
+    def run_eval():
+        nonlocal best_score, last_eval
+        te = time.perf_counter()
+        agent.eval()
+        results = []
+        for k, e in enumerate(eval_envs):
+            results += evaluate(agent, e, seed=cfg.seed + 10_000 + k, device=device,
+                                autocast_dtype=amp)[0]
+        agent.train()
+        s = summarize(results)
+        last_eval = {**s, "global_step": int(global_step)}
+        writer.add_scalar("eval/lap_completion_rate", s["completion_rate"], global_step)
+        writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], global_step)
+        writer.add_scalar("eval/mean_reward", s["mean_reward"], global_step)
+        writer.add_scalar("eval/mean_ep_length", s["mean_steps"], global_step)
+        if math.isfinite(s["best_lap_time"]):
+            writer.add_scalar("eval/best_lap_time", s["best_lap_time"], global_step)
+            for i, x in enumerate(s["mean_sector_times"]):
+                writer.add_scalar(f"eval/sector{i + 1}_time", x, global_step)
+        score = (s["completion_rate"], s["mean_reward"])
+        improved = best_score is None or score > tuple(best_score)
+        if improved:
+            best_score = score
+            save("best.pt")
+        times["eval"] += time.perf_counter() - te
+        bar.write(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, "
+                  f"mean reward {s['mean_reward']:.1f}, best lap "
+                  f"{s['best_lap_time']:.2f} s{' (new best.pt)' if improved else ''}")
+        return s
+
+    interrupted = False
+    try:
+        while global_step < cfg.timesteps:
+            if cfg.anneal_lr:
+                lr = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+            agent.eval()
+            for t in range(t_len):
+                tp = time.perf_counter()
+                v, tel = obs_to_tensors(obs)
+                vis_buf[t].copy_(v)
+                tel_buf[t].copy_(tel)
+                valid_buf[t] = valid_next
+                with torch.inference_mode(), autocast(device, amp):
+                    action, logp, _, value = agent.get_action_and_value(v.to(device), tel.to(device))
+                act_buf[t], logp_buf[t], val_buf[t] = action.cpu(), logp.cpu(), value.cpu()
+                te = time.perf_counter()
+                obs, reward, term, trunc, info = envs.step(action.cpu().numpy())
+                times["env"] += time.perf_counter() - te
+                times["policy"] += te - tp
+                done = term | trunc
+                rew_buf[t] = scaler(reward, done, valid_next) if cfg.norm_reward else reward
+                term_buf[t], trunc_buf[t] = term, trunc
+                ep_ret += reward * valid_next
+                ep_len += valid_next
+                for i in np.flatnonzero(done):
+                    stats.add(ep_ret[i], ep_len[i],
+                              info["progress"][i] - ep_start[i] >= track_len[i] or info["lap"][i] >= 1)
+                better = (info["best_lap_time"] > 0) & (info["best_lap_time"] < stats.best_lap)
+                if better.any():
+                    i = int(np.argmin(np.where(better, info["best_lap_time"], np.inf)))
+                    stats.best_lap = float(info["best_lap_time"][i])
+                    stats.best_sectors = [float(x) for x in info["sector_times"][i]]
+                ep_ret[done], ep_len[done] = 0.0, 0
+                ep_start[~valid_next] = info["progress"][~valid_next]   # reset steps start anew
+                valid_next = ~done
+            global_step += n * t_len
+            update += 1
+
+            tu = time.perf_counter()
+            with torch.no_grad(), autocast(device, amp):
+                v, tel = obs_to_tensors(obs, device)
+                next_value = agent.get_value(v, tel).cpu().numpy()
+            adv, ret = compute_gae(rew_buf, val_buf.numpy(), term_buf, trunc_buf, next_value,
+                                   cfg.gamma, cfg.gae_lambda)
+            flat = lambda x: x.reshape((-1,) + tuple(x.shape[2:]))  # noqa: E731
+            batch = {"vision": flat(vis_buf).to(device), "telemetry": flat(tel_buf).to(device),
+                     "actions": flat(act_buf).to(device), "logprobs": flat(logp_buf).to(device),
+                     "values": flat(val_buf).to(device),
+                     "advantages": torch.from_numpy(adv.reshape(-1)).to(device),
+                     "returns": torch.from_numpy(ret.reshape(-1)).to(device),
+                     "valid": torch.from_numpy(valid_buf.reshape(-1)).to(device)}
+            agent.train()
+            upd = ppo_update(agent, optimizer, batch, upd_cfg, generator=gen, autocast_dtype=amp)
+            agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
+            times["update"] += time.perf_counter() - tu
+
+            fps = (global_step - start_step) / (time.perf_counter() - t0)
+            for k in ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl",
+                      "clip_fraction", "explained_variance", "std"):
+                writer.add_scalar(f"train/{k}", upd[k], global_step)
+            writer.add_scalar("train/learning_rate", optimizer.param_groups[0]["lr"], global_step)
+            writer.add_scalar("train/fps", fps, global_step)
+            if stats.returns:
+                writer.add_scalar("rollout/ep_rew_mean", stats.mean(stats.returns), global_step)
+                writer.add_scalar("rollout/ep_len_mean", stats.mean(stats.lengths), global_step)
+                writer.add_scalar("rollout/lap_completion_rate", stats.mean(stats.laps), global_step)
+            if math.isfinite(stats.best_lap):
+                writer.add_scalar("rollout/best_lap_time", stats.best_lap, global_step)
+                for i, x in enumerate(stats.best_sectors):
+                    writer.add_scalar(f"rollout/best_lap_sector{i + 1}_time", x, global_step)
+            bar.update(n * t_len)
+            bar.set_postfix_str(f"fps {fps:,.0f} | ep_rew {stats.mean(stats.returns):.1f} | "
+                                f"laps {stats.mean(stats.laps):.0%} | best "
+                                f"{stats.best_lap if math.isfinite(stats.best_lap) else float('nan'):.2f}s",
+                                refresh=False)
+            if global_step >= next_ckpt:
+                save(f"step_{global_step:09d}.pt")
+                next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
+            if global_step >= next_eval and global_step < cfg.timesteps:
+                run_eval()
+                next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.write(f"interrupted at step {global_step:,}: saving final.pt")
+    finally:
+        bar.close()
+    if not interrupted:
+        run_eval()
+    final = save("final.pt")
+    writer.flush()
+    writer.close()
+    envs.close()
+    for e in eval_envs:
+        e.close()
+    wall = time.perf_counter() - t0
+    summary = {"global_step": global_step, "final": str(final), "checkpoint_dir": str(ckpt_dir),
+               "best": str(ckpt_dir / "best.pt") if (ckpt_dir / "best.pt").exists() else None,
+               "tensorboard": str(tb_dir), "wall_s": wall,
+               "fps": (global_step - start_step) / max(wall - times["eval"], 1e-9),
+               "times": times, "eval": last_eval, "episodes": stats.episodes,
+               "best_lap_training": stats.best_lap, "interrupted": interrupted}
+    return summary
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier run saved under the same --save-name")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    args = ap.parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .render import RendererUnavailable
+    from .track import TrackError
+    try:
+        cfg = from_args(args)
+        summary = train(cfg, progress=not args.no_progress, overwrite=args.overwrite)
+    except (ValueError, TrackError, CheckpointError, RendererUnavailable, CheckpointDirInUse) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    ev = summary["eval"] or {}
+    best = ev.get("best_lap_time", math.nan)
+    print(f"done: {summary['global_step']:,} steps in {summary['wall_s']:.0f} s "
+          f"({summary['fps']:,.0f} steps/s without evaluation); last evaluation: lap completion "
+          f"{ev.get('completion_rate', 0):.0%}, best lap "
+          f"{f'{best:.2f} s' if math.isfinite(best) else 'none'}")
+    print(f"checkpoints: {summary['checkpoint_dir']}/ (final.pt"
+          f"{', best.pt' if summary['best'] else ''}); tensorboard --logdir {Path(summary['tensorboard']).parent}")
+    return 130 if summary["interrupted"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
