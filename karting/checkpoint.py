@@ -50,16 +50,19 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise CheckpointError(f"{path}: no such model file{hint}")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError,
+            ValueError) as e:
+        msg = str(e)
+        if "GLOBAL" in msg or "Unsupported global" in msg:
+            what = next((ln.strip() for ln in msg.splitlines() if "GLOBAL" in ln or "global" in ln), "")
+            raise CheckpointError(
+                f"{path}: refused to load: the file holds Python objects other than tensors and "
+                f"plain data, which could run code when opened ({what[:200]}). Only load model "
+                "files written by karting.train, or from a source you trust.") from None
         raise CheckpointError(
-            f"{path}: refused to load: the file holds Python objects other than tensors and plain "
-            f"data, which could run code when opened ({str(e).splitlines()[0][:200]}). Only load "
-            "model files written by karting.train, or from a source you trust.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: not a readable model file, or truncated/corrupted ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}). Use another checkpoint "
-            "from the same folder (periodic step_*.pt, best.pt, final.pt).") from None
+            f"{path}: not a readable model file, or truncated/corrupted ({type(e).__name__}). "
+            "Use another checkpoint from the same folder (periodic step_*.pt, best.pt, "
+            "final.pt).") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a karting model file (no '{FORMAT}' marker); "
                               "give a .pt written by python -m karting.train")

@@ -364,11 +364,15 @@ class KartingVectorEnv(gym.vector.VectorEnv):
                  frame_stack: int = 1, telemetry_history: int = 1, max_episode_steps: int = 2400,
                  random_start: bool = False, show_other_karts: bool = True,
                  record_telemetry: bool = False, reward: RewardConfig = RewardConfig(),
-                 checkpoints=None):
+                 checkpoints=None, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
+        modes = (gym.vector.AutoresetMode.NEXT_STEP, gym.vector.AutoresetMode.SAME_STEP)
+        if autoreset_mode not in modes:
+            raise ValueError(f"autoreset_mode must be one of {modes}, got {autoreset_mode!r}")
+        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
         self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
         self.num_envs = num_envs
         self.render_mode = render_mode
@@ -397,6 +401,8 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         return obs, self.batch.info()
 
     def step(self, actions):
+        if self.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP:
+            return self._step_same_step(actions)
         a = _check_actions(actions, self.num_envs)
         b = self.batch
         reset_now = self._autoreset.copy()
@@ -412,6 +418,31 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         b.record()
         self._autoreset = terminated | truncated
         return obs, reward.copy(), terminated, truncated, b.info()
+
+    def _step_same_step(self, actions):
+        """Gymnasium's same-step autoreset: a finished kart is reset at once; its final
+        observation and info are in ``info["final_obs"]`` / ``info["final_info"]`` (masks
+        ``_final_obs`` / ``_final_info``). Costs a second render on steps where a kart finished."""
+        b = self.batch
+        reward, terminated, truncated = b.step(_check_actions(actions, self.num_envs))
+        reward = reward.copy()                  # b.reset() zeroes the batch's reward in place
+        obs = b.observe()
+        b.record()
+        info = b.info()
+        done = terminated | truncated
+        if done.any():
+            final_obs = np.empty(self.num_envs, object)
+            for i in np.flatnonzero(done):
+                final_obs[i] = {k: v[i].copy() for k, v in obs.items()}
+            b.reset(done, self.np_random)
+            first = b.observe(fresh=done)
+            keep = ~done       # observe() advanced every kart's frame/telemetry history: undo
+            first["vision"][keep] = obs["vision"][keep]
+            first["telemetry"][keep] = b.telemetry[keep] = obs["telemetry"][keep]
+            obs = first
+            info = {**b.info(), "final_obs": final_obs, "_final_obs": done.copy(),
+                    "final_info": info, "_final_info": done.copy()}
+        return obs, reward, terminated, truncated, info
 
     @property
     def track_lengths(self):

@@ -87,8 +87,12 @@ def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
     return ckpt_dir, tb_dir
 
 
-def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print) -> dict:
-    """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, last evaluation)."""
+def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
+          max_wall_s: float | None = None) -> dict:
+    """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
+
+    ``max_wall_s`` ends the run early (as if --timesteps were reached) after that much wall time,
+    for benchmarks with a time budget."""
     import torch
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
@@ -143,7 +147,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     eval_envs = [make_eval_env(t, per_track, cfg) for t in tracks]
     track_len = envs.track_lengths
     save_json(ckpt_dir / "config.json", cfg.to_dict())
-    writer = SummaryWriter(str(tb_dir), purge_step=global_step if ckpt is not None else None)
+    writer = SummaryWriter(str(tb_dir), purge_step=global_step + 1 if ckpt is not None else None)
     gl = (envs.envs[0] if hasattr(envs, "envs") else envs).batch.renderer.gl_renderer
     n_params = sum(p.numel() for p in agent.parameters())
     log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
@@ -161,6 +165,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n), bool) for _ in range(3))
 
     stats = EpisodeStats()
+    eval_history, first_valid_lap = [], None
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
     ep_ret, ep_len = np.zeros(n), np.zeros(n, np.int64)
@@ -188,7 +193,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                                 autocast_dtype=amp)[0]
         agent.train()
         s = summarize(results)
-        last_eval = {**s, "global_step": int(global_step)}
+        last_eval = {**s, "global_step": int(global_step),
+                     "wall_s": time.perf_counter() - t0, "eval_s": times["eval"] + time.perf_counter() - te}
+        eval_history.append(last_eval)
         writer.add_scalar("eval/lap_completion_rate", s["completion_rate"], global_step)
         writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], global_step)
         writer.add_scalar("eval/mean_reward", s["mean_reward"], global_step)
@@ -210,7 +217,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     interrupted = False
     try:
-        while global_step < cfg.timesteps:
+        while global_step < cfg.timesteps and (max_wall_s is None or time.perf_counter() - t0 < max_wall_s):
             if cfg.anneal_lr:
                 lr = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
                 for g in optimizer.param_groups:
@@ -239,6 +246,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                               info["progress"][i] - ep_start[i] >= track_len[i] or info["lap"][i] >= 1)
                 better = (info["best_lap_time"] > 0) & (info["best_lap_time"] < stats.best_lap)
                 if better.any():
+                    if first_valid_lap is None:
+                        first_valid_lap = {"global_step": global_step + (t + 1) * n,
+                                           "wall_s": time.perf_counter() - t0}
                     i = int(np.argmin(np.where(better, info["best_lap_time"], np.inf)))
                     stats.best_lap = float(info["best_lap_time"][i])
                     stats.best_sectors = [float(x) for x in info["sector_times"][i]]
@@ -288,7 +298,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             if global_step >= next_ckpt:
                 save(f"step_{global_step:09d}.pt")
                 next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
-            if global_step >= next_eval and global_step < cfg.timesteps:
+            if global_step >= next_eval and global_step < cfg.timesteps and (
+                    max_wall_s is None or time.perf_counter() - t0 < max_wall_s):
                 run_eval()
                 next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq
     except KeyboardInterrupt:
@@ -309,7 +320,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                "best": str(ckpt_dir / "best.pt") if (ckpt_dir / "best.pt").exists() else None,
                "tensorboard": str(tb_dir), "wall_s": wall,
                "fps": (global_step - start_step) / max(wall - times["eval"], 1e-9),
-               "times": times, "eval": last_eval, "episodes": stats.episodes,
+               "times": times, "eval": last_eval, "eval_history": eval_history,
+               "first_valid_lap_training": first_valid_lap, "episodes": stats.episodes,
                "best_lap_training": stats.best_lap, "interrupted": interrupted}
     return summary
 

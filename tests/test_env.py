@@ -296,3 +296,42 @@ def test_random_start_out_lap_is_not_timed(ring_track):
         b.step(pp.act(b.state, b.idx))
     assert b.last_lap_valid[0]
     assert b.last_lap_time[0] == pytest.approx(b.sector_times[0].sum(), abs=0.051)
+
+
+def test_same_step_autoreset_matches_next_step_and_keeps_the_others_history(ring_track):
+    import gymnasium as gym
+
+    from karting.env import KartingVectorEnv
+    from karting.expert import PurePursuit
+    kw = dict(num_envs=2, frame_stack=2, telemetry_history=2, max_episode_steps=400)
+    a = KartingVectorEnv(ring_track, **kw)
+    b = KartingVectorEnv(ring_track, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **kw)
+    oa, _ = a.reset(seed=0)
+    ob, _ = b.reset(seed=0)
+    expert = PurePursuit(ring_track)
+
+    def actions():
+        act = expert.act(a.batch.state, a.batch.idx)
+        act[0] = [0.0, 1.0]                     # kart 0 goes straight off the track; kart 1 drives on
+        return act
+    for _ in range(300):
+        act = actions()
+        oa, ra, ta, tra, ia = a.step(act)
+        ob, rb, tb, trb, ib = b.step(act)
+        assert np.array_equal(ra, rb)
+        if ta.any() or tra.any():
+            break
+    assert (ta | tra).tolist() == [True, False]
+    assert np.array_equal(ib["_final_obs"], [True, False])
+    for k in ("vision", "telemetry"):
+        assert np.array_equal(ib["final_obs"][0][k], oa[k][0])        # the episode's last view
+        assert np.array_equal(ob[k][1], oa[k][1])                     # kart 1 untouched
+    assert np.array_equal(ob["vision"][0, ..., :3], ob["vision"][0, ..., 3:])  # a fresh stack
+    assert ib["final_info"]["progress"][0] == ia["progress"][0]
+    act = actions()
+    oa, *_ = a.step(act)
+    ob, *_ = b.step(act)
+    assert np.array_equal(ob["vision"][1], oa["vision"][1])
+    assert np.array_equal(ob["telemetry"][1], oa["telemetry"][1])
+    a.close()
+    b.close()

@@ -85,3 +85,23 @@ def test_target_kl_stops_early():
     stats = ppo_update(agent, opt, b, UpdateConfig(n_epochs=10, batch_size=32, target_kl=1e-6),
                        generator=torch.Generator().manual_seed(0))
     assert stats["stopped_early"] and stats["epochs"] < 10
+
+
+def test_reward_scaler_divides_by_the_return_std_and_restarts_at_episode_ends():
+    from karting.ppo import RewardScaler
+    s = RewardScaler(2, gamma=0.9)
+    valid, done = np.ones(2, bool), np.zeros(2, bool)
+    for _ in range(200):
+        out = s(np.array([1.0, 1.0]), done, valid)
+    # the discounted return of a constant reward 1 approaches 1 / (1 - 0.9) = 10, and its running
+    # std is that of a sequence rising from 1 to 10: the scaled reward is 1 / that std
+    assert np.allclose(out, 1 / np.sqrt(s.var + s.eps))
+    assert s.ret[0] > 9.9
+    s(np.array([5.0, 5.0]), np.array([True, False]), valid)
+    assert s.ret[0] == 0.0 and s.ret[1] > 10
+    before = s.ret.copy()
+    s(np.array([100.0, 100.0]), done, np.array([False, True]))     # a reset step does not count
+    assert s.ret[0] == before[0]
+    s2 = RewardScaler(2, 0.9)
+    s2.load_state_dict(s.state_dict())
+    assert s2.var == s.var and s2.count == s.count

@@ -1,0 +1,110 @@
+"""Learning benchmark (not a CI test): how fast does the driver learn to lap, from pixels + telemetry?
+
+    python scripts/learning_curve.py --precision float32 --minutes 20
+    python scripts/learning_curve.py --precision bfloat16 --minutes 20
+    python scripts/learning_curve.py --plot outputs/learning/*.json --out docs/learning_curve.png
+
+Trains with ``karting.train`` (the README's settings: 16 karts, n_steps 128, batch 256, 4
+epochs) on circuit.png for a wall-time budget, evaluating the deterministic policy on 20
+standing-start laps every ``--eval-freq`` steps. Prints the steps and wall time to the first
+valid lap (in training and in evaluation) and to >= 90 % lap completion over the 20 evaluation
+episodes, then the best lap; writes the evaluation history as JSON for the plot.
+Wall times include the evaluations (reported separately too).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def run(args):
+    from karting.config import TrainConfig
+    from karting.train import train
+    name = args.name or f"learn_{args.precision}_s{args.seed}"
+    cfg = TrainConfig(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,
+                      batch_size=256, n_epochs=4, precision=args.precision, seed=args.seed,
+                      save_name=name, eval_freq=args.eval_freq, eval_episodes=20,
+                      checkpoint_freq=10 ** 9, output_dir=args.output_dir,
+                      learning_rate=args.learning_rate, ent_coef=args.ent_coef)
+    s = train(cfg, progress=not args.no_progress, overwrite=True, max_wall_s=args.minutes * 60)
+    hist = s["eval_history"]
+    first_valid = next((h for h in hist if h["valid_lap_rate"] > 0), None)
+    ninety = next((h for h in hist if h["completion_rate"] >= 0.9), None)
+    best = min((h["best_lap_time"] for h in hist if math.isfinite(h["best_lap_time"])), default=math.nan)
+    result = {"config": cfg.to_dict(), "history": hist, "fps": s["fps"], "steps": s["global_step"],
+              "wall_s": s["wall_s"], "times": s["times"],
+              "first_valid_lap_training": s["first_valid_lap_training"],
+              "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best}
+    out = Path(args.output_dir) / "learning" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+
+    def when(h):
+        return (f"{h['global_step']:,} steps, {h['wall_s'] / 60:.1f} min" if h else "not reached")
+    print(f"\n{name} on {args.track}: {s['global_step']:,} steps in {s['wall_s'] / 60:.1f} min "
+          f"({s['fps']:,.0f} steps/s without evaluations; evaluations {s['times']['eval'] / 60:.1f} min)")
+    print(f"first valid lap in training:      {when(s['first_valid_lap_training'])}")
+    print(f"first valid lap in evaluation:    {when(first_valid)}")
+    print(f">= 90% lap completion (20 laps):  {when(ninety)}")
+    last = hist[-1] if hist else {}
+    print(f"last evaluation: completion {last.get('completion_rate', 0):.0%}; best valid lap "
+          f"{best:.2f} s" if math.isfinite(best) else "no valid lap in evaluation")
+    print(f"history: {out}")
+
+
+def plot(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for f in args.plot:
+        r = json.loads(Path(f).read_text())
+        h = r["history"]
+        label = f"{r['config']['precision']} (seed {r['config']['seed']}, {r['fps']:,.0f} steps/s)"
+        steps = [x["global_step"] / 1e3 for x in h]
+        mins = [x["wall_s"] / 60 for x in h]
+        comp = [100 * x["completion_rate"] for x in h]
+        axes[0].plot(steps, comp, marker="o", ms=3, label=label)
+        axes[1].plot(mins, comp, marker="o", ms=3, label=label)
+        axes[2].plot(steps, [x["best_lap_time"] for x in h], marker="o", ms=3, label=label)
+    axes[0].set(xlabel="env steps [thousands]", ylabel="lap completion, 20 eval episodes [%]")
+    axes[1].set(xlabel="wall time, 2-core CPU [min]", ylabel="lap completion [%]")
+    axes[2].set(xlabel="env steps [thousands]", ylabel="best valid lap in evaluation [s]")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].axhline(90, color="grey", ls="--", lw=1)
+    axes[1].axhline(90, color="grey", ls="--", lw=1)
+    axes[1].axvline(20, color="grey", ls=":", lw=1)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("PPO from pixels + telemetry on circuit.png (16 karts, n_steps 128, batch 256, 4 epochs)")
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=90)
+    print(f"plot: {args.out}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--track", default="circuit.png")
+    ap.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
+    ap.add_argument("--minutes", type=float, default=20.0, help="wall-time budget [min]")
+    ap.add_argument("--max-steps", type=int, default=5_000_000)
+    ap.add_argument("--eval-freq", type=int, default=32_768)
+    ap.add_argument("--learning-rate", type=float, default=3e-4)
+    ap.add_argument("--ent-coef", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default=None)
+    ap.add_argument("--output-dir", default="outputs")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
+    ap.add_argument("--out", default="docs/learning_curve.png")
+    args = ap.parse_args(argv)
+    plot(args) if args.plot else run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The training CLI end to end on the small ring track: outputs, logs, resume, errors."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from karting import train
+from karting.checkpoint import load_checkpoint
+from karting.config import TrainConfig
+
+TINY = ["--vector-envs", "4", "--n-steps", "16", "--batch-size", "32", "--n-epochs", "2",
+        "--eval-episodes", "2", "--max-episode-steps", "20"]
+
+
+def run_train(ring_png, out, *extra):
+    return train.main(["--track", str(ring_png), "--output-dir", str(out), "--no-progress",
+                       *TINY, *extra])
+
+
+def scalars(tb_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(tb_dir))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def first_run(ring_png, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    rc = run_train(ring_png, out, "--timesteps", "128", "--save-name", "t1",
+                   "--checkpoint-freq", "64", "--eval-freq", "64", "--seed", "3")
+    return rc, out
+
+
+def test_a_run_leaves_checkpoints_config_and_tensorboard(first_run):
+    rc, out = first_run
+    assert rc == 0
+    d = out / "checkpoints" / "t1"
+    assert sorted(p.name for p in d.iterdir()) == [
+        "best.pt", "config.json", "final.pt", "step_000000064.pt", "step_000000128.pt"]
+    final = load_checkpoint(d / "final.pt")
+    assert final["global_step"] == 128 and final["update"] == 2
+    assert final["config"]["seed"] == 3 and "optimizer" in final and "reward_scaler" in final
+    assert final["model"]["telemetry_norm.count"] > 100          # normaliser saved with it
+    tags = scalars(out / "tensorboard" / "t1")
+    for tag in ("rollout/ep_rew_mean", "rollout/ep_len_mean", "train/policy_gradient_loss",
+                "train/value_loss", "train/entropy_loss", "train/approx_kl", "train/clip_fraction",
+                "train/fps", "eval/lap_completion_rate", "eval/mean_reward"):
+        assert tag in tags, tag
+    assert [s for s, _ in tags["train/approx_kl"]] == [64, 128]
+    assert all(np.isfinite(v) for _, v in tags["train/value_loss"])
+
+
+def test_resume_continues_steps_optimizer_and_normalisation(first_run, ring_png):
+    _, out = first_run
+    d = out / "checkpoints" / "t1"
+    before = load_checkpoint(d / "final.pt")
+    rc = run_train(ring_png, out, "--timesteps", "192", "--save-name", "t1",
+                   "--resume-from", str(d / "final.pt"), "--checkpoint-freq", "64", "--eval-freq", "0")
+    assert rc == 0
+    after = load_checkpoint(d / "final.pt")
+    assert after["global_step"] == 192 and after["update"] == 3
+    steps = lambda c: {int(s["step"]) for s in c["optimizer"]["state"].values()}  # noqa: E731
+    # Adam's step counter continued: 2 updates x 2 epochs x 2 minibatches, then 1 more update
+    assert steps(before) == {8} and steps(after) == {12}
+    n_valid_first = before["model"]["telemetry_norm.count"].item()
+    assert after["model"]["telemetry_norm.count"].item() > n_valid_first
+    assert (d / "step_000000192.pt").exists()
+    tags = scalars(out / "tensorboard" / "t1")
+    assert [s for s, _ in tags["train/approx_kl"]] == [64, 128, 192]
+
+
+def test_resume_with_another_architecture_is_refused(first_run, ring_png, capsys):
+    _, out = first_run
+    rc = run_train(ring_png, out, "--timesteps", "256", "--save-name", "t1", "--frame-stack", "2",
+                   "--resume-from", str(out / "checkpoints" / "t1" / "final.pt"))
+    assert rc == 2
+    assert "--frame-stack 1, cannot continue with --frame-stack 2" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(first_run, ring_png, capsys):
+    _, out = first_run
+    d = out / "checkpoints" / "t1"
+    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+    rc = run_train(ring_png, out, "--timesteps", "64", "--save-name", "t1")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--resume-from" in err and "--overwrite" in err
+    assert {p.name: p.stat().st_mtime_ns for p in d.iterdir()} == before
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--timesteps", "0"], "--timesteps must be >= 1"),
+    (["--save-name", "../x"], "--save-name must be a plain name"),
+    (["--track", "nowhere.png"], "no such track file"),
+    (["--resume-from", "missing.pt"], "no such model file"),
+])
+def test_bad_arguments_get_clear_errors(ring_png, tmp_path, capsys, args, match):
+    argv = ["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY, *args]
+    assert train.main(argv) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_help_explains_every_flag_with_units(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    out = capsys.readouterr().out
+    for flag in ("--track", "--timesteps", "--vector-envs", "--save-name", "--learning-rate",
+                 "--ent-coef", "--resume-from", "--checkpoint-freq", "--seed", "--device",
+                 "--n-steps", "--batch-size", "--n-epochs", "--frame-stack", "--precision"):
+        assert flag in out, flag
+    assert "[steps]" in out and "[samples]" in out
+
+
+def test_numbers_in_scientific_notation_parse():
+    import argparse
+    from karting.config import add_arguments, from_args
+    ns = add_arguments(argparse.ArgumentParser()).parse_args(["--timesteps", "1e5"])
+    assert from_args(ns).timesteps == 100_000
+    with pytest.raises(ValueError, match="--n-epochs"):
+        TrainConfig(n_epochs=0)
+
+
+def test_several_tracks_and_frame_stack(ring_png, tmp_path):
+    from conftest import draw_ring
+    other = draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85))
+    summary = train.train(TrainConfig(track=f"{ring_png},{other}", timesteps=96, vector_envs=3,
+                                      n_steps=16, batch_size=24, n_epochs=1, frame_stack=2,
+                                      eval_episodes=2, eval_freq=0, output_dir=str(tmp_path),
+                                      save_name="multi"), progress=False)
+    assert summary["global_step"] == 96
+    ev = load_checkpoint(tmp_path / "checkpoints" / "multi" / "final.pt")
+    assert ev["model"]["vision.0.weight"].shape[1] == 6
+
+
+def test_bfloat16_training_runs_and_stays_finite(ring_png, tmp_path):
+    summary = train.train(TrainConfig(track=str(ring_png), timesteps=64, vector_envs=4, n_steps=16,
+                                      batch_size=32, n_epochs=2, precision="bfloat16", eval_episodes=2,
+                                      output_dir=str(tmp_path), save_name="bf16"), progress=False)
+    data = load_checkpoint(Path(summary["final"]))
+    assert all(torch.isfinite(v).all() for v in data["model"].values() if v.is_floating_point())
+    assert data["model"]["vision.0.weight"].dtype == torch.float32    # master weights stay float32
+
+
+def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_path):
+    """SIGKILL while checkpoints are being written every update: every .pt left loads."""
+    d = tmp_path / "checkpoints" / "killed"
+    cmd = [sys.executable, "-m", "karting.train", "--track", str(ring_png), "--output-dir",
+           str(tmp_path), "--no-progress", "--save-name", "killed", *TINY,
+           "--timesteps", "100000", "--checkpoint-freq", "64", "--eval-freq", "0"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while len(list(d.glob("step_*.pt"))) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.13)                                  # somewhere in the middle of the next step
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    periodic = sorted(d.glob("step_*.pt"))
+    assert len(periodic) >= 3, proc.stderr.read().decode()[-2000:]
+    for p in periodic:
+        load_checkpoint(p)
+    assert not list(d.glob("*.tmp")) or all(p.name.startswith(".") for p in d.glob("*.tmp"))
