@@ -1,4 +1,5 @@
-"""`python -m karting.bench`: throughput of the simulator on this machine.
+"""`python -m karting.bench`: throughput of the simulator on this machine
+(`python -m karting.bench --train`: of training, ours and stable-baselines3's side by side).
 
 Prints env steps/s with rendering for N = 1, 16, 64 karts, physics-only kart-steps/s, render
 frames/s and peak memory. Every figure is the median of ``--repeats`` timed blocks, measured in
@@ -98,13 +99,85 @@ def bench_render(track, n, calls, repeats):
     return rate, runs, info
 
 
+def _train_ours(track, precision, updates, seed=0):
+    """fps of ``karting.train`` itself (end to end: rollout, env, GAE, update, logging)."""
+    import tempfile
+    from .config import TrainConfig
+    from .train import train
+    with tempfile.TemporaryDirectory() as out:
+        cfg = TrainConfig(track=track, timesteps=16 * 128 * updates, vector_envs=16, n_steps=128,
+                          batch_size=256, n_epochs=4, precision=precision, seed=seed,
+                          eval_freq=0, eval_episodes=1, max_episode_steps=2400,
+                          checkpoint_freq=10 ** 9, output_dir=out, save_name="bench")
+        s = train(cfg, progress=False, log=lambda *a: None)
+    steps = s["global_step"]
+    t = s["times"]
+    return {"fps": s["fps"], "env_ms": 1e3 * t["env"] / steps * 16, "policy_ms": 1e3 * t["policy"] / steps * 16,
+            "update_s": t["update"] / updates}
+
+
+def _train_sb3(track, updates, seed=0):
+    """fps of stable-baselines3 PPO (MultiInputPolicy) on the same batched env, same settings."""
+    from stable_baselines3 import PPO
+    from .sb3 import SB3VecEnv
+    venv = SB3VecEnv(track, num_envs=16, random_start=True)
+    model = PPO("MultiInputPolicy", venv, n_steps=128, batch_size=256, n_epochs=4,
+                learning_rate=3e-4, seed=seed, device="cpu", verbose=0)
+    t = time.perf_counter()
+    model.learn(total_timesteps=16 * 128 * updates)
+    el = time.perf_counter() - t
+    venv.close()
+    return {"fps": model.num_timesteps / el}
+
+
+def bench_train(track, repeats, updates):
+    """Ours (float32, bfloat16) and SB3, interleaved in one run; medians and per-round ratios."""
+    import torch
+    print(f"training throughput: 16 envs, n_steps 128, batch 256, 4 epochs, {updates} updates "
+          f"({16 * 128 * updates:,} steps) per block, {torch.get_num_threads()} torch threads, "
+          f"median of {repeats} rounds")
+    rows = {"ours float32": [], "ours bfloat16": [], "sb3 float32": []}
+    for r in range(repeats):
+        rows["ours float32"].append(_train_ours(track, "float32", updates, r))
+        rows["ours bfloat16"].append(_train_ours(track, "bfloat16", updates, r))
+        rows["sb3 float32"].append(_train_sb3(track, updates, r))
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]['fps']:,.0f}" for k, v in rows.items()))
+    results = {}
+    for k, v in rows.items():
+        fps = [x["fps"] for x in v]
+        results[k] = float(np.median(fps))
+        extra = ""
+        if "env_ms" in v[0]:
+            extra = (f"  (per step of 16 karts: env {np.median([x['env_ms'] for x in v]):.1f} ms, "
+                     f"policy {np.median([x['policy_ms'] for x in v]):.1f} ms; update "
+                     f"{np.median([x['update_s'] for x in v]):.2f} s per 2,048 samples x 4 epochs)")
+        print(f"{k:14s}: {results[k]:8,.0f} env-steps/s{extra}")
+    for k in ("ours float32", "ours bfloat16"):
+        ratios = [a["fps"] / b["fps"] for a, b in zip(rows[k], rows["sb3 float32"])]
+        results[f"ratio {k} / sb3"] = float(np.median(ratios))
+        print(f"{k} / sb3: {np.median(ratios):.2f}x (per round: {', '.join(f'{x:.2f}' for x in ratios)})")
+    return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--track", default="circuit.png")
-    ap.add_argument("--repeats", type=int, default=5, help="timed blocks per figure (median)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed blocks per figure, reported as the median (default 5; 3 rounds with --train)")
     ap.add_argument("--seconds", type=float, default=1.0, help="rough length of one timed block")
     ap.add_argument("--json", help="also write the figures to this JSON file")
+    ap.add_argument("--train", action="store_true",
+                    help="benchmark training instead: karting.train (float32, bfloat16) and "
+                         "stable-baselines3 PPO side by side")
+    ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
     args = ap.parse_args(argv)
+    if args.train:
+        results = bench_train(args.track, args.repeats or 3, args.updates)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+        return 0
+    args.repeats = args.repeats or 5
     from .track import load_track
     track = load_track(args.track)
     results = {"track": track.name}

@@ -46,7 +46,10 @@ offset (+-0.5 m) and heading error (+-3 deg) from the env's ``np_random``; with
 
 ## Episode End
 Terminated: off the track for more than ``max_off_track_s`` seconds, facing the wrong way for
-more than ``max_wrong_way_s`` seconds, 30 m behind its best progress, or into the tyre wall.
+more than ``max_wrong_way_s`` seconds, 30 m behind its best progress, into the tyre wall, or
+stalled: no new progress (best progress growing at under 1 m/s) for ``max_stall_s`` = 5 s (a
+kart parked on the track would otherwise sit out the time limit earning nothing and risking
+nothing).
 Truncated: after ``max_episode_steps`` steps (default 2400 = 120 s at 20 Hz).
 
 ## Info
@@ -91,6 +94,8 @@ class RewardConfig:
     max_off_track_s: float = 3.0
     max_wrong_way_s: float = 2.0
     max_backwards_m: float = 30.0
+    max_stall_s: float = 5.0             # ends an episode that makes no new progress for this long
+    min_progress_mps: float = 1.0        # "new progress" = best progress growing at >= this rate
 
 
 def _check_actions(actions, n):
@@ -132,7 +137,7 @@ class KartBatch:
         self.last_lap_time, self.best_lap_time = z(np.float64), z(np.float64)   # 0 = none yet
         self.last_lap_valid = z(bool)
         self.sector_times = np.zeros((n, 3))
-        self.off_time, self.wrong_time = z(np.float64), z(np.float64)
+        self.off_time, self.wrong_time, self.stall_time = z(np.float64), z(np.float64), z(np.float64)
         self.off_track, self.crashed, self.surface = z(bool), z(bool), z(np.uint8)
         self.reward = z(np.float32)
         self.telemetry = np.zeros((n, 9 * telemetry_history), np.float32)
@@ -178,7 +183,7 @@ class KartBatch:
         self.last_lap_time[m] = self.best_lap_time[m] = 0.0
         self.last_lap_valid[m] = False
         self.sector_times[m] = 0.0
-        self.off_time[m] = self.wrong_time[m] = 0.0
+        self.off_time[m] = self.wrong_time[m] = self.stall_time[m] = 0.0
         self.off_track[m] = self.crashed[m] = False
         self.surface[m] = tr.surface_at(pos[:, 0], pos[:, 1])
         self.reward[m] = 0.0
@@ -209,6 +214,8 @@ class KartBatch:
         wrong = (along < 0) & (st.vx > 1.0)
         self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
         self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)
+        # a kart parked on the track earns nothing but risks nothing either: end its episode
+        self.stall_time = np.where(gain < cfg.min_progress_mps * dt, self.stall_time + dt, 0.0)
         self.lap_valid &= ~self.off_track
 
         reward = gain - dt * (cfg.off_track_penalty * self.off_track + cfg.wrong_way_penalty * wrong)
@@ -220,7 +227,8 @@ class KartBatch:
         self.reward = reward.astype(np.float32)
 
         terminated = ((self.off_time > cfg.max_off_track_s) | (self.wrong_time > cfg.max_wrong_way_s)
-                      | (self.progress < self.best_progress - cfg.max_backwards_m) | self.crashed)
+                      | (self.progress < self.best_progress - cfg.max_backwards_m) | self.crashed
+                      | (self.stall_time > cfg.max_stall_s))
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0

@@ -56,6 +56,8 @@ def _end_reason(b, i, lap_done):
         return "wrong way"
     if b.progress[i] < b.best_progress[i] - cfg.max_backwards_m:
         return "went backwards"
+    if b.stall_time[i] > cfg.max_stall_s:
+        return f"stalled (no progress for {cfg.max_stall_s:g} s)"
     return "time limit"
 
 

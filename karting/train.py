@@ -70,6 +70,8 @@ def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best
 
 
 def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
+    """The run's folders, and the files of an earlier run that ``--overwrite`` will replace
+    (deleted only once the new run is set up, so a failed start loses nothing)."""
     out = Path(cfg.output_dir)
     ckpt_dir, tb_dir = out / "checkpoints" / cfg.save_name, out / "tensorboard" / cfg.save_name
     existing = sorted(ckpt_dir.glob("*.pt")) if ckpt_dir.is_dir() else []
@@ -78,13 +80,10 @@ def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
             f"{ckpt_dir} already holds a run ({', '.join(p.name for p in existing[:4])}"
             f"{', ...' if len(existing) > 4 else ''}); choose another --save-name, continue it with "
             f"--resume-from {existing[-1]}, or pass --overwrite to replace it")
-    if existing and overwrite and not cfg.resume_from:
-        for p in existing:
-            p.unlink()
-        for p in tb_dir.glob("events.out.tfevents.*") if tb_dir.is_dir() else []:
-            p.unlink()
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    return ckpt_dir, tb_dir
+    stale = []
+    if overwrite and not cfg.resume_from:
+        stale = existing + (sorted(tb_dir.glob("events.out.tfevents.*")) if tb_dir.is_dir() else [])
+    return ckpt_dir, tb_dir, stale
 
 
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
@@ -116,7 +115,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         if saved.frame_stack != cfg.frame_stack:
             raise CheckpointError(f"{cfg.resume_from}: trained with --frame-stack {saved.frame_stack}, "
                                   f"cannot continue with --frame-stack {cfg.frame_stack}")
-    ckpt_dir, tb_dir = _prepare_dirs(cfg, overwrite)
+    ckpt_dir, tb_dir, stale = _prepare_dirs(cfg, overwrite)
 
     agent = Agent(cfg.frame_stack, log_std_init=cfg.log_std_init).to(device)
     agent = agent.to(memory_format=torch.channels_last)
@@ -146,6 +145,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
     eval_envs = [make_eval_env(t, per_track, cfg) for t in tracks]
     track_len = envs.track_lengths
+    for p in stale:
+        p.unlink()
     save_json(ckpt_dir / "config.json", cfg.to_dict())
     writer = SummaryWriter(str(tb_dir), purge_step=global_step + 1 if ckpt is not None else None)
     gl = (envs.envs[0] if hasattr(envs, "envs") else envs).batch.renderer.gl_renderer
@@ -177,6 +178,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq if cfg.eval_freq else math.inf
     bar = tqdm(total=cfg.timesteps, initial=global_step, unit="step", unit_scale=True,
                dynamic_ncols=True, disable=not progress, mininterval=1.0, smoothing=0.1)
+
+    say = bar.write if progress else log      # messages that do not break the progress bar
 
     def save(name):
         payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
@@ -210,9 +213,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             best_score = score
             save("best.pt")
         times["eval"] += time.perf_counter() - te
-        bar.write(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, "
-                  f"mean reward {s['mean_reward']:.1f}, best lap "
-                  f"{s['best_lap_time']:.2f} s{' (new best.pt)' if improved else ''}")
+        lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
+        say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
+            f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}")
         return s
 
     interrupted = False
@@ -291,9 +294,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                 for i, x in enumerate(stats.best_sectors):
                     writer.add_scalar(f"rollout/best_lap_sector{i + 1}_time", x, global_step)
             bar.update(n * t_len)
-            bar.set_postfix_str(f"fps {fps:,.0f} | ep_rew {stats.mean(stats.returns):.1f} | "
-                                f"laps {stats.mean(stats.laps):.0%} | best "
-                                f"{stats.best_lap if math.isfinite(stats.best_lap) else float('nan'):.2f}s",
+            best = f"{stats.best_lap:.2f} s" if math.isfinite(stats.best_lap) else "-"
+            rew = f"{stats.mean(stats.returns):.0f}" if stats.returns else "-"
+            laps = f"{stats.mean(stats.laps):.0%}" if stats.laps else "-"
+            bar.set_postfix_str(f"fps {fps:,.0f} | ep_rew {rew} | laps {laps} | best lap {best}",
                                 refresh=False)
             if global_step >= next_ckpt:
                 save(f"step_{global_step:09d}.pt")
@@ -304,7 +308,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                 next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq
     except KeyboardInterrupt:
         interrupted = True
-        bar.write(f"interrupted at step {global_step:,}: saving final.pt")
+        say(f"interrupted at step {global_step:,}: saving final.pt")
     finally:
         bar.close()
     if not interrupted:

@@ -335,3 +335,21 @@ def test_same_step_autoreset_matches_next_step_and_keeps_the_others_history(ring
     assert np.array_equal(ob["telemetry"][1], oa["telemetry"][1])
     a.close()
     b.close()
+
+
+def test_a_kart_parked_on_the_track_ends_its_episode_after_5_s(ring_track):
+    b = KartBatch(ring_track, 2, render=False)
+    b.reset(np.ones(2, bool), np.random.default_rng(0))
+    expert = PurePursuit(ring_track)
+    ended = np.full(2, -1)
+    for i in range(300):
+        a = expert.act(b.state, b.idx)
+        if i >= 40:
+            a[0] = [0.0, -1.0]                  # kart 0 brakes to a stop and stays there
+        r, term, trunc = b.step(a)
+        ended[(ended < 0) & term] = i
+        if term[0]:
+            break
+    assert ended[1] == -1 and not b.off_track[0]     # kart 1 drives on; kart 0 is still on track
+    stopped_at = 40 + 10                               # ~0.5 s of braking from ~15 m/s
+    assert stopped_at + 100 <= ended[0] <= stopped_at + 100 + 40

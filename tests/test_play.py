@@ -51,8 +51,8 @@ def test_evaluate_reports_why_an_episode_ended(ring_track):
     results, _ = play.evaluate(Parked(), env)
     env.close()
     assert not any(r.completed for r in results)
-    assert all(r.end in ("hit the tyre wall", "off the track for 3 s", "wrong way", "went backwards")
-               for r in results), [r.end for r in results]
+    assert all(r.end in ("hit the tyre wall", "off the track for 3 s", "wrong way", "went backwards",
+                         "stalled (no progress for 5 s)") for r in results), [r.end for r in results]
     assert play.summarize(results)["completion_rate"] == 0.0
 
 

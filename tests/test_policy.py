@@ -1,7 +1,6 @@
 import io
 
 import numpy as np
-import pytest
 import torch
 
 from karting.policy import Agent, RunningNorm

@@ -168,3 +168,18 @@ def test_bad_json_gets_clear_errors(tmp_path, text, pattern):
     with pytest.raises(TrackError, match=pattern) as e:
         load_checkpoints_file(p)
     assert "checkpoints.json" in str(e.value)
+
+
+def test_track_list_takes_a_file_a_list_or_a_folder(ring_png, tmp_path):
+    from karting.track import track_list
+    folder = tmp_path / "several"
+    folder.mkdir()
+    b, a = draw_ring(folder / "b.png"), draw_ring(folder / "a.png")
+    assert track_list(str(ring_png)) == [ring_png.resolve()]
+    assert track_list(f"{ring_png}, circuit.png")[1].name == "circuit.png"
+    assert track_list(str(folder)) == [a.resolve(), b.resolve()]      # sorted by name
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrackError, match="no .png track"):
+        track_list(str(tmp_path / "empty"))
+    with pytest.raises(TrackError, match="no track given"):
+        track_list(" , ")
