@@ -123,29 +123,26 @@ class RewardScaler:
     the track's length or the bonuses. Its state is saved with checkpoints."""
 
     def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, eps: float = 1e-8):
+        from .policy import RunningNorm
         self.gamma, self.clip, self.eps = gamma, clip, eps
         self.ret = np.zeros(num_envs)
-        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+        self.rms = RunningNorm(1)          # the same running statistics as the telemetry's
 
-    def _update(self, x):
-        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
-        delta, total = b_mean - self.mean, self.count + b_count
-        self.mean += delta * b_count / total
-        self.var = (self.var * self.count + b_var * b_count
-                    + delta ** 2 * self.count * b_count / total) / total
-        self.count = total
+    @property
+    def var(self) -> float:
+        return float(self.rms.var)
 
     def __call__(self, reward, done, valid):
         """Scaled rewards for one step; ``valid`` marks real transitions (not reset steps)."""
         r = np.asarray(reward, np.float64)
         self.ret = np.where(valid, self.ret * self.gamma + r, self.ret)
         if valid.any():
-            self._update(self.ret[valid])
+            self.rms.update(torch.from_numpy(self.ret[valid]))
         self.ret[np.asarray(done, bool)] = 0.0
         return np.clip(r / np.sqrt(self.var + self.eps), -self.clip, self.clip).astype(np.float32)
 
     def state_dict(self):
-        return {"mean": self.mean, "var": self.var, "count": self.count}
+        return self.rms.state_dict()
 
     def load_state_dict(self, d):
-        self.mean, self.var, self.count = float(d["mean"]), float(d["var"]), float(d["count"])
+        self.rms.load_state_dict(d)

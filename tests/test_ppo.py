@@ -103,4 +103,4 @@ def test_reward_scaler_divides_by_the_return_std_and_restarts_at_episode_ends():
     assert s.ret[0] == before[0]
     s2 = RewardScaler(2, 0.9)
     s2.load_state_dict(s.state_dict())
-    assert s2.var == s.var and s2.count == s.count
+    assert s2.var == s.var and s2.rms.count == s.rms.count

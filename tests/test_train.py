@@ -148,17 +148,33 @@ def test_bfloat16_training_runs_and_stays_finite(ring_png, tmp_path):
     assert data["model"]["vision.0.weight"].dtype == torch.float32    # master weights stay float32
 
 
-def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_path):
-    """SIGKILL while checkpoints are being written every update: every .pt left loads."""
-    d = tmp_path / "checkpoints" / "killed"
+def start_long_run(ring_png, tmp_path, name, periodic=3):
+    """A training subprocess writing a checkpoint every update, once it has written a few."""
+    d = tmp_path / "checkpoints" / name
     cmd = [sys.executable, "-m", "karting.train", "--track", str(ring_png), "--output-dir",
-           str(tmp_path), "--no-progress", "--save-name", "killed", *TINY,
+           str(tmp_path), "--no-progress", "--save-name", name, *TINY,
            "--timesteps", "100000", "--checkpoint-freq", "64", "--eval-freq", "0"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while len(list(d.glob("step_*.pt"))) < 3 and time.time() < deadline and proc.poll() is None:
+    while len(list(d.glob("step_*.pt"))) < periodic and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    return proc, d
+
+
+def test_ctrl_c_saves_final_and_exits_130(ring_png, tmp_path):
+    proc, d = start_long_run(ring_png, tmp_path, "interrupted", periodic=1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert b"interrupted at step" in out
+    final = load_checkpoint(d / "final.pt")
+    assert 0 < final["global_step"] < 100000
+
+
+def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_path):
+    """SIGKILL while checkpoints are being written every update: every .pt left loads."""
+    proc, d = start_long_run(ring_png, tmp_path, "killed")
     time.sleep(0.13)                                  # somewhere in the middle of the next step
     proc.send_signal(signal.SIGKILL)
     proc.wait()
