@@ -225,7 +225,7 @@ def main(argv=None):
         if composer is not None and active[0]:
             frames.append(composer.frame(env, 0))
 
-    results, end_step = evaluate(agent, env, args.laps, args.seed, device, cfg.autocast_dtype,
+    results, end_step = evaluate(agent, env, args.laps, args.seed, device, cfg.autocast_dtype(device),
                                  deterministic=not args.stochastic, on_step=on_step)
     for k, r in enumerate(results):
         laps = "; ".join(f"lap {j + 1} {_fmt_lap(lap)}" for j, lap in enumerate(r.laps)) or "no lap"

@@ -138,7 +138,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                            target_kl=cfg.target_kl)
-    amp = cfg.autocast_dtype
+    amp = cfg.autocast_dtype(device)
 
     envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack, random_start=cfg.random_start,
                            max_episode_steps=cfg.max_episode_steps)
@@ -152,7 +152,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     gl = (envs.envs[0] if hasattr(envs, "envs") else envs).batch.renderer.gl_renderer
     n_params = sum(p.numel() for p in agent.parameters())
     log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
-        f"{cfg.precision}, {n_params:,} parameters, GL renderer: {gl}")
+        f"{cfg.resolved_precision(device)}, {n_params:,} parameters, GL renderer: {gl}")
     if ckpt is not None:
         log(f"resumed from {cfg.resume_from} at step {global_step:,}")
 

@@ -183,3 +183,13 @@ def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_pa
     for p in periodic:
         load_checkpoint(p)
     assert not list(d.glob("*.tmp")) or all(p.name.startswith(".") for p in d.glob("*.tmp"))
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    import karting.config as config
+    monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": True)
+    assert TrainConfig().resolved_precision() == "bfloat16"
+    assert TrainConfig().autocast_dtype() == torch.bfloat16
+    assert TrainConfig(precision="float32").autocast_dtype() is None
+    monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": False)
+    assert TrainConfig().autocast_dtype() is None
