@@ -116,6 +116,7 @@ def summarize(results) -> dict:
             "mean_reward": float(np.mean([r.reward for r in results])),
             "mean_steps": float(np.mean([r.steps for r in results])),
             "best_lap_time": float(best),
+            "mean_lap_time": float(np.mean([lap["time_s"] for lap in laps])) if laps else float("nan"),
             "mean_sector_times": [float(x) for x in sectors.mean(0)]}
 
 

@@ -207,7 +207,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             writer.add_scalar("eval/best_lap_time", s["best_lap_time"], global_step)
             for i, x in enumerate(s["mean_sector_times"]):
                 writer.add_scalar(f"eval/sector{i + 1}_time", x, global_step)
-        score = (s["completion_rate"], s["mean_reward"])
+        # reliability first, then speed: the reward hardly tells a fast lap from a slow one
+        mean_lap = s["mean_lap_time"] if math.isfinite(s["mean_lap_time"]) else 1e9
+        score = (s["completion_rate"], s["valid_lap_rate"], -mean_lap, s["mean_reward"])
         improved = best_score is None or score > tuple(best_score)
         if improved:
             best_score = score

@@ -1,6 +1,7 @@
 """Evaluation: lap counting with a driver that can lap, the play CLI's outputs and errors."""
 import imageio.v2 as imageio
 import numpy as np
+import pytest
 import torch
 
 from karting import play
@@ -40,6 +41,7 @@ def test_evaluate_counts_laps_sectors_and_completion(ring_track):
     s = play.summarize(results)
     assert s["completion_rate"] == 1.0 and s["valid_lap_rate"] == 1.0
     assert s["best_lap_time"] == min(r.laps[1]["time_s"] for r in results)
+    assert s["mean_lap_time"] == pytest.approx(np.mean([lap["time_s"] for r in results for lap in r.laps]))
 
 
 def test_evaluate_reports_why_an_episode_ended(ring_track):
