@@ -35,8 +35,8 @@ class TrainConfig:
     batch_size: int = _f(256, "PPO minibatch size [samples]")
     n_epochs: int = _f(4, "passes over each rollout per PPO update")
     frame_stack: int = _f(1, "camera frames stacked in the observation (changes the CNN's input channels)")
-    precision: str = _f("auto", "network arithmetic: float32, or bfloat16 autocast (1.3-1.9x "
-                        "faster training passes on CPUs with AVX512-BF16 or AMX, and it learned as "
+    precision: str = _f("auto", "network arithmetic: float32, or bfloat16 passes on float32 "
+                        "master weights (1.6-2x faster training passes on CPUs with AVX512-BF16 or AMX, and it learned as "
                         "well: see the README's learning curves); auto = bfloat16 where the CPU "
                         "(or CUDA GPU) does it natively, else float32",
                         choices=("auto", "float32", "bfloat16"))
@@ -84,10 +84,9 @@ class TrainConfig:
             return self.precision
         return "bfloat16" if native_bfloat16(device) else "float32"
 
-    def autocast_dtype(self, device="cpu"):
-        """The dtype for ``torch.autocast`` (None = plain float32)."""
-        import torch
-        return torch.bfloat16 if self.resolved_precision(device) == "bfloat16" else None
+    def bfloat16(self, device="cpu") -> bool:
+        """Whether the network runs its passes in bfloat16 (a ``ppo.LowPrecisionCopy``)."""
+        return self.resolved_precision(device) == "bfloat16"
 
     def to_dict(self) -> dict:
         return asdict(self)

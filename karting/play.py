@@ -35,11 +35,11 @@ class EpisodeResult:
         return [lap["time_s"] for lap in self.laps if lap["valid"]]
 
 
-def policy_actions(agent, obs, device="cpu", autocast_dtype=None, deterministic=True):
+def policy_actions(agent, obs, device="cpu", deterministic=True):
     import torch
-    from .policy import autocast, obs_to_tensors
+    from .policy import obs_to_tensors
     v, t = obs_to_tensors(obs, device)
-    with torch.inference_mode(), autocast(device, autocast_dtype):
+    with torch.inference_mode():
         a, _, _, _ = agent.get_action_and_value(v, t, deterministic=deterministic)
     return a.float().cpu().numpy()
 
@@ -61,8 +61,8 @@ def _end_reason(b, i, lap_done):
     return "time limit"
 
 
-def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", autocast_dtype=None,
-             deterministic=True, on_step=None):
+def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic=True,
+             on_step=None):
     """Run one episode per kart of ``env`` (a ``KartingVectorEnv`` from ``make_eval_env``) until
     each has driven ``laps`` laps or its episode ended. ``on_step(env, active)`` is called after
     every step. Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the last
@@ -76,7 +76,7 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", autocast_dt
     results = [None] * n
     end_step = np.zeros(n, np.int64)
     while active.any():
-        actions = policy_actions(agent, obs, device, autocast_dtype, deterministic)
+        actions = policy_actions(agent, obs, device, deterministic)
         obs, reward, term, trunc, info = env.step(actions)
         ret[active] += reward[active]
         steps[active] += 1
@@ -226,7 +226,10 @@ def main(argv=None):
         if composer is not None and active[0]:
             frames.append(composer.frame(env, 0))
 
-    results, end_step = evaluate(agent, env, args.laps, args.seed, device, cfg.autocast_dtype(device),
+    if cfg.bfloat16(device):       # drive with the same arithmetic as training did
+        from .ppo import LowPrecisionCopy
+        agent = LowPrecisionCopy(agent).work
+    results, end_step = evaluate(agent, env, args.laps, args.seed, device,
                                  deterministic=not args.stochastic, on_step=on_step)
     for k, r in enumerate(results):
         laps = "; ".join(f"lap {j + 1} {_fmt_lap(lap)}" for j, lap in enumerate(r.laps)) or "no lap"

@@ -84,9 +84,10 @@ class Agent(nn.Module):
 
     def features(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
         """vision (B, 84, 84, C) uint8 (or float in 0..255), telemetry (B, T) -> (B, 512)."""
-        x = vision.permute(0, 3, 1, 2).float().div_(255.0)
+        dt = self.fusion[0].weight.dtype      # float32, or bfloat16 in a LowPrecisionCopy
+        x = vision.permute(0, 3, 1, 2).to(dt).div_(255.0)
         v = self.vision(x.contiguous(memory_format=torch.channels_last))
-        t = self.telemetry(self.telemetry_norm(telemetry.float()))
+        t = self.telemetry(self.telemetry_norm(telemetry.float()).to(dt))
         return self.fusion(torch.cat([v, t], dim=1))
 
     def get_value(self, vision, telemetry):
@@ -95,17 +96,12 @@ class Agent(nn.Module):
     def get_action_and_value(self, vision, telemetry, action=None, deterministic=False):
         """(action, log-prob, entropy, value); ``action`` given -> its log-prob under the policy."""
         h = self.features(vision, telemetry)
-        mean = self.actor(h).float()   # float32 even under bfloat16 autocast: log-probs need it
-        dist = Normal(mean, self.log_std.expand_as(mean).exp())
+        mean = self.actor(h).float()   # float32 even in a bfloat16 copy: log-probs need it
+        dist = Normal(mean, self.log_std.float().expand_as(mean).exp())
         if action is None:
             action = mean if deterministic else dist.sample()
         return (action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1),
                 self.critic(h).squeeze(-1).float())
-
-
-def autocast(device, dtype):
-    """``torch.autocast`` on the device's type, a no-op when ``dtype`` is None (float32)."""
-    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
 def obs_to_tensors(obs: dict, device="cpu"):

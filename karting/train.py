@@ -99,8 +99,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
     from .env import make_train_envs
     from .play import evaluate, make_eval_env, summarize
-    from .policy import Agent, autocast, obs_to_tensors
-    from .ppo import RewardScaler, UpdateConfig, compute_gae, ppo_update
+    from .policy import Agent, obs_to_tensors
+    from .ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
     from .track import track_list
 
     device = resolve_device(cfg.device)
@@ -138,7 +138,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                            target_kl=cfg.target_kl)
-    amp = cfg.autocast_dtype(device)
+    # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
+    shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
+    net = shadow.work if shadow is not None else agent
 
     envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack, random_start=cfg.random_start,
                            max_episode_steps=cfg.max_episode_steps)
@@ -189,12 +191,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     def run_eval():
         nonlocal best_score, last_eval
         te = time.perf_counter()
-        agent.eval()
         results = []
         for k, e in enumerate(eval_envs):
-            results += evaluate(agent, e, seed=cfg.seed + 10_000 + k, device=device,
-                                autocast_dtype=amp)[0]
-        agent.train()
+            results += evaluate(net, e, seed=cfg.seed + 10_000 + k, device=device)[0]
         s = summarize(results)
         last_eval = {**s, "global_step": int(global_step),
                      "wall_s": time.perf_counter() - t0, "eval_s": times["eval"] + time.perf_counter() - te}
@@ -227,15 +226,14 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                 lr = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
                 for g in optimizer.param_groups:
                     g["lr"] = lr
-            agent.eval()
             for t in range(t_len):
                 tp = time.perf_counter()
                 v, tel = obs_to_tensors(obs)
                 vis_buf[t].copy_(v)
                 tel_buf[t].copy_(tel)
                 valid_buf[t] = valid_next
-                with torch.inference_mode(), autocast(device, amp):
-                    action, logp, _, value = agent.get_action_and_value(v.to(device), tel.to(device))
+                with torch.inference_mode():
+                    action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
                 act_buf[t], logp_buf[t], val_buf[t] = action.cpu(), logp.cpu(), value.cpu()
                 te = time.perf_counter()
                 obs, reward, term, trunc, info = envs.step(action.cpu().numpy())
@@ -264,9 +262,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             update += 1
 
             tu = time.perf_counter()
-            with torch.no_grad(), autocast(device, amp):
+            with torch.inference_mode():
                 v, tel = obs_to_tensors(obs, device)
-                next_value = agent.get_value(v, tel).cpu().numpy()
+                next_value = net.get_value(v, tel).cpu().numpy()
             adv, ret = compute_gae(rew_buf, val_buf.numpy(), term_buf, trunc_buf, next_value,
                                    cfg.gamma, cfg.gae_lambda)
             flat = lambda x: x.reshape((-1,) + tuple(x.shape[2:]))  # noqa: E731
@@ -276,9 +274,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                      "advantages": torch.from_numpy(adv.reshape(-1)).to(device),
                      "returns": torch.from_numpy(ret.reshape(-1)).to(device),
                      "valid": torch.from_numpy(valid_buf.reshape(-1)).to(device)}
-            agent.train()
-            upd = ppo_update(agent, optimizer, batch, upd_cfg, generator=gen, autocast_dtype=amp)
+            upd = ppo_update(agent, optimizer, batch, upd_cfg, generator=gen, shadow=shadow)
             agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
+            if shadow is not None:
+                shadow.pull()
             times["update"] += time.perf_counter() - tu
 
             fps = (global_step - start_step) / (time.perf_counter() - t0)

@@ -104,3 +104,24 @@ def test_reward_scaler_divides_by_the_return_std_and_restarts_at_episode_ends():
     s2 = RewardScaler(2, 0.9)
     s2.load_state_dict(s.state_dict())
     assert s2.var == s.var and s2.rms.count == s.rms.count
+
+
+def test_low_precision_copy_trains_the_float32_master():
+    from karting.ppo import LowPrecisionCopy
+    agent, b = make_batch()
+    shadow = LowPrecisionCopy(agent)
+    assert shadow.work.fusion[0].weight.dtype == torch.bfloat16
+    assert shadow.work.telemetry_norm.mean.dtype == torch.float64      # statistics keep precision
+    before = mean_left(agent, b)
+    opt = torch.optim.Adam(agent.parameters(), lr=3e-4)
+    ppo_update(agent, opt, b, UpdateConfig(n_epochs=4, batch_size=32),
+               generator=torch.Generator().manual_seed(0), shadow=shadow)
+    assert mean_left(agent, b) > before + 0.01
+    assert all(p.dtype == torch.float32 for p in agent.parameters())
+    for m, w in zip(agent.parameters(), shadow.work.parameters()):
+        assert torch.equal(m.to(torch.bfloat16), w)                   # the copy follows the master
+    # bfloat16 passes give nearly the float32 actions
+    with torch.no_grad():
+        a32 = agent.get_action_and_value(b["vision"], b["telemetry"], deterministic=True)[0]
+        a16 = shadow.work.get_action_and_value(b["vision"], b["telemetry"], deterministic=True)[0]
+    assert a16.dtype == torch.float32 and (a16 - a32).abs().max() < 0.05

@@ -189,7 +189,7 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     import karting.config as config
     monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": True)
     assert TrainConfig().resolved_precision() == "bfloat16"
-    assert TrainConfig().autocast_dtype() == torch.bfloat16
-    assert TrainConfig(precision="float32").autocast_dtype() is None
+    assert TrainConfig().bfloat16()
+    assert not TrainConfig(precision="float32").bfloat16()
     monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": False)
-    assert TrainConfig().autocast_dtype() is None
+    assert not TrainConfig().bfloat16()
