@@ -36,9 +36,9 @@ class TrainConfig:
     n_epochs: int = _f(4, "passes over each rollout per PPO update")
     frame_stack: int = _f(1, "camera frames stacked in the observation (changes the CNN's input channels)")
     precision: str = _f("auto", "network arithmetic: float32, or bfloat16 passes on float32 "
-                        "master weights (1.6-2x faster training passes on CPUs with AVX512-BF16 or AMX, and it learned as "
-                        "well: see the README's learning curves); auto = bfloat16 where the CPU "
-                        "(or CUDA GPU) does it natively, else float32",
+                        "master weights (~1.6x faster training passes on CPUs with AVX512-BF16 "
+                        "or AMX, and it learned as well: see the README's learning curves); "
+                        "auto = bfloat16 where the CPU (or CUDA GPU) does it natively, else float32",
                         choices=("auto", "float32", "bfloat16"))
     gamma: float = _f(0.99, "discount factor per control step (0.99 = a horizon of ~5 s)")
     gae_lambda: float = _f(0.95, "GAE lambda")

@@ -36,7 +36,7 @@ def run(args):
     first_valid = next((h for h in hist if h["valid_lap_rate"] > 0), None)
     ninety = next((h for h in hist if h["completion_rate"] >= 0.9), None)
     best = min((h["best_lap_time"] for h in hist if math.isfinite(h["best_lap_time"])), default=math.nan)
-    result = {"config": cfg.to_dict(), "history": hist, "fps": s["fps"], "steps": s["global_step"],
+    result = {"label": args.label, "config": cfg.to_dict(), "history": hist, "fps": s["fps"], "steps": s["global_step"],
               "wall_s": s["wall_s"], "times": s["times"],
               "first_valid_lap_training": s["first_valid_lap_training"],
               "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best}
@@ -65,7 +65,7 @@ def plot(args):
     for f in args.plot:
         r = json.loads(Path(f).read_text())
         h = r["history"]
-        label = f"{r['config']['precision']} (seed {r['config']['seed']}, {r['fps']:,.0f} steps/s)"
+        label = f"{r.get('label') or r['config']['precision']} (seed {r['config']['seed']}, {r['fps']:,.0f} steps/s)"
         steps = [x["global_step"] / 1e3 for x in h]
         mins = [x["wall_s"] / 60 for x in h]
         comp = [100 * x["completion_rate"] for x in h]
@@ -97,7 +97,8 @@ def main(argv=None):
     ap.add_argument("--learning-rate", type=float, default=3e-4)
     ap.add_argument("--ent-coef", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--name", default=None)
+    ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
+    ap.add_argument("--label", default=None, help="legend label in the plot (default: the precision)")
     ap.add_argument("--output-dir", default="outputs")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
