@@ -236,7 +236,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                     action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
                 act_buf[t], logp_buf[t], val_buf[t] = action.cpu(), logp.cpu(), value.cpu()
                 te = time.perf_counter()
-                obs, reward, term, trunc, info = envs.step(action.cpu().numpy())
+                obs, reward, term, trunc, info = envs.step(act_buf[t].numpy())
                 times["env"] += time.perf_counter() - te
                 times["policy"] += te - tp
                 done = term | trunc
