@@ -139,6 +139,9 @@ class KartBatch:
         self.sector_times = np.zeros((n, 3))
         self.off_time, self.wrong_time, self.stall_time = z(np.float64), z(np.float64), z(np.float64)
         self.off_track, self.crashed, self.surface = z(bool), z(bool), z(np.uint8)
+        # why an episode just terminated: 0 it did not, 1 tyre wall, 2 off track, 3 wrong way,
+        # 4 too far backwards, 5 stalled
+        self.end_reason = z(np.int8)
         self.reward = z(np.float32)
         self.telemetry = np.zeros((n, 9 * telemetry_history), np.float32)
         self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
@@ -187,6 +190,7 @@ class KartBatch:
         self.off_track[m] = self.crashed[m] = False
         self.surface[m] = tr.surface_at(pos[:, 0], pos[:, 1])
         self.reward[m] = 0.0
+        self.end_reason[m] = 0
 
     # ------------------------------------------------------------ step
     def step(self, actions):
@@ -226,9 +230,13 @@ class KartBatch:
             reward += self._cross_gates(crossed)
         self.reward = reward.astype(np.float32)
 
-        terminated = ((self.off_time > cfg.max_off_track_s) | (self.wrong_time > cfg.max_wrong_way_s)
-                      | (self.progress < self.best_progress - cfg.max_backwards_m) | self.crashed
-                      | (self.stall_time > cfg.max_stall_s))
+        # why an episode ends, in the order of the end_reason codes (the first that applies)
+        ends = np.stack([self.crashed, self.off_time > cfg.max_off_track_s,
+                         self.wrong_time > cfg.max_wrong_way_s,
+                         self.progress < self.best_progress - cfg.max_backwards_m,
+                         self.stall_time > cfg.max_stall_s])
+        terminated = ends.any(axis=0)
+        self.end_reason = np.where(terminated, ends.argmax(axis=0) + 1, 0)
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
@@ -597,5 +605,6 @@ def make_train_envs(tracks, num_envs: int, **kwargs):
     return MultiTrackVectorEnv(tracks, num_envs, **kwargs)
 
 
-__all__ = ["KartingEnv", "KartingVectorEnv", "MultiTrackVectorEnv", "make_vec", "make_train_envs", "RewardConfig", "TELEMETRY_NAMES",
+__all__ = ["KartingEnv", "KartingVectorEnv", "MultiTrackVectorEnv", "make_vec", "make_train_envs",
+           "RewardConfig", "TELEMETRY_NAMES",
            "TELEMETRY_LOW", "TELEMETRY_HIGH"]

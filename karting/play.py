@@ -30,10 +30,6 @@ class EpisodeResult:
     end: str                     # why the episode ended
     laps: list = field(default_factory=list)   # per lap: {"time_s", "valid", "sectors_s"}
 
-    @property
-    def valid_lap_times(self):
-        return [lap["time_s"] for lap in self.laps if lap["valid"]]
-
 
 def policy_actions(agent, obs, device="cpu", deterministic=True):
     import torch
@@ -47,18 +43,10 @@ def policy_actions(agent, obs, device="cpu", deterministic=True):
 def _end_reason(b, i, lap_done):
     if lap_done:
         return "laps done"
-    if b.crashed[i]:
-        return "hit the tyre wall"
     cfg = b.reward_cfg
-    if b.off_time[i] > cfg.max_off_track_s:
-        return f"off the track for {cfg.max_off_track_s:g} s"
-    if b.wrong_time[i] > cfg.max_wrong_way_s:
-        return "wrong way"
-    if b.progress[i] < b.best_progress[i] - cfg.max_backwards_m:
-        return "went backwards"
-    if b.stall_time[i] > cfg.max_stall_s:
-        return f"stalled (no progress for {cfg.max_stall_s:g} s)"
-    return "time limit"
+    return {1: "hit the tyre wall", 2: f"off the track for {cfg.max_off_track_s:g} s",
+            3: "wrong way", 4: "went backwards",
+            5: f"stalled (no progress for {cfg.max_stall_s:g} s)"}.get(int(b.end_reason[i]), "time limit")
 
 
 def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic=True,
