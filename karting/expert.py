@@ -1,24 +1,38 @@
-"""A privileged scripted driver: pure pursuit on the racing line with a grip-limited speed profile.
+"""A privileged scripted driver and the reference lap time: ``python -m karting.expert --track X``.
 
-It reads the simulator's state (not the pixels), so it is a reference, not an RL agent. Works on
-a whole batch at once. Speed profile: ``v = sqrt(mu_use * g / |kappa|)`` along the racing line,
-capped at top speed, then a backward pass so that every corner is reached at its speed with
-``brake_g`` of braking (the standard quasi-steady-state lap-time approach).
+:class:`PurePursuit` reads the simulator's state (not the pixels), so it is a reference, not an RL
+agent; it drives a whole batch at once. It steers by pure pursuit (Coulter 1992) towards a point
+on the racing line ``lookahead_min_m + lookahead_s * speed`` ahead, from where the kart will be
+after ``latency_s`` (the steering rate limit), and holds the speed of a grip-limited profile:
+``v = sqrt(mu_use * g / |kappa|)`` along the line, capped at top speed, then a backward pass so
+that every corner is reached at its speed with ``brake_g`` of braking (the quasi-steady-state
+lap-time approach).
+
+:func:`reference_lap` drives one batch of karts with a grid of settings (how much grip to plan
+with, how closely to follow the racing line) for a standing and a flying lap, and keeps the
+fastest *clean* lap (never off the asphalt or kerbs): "how fast can this kart go here". It needs
+no GL, so it runs anywhere in a few seconds.
 """
 from __future__ import annotations
 
+import argparse
+import sys
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from .physics import G, KartParams
+from .physics import CONTROL_HZ, G, KartParams
 from .track import Track
 
 
-def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0):
-    k = np.abs(track.racing_curvature)
+def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0, line=None):
+    line = track.racing_line if line is None else line
+    from .track import _curvature
+    k = np.abs(_curvature(line))
     # smooth the curvature a little: single-sample spikes are discretisation, not corners
     k = np.convolve(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7, mode="valid")
     v = np.minimum(np.sqrt(mu_use * G / np.maximum(k, 1e-6)), v_max)
-    ds = np.linalg.norm(np.roll(track.racing_line, -1, 0) - track.racing_line, axis=1)
+    ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
     for _ in range(2):  # two laps backwards settle the wrap-around
         for i in range(len(v) - 1, -1, -1):
             j = (i + 1) % len(v)
@@ -27,23 +41,37 @@ def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0):
 
 
 class PurePursuit:
-    """``act(state, idx) -> (N, 2)`` actions for karts whose nearest centre-line index is ``idx``."""
+    """``act(state, idx) -> (N, 2)`` actions for karts whose nearest centre-line index is ``idx``.
+
+    ``mu_use`` and ``line_weight`` may be sequences: kart ``i`` then drives with setting
+    ``i % len(settings)`` (one batch tries several settings at once, see :func:`reference_lap`).
+    """
 
     def __init__(self, track: Track, params: KartParams = KartParams(), mu_use=1.3, brake_g=1.1,
                  lookahead_s=0.25, lookahead_min_m=2.5, speed_gain=0.8, line_weight=0.8,
                  latency_s=0.1):
         self.track, self.params = track, params
-        self.v_target = speed_profile(track, mu_use, brake_g)
+        mu = np.atleast_1d(np.asarray(mu_use, np.float64))
+        lw = np.atleast_1d(np.asarray(line_weight, np.float64))
+        mu, lw = np.broadcast_arrays(mu, lw)
         # follow a line between the racing line and the centre: margin for tracking errors
-        self.line = track.centre + track.normal * (line_weight * track.racing_offset)[:, None]
+        self.lines = track.centre[None] + track.normal[None] * (lw[:, None] * track.racing_offset)[..., None]
+        self.v_target = np.stack([speed_profile(track, m, brake_g, line=ln)
+                                  for m, ln in zip(mu, self.lines)])
         self.latency_s = latency_s
         self.lookahead_s, self.lookahead_min_m, self.speed_gain = lookahead_s, lookahead_min_m, speed_gain
+
+    @property
+    def line(self):
+        return self.lines[0]
 
     def act(self, state, idx):
         tr, p = self.track, self.params
         v = state.speed
+        k = np.arange(len(v)) % len(self.lines)
+        m = len(tr.centre)
         look = np.round((self.lookahead_min_m + self.lookahead_s * v) / tr.spacing).astype(np.int64)
-        tgt = self.line[(idx + look) % len(tr.centre)]
+        tgt = self.lines[k, (idx + look) % m]
         c, s = np.cos(state.yaw), np.sin(state.yaw)
         # steer from where the kart will be when the command takes effect
         px = state.x + self.latency_s * (state.vx * c - state.vy * s)
@@ -54,7 +82,136 @@ class PurePursuit:
         delta = np.arctan(2.0 * p.wheelbase_m * left / ld2)
         steer = np.clip(delta / p.max_steer_rad, -1, 1)
         # aim for the speed a little ahead, so braking starts in time
-        ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % len(tr.centre)
-        err = self.v_target[ahead] - v
+        ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % m
+        err = self.v_target[k, ahead] - v
         throttle = np.clip(self.speed_gain * err, -1, 1)
         return np.stack([steer, throttle], 1).astype(np.float32)
+
+
+#: the settings :func:`reference_lap` tries, fastest first: grip planned with x line weight
+MU_GRID = tuple(np.round(np.arange(2.0, 0.65, -0.1), 2))
+LINE_GRID = (1.0, 0.85, 0.7)
+
+
+@dataclass
+class ExpertLap:
+    track: str
+    length_m: float
+    completed: bool                 # at least one clean (valid) lap
+    lap_time_s: float = 0.0         # fastest clean lap (standing or flying) [s]
+    sector_times_s: tuple = ()      # its sectors [s]
+    standing_lap_s: float = 0.0     # that setting's first lap, from rest (0 if not clean)
+    mu_use: float = 0.0
+    line_weight: float = 0.0
+    clean_settings: int = 0         # how many of the settings tried drove a clean lap
+    settings_tried: int = 0
+    telemetry: object = field(default=None, repr=False)   # DataFrame of the best kart's run
+
+    @property
+    def avg_speed_kmh(self):
+        return 3.6 * self.length_m / self.lap_time_s if self.lap_time_s else 0.0
+
+
+def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
+                  params: KartParams = KartParams(), record=False) -> ExpertLap:
+    """Drive ``laps`` laps from a standing start with every setting of the grid at once and
+    return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it."""
+    from .env import KartBatch
+    mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
+    mu, lw = mu.ravel(), lw.ravel()
+    n = len(mu)
+    limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
+    batch = KartBatch(track, n, render=False, record_telemetry=record,
+                      max_episode_steps=int(limit_s * CONTROL_HZ), params=params)
+    batch.reset(np.ones(n, bool), np.random.default_rng(0))
+    # no random pose: every setting starts exactly on the line, facing the track
+    tr = track
+    batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
+                      np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
+    batch.lateral[:] = 0.0
+    pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
+    active = np.ones(n, bool)
+    best = np.full(n, np.inf)
+    best_sectors = np.zeros((n, 3))
+    standing = np.zeros(n)
+    done_laps = np.zeros(n, np.int32)
+    while active.any():
+        _, term, trunc = batch.step(pp.act(batch.state, batch.idx))
+        if record:
+            batch.observe()
+            batch.record()
+        new = active & (batch.laps > done_laps)
+        for i in np.flatnonzero(new):
+            t = batch.last_lap_time[i]
+            if batch.last_lap_valid[i]:
+                if done_laps[i] == 0:
+                    standing[i] = t
+                if t < best[i]:
+                    best[i], best_sectors[i] = t, batch.sector_times[i]
+        done_laps = batch.laps.copy()
+        active &= ~(term | trunc) & (done_laps < laps)
+    clean = np.isfinite(best)
+    out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
+                    clean_settings=int(clean.sum()), settings_tried=n)
+    if clean.any():
+        i = int(np.argmin(best))
+        out.lap_time_s, out.sector_times_s = float(best[i]), tuple(float(x) for x in best_sectors[i])
+        out.standing_lap_s, out.mu_use, out.line_weight = float(standing[i]), float(mu[i]), float(lw[i])
+        if record:
+            df = batch.recorder.to_dataframe()
+            out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
+    return out
+
+
+def format_lap(r: ExpertLap) -> str:
+    if not r.completed:
+        return (f"{r.track}: no clean lap: none of the {r.settings_tried} expert settings completed "
+                "a lap without leaving the track (too narrow or too tight a corner for a kart?)")
+    secs = "  ".join(f"S{i + 1} {t:6.2f}" for i, t in enumerate(r.sector_times_s))
+    return (f"{r.track}: {r.length_m:.0f} m  reference lap {r.lap_time_s:.2f} s "
+            f"({r.avg_speed_kmh:.1f} km/h)  {secs}  standing lap {r.standing_lap_s:.2f} s  "
+            f"[grip used {r.mu_use:.1f}, line weight {r.line_weight:.1f}; "
+            f"{r.clean_settings}/{r.settings_tried} settings clean]")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="python -m karting.expert",
+        description="Reference lap time of a track under the project's physics: a privileged "
+                    "pure-pursuit driver on the racing line tries a grid of settings and keeps the "
+                    "fastest clean lap. Exit code 0: a clean lap; 1: none; 2: the track cannot be used.")
+    ap.add_argument("--track", default="circuit.png",
+                    help="track PNG (path or shipped name), comma-separated list, or folder")
+    ap.add_argument("--laps", type=int, default=2, help="laps per setting, from a standing start (default 2)")
+    ap.add_argument("--telemetry", default=None,
+                    help="write the best run's telemetry to this CSV (one track only)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args(argv)
+    from .track import TrackError, load_track, track_list
+    try:
+        paths = track_list(args.track)
+        if args.telemetry and len(paths) > 1:
+            ap.error("--telemetry takes one track")
+        tracks = [load_track(p) for p in paths]
+    except TrackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    results = []
+    for tr in tracks:
+        r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry))
+        results.append(r)
+        if not args.json:
+            print(format_lap(r))
+        if args.telemetry and r.telemetry is not None:
+            from .telemetry import write_csv
+            print(f"telemetry: {write_csv(r.telemetry, args.telemetry)}")
+    if args.json:
+        import json
+        keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",
+                "mu_use", "line_weight", "clean_settings", "settings_tried")
+        print(json.dumps([{k: getattr(r, k) for k in keys} for r in results], indent=2))
+    return 0 if all(r.completed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,8 @@ Everything the simulator needs is derived from the image alone; the JSON entry o
   smoothed and resampled every ``CENTRE_SPACING_M``), full track widths, curvature, tangents;
 * the driving direction (default: clockwise as seen on the image), start/finish on the middle of
   the longest straight, checkpoint gates across the track, three sectors;
-* a minimum-curvature racing line inside the track limits, keeping ``RACING_MARGIN_M`` from edges;
+* a racing line inside the track limits, keeping ``RACING_MARGIN_M`` from the edges: the blend of
+  minimum curvature and shortest path with the lowest lap time (:mod:`karting.raceline`);
 * a surface grid (grass / asphalt / kerb) at image resolution, used by physics and the renderer.
 
 World coordinates are metres with x to the right and y *up* the image; pixel ``(col, row)`` has
@@ -241,53 +242,6 @@ def _signed_area(p):
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
 
 
-# ---------------------------------------------------------------- racing line
-
-def min_curvature_offsets(centre, normal, width, margin=RACING_MARGIN_M):
-    """Minimum-curvature racing line as lateral offsets alpha from the centre line.
-
-    Minimises sum ||P[i-1] - 2 P[i] + P[i+1]||^2 with P = centre + alpha * normal, subject to
-    |alpha| <= width/2 - margin: the box-constrained QP of Heilmeier et al. 2019 ("Minimum
-    curvature trajectory planning and control for an autonomous race car") in its simplest form.
-    Solved with a primal-dual active-set method (Hintermueller, Ito & Kunisch 2002): its Hessian
-    is banded, so each iteration is one sparse factorisation (~ms), where a generic bounded
-    least-squares solver took seconds.
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
-    m = len(centre)
-    d2 = sp.diags([np.ones(m - 1), -2 * np.ones(m), np.ones(m - 1)], [-1, 0, 1],
-                  shape=(m, m), format="lil", dtype=np.float64)
-    d2[0, m - 1] = 1.0
-    d2[m - 1, 0] = 1.0
-    d2 = d2.tocsr()
-    a = sp.vstack([d2 @ sp.diags(normal[:, 0]), d2 @ sp.diags(normal[:, 1])]).tocsr()
-    rhs = -np.concatenate([d2 @ centre[:, 0], d2 @ centre[:, 1]])
-    hess = (a.T @ a + sp.identity(m) * 1e-9).tocsc()
-    b = a.T @ rhs
-    upper = np.maximum(width / 2.0 - margin, 0.0)
-    lower = -upper
-    alpha = np.zeros(m)
-    mult = np.zeros(m)
-    active_prev = None
-    for _ in range(200):   # usually 15-40 iterations; may cycle on hard layouts, then stop
-        hi = alpha + mult > upper
-        lo = alpha + mult < lower
-        active = hi.astype(np.int8) - lo.astype(np.int8)
-        if active_prev is not None and np.array_equal(active, active_prev):
-            break
-        active_prev = active
-        free = active == 0
-        alpha = np.where(hi, upper, np.where(lo, lower, 0.0))
-        if free.any():
-            fixed_rhs = b - hess @ alpha
-            alpha[free] = spsolve(hess[free][:, free].tocsc(), fixed_rhs[free])
-        mult = np.where(free, 0.0, b - hess @ alpha)   # = -gradient on the active set
-    alpha = np.clip(alpha, lower, upper)
-    objective = lambda x: float(np.sum((a @ x - rhs) ** 2))  # noqa: E731
-    return alpha if objective(alpha) <= objective(np.zeros(m)) else np.zeros(m)
-
-
 # ---------------------------------------------------------------- checkpoints.json
 
 def default_checkpoints_path(png: Path) -> Path:
@@ -501,7 +455,9 @@ def build_track(path: Path, entry: dict) -> Track:
         if not 0 < secs[0] < secs[1]:
             secs = [max(1, len(gate_s) // 3), max(2, 2 * len(gate_s) // 3)]
     surface = _surface(asphalt, centre, curvature, scale, h)
-    offsets = min_curvature_offsets(centre, normal, width)
+    from .raceline import min_time_offsets
+    half = np.maximum(width / 2.0 - RACING_MARGIN_M, 0.0)
+    offsets, _ = min_time_offsets(centre, normal, -half, half)
     return Track(name=path.name, path=path, scale=scale, surface=surface, centre=centre,
                  tangent=tangent, normal=normal, width=width, curvature=curvature, length=length,
                  gates=gates_w, gate_s=np.asarray(gate_s, np.float64),
