@@ -246,3 +246,26 @@ def min_time_offsets(centre, normal, lower, upper, params: KartParams = KartPara
     w = min(cache, key=lambda k: cache[k][0])
     return cache[w][1], {"w": float(w), "lap_time_s": float(cache[w][0]),
                          "mincurv_lap_time_s": float(cache[0.0][0])}
+
+
+def compare_with_published(centre, normal, w_right, w_left, published, params: KartParams = KartParams()):
+    """Our lines against a published race line on the same layout.
+
+    The published line's clearance from the track edges (its 1st percentile) is used as our
+    margin, so both lines live within the same limits. Returns
+    ``{"margin_m", "published": metrics, "ours": metrics (minimum curvature),
+    "ours_min_time": metrics, "w"}`` with :func:`line_metrics` dictionaries.
+    """
+    from scipy.spatial import cKDTree
+    pub = resample_smooth(published, float(np.mean(np.linalg.norm(np.diff(centre, axis=0), axis=1))))
+    _, idx = cKDTree(centre).query(pub)
+    lat = np.einsum("ij,ij->i", pub - centre[idx], normal[idx])
+    clear = np.minimum(w_left[idx] - lat, w_right[idx] + lat)
+    margin = max(float(np.percentile(clear, 1)), 0.0)
+    lower, upper = -(w_right - margin), w_left - margin
+    alpha_c = min_curvature_offsets(centre, normal, lower, upper)
+    alpha_t, info = min_time_offsets(centre, normal, lower, upper, params)
+    line = lambda a: centre + normal * a[:, None]  # noqa: E731
+    return {"margin_m": margin, "published": line_metrics(published, params),
+            "ours": line_metrics(line(alpha_c), params),
+            "ours_min_time": line_metrics(line(alpha_t), params), "w": info["w"]}

@@ -11,11 +11,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
-from scipy.interpolate import CubicSpline
+
+from karting.trackgen import draw, spline_loop
 
 SCALE = 0.5  # m/px, karting.track.DEFAULT_SCALE_M_PER_PX
-SUPERSAMPLE = 4
 
 LAYOUTS = {
     # the default: a club kart circuit, ~1.1 km: a long straight, a fast right sweeper, an
@@ -35,30 +34,6 @@ LAYOUTS = {
         (295, 110), (290, 60), (250, 40), (215, 65), (185, 100), (150, 95), (140, 55),
         (100, 40), (60, 60), (75, 100), (110, 130), (95, 170), (50, 185), (35, 225)]),
 }
-
-
-def spline_loop(points, n=4000):
-    p = np.asarray(points, np.float64)
-    p = np.vstack([p, p[:1]])
-    t = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
-    cs = CubicSpline(t, p, bc_type="periodic")
-    return cs(np.linspace(0, t[-1], n, endpoint=False))
-
-
-def draw(centre_m, width_m, size_m, path):
-    """Paint a closed centre line (metres, y down) as a black band on white; anti-aliased."""
-    s = SUPERSAMPLE / SCALE
-    w, h = int(size_m[0] / SCALE), int(size_m[1] / SCALE)
-    im = Image.new("L", (w * SUPERSAMPLE, h * SUPERSAMPLE), 255)
-    d = ImageDraw.Draw(im)
-    pts = [(float(x * s), float(y * s)) for x, y in centre_m]
-    lw = int(round(width_m * s))
-    d.line(pts + pts[:1], fill=0, width=lw, joint="curve")
-    r = lw / 2
-    for x, y in pts[:: max(1, len(pts) // 400)]:
-        d.ellipse([x - r, y - r, x + r, y + r], fill=0)
-    im = im.resize((w, h), Image.LANCZOS)
-    im.save(path, optimize=True)
 
 
 def real_track(csv, length_m=1200.0, width_m=9.0, margin_m=25.0):

@@ -1,0 +1,244 @@
+"""Making track PNGs: painting a centre line, importing real circuits, generating new ones.
+
+A track is painted exactly as a user would draw it: a black band on white at the track's
+metres-per-pixel scale, anti-aliased by drawing 4x larger and scaling down. Coordinates here are
+metres with y *down* (image convention) unless a function says otherwise.
+
+* :func:`draw` / :func:`draw_variable`: a closed centre line -> PNG, constant or per-point width;
+* :func:`import_centreline_csv`: a centre line CSV in the format of ``shared/real_tracks``
+  (``x_m, y_m, w_tr_right_m, w_tr_left_m``, y up, in driving order) -> image + checkpoints entry,
+  scaled to a chosen lap length and kart-sized width;
+* :func:`generate`: procedural kart circuits from a seed (a random star-shaped loop of control
+  points through a periodic spline, kept only if its corners are drivable and no two parts of it
+  come closer than the track width plus a grass strip).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .track import DEFAULT_SCALE_M_PER_PX, MIN_TRACK_WIDTH_M, TrackError
+
+SUPERSAMPLE = 4
+
+
+def spline_loop(points, n=4000):
+    """A closed periodic cubic spline through ``points``, sampled at ``n`` points."""
+    from scipy.interpolate import CubicSpline
+    p = np.asarray(points, np.float64)
+    p = np.vstack([p, p[:1]])
+    t = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    cs = CubicSpline(t, p, bc_type="periodic")
+    return cs(np.linspace(0, t[-1], n, endpoint=False))
+
+
+def _save(im, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from .files import atomic_write
+    atomic_write(path, lambda f: im.save(f, format="PNG", optimize=True))
+
+
+def draw(centre_m, width_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
+    """Paint a closed centre line (metres, y down) as a ``width_m`` black band on white.
+    Returns the PIL image; saves it (atomically) when ``path`` is given."""
+    from PIL import Image, ImageDraw
+    s = SUPERSAMPLE / scale
+    w, h = int(size_m[0] / scale), int(size_m[1] / scale)
+    im = Image.new("L", (w * SUPERSAMPLE, h * SUPERSAMPLE), 255)
+    d = ImageDraw.Draw(im)
+    pts = [(float(x * s), float(y * s)) for x, y in centre_m]
+    lw = int(round(width_m * s))
+    d.line(pts + pts[:1], fill=0, width=lw, joint="curve")
+    r = lw / 2
+    for x, y in pts[:: max(1, len(pts) // 400)]:
+        d.ellipse([x - r, y - r, x + r, y + r], fill=0)
+    im = im.resize((w, h), Image.LANCZOS)
+    if path is not None:
+        _save(im, path)
+    return im
+
+
+def draw_variable(centre_m, w_right_m, w_left_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
+    """Paint a closed centre line (metres, y down, driving order) with per-point free widths to
+    the right and left of it, as a union of quads between the two edges plus round joints."""
+    from PIL import Image, ImageDraw
+    c = np.asarray(centre_m, np.float64)
+    d1 = np.roll(c, -1, 0) - np.roll(c, 1, 0)
+    t = d1 / np.maximum(np.linalg.norm(d1, axis=1, keepdims=True), 1e-12)
+    right = np.stack([-t[:, 1], t[:, 0]], 1)          # y down: (-ty, tx) is the driver's right
+    s = SUPERSAMPLE / scale
+    rt = (c + right * np.asarray(w_right_m)[:, None]) * s
+    lf = (c - right * np.asarray(w_left_m)[:, None]) * s
+    w, h = int(size_m[0] / scale), int(size_m[1] / scale)
+    im = Image.new("L", (w * SUPERSAMPLE, h * SUPERSAMPLE), 255)
+    d = ImageDraw.Draw(im)
+    n = len(c)
+    for i in range(n):
+        j = (i + 1) % n
+        d.polygon([tuple(rt[i]), tuple(rt[j]), tuple(lf[j]), tuple(lf[i])], fill=0)
+    cs = c * s
+    for i in range(0, n, max(1, n // 600)):
+        r = min(w_right_m[i], w_left_m[i]) * s
+        x, y = cs[i]
+        d.ellipse([x - r, y - r, x + r, y + r], fill=0)
+    im = im.resize((w, h), Image.LANCZOS)
+    if path is not None:
+        _save(im, path)
+    return im
+
+
+def _frame_size(xy, margin_m):
+    xy = xy - (xy.min(axis=0) - margin_m)
+    return xy, (float(xy[:, 0].max() + margin_m), float(xy[:, 1].max() + margin_m))
+
+
+def read_centreline_csv(path):
+    """``(xy (N, 2), w_right (N,), w_left (N,))`` from a real_tracks-style CSV, with clear errors."""
+    path = Path(path)
+    if not path.exists():
+        raise TrackError(f"{path}: file not found")
+    try:
+        data = np.loadtxt(path, delimiter=",", comments="#", ndmin=2)
+    except ValueError as e:
+        raise TrackError(f"{path}: not a numeric CSV ({e}); expected rows 'x_m,y_m,w_tr_right_m,"
+                         "w_tr_left_m' (lines starting with # are comments)") from None
+    if data.ndim != 2 or data.shape[1] not in (2, 4):
+        raise TrackError(f"{path}: expected 4 columns x_m,y_m,w_tr_right_m,w_tr_left_m (or 2 with "
+                         f"--width), got {data.shape[1] if data.ndim == 2 else 0}")
+    if len(data) < 10:
+        raise TrackError(f"{path}: only {len(data)} points; a centre line needs at least 10")
+    if not np.isfinite(data).all():
+        raise TrackError(f"{path}: contains NaN or infinite values (row "
+                         f"{int(np.argwhere(~np.isfinite(data))[0, 0]) + 1} of the data)")
+    xy = data[:, :2]
+    if data.shape[1] == 4:
+        wr, wl = data[:, 2], data[:, 3]
+        if (wr <= 0).any() or (wl <= 0).any():
+            raise TrackError(f"{path}: track widths must be positive")
+    else:
+        wr = wl = None
+    return xy, wr, wl
+
+
+def _signed_area(p):
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_M_PER_PX,
+                          margin_m=20.0):
+    """A real circuit as a kart track: ``(PIL image, checkpoints entry)``.
+
+    ``length_m`` scales the layout to that lap length (None: keep it); ``width_m`` gives a
+    constant track width (None: the CSV's own widths, scaled with the layout). The entry keeps
+    the CSV's driving direction and puts start/finish at its first point.
+    """
+    xy, wr, wl = read_centreline_csv(csv)
+    seg = np.linalg.norm(np.diff(np.vstack([xy, xy[:1]]), axis=0), axis=1)
+    if (seg < 1e-9).any():
+        keep = seg >= 1e-9
+        xy = xy[keep]
+        wr, wl = (wr[keep], wl[keep]) if wr is not None else (None, None)
+        seg = seg[keep]
+    f = 1.0 if length_m is None else float(length_m) / seg.sum()
+    if width_m is None:
+        if wr is None:
+            raise TrackError(f"{csv}: no width columns; give --width")
+        wr, wl = wr * f, wl * f
+        if (wr + wl).min() < MIN_TRACK_WIDTH_M:
+            raise TrackError(f"{csv}: scaled to {seg.sum() * f:.0f} m the track is only "
+                             f"{(wr + wl).min():.1f} m wide in places (a kart needs "
+                             f"{MIN_TRACK_WIDTH_M} m); give --width (e.g. 9) or a longer --length")
+    elif not MIN_TRACK_WIDTH_M <= width_m <= 40:
+        raise TrackError(f"--width {width_m}: must be between {MIN_TRACK_WIDTH_M} and 40 m")
+    direction = "clockwise" if _signed_area(xy) < 0 else "counterclockwise"   # y up
+    pts = xy * f
+    pts[:, 1] = -pts[:, 1]                                                    # y up -> y down
+    half_max = (width_m / 2 if width_m is not None else max(wr.max(), wl.max()))
+    pts, size = _frame_size(pts, margin_m + half_max)
+    px = size[0] / scale * size[1] / scale
+    if px > 12_000_000:
+        raise TrackError(f"{csv}: at {scale} m/px the image would be {size[0] / scale:.0f} x "
+                         f"{size[1] / scale:.0f} px; give a shorter --length or a larger --scale")
+    dense = _densify(pts, 0.5)
+    if width_m is not None:
+        im = draw(dense[0], width_m, size, scale=scale)
+    else:
+        im = draw_variable(dense[0], np.interp(dense[1], np.arange(len(wr) + 1), np.r_[wr, wr[:1]]),
+                           np.interp(dense[1], np.arange(len(wl) + 1), np.r_[wl, wl[:1]]), size, scale=scale)
+    start_c, start_r = pts[0] / scale - 0.5
+    d = pts[1] - pts[0]
+    entry = {"scale_m_per_px": float(scale), "direction": direction,
+             "start": {"x": round(float(start_c), 2), "y": round(float(start_r), 2),
+                       "heading_deg": round(math.degrees(math.atan2(-d[1], d[0])), 2)}}
+    return im, entry
+
+
+def _densify(pts, step_m):
+    """Points every ~``step_m`` along a closed polyline, and their fractional input index."""
+    closed = np.vstack([pts, pts[:1]])
+    seg = np.linalg.norm(np.diff(closed, axis=0), axis=1)
+    k = np.maximum(1, np.ceil(seg / step_m).astype(int))
+    frac = np.concatenate([i + np.arange(n) / n for i, n in enumerate(k)])
+    i0 = np.floor(frac).astype(int)
+    u = (frac - i0)[:, None]
+    return closed[i0] * (1 - u) + closed[i0 + 1] * u, frac
+
+
+# ---------------------------------------------------------------- procedural generation
+
+MIN_RADIUS_M = 9.0         # tightest corner generated (a kart hairpin)
+GRASS_GAP_M = 8.0          # grass between two parts of the track that pass each other
+
+
+def _layout_ok(c, width_m):
+    """True when the closed centre line (metres) has no corner tighter than MIN_RADIUS_M and no
+    two parts (more than a few widths apart along the track) closer than width + GRASS_GAP_M."""
+    from scipy.spatial import cKDTree
+    from .track import _curvature
+    if np.abs(_curvature(c)).max() > 1.0 / MIN_RADIUS_M:
+        return False
+    seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
+    total = seg.sum()
+    pairs = cKDTree(c).query_pairs(width_m + GRASS_GAP_M, output_type="ndarray")
+    if len(pairs):
+        gap = np.abs(s[pairs[:, 0]] - s[pairs[:, 1]])
+        along = np.minimum(gap, total - gap)
+        if (along > 3.0 * (width_m + GRASS_GAP_M)).any():
+            return False
+    return True
+
+
+def generate_layout(seed: int, max_tries: int = 500):
+    """A random drivable closed centre line: ``(points (N, 2) metres y down, width_m)``."""
+    rng = np.random.default_rng(seed)
+    for _ in range(max_tries):
+        n = int(rng.integers(10, 19))
+        ang = 2 * np.pi * (np.arange(n) + rng.uniform(-0.4, 0.4, n)) / n
+        rad = rng.uniform(0.55, 1.0, n)
+        # control points pulled well inwards make hairpins and infield loops
+        pull = rng.random(n) < 0.3
+        rad[pull] *= rng.uniform(0.3, 0.65, pull.sum())
+        aspect = rng.uniform(1.0, 1.8)
+        pts = np.stack([aspect * rad * np.cos(ang), rad * np.sin(ang)], 1)
+        c = spline_loop(pts, 3000)
+        length = float(rng.uniform(800.0, 1400.0))
+        seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
+        c = c * (length / seg)
+        width = float(rng.uniform(8.0, 10.5))
+        if _layout_ok(c[::3], width):
+            return c, width
+    raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
+
+
+def generate(seed: int, scale=DEFAULT_SCALE_M_PER_PX, margin_m=20.0):
+    """A procedural kart circuit: ``(PIL image, layout info)``."""
+    c, width = generate_layout(seed)
+    pts, size = _frame_size(c, margin_m + width / 2)
+    im = draw(pts, width, size, scale=scale)
+    seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
+    return im, {"seed": seed, "length_m": float(seg), "width_m": width}
