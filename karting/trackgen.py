@@ -129,12 +129,13 @@ def _signed_area(p):
 
 
 def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_M_PER_PX,
-                          margin_m=20.0):
+                          margin_m=20.0, return_transform=False):
     """A real circuit as a kart track: ``(PIL image, checkpoints entry)``.
 
     ``length_m`` scales the layout to that lap length (None: keep it); ``width_m`` gives a
     constant track width (None: the CSV's own widths, scaled with the layout). The entry keeps
-    the CSV's driving direction and puts start/finish at its first point.
+    the CSV's driving direction and puts start/finish at its first point. With
+    ``return_transform`` a third value maps CSV points (metres, y up) to the track's world metres.
     """
     xy, wr, wl = read_centreline_csv(csv)
     seg = np.linalg.norm(np.diff(np.vstack([xy, xy[:1]]), axis=0), axis=1)
@@ -158,7 +159,9 @@ def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_
     pts = xy * f
     pts[:, 1] = -pts[:, 1]                                                    # y up -> y down
     half_max = (width_m / 2 if width_m is not None else max(wr.max(), wl.max()))
-    pts, size = _frame_size(pts, margin_m + half_max)
+    shifted, size = _frame_size(pts, margin_m + half_max)
+    shift = shifted[0] - pts[0]
+    pts = shifted
     px = size[0] / scale * size[1] / scale
     if px > 12_000_000:
         raise TrackError(f"{csv}: at {scale} m/px the image would be {size[0] / scale:.0f} x "
@@ -174,6 +177,14 @@ def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_
     entry = {"scale_m_per_px": float(scale), "direction": direction,
              "start": {"x": round(float(start_c), 2), "y": round(float(start_r), 2),
                        "heading_deg": round(math.degrees(math.atan2(-d[1], d[0])), 2)}}
+    if return_transform:
+        # image metres (y down) -> world metres (y up): y_world = image height - y_image
+        height_m = im.size[1] * scale
+
+        def to_world(p):
+            q = np.asarray(p, np.float64) * f
+            return np.stack([q[:, 0] + shift[0], height_m - (-q[:, 1] + shift[1])], 1)
+        return im, entry, to_world
     return im, entry
 
 

@@ -203,3 +203,14 @@ def test_sync_without_modal_login_says_what_to_do(tmp_path, ring_png, monkeypatc
                        capture_output=True, text=True, timeout=120, env={**__import__("os").environ})
     assert r.returncode == 1
     assert "modal setup" in r.stderr
+
+
+def test_import_transform_maps_csv_points_onto_the_track(tmp_path):
+    im, entry, to_world = trackgen.import_centreline_csv(DATA / "Monza.csv", length_m=1200, width_m=9,
+                                                         return_transform=True)
+    p = tmp_path / "m.png"
+    im.save(p)
+    tr = build_track(p, entry)
+    d = np.loadtxt(DATA / "Monza.csv", delimiter=",", comments="#")[:, :2]
+    _, _, lat = tr.project(*to_world(d).T)
+    assert np.abs(lat).max() < 2.5 and np.median(np.abs(lat)) < 0.3   # the CSV centre line lies on ours

@@ -1,0 +1,120 @@
+"""Our racing lines against the published race lines of shared/real_tracks, and expert laps.
+
+    python scripts/raceline_comparison.py [--real-tracks ../shared/real_tracks] [--out docs/raceline_comparison.md]
+
+For each circuit:
+1. geometry at real scale (the CSV's centre line and widths, 2 m spacing; our margin = the
+   published line's clearance): length, curvature energy (integral of kappa^2 ds) and the
+   quasi-steady-state lap time under the kart's parameters, for the published line, our
+   minimum-curvature line and our minimum-lap-time blend;
+2. lap time under our physics, driven: the circuit imported at real scale with its own widths
+   (1 m/px), the expert (karting.expert.reference_lap) driving our line and the published line;
+3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in the README) and the
+   expert's reference lap on it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from karting import raceline as rl  # noqa: E402
+from karting.expert import reference_lap  # noqa: E402
+from karting.track import _frame, build_track  # noqa: E402
+from karting.trackgen import import_centreline_csv, read_centreline_csv  # noqa: E402
+
+
+def geometry(csv, pub):
+    from scipy.spatial import cKDTree
+    xy, wr, wl = read_centreline_csv(csv)
+    c = rl.resample_smooth(xy, 2.0)
+    _, i = cKDTree(xy).query(c)
+    _, n = _frame(c)
+    t0 = time.perf_counter()
+    res = rl.compare_with_published(c, n, wr[i], wl[i], pub)
+    res["solve_s"] = time.perf_counter() - t0
+    return res
+
+
+def driven(csv, pub, tmp):
+    im, entry, to_world = import_centreline_csv(csv, scale=1.0, return_transform=True)
+    p = Path(tmp) / (Path(csv).stem + "_real.png")
+    im.save(p)
+    tr = build_track(p, entry)
+    ours = reference_lap(tr)
+    idx, _, lat = tr.project(*to_world(rl.resample_smooth(pub, 1.0)).T)
+    off = np.zeros(len(tr.centre))
+    cnt = np.zeros(len(tr.centre))
+    np.add.at(off, idx, lat)
+    np.add.at(cnt, idx, 1)
+    have = cnt > 0
+    off = np.interp(np.arange(len(off)), np.flatnonzero(have), off[have] / cnt[have], period=len(off))
+    tp = dataclasses.replace(tr, racing_offset=off)
+    theirs = reference_lap(tp)
+    return tr.length, ours, theirs
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real-tracks", default=str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
+    ap.add_argument("--out", default="docs/raceline_comparison.md")
+    ap.add_argument("--kart-length", type=float, default=1200.0)
+    ap.add_argument("--only", help="comma-separated circuit names")
+    args = ap.parse_args(argv)
+    root = Path(args.real_tracks)
+    names = sorted(p.stem for p in root.glob("*.csv") if not p.stem.endswith("_raceline"))
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            csv, pub = root / f"{name}.csv", np.loadtxt(root / f"{name}_raceline.csv", delimiter=",", comments="#")
+            g = geometry(csv, pub)
+            length, ours, theirs = driven(csv, pub, tmp)
+            im, entry = import_centreline_csv(csv, length_m=args.kart_length, width_m=9.0)
+            kp = Path(tmp) / f"{name}_kart.png"
+            im.save(kp)
+            kart = reference_lap(build_track(kp, entry))
+            row = {"name": name, **{k: g[k] for k in ("margin_m", "w", "solve_s")},
+                   "published": g["published"], "ours": g["ours"], "ours_min_time": g["ours_min_time"],
+                   "driven_length_m": length,
+                   "driven_ours_s": ours.lap_time_s if ours.completed else None,
+                   "driven_published_s": theirs.lap_time_s if theirs.completed else None,
+                   "kart_lap_s": kart.lap_time_s if kart.completed else None,
+                   "kart_standing_s": kart.standing_lap_s if kart.completed else None,
+                   "kart_length_m": kart.length_m}
+            rows.append(row)
+            print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
+                              if not isinstance(v, dict)}), flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    out.write_text(render(rows))
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+
+
+def render(rows):
+    f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+    lines = ["| circuit | margin m | curvature energy: published / ours min-curv / ours min-time | "
+             "QSS lap s: published / min-curv / min-time | driven lap s (expert, real scale): published line / our line | "
+             "kart import: reference lap s (standing) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        p, o, t = r["published"], r["ours"], r["ours_min_time"]
+        lines.append(f"| {r['name']} | {r['margin_m']:.2f} | {p['curvature_energy']:.3f} / {o['curvature_energy']:.3f} / "
+                     f"{t['curvature_energy']:.3f} | {p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
+                     f"{f(r['driven_published_s'])} / {f(r['driven_ours_s'])} | "
+                     f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'])}) |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
