@@ -157,6 +157,8 @@ def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_
         raise TrackError(f"--width {width_m}: must be between {MIN_TRACK_WIDTH_M} and 40 m")
     direction = "clockwise" if _signed_area(xy) < 0 else "counterclockwise"   # y up
     pts = xy * f
+    half = (np.full(len(pts), width_m / 2) if width_m is not None else (wr + wl) / 2)
+    _check_no_overlap(csv, pts, half, seg * f)
     pts[:, 1] = -pts[:, 1]                                                    # y up -> y down
     half_max = (width_m / 2 if width_m is not None else max(wr.max(), wl.max()))
     shifted, size = _frame_size(pts, margin_m + half_max)
@@ -186,6 +188,31 @@ def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_
             return np.stack([q[:, 0] + shift[0], height_m - (-q[:, 1] + shift[1])], 1)
         return im, entry, to_world
     return im, entry
+
+
+def _check_no_overlap(csv, pts, half, seg):
+    """Refuse layouts whose painted band would cross or touch itself: a bridge (Suzuka's figure
+    of eight) or two sections closer than their widths. A PNG cannot draw either; the loader
+    would find a different, shorter loop."""
+    from scipy.spatial import cKDTree
+    gap_m = 2.0                                   # grass needed between two sections
+    pairs = cKDTree(pts).query_pairs(2 * half.max() + gap_m, output_type="ndarray")
+    if not len(pairs):
+        return
+    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
+    along = np.abs(s[pairs[:, 0]] - s[pairs[:, 1]])
+    along = np.minimum(along, seg.sum() - along)
+    dist = np.linalg.norm(pts[pairs[:, 0]] - pts[pairs[:, 1]], axis=1)
+    bad = (along > 4 * half.max() + 20.0) & (dist < half[pairs[:, 0]] + half[pairs[:, 1]] + gap_m)
+    if bad.any():
+        k = pairs[bad][np.argmin(dist[bad])]
+        d, a = float(dist[bad].min()), float(along[bad][np.argmin(dist[bad])])
+        if d < half.min():
+            raise TrackError(f"{csv}: the centre line crosses itself near CSV point {int(k[0])} (a bridge, "
+                             "like Suzuka's figure of eight); a PNG cannot draw that: pick another circuit")
+        raise TrackError(f"{csv}: at this size two sections of the track {a:.0f} m apart along the lap "
+                         f"come within {d:.1f} m of each other near CSV point {int(k[0])}, so they would "
+                         "merge on the PNG; give a longer --length or a narrower --width")
 
 
 def _densify(pts, step_m):

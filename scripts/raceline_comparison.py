@@ -8,7 +8,8 @@ For each circuit:
    quasi-steady-state lap time under the kart's parameters, for the published line, our
    minimum-curvature line and our minimum-lap-time blend;
 2. lap time under our physics, driven: the circuit imported at real scale with its own widths
-   (1 m/px), the expert (karting.expert.reference_lap) driving our line and the published line;
+   (1 m/px), the expert (karting.expert.reference_lap, 8 settings, one standing lap) driving our
+   line and the published line;
 3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in the README) and the
    expert's reference lap on it.
 """
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from karting import raceline as rl  # noqa: E402
 from karting.expert import reference_lap  # noqa: E402
-from karting.track import _frame, build_track  # noqa: E402
+from karting.track import TrackError, _frame, build_track  # noqa: E402
 from karting.trackgen import import_centreline_csv, read_centreline_csv  # noqa: E402
 
 
@@ -49,7 +50,9 @@ def driven(csv, pub, tmp):
     p = Path(tmp) / (Path(csv).stem + "_real.png")
     im.save(p)
     tr = build_track(p, entry)
-    ours = reference_lap(tr)
+    # one standing lap, 8 settings: at 4-7 km a full grid takes minutes per line
+    quick = dict(laps=1, mu_grid=(2.0, 1.6, 1.2, 0.8), line_grid=(1.0, 0.7))
+    ours = reference_lap(tr, **quick)
     idx, _, lat = tr.project(*to_world(rl.resample_smooth(pub, 1.0)).T)
     off = np.zeros(len(tr.centre))
     cnt = np.zeros(len(tr.centre))
@@ -58,7 +61,7 @@ def driven(csv, pub, tmp):
     have = cnt > 0
     off = np.interp(np.arange(len(off)), np.flatnonzero(have), off[have] / cnt[have], period=len(off))
     tp = dataclasses.replace(tr, racing_offset=off)
-    theirs = reference_lap(tp)
+    theirs = reference_lap(tp, **quick)
     return tr.length, ours, theirs
 
 
@@ -78,19 +81,28 @@ def main(argv=None):
         for name in names:
             csv, pub = root / f"{name}.csv", np.loadtxt(root / f"{name}_raceline.csv", delimiter=",", comments="#")
             g = geometry(csv, pub)
-            length, ours, theirs = driven(csv, pub, tmp)
-            im, entry = import_centreline_csv(csv, length_m=args.kart_length, width_m=9.0)
-            kp = Path(tmp) / f"{name}_kart.png"
-            im.save(kp)
-            kart = reference_lap(build_track(kp, entry))
+            notes = []
+            try:
+                length, ours, theirs = driven(csv, pub, tmp)
+            except TrackError as e:
+                length, ours, theirs = None, None, None
+                notes.append(f"real scale: {str(e).split(': ', 1)[1]}")
+            try:
+                im, entry = import_centreline_csv(csv, length_m=args.kart_length, width_m=9.0)
+                kp = Path(tmp) / f"{name}_kart.png"
+                im.save(kp)
+                kart = reference_lap(build_track(kp, entry))
+            except TrackError as e:
+                kart = None
+                notes.append(f"kart import: {str(e).split(': ', 1)[1]}")
             row = {"name": name, **{k: g[k] for k in ("margin_m", "w", "solve_s")},
                    "published": g["published"], "ours": g["ours"], "ours_min_time": g["ours_min_time"],
                    "driven_length_m": length,
-                   "driven_ours_s": ours.lap_time_s if ours.completed else None,
-                   "driven_published_s": theirs.lap_time_s if theirs.completed else None,
-                   "kart_lap_s": kart.lap_time_s if kart.completed else None,
-                   "kart_standing_s": kart.standing_lap_s if kart.completed else None,
-                   "kart_length_m": kart.length_m}
+                   "driven_ours_s": ours.lap_time_s if ours and ours.completed else None,
+                   "driven_published_s": theirs.lap_time_s if theirs and theirs.completed else None,
+                   "kart_lap_s": kart.lap_time_s if kart and kart.completed else None,
+                   "kart_standing_s": kart.standing_lap_s if kart and kart.completed else None,
+                   "kart_length_m": kart.length_m if kart else None, "notes": notes}
             rows.append(row)
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
                               if not isinstance(v, dict)}), flush=True)
@@ -104,7 +116,7 @@ def main(argv=None):
 def render(rows):
     f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
     lines = ["| circuit | margin m | curvature energy: published / ours min-curv / ours min-time | "
-             "QSS lap s: published / min-curv / min-time | driven lap s (expert, real scale): published line / our line | "
+             "QSS lap s: published / min-curv / min-time | driven standing lap s (expert, real scale): published line / our line | "
              "kart import: reference lap s (standing) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
@@ -113,7 +125,8 @@ def render(rows):
                      f"{t['curvature_energy']:.3f} | {p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
                      f"{f(r['driven_published_s'])} / {f(r['driven_ours_s'])} | "
                      f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'])}) |")
-    return "\n".join(lines) + "\n"
+    notes = [f"- {r['name']}: {n}" for r in rows for n in r["notes"]]
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 if __name__ == "__main__":

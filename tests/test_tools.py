@@ -214,3 +214,23 @@ def test_import_transform_maps_csv_points_onto_the_track(tmp_path):
     d = np.loadtxt(DATA / "Monza.csv", delimiter=",", comments="#")[:, :2]
     _, _, lat = tr.project(*to_world(d).T)
     assert np.abs(lat).max() < 2.5 and np.median(np.abs(lat)) < 0.3   # the CSV centre line lies on ours
+
+
+def test_import_refuses_a_figure_of_eight_and_merged_sections(tmp_path):
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    eight = np.stack([300 * np.sin(t), 150 * np.sin(2 * t), np.full_like(t, 5), np.full_like(t, 5)], 1)
+    f = tmp_path / "eight.csv"
+    np.savetxt(f, eight, delimiter=",", header="x_m,y_m,w_tr_right_m,w_tr_left_m")
+    with pytest.raises(TrackError, match="crosses itself"):
+        trackgen.import_centreline_csv(f)
+    # a thin oval whose two straights are 12 m apart: fine at 3 m wide, merged at 11 m
+    x = np.linspace(-200, 200, 200)
+    a = np.linspace(-np.pi / 2, np.pi / 2, 30)
+    oval = np.concatenate([np.stack([x, np.full_like(x, -6)], 1),
+                           np.stack([200 + 6 * np.cos(a), 6 * np.sin(a)], 1)[1:-1],
+                           np.stack([x[::-1], np.full_like(x, 6)], 1),
+                           np.stack([-200 - 6 * np.cos(a), -6 * np.sin(a)], 1)[1:-1]])
+    g = tmp_path / "oval.csv"
+    np.savetxt(g, oval, delimiter=",")
+    with pytest.raises(TrackError, match="merge on the PNG"):
+        trackgen.import_centreline_csv(g, width_m=11)
