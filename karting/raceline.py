@@ -45,8 +45,8 @@ class LineProblem:
     The curvature term is Heilmeier's linearisation: ``kappa = (x' y'' - y' x'') / |p'|^3`` with
     the first derivatives ``p'`` taken from a reference line (the centre line at first), so that
     only the normal part of ``p''`` is penalised (plain second differences would also penalise
-    uneven point spacing, which is not curvature). :meth:`relinearise` moves the reference to a
-    solution; two or three rounds converge (Heilmeier et al.'s iterative variant).
+    uneven point spacing, which is not curvature). :meth:`relinearise` moves the reference
+    towards a solution (Heilmeier et al.'s iterative variant; see :func:`min_curvature_problem`).
     """
 
     def __init__(self, centre, normal, lower, upper):
@@ -163,26 +163,29 @@ def _energy(line):
     return float(np.sum(_curvature(line) ** 2 * ds))
 
 
-def min_curvature_problem(centre, normal, lower, upper, rounds=4):
+def min_curvature_problem(centre, normal, lower, upper, rounds=8, damping=0.5):
     """A :class:`LineProblem` linearised around its own minimum-curvature solution, and that
-    solution. Each round re-linearises around the last solution; the lowest measured curvature
-    energy is kept (near hairpins whose radius is close to the offset the linearisation can
-    oscillate instead of converging)."""
+    solution. Each round re-linearises around a reference moved ``damping`` of the way to the
+    last solution. Undamped (``damping=1``), the iteration oscillates near hairpins whose radius
+    is close to the offset (measured on Austin: curvature energy 0.69 -> 1.26 and back); at 0.5
+    it settles in 6-8 rounds (Austin 0.515, Spa 0.416: the published lines' 0.514 and 0.413).
+    The lowest measured curvature energy seen is kept."""
     prob = LineProblem(centre, normal, lower, upper)
-    best, best_e, best_ref = np.zeros(len(prob.centre)), _energy(prob.centre), np.zeros(len(prob.centre))
-    ref = best_ref
+    zero = np.zeros(len(prob.centre))
+    best, best_e, best_ref = zero, _energy(prob.centre), zero
+    ref = zero
     for _ in range(rounds):
         prob.relinearise(ref)
         alpha = prob.solve(1.0, 0.0)
         e = _energy(prob.line(alpha))
         if e < best_e:
             best, best_e, best_ref = alpha, e, ref
-        ref = alpha
+        ref = ref + damping * (alpha - ref)
     prob.relinearise(best_ref)
     return prob, best
 
 
-def min_curvature_offsets(centre, normal, lower, upper, rounds=4):
+def min_curvature_offsets(centre, normal, lower, upper, rounds=8):
     """The minimum-curvature line (offsets) within ``lower <= alpha <= upper``."""
     return min_curvature_problem(centre, normal, lower, upper, rounds)[1]
 

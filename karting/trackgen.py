@@ -195,7 +195,7 @@ def _check_no_overlap(csv, pts, half, seg):
     of eight) or two sections closer than their widths. A PNG cannot draw either; the loader
     would find a different, shorter loop."""
     from scipy.spatial import cKDTree
-    gap_m = 2.0                                   # grass needed between two sections
+    gap_m = 1.0                                   # grass needed between two sections (2 px)
     pairs = cKDTree(pts).query_pairs(2 * half.max() + gap_m, output_type="ndarray")
     if not len(pairs):
         return

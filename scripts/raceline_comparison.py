@@ -9,7 +9,8 @@ For each circuit:
    minimum-curvature line and our minimum-lap-time blend;
 2. lap time under our physics, driven: the circuit imported at real scale with its own widths
    (1 m/px), the expert (karting.expert.reference_lap, 8 settings, one standing lap) driving our
-   line and the published line;
+   line (1.2 m from the edges) and the published line (as published, ~0.7 m from the CSV's edges),
+   with the line weight of the best clean lap (1.0 = on the line, 0.7 = 30 % towards the centre);
 3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in the README) and the
    expert's reference lap on it.
 """
@@ -60,6 +61,12 @@ def driven(csv, pub, tmp):
     np.add.at(cnt, idx, 1)
     have = cnt > 0
     off = np.interp(np.arange(len(off)), np.flatnonzero(have), off[have] / cnt[have], period=len(off))
+    # mapping the line onto our centre line's normals leaves kinks where they fan out in tight
+    # corners (up to 0.43 m of offset per metre on Monza, curvature spikes of 0.2 1/m that the
+    # line itself does not have): smooth the offsets over ~3 m. Not clipped to our limits: the
+    # limits follow the pixel-quantised width, and clipping put spikes back (0.62 1/m).
+    from scipy.ndimage import gaussian_filter1d
+    off = gaussian_filter1d(off, 3.0, mode="wrap")
     tp = dataclasses.replace(tr, racing_offset=off)
     theirs = reference_lap(tp, **quick)
     return tr.length, ours, theirs
@@ -100,6 +107,8 @@ def main(argv=None):
                    "driven_length_m": length,
                    "driven_ours_s": ours.lap_time_s if ours and ours.completed else None,
                    "driven_published_s": theirs.lap_time_s if theirs and theirs.completed else None,
+                   "driven_ours_setting": [ours.mu_use, ours.line_weight] if ours else None,
+                   "driven_published_setting": [theirs.mu_use, theirs.line_weight] if theirs else None,
                    "kart_lap_s": kart.lap_time_s if kart and kart.completed else None,
                    "kart_standing_s": kart.standing_lap_s if kart and kart.completed else None,
                    "kart_length_m": kart.length_m if kart else None, "notes": notes}
@@ -113,17 +122,23 @@ def main(argv=None):
     print(f"wrote {out} and {out.with_suffix('.json')}")
 
 
+def _w(setting):
+    """The line weight the expert's best clean lap used (1.0 = on the line itself)."""
+    return "" if not setting or not setting[1] else f" (w {setting[1]:.1f})"
+
+
 def render(rows):
     f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
     lines = ["| circuit | margin m | curvature energy: published / ours min-curv / ours min-time | "
-             "QSS lap s: published / min-curv / min-time | driven standing lap s (expert, real scale): published line / our line | "
+             "QSS lap s: published / min-curv / min-time | driven standing lap s (expert, real scale; w = line weight used): published line / our line | "
              "kart import: reference lap s (standing) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         p, o, t = r["published"], r["ours"], r["ours_min_time"]
         lines.append(f"| {r['name']} | {r['margin_m']:.2f} | {p['curvature_energy']:.3f} / {o['curvature_energy']:.3f} / "
                      f"{t['curvature_energy']:.3f} | {p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
-                     f"{f(r['driven_published_s'])} / {f(r['driven_ours_s'])} | "
+                     f"{f(r['driven_published_s'])}{_w(r['driven_published_setting'])} / "
+                     f"{f(r['driven_ours_s'])}{_w(r['driven_ours_setting'])} | "
                      f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'])}) |")
     notes = [f"- {r['name']}: {n}" for r in rows for n in r["notes"]]
     return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")

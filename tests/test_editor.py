@@ -130,7 +130,9 @@ def test_reorder_reverse_start_sectors_and_auto(editor, tmp_path):
 
 def test_quit_with_unsaved_changes_asks_twice(editor):
     ed = editor
-    key(ed, pygame.K_a)
+    assert not ed.model.dirty                      # just opened: nothing to lose
+    key(ed, pygame.K_r)
+    assert ed.model.dirty
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     ed.step()
     assert ed.running and "unsaved" in ed.message

@@ -223,7 +223,7 @@ def test_import_refuses_a_figure_of_eight_and_merged_sections(tmp_path):
     np.savetxt(f, eight, delimiter=",", header="x_m,y_m,w_tr_right_m,w_tr_left_m")
     with pytest.raises(TrackError, match="crosses itself"):
         trackgen.import_centreline_csv(f)
-    # a thin oval whose two straights are 12 m apart: fine at 3 m wide, merged at 11 m
+    # a thin oval whose two straights are 12 m apart: fine at 9 m wide, merged at 11.5 m
     x = np.linspace(-200, 200, 200)
     a = np.linspace(-np.pi / 2, np.pi / 2, 30)
     oval = np.concatenate([np.stack([x, np.full_like(x, -6)], 1),
@@ -233,4 +233,6 @@ def test_import_refuses_a_figure_of_eight_and_merged_sections(tmp_path):
     g = tmp_path / "oval.csv"
     np.savetxt(g, oval, delimiter=",")
     with pytest.raises(TrackError, match="merge on the PNG"):
-        trackgen.import_centreline_csv(g, width_m=11)
+        trackgen.import_centreline_csv(g, width_m=11.5)
+    im, _ = trackgen.import_centreline_csv(g, width_m=9)        # 3 m of grass between: drawn
+    assert im.size[0] > 400

@@ -57,7 +57,9 @@ class EditorModel:
             self.gates = auto_gates(self.base, self.spacing_m)
             self.sectors = None
         self.undo_stack, self.redo_stack = [], []
-        self.saved = None if "checkpoints" not in self.entry else self._snapshot()
+        # "dirty" = changed since opened or saved (derived gates shown at opening count as clean;
+        # Ctrl+S still writes them)
+        self.saved = self._snapshot()
         self._check = None
 
     # ------------------------------------------------------------ state
@@ -90,8 +92,6 @@ class EditorModel:
 
     @property
     def dirty(self):
-        if self.saved is None:
-            return True
         return not (np.array_equal(self.saved[0], self.gates) and self.saved[1] == self.sectors)
 
     @property
