@@ -139,7 +139,7 @@ def render(rows):
                      f"{t['curvature_energy']:.3f} | {p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
                      f"{f(r['driven_published_s'])}{_w(r['driven_published_setting'])} / "
                      f"{f(r['driven_ours_s'])}{_w(r['driven_ours_setting'])} | "
-                     f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'])}) |")
+                     f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'] or None)}) |")
     notes = [f"- {r['name']}: {n}" for r in rows for n in r["notes"]]
     return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
