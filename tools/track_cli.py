@@ -53,7 +53,7 @@ def validate(png, checkpoints=None, expert=True, out=print):
     out(f"  loop        found: one closed loop of asphalt around the infield, "
         f"driven {entry.get('direction', 'clockwise') if 'checkpoints' not in entry else 'as the gates run'}")
     out(f"  length      {tr.length:.0f} m")
-    i_min, i_max = int(np.argmin(tr.width)), int(np.argmax(tr.width))
+    i_min = int(np.argmin(tr.width))
     c, r = tr.world_to_pixel(tr.centre[i_min])
     out(f"  width       min {tr.width.min():.1f} m (near pixel {c:.0f}, {r:.0f}), max {tr.width.max():.1f} m, "
         f"mean {tr.width.mean():.1f} m")
