@@ -76,19 +76,18 @@ class EditorModel:
         self.redo_stack.clear()
         self._check = None
 
+    def _travel(self, src, dst):
+        if not src:
+            return False
+        dst.append(self._snapshot())
+        self._restore(src.pop())
+        return True
+
     def undo(self):
-        if self.undo_stack:
-            self.redo_stack.append(self._snapshot())
-            self._restore(self.undo_stack.pop())
-            return True
-        return False
+        return self._travel(self.undo_stack, self.redo_stack)
 
     def redo(self):
-        if self.redo_stack:
-            self.undo_stack.append(self._snapshot())
-            self._restore(self.redo_stack.pop())
-            return True
-        return False
+        return self._travel(self.redo_stack, self.undo_stack)
 
     @property
     def dirty(self):
