@@ -26,6 +26,12 @@ lap_time_s          time since the current lap started [s]
 lap_valid           1 while the current lap has no cut and no missed checkpoint
 surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier
 ==================  ======================================================================
+
+Analysis (pandas), in the spirit of FastF1's ``Laps`` and ``Telemetry``: :func:`laps` gives one
+row per lap (lap and sector times, valid, speeds, lateral g, time off track), :func:`lap_trace`
+one lap resampled on a distance grid, :func:`compare` two laps aligned by distance (delta time and
+per-sector gains). ``python -m karting.telemetry summary|compare|plot`` is the command line
+(:mod:`karting.telemetry_cli`).
 """
 from __future__ import annotations
 
@@ -132,3 +138,179 @@ def load(path):
         except (ValueError, TypeError):
             raise ValueError(f"{path}: column {c!r} has values that are not {np.dtype(dt).name}") from None
     return df
+
+
+# ---------------------------------------------------------------- analysis
+
+class TelemetryError(ValueError):
+    """A telemetry file or selection cannot be analysed; the message says why and what to do."""
+
+
+LAP_KEYS = ["env", "episode", "lap"]
+
+
+def _dt(df):
+    t = np.diff(df["time_s"].to_numpy()[:200])
+    t = t[t > 0]
+    return float(np.median(t)) if len(t) else 0.05
+
+
+def laps(df):
+    """One row per *completed* lap: ``env, episode, lap, lap_time_s, s1_s, s2_s, s3_s, valid,
+    max_speed_kmh, min_speed_kmh, mean_speed_kmh, max_lat_g, off_track_s, start_time_s``.
+
+    A lap is complete when its kart crossed the line again (a later row of the same episode has
+    the next lap number). Times come from the crossing steps, as the env measures them. Out-laps
+    (lap 0, after a random start) are not laps. Sorted by env, episode, lap; ``session_best``
+    marks the fastest valid lap of the file. Times are rounded to the millisecond (the CSV holds
+    float32 seconds).
+    """
+    import pandas as pd
+    dt = _dt(df)
+    rows = []
+    for (env, ep), g in df.groupby(["env", "episode"], sort=True):
+        lap = g["lap"].to_numpy()
+        t = g["time_s"].to_numpy(np.float64)
+        start_of = {}   # lap number -> time its lap started (crossing time)
+        for k in np.unique(lap):
+            i = int(np.argmax(lap == k))
+            start_of[int(k)] = t[i] - float(g["lap_time_s"].iloc[i])
+        for k in sorted(start_of):
+            if k < 1 or (k + 1) not in start_of:
+                continue
+            m = lap == k
+            seg = g[m]
+            t0, t1 = start_of[k], start_of[k + 1]
+            sec = seg["sector"].to_numpy()
+            ts = seg["time_s"].to_numpy(np.float64)
+            b2 = ts[np.argmax(sec >= 2)] if (sec >= 2).any() else np.nan
+            b3 = ts[np.argmax(sec >= 3)] if (sec >= 3).any() else np.nan
+            nxt = g[lap == k + 1].iloc[0]
+            valid = bool(seg["lap_valid"].iloc[-1]) and not bool(nxt["off_track"])
+            sp = seg["speed_kmh"].to_numpy()
+            rows.append(dict(env=int(env), episode=int(ep), lap=int(k), lap_time_s=t1 - t0,
+                             s1_s=b2 - t0, s2_s=b3 - b2, s3_s=t1 - b3, valid=valid,
+                             max_speed_kmh=float(sp.max()), min_speed_kmh=float(sp.min()),
+                             mean_speed_kmh=float(sp.mean()),
+                             max_lat_g=float(np.abs(seg["lat_g"]).max()),
+                             off_track_s=float(seg["off_track"].sum() * dt), start_time_s=t0))
+    out = pd.DataFrame(rows, columns=["env", "episode", "lap", "lap_time_s", "s1_s", "s2_s", "s3_s",
+                                      "valid", "max_speed_kmh", "min_speed_kmh", "mean_speed_kmh",
+                                      "max_lat_g", "off_track_s", "start_time_s"])
+    for c in ("lap_time_s", "s1_s", "s2_s", "s3_s", "off_track_s", "start_time_s"):
+        out[c] = out[c].astype(float).round(3)
+    out["session_best"] = False
+    if out["valid"].any():
+        out.loc[out.loc[out["valid"], "lap_time_s"].idxmin(), "session_best"] = True
+    return out
+
+
+def pick_lap(df, which="best"):
+    """The key ``(env, episode, lap)`` of a lap: ``"best"`` (fastest valid, else fastest
+    complete), ``"last"``, or ``"ENV:EPISODE:LAP"`` / ``"LAP"`` (in env 0 episode 0)."""
+    table = laps(df)
+    if table.empty:
+        raise TelemetryError("no complete lap in this telemetry: a lap counts once the kart crosses "
+                             "the start/finish line again (drive at least one full lap)")
+    if which in ("best", None):
+        pool = table[table["valid"]] if table["valid"].any() else table
+        r = pool.loc[pool["lap_time_s"].idxmin()]
+    elif which == "last":
+        r = table.iloc[-1]
+    else:
+        parts = str(which).split(":")
+        try:
+            key = [0, 0, int(parts[0])] if len(parts) == 1 else [int(v) for v in parts]
+            assert len(key) == 3
+        except (ValueError, AssertionError):
+            raise TelemetryError(f"lap {which!r}: give best, last, a lap number or ENV:EPISODE:LAP") from None
+        m = (table["env"] == key[0]) & (table["episode"] == key[1]) & (table["lap"] == key[2])
+        if not m.any():
+            raise TelemetryError(f"lap {which!r} is not a complete lap here; complete laps: " +
+                                 ", ".join(f"{a}:{b}:{c}" for a, b, c in table[LAP_KEYS].to_numpy()[:20]))
+        r = table[m].iloc[0]
+    return (int(r["env"]), int(r["episode"]), int(r["lap"])), r
+
+
+TRACE_COLUMNS = ("speed_kmh", "throttle", "brake", "steering", "lat_g", "long_g", "dist_to_line_m",
+                 "x_m", "y_m", "heading_rad", "sector", "off_track")
+
+
+def lap_trace(df, key, step_m=1.0):
+    """One lap resampled every ``step_m`` metres of track distance: a DataFrame indexed by
+    ``distance_m`` (0 = start/finish) with ``time_s`` (since the lap started) and the
+    :data:`TRACE_COLUMNS`. The crossing row that starts the next lap closes it."""
+    env, ep, k = key
+    g = df[(df["env"] == env) & (df["episode"] == ep)]
+    lap = g[g["lap"] == k]
+    nxt = g[g["lap"] == k + 1].head(1)
+    if lap.empty or nxt.empty:
+        raise TelemetryError(f"lap {env}:{ep}:{k} is not complete")
+    seg = lap._append(nxt) if hasattr(lap, "_append") else __import__("pandas").concat([lap, nxt])
+    t0 = float(lap["time_s"].iloc[0] - lap["lap_time_s"].iloc[0])
+    t = seg["time_s"].to_numpy(np.float64) - t0
+    d = seg["distance_m"].to_numpy(np.float64)
+    length = float(df["distance_m"].max())
+    # unwrap: the lap runs from ~0 to ~length, the closing row wraps back to ~0
+    jumps = np.diff(d)
+    d = d + np.concatenate([[0.0], np.cumsum(np.where(jumps < -length / 2, length,
+                                                     np.where(jumps > length / 2, -length, 0.0)))])
+    if d[0] > length / 2:
+        d = d - length
+    d = np.maximum.accumulate(d)                      # reversing on track does not un-drive it
+    d = d + np.arange(len(d)) * 1e-6                  # strictly increasing for interpolation
+    grid = np.arange(0.0, max(d[-1], step_m), step_m)
+    import pandas as pd
+    out = {"time_s": np.interp(grid, d, t)}
+    for c in TRACE_COLUMNS:
+        v = seg[c].to_numpy(np.float64)
+        if c == "heading_rad":
+            v = np.unwrap(v)
+        out[c] = np.interp(grid, d, v)
+    out["sector"] = np.round(out["sector"]).astype(int)
+    return pd.DataFrame(out, index=pd.Index(grid, name="distance_m"))
+
+
+def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
+    """Two laps aligned by distance. Returns ``(traces, sectors, info)``:
+
+    * ``traces``: DataFrame on a common distance grid with ``time_a``, ``time_b``, ``delta_s``
+      (= time_b - time_a: > 0 where B is behind) and ``<column>_a`` / ``<column>_b`` for speed,
+      throttle, brake, steering, lateral g;
+    * ``sectors``: per sector (and the lap): time of A, of B, and B - A;
+    * ``info``: the two lap keys and their table rows.
+    """
+    import pandas as pd
+    key_a, row_a = pick_lap(df_a, lap_a)
+    key_b, row_b = pick_lap(df_b, lap_b)
+    ta, tb = lap_trace(df_a, key_a, step_m), lap_trace(df_b, key_b, step_m)
+    n = min(len(ta), len(tb))
+    ta, tb = ta.iloc[:n], tb.iloc[:n]
+    traces = pd.DataFrame(index=ta.index)
+    traces["time_a"], traces["time_b"] = ta["time_s"].to_numpy(), tb["time_s"].to_numpy()
+    traces["delta_s"] = traces["time_b"] - traces["time_a"]
+    for c in ("speed_kmh", "throttle", "brake", "steering", "lat_g", "sector"):
+        traces[f"{c}_a"], traces[f"{c}_b"] = ta[c].to_numpy(), tb[c].to_numpy()
+    names = ["S1", "S2", "S3", "lap"]
+    a = [row_a["s1_s"], row_a["s2_s"], row_a["s3_s"], row_a["lap_time_s"]]
+    b = [row_b["s1_s"], row_b["s2_s"], row_b["s3_s"], row_b["lap_time_s"]]
+    sectors = pd.DataFrame({"a_s": a, "b_s": b}, index=pd.Index(names, name="part"))
+    sectors["b_minus_a_s"] = sectors["b_s"] - sectors["a_s"]
+    return traces, sectors, {"key_a": key_a, "key_b": key_b, "lap_a": row_a, "lap_b": row_b}
+
+
+def gains(traces, segment_m=100.0):
+    """Where time is gained and lost: ``delta_s`` change over each ``segment_m`` stretch of the
+    lap (> 0: B lost time there). DataFrame with ``from_m, to_m, b_minus_a_s``."""
+    import pandas as pd
+    d = traces.index.to_numpy()
+    edges = np.arange(0.0, d[-1] + segment_m, segment_m)
+    delta = np.interp(np.minimum(edges, d[-1]), d, traces["delta_s"].to_numpy())
+    return pd.DataFrame({"from_m": edges[:-1], "to_m": np.minimum(edges[1:], d[-1]),
+                         "b_minus_a_s": np.diff(delta)})
+
+
+if __name__ == "__main__":
+    import sys
+    from .telemetry_cli import main
+    sys.exit(main())

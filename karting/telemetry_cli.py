@@ -1,0 +1,214 @@
+"""`python -m karting.telemetry`: lap tables, comparisons and plots of telemetry CSVs.
+
+    python -m karting.telemetry summary telemetry_logs/ai.csv
+    python -m karting.telemetry compare telemetry_logs/human.csv telemetry_logs/ai.csv --out compare.png
+    python -m karting.telemetry plot telemetry_logs/ai.csv --y speed_kmh,lat_g,steering --out trace.png
+
+Works on CSVs from env.export_telemetry, karting.play, karting.drive and karting.expert.
+Exit codes: 0 done, 2 the file or the selection cannot be used (the message says why).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import telemetry as T
+
+SECTOR_SHADES = ("#f2f2f2", "#ffffff", "#f2f2f2")
+
+
+def _label(path, key, row):
+    return (f"{Path(path).stem} lap {key[0]}:{key[1]}:{key[2]} {row['lap_time_s']:.2f} s"
+            f"{'' if row['valid'] else ' (invalid)'}")
+
+
+def _sector_bands(ax, trace, col="sector_a"):
+    import numpy as np
+    d = trace.index.to_numpy()
+    s = trace[col].to_numpy() if col in trace else trace["sector"].to_numpy()
+    for k in (1, 2, 3):
+        m = s == k
+        if m.any():
+            ax.axvspan(d[m][0], d[m][-1], color=SECTOR_SHADES[k - 1], zorder=0)
+            ax.text(float(np.mean(d[m])), 1.0, f"S{k}", transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="0.4")
+
+
+def plot_compare(traces, sectors, info, label_a, label_b, out):
+    """Delta time, speed, throttle/brake and steering of two laps against distance, one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    d = traces.index.to_numpy()
+    fig, axes = plt.subplots(5, 1, figsize=(11, 10), sharex=True,
+                             gridspec_kw={"height_ratios": [1.3, 1.6, 1, 1, 1]})
+    ca, cb = "tab:blue", "tab:red"
+    ax = axes[0]
+    delta = traces["delta_s"].to_numpy()
+    ax.plot(d, delta, color="black", lw=1.2)
+    ax.fill_between(d, 0, delta, where=delta >= 0, color=ca, alpha=0.25, label="A ahead")
+    ax.fill_between(d, 0, delta, where=delta < 0, color=cb, alpha=0.25, label="B ahead")
+    ax.axhline(0, color="0.5", lw=0.6)
+    ax.set_ylabel("delta B - A [s]")
+    ax.legend(loc="upper left", fontsize=8)
+    for ax, (col, unit) in zip(axes[1:], (("speed_kmh", "speed [km/h]"), ("throttle", "throttle"),
+                                          ("brake", "brake"), ("steering", "steering (+ left)"))):
+        ax.plot(d, traces[f"{col}_a"], color=ca, lw=1.0, label="A")
+        ax.plot(d, traces[f"{col}_b"], color=cb, lw=1.0, label="B")
+        ax.set_ylabel(unit)
+    axes[1].legend(loc="lower right", fontsize=8)
+    for ax in axes:
+        _sector_bands(ax, traces)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("distance along the track [m]")
+    parts = "   ".join(f"{p}: {r.b_minus_a_s:+.2f} s" for p, r in sectors.iterrows())
+    fig.suptitle(f"A = {label_a}\nB = {label_b}\nB - A   {parts}", fontsize=10, x=0.02, ha="left")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_columns(df, columns, key, out, x="distance", label=""):
+    """Columns of one lap (or of a whole episode with ``x="time"`` and ``key=None``)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if x == "distance":
+        data = T.lap_trace(df, key)
+        extra = [c for c in columns if c not in data.columns]
+        if extra:
+            raise T.TelemetryError(f"columns {extra} cannot be drawn against distance; choose from "
+                                   f"{', '.join(data.columns)} or use --x time")
+        xs, xlabel = data.index.to_numpy(), "distance along the track [m]"
+    else:
+        env, ep = key[0], key[1]
+        data = df[(df["env"] == env) & (df["episode"] == ep)]
+        xs, xlabel = data["time_s"].to_numpy(), "time [s]"
+    fig, axes = plt.subplots(len(columns), 1, figsize=(11, 2.2 * len(columns) + 0.8), sharex=True,
+                             squeeze=False)
+    for ax, c in zip(axes[:, 0], columns):
+        ax.plot(xs, data[c].to_numpy(), lw=1.0)
+        ax.set_ylabel(c)
+        ax.grid(alpha=0.3)
+        if x == "distance":
+            _sector_bands(ax, data, "sector")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.suptitle(label, fontsize=10, x=0.02, ha="left")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _fmt_laps(table):
+    import pandas as pd
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 500):
+        cols = ["env", "episode", "lap", "lap_time_s", "s1_s", "s2_s", "s3_s", "valid",
+                "max_speed_kmh", "min_speed_kmh", "max_lat_g", "off_track_s"]
+        return table[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}")
+
+
+def cmd_summary(args):
+    df = T.load(args.csv)
+    table = T.laps(df)
+    sessions = df.groupby(["env", "episode"]).ngroups
+    print(f"{args.csv}: {len(df):,} samples, {sessions} episode(s), "
+          f"{df['time_s'].groupby([df['env'], df['episode']]).max().sum():.1f} s driven, "
+          f"{len(table)} complete lap(s), {int(table['valid'].sum())} valid")
+    if table.empty:
+        print("no complete lap: a lap counts once the kart crosses the start/finish line again")
+        return 0
+    print(_fmt_laps(table))
+    if table["valid"].any():
+        best = table[table["session_best"]].iloc[0]
+        theo = table.loc[table["valid"], ["s1_s", "s2_s", "s3_s"]].min()
+        print(f"best valid lap {best['lap_time_s']:.2f} s (env {best['env']} episode {best['episode']} "
+              f"lap {best['lap']}); best sectors {theo['s1_s']:.2f} + {theo['s2_s']:.2f} + "
+              f"{theo['s3_s']:.2f} = ideal lap {theo.sum():.2f} s")
+    if args.out:
+        out = Path(args.out)
+        table.to_csv(out, index=False)
+        print(f"lap table: {out}")
+    return 0
+
+
+def cmd_compare(args):
+    a, b = T.load(args.a), T.load(args.b)
+    traces, sectors, info = T.compare(a, b, args.lap_a, args.lap_b)
+    la = _label(args.a, info["key_a"], info["lap_a"])
+    lb = _label(args.b, info["key_b"], info["lap_b"])
+    print(f"A: {la}\nB: {lb}")
+    print(sectors.to_string(float_format=lambda v: f"{v:+.3f}" if v < 0 else f"{v:.3f}"))
+    g = T.gains(traces, args.segment)
+    worst = g.reindex(g["b_minus_a_s"].abs().sort_values(ascending=False).index).head(5)
+    print(f"biggest differences ({args.segment:.0f} m stretches; > 0: B loses time there):")
+    for _, r in worst.iterrows():
+        print(f"  {r.from_m:6.0f}-{r.to_m:6.0f} m  {r.b_minus_a_s:+.3f} s")
+    if args.out:
+        print(f"plot: {plot_compare(traces, sectors, info, la, lb, args.out)}")
+    if args.table:
+        traces.to_csv(args.table)
+        print(f"aligned traces: {args.table}")
+    return 0
+
+
+def cmd_plot(args):
+    df = T.load(args.csv)
+    cols = [c.strip() for c in args.y.split(",") if c.strip()]
+    bad = [c for c in cols if c not in df.columns]
+    if not cols or bad:
+        raise T.TelemetryError(f"unknown columns {bad}; the telemetry has: {', '.join(df.columns)}")
+    if args.x == "distance":
+        key, row = T.pick_lap(df, args.lap)
+        label = _label(args.csv, key, row)
+    else:
+        key = (args.env, args.episode, 0)
+        if not ((df["env"] == args.env) & (df["episode"] == args.episode)).any():
+            raise T.TelemetryError(f"no samples for env {args.env} episode {args.episode}")
+        label = f"{Path(args.csv).stem} env {args.env} episode {args.episode}"
+    print(f"plot: {plot_columns(df, cols, key, args.out, args.x, label)}")
+    return 0
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m karting.telemetry", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("summary", help="lap table: lap and sector times, valid, speeds, lateral g, time off track")
+    s.add_argument("csv")
+    s.add_argument("--out", help="also write the lap table as CSV")
+    s.set_defaults(func=cmd_summary)
+    c = sub.add_parser("compare", help="two laps aligned by distance: delta time, traces, sector gains")
+    c.add_argument("a", help="telemetry CSV of lap A (the reference)")
+    c.add_argument("b", help="telemetry CSV of lap B")
+    c.add_argument("--lap-a", default="best", help="best (default), last, N or ENV:EPISODE:LAP")
+    c.add_argument("--lap-b", default="best", help="as --lap-a")
+    c.add_argument("--out", help="PNG to draw")
+    c.add_argument("--table", help="CSV of the aligned traces")
+    c.add_argument("--segment", type=float, default=100.0, help="stretch length for the gains list [m]")
+    c.set_defaults(func=cmd_compare)
+    p = sub.add_parser("plot", help="any columns against distance (one lap) or time (one episode)")
+    p.add_argument("csv")
+    p.add_argument("--y", required=True, help="comma-separated columns, e.g. speed_kmh,lat_g,steering")
+    p.add_argument("--x", choices=("distance", "time"), default="distance")
+    p.add_argument("--lap", default="best", help="with --x distance: best (default), last, N or ENV:EPISODE:LAP")
+    p.add_argument("--env", type=int, default=0, help="with --x time: which kart")
+    p.add_argument("--episode", type=int, default=0, help="with --x time: which episode")
+    p.add_argument("--out", required=True, help="PNG to draw")
+    p.set_defaults(func=cmd_plot)
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (T.TelemetryError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
