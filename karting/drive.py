@@ -1,0 +1,355 @@
+"""`python -m karting.drive`: a person drives a kart; telemetry is saved as for the AI.
+
+    python -m karting.drive --track circuit.png [--view chase|fp] [--ghost best|FILE.csv|none]
+
+Keys: arrows or WASD (steering is smoothed: holding a key winds the lock on over ~0.3 s and
+letting go returns it), Up/W throttle, Down/S brake; a gamepad is used when one is connected
+(left stick steers, right trigger throttle, left trigger brake). P pauses, R restarts from the
+line, C switches chase / first-person camera, G toggles the ghost, Esc or Q quits.
+
+The HUD shows speed, lap, lap time, last and best lap, the sector splits of this lap against the
+best lap's, the live delta to the best lap and a track map. The ghost replays the best lap of
+this session (``--ghost best``, the default) or the best lap of a telemetry CSV, e.g. an AI's
+from ``karting.play`` (``--ghost telemetry_logs/ai.csv``). Telemetry (the env's schema, one
+episode per restart) goes to ``telemetry_logs/human_<track>_<time>.csv``: written on quit, after
+every lap and every 10 s of driving (atomically), so a crash loses at most a few seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: the physics runs at the env's 20 Hz control rate; the window shows every step
+FRAME_HZ = 20
+STEER_ON_PER_S = 3.5          # keyboard steering: lock wound on at this rate [1/s] ...
+STEER_OFF_PER_S = 5.0         # ... and returned to the centre at this one
+DEADZONE = 0.08
+
+
+class Ghost:
+    """One lap replayed from telemetry: pose at a time since the lap started."""
+
+    def __init__(self, trace, label, lap_time=None):
+        self.t = trace["time_s"].to_numpy()
+        self.x, self.y = trace["x_m"].to_numpy(), trace["y_m"].to_numpy()
+        self.yaw = trace["heading_rad"].to_numpy()
+        self.dist = trace.index.to_numpy()
+        self.lap_time = float(self.t[-1] if lap_time is None else lap_time)
+        self.label = label
+
+    def pose(self, t):
+        t = min(max(t, 0.0), float(self.t[-1]))
+        return (float(np.interp(t, self.t, self.x)), float(np.interp(t, self.t, self.y)),
+                float(np.interp(t, self.t, self.yaw)))
+
+    def time_at(self, dist_m):
+        return float(np.interp(dist_m, self.dist, self.t))
+
+    @classmethod
+    def from_csv(cls, path):
+        from . import telemetry as T
+        df = T.load(path)
+        key, row = T.pick_lap(df, "best")
+        return cls(T.lap_trace(df, key), f"{Path(path).stem} {row['lap_time_s']:.2f} s",
+                   float(row["lap_time_s"]))
+
+
+class DriveApp:
+    """The window, the input, one kart's simulation, the recorder. ``step()`` is one frame."""
+
+    def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
+                 size=(960, 600), realtime=True, save_every_s=10.0, controller=None):
+        import pygame
+        from .env import KartBatch, RewardConfig
+        from .render import Renderer
+        from .track import load_track
+        self.pg = pygame
+        self.track = load_track(track)
+        # a person is never ended by the RL episode rules; a crash into the tyre wall stops the
+        # kart and asks for R
+        rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
+                             max_stall_s=1e9)
+        self.batch = KartBatch(self.track, 1, render=False, record_telemetry=True,
+                               max_episode_steps=2 ** 31 - 1, reward=rules)
+        self.renderer = Renderer(self.track, 2)     # pose slots for the kart and the ghost
+        self.rng = np.random.default_rng(0)
+        name = self.track.name.removesuffix(".png")
+        self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
+        self.controller = controller          # tests and demos: f(app) -> (steer, throttle)
+        pygame.init()
+        pygame.display.set_caption(f"karting: {self.track.name}")
+        self.screen = pygame.display.set_mode(size)
+        self.size = size
+        self.font = pygame.font.SysFont("dejavusansmono,monospace", 18, bold=True)
+        self.big = pygame.font.SysFont("dejavusansmono,monospace", 40, bold=True)
+        self.small = pygame.font.SysFont("dejavusansmono,monospace", 13)
+        self.joystick = None
+        if pygame.joystick.get_count() > 0:
+            self.joystick = pygame.joystick.Joystick(0)
+        self.held = set()
+        self.steer = 0.0
+        self.paused = False
+        self.running = True
+        self.show_ghost = ghost not in (None, "none")
+        self.ghost_mode = ghost
+        self.ghost = Ghost.from_csv(ghost) if ghost not in (None, "none", "best") else None
+        self.best = None                     # Ghost of this session's best valid lap
+        self.best_sectors = None
+        self.last_saved_t = 0.0
+        self.saved_rows = 0
+        self.message = ""
+        self._map = self._make_map()
+        self.restart(first=True)
+
+    # ------------------------------------------------------------ session
+    def restart(self, first=False):
+        self.batch.reset(np.ones(1, bool), self.rng)
+        self.steer = 0.0
+        self.splits = []                     # sector split times of the current lap
+        self.lap_seen = 0
+        self.sector_seen = int(self.batch.sector[0])
+        if not first:
+            self.message = "restarted"
+
+    def lap_time_now(self):
+        b = self.batch
+        return float(b.time_s[0] - b.lap_start[0])
+
+    def _on_lap_done(self):
+        """A lap was completed this step: update the best lap (and the ghost) from telemetry."""
+        from . import telemetry as T
+        b = self.batch
+        t, valid = float(b.last_lap_time[0]), bool(b.last_lap_valid[0])
+        self.message = f"lap {t:.2f} s" + ("" if valid else " (invalid)")
+        if valid and (self.best is None or t < self.best.lap_time - 1e-6):
+            df = b.recorder.to_dataframe()
+            key = (0, int(b.episode[0]), int(b.laps[0]))
+            try:
+                self.best = Ghost(T.lap_trace(df, key), f"best {t:.2f} s", t)
+                self.best_sectors = list(b.sector_times[0])
+                self.message += "  NEW BEST"
+            except T.TelemetryError:
+                pass
+        self.splits = []
+        self.save()
+
+    # ------------------------------------------------------------ input
+    def handle(self, e):
+        pg = self.pg
+        if e.type == pg.QUIT:
+            self.running = False
+        elif e.type == pg.KEYDOWN:
+            self.held.add(e.key)
+            if e.key in (pg.K_ESCAPE, pg.K_q):
+                self.running = False
+            elif e.key == pg.K_p:
+                self.paused = not self.paused
+            elif e.key == pg.K_r:
+                self.restart()
+            elif e.key == pg.K_c:
+                self.view = "fp" if self.view == "chase" else "chase"
+            elif e.key == pg.K_g:
+                self.show_ghost = not self.show_ghost
+        elif e.type == pg.KEYUP:
+            self.held.discard(e.key)
+        elif e.type == pg.JOYDEVICEADDED and self.joystick is None:
+            self.joystick = pg.joystick.Joystick(e.device_index)
+        elif e.type == pg.JOYDEVICEREMOVED:
+            self.joystick = None
+
+    def controls(self):
+        """(steering, throttle) in [-1, 1] from the gamepad if it is being used, else the keys."""
+        pg = self.pg
+        dt = 1.0 / FRAME_HZ
+        left = bool(self.held & {pg.K_LEFT, pg.K_a})
+        right = bool(self.held & {pg.K_RIGHT, pg.K_d})
+        target = float(left) - float(right)          # + = left, as in the env
+        rate = STEER_ON_PER_S if target != 0 else STEER_OFF_PER_S
+        self.steer += float(np.clip(target - self.steer, -rate * dt, rate * dt))
+        gas = float(bool(self.held & {pg.K_UP, pg.K_w}))
+        brake = float(bool(self.held & {pg.K_DOWN, pg.K_s}))
+        steer, throttle = self.steer, gas - brake
+        j = self.joystick
+        if j is not None:
+            try:
+                ax = [j.get_axis(i) for i in range(j.get_numaxes())]
+            except pg.error:
+                ax = []
+            js = -ax[0] if ax else 0.0
+            if len(ax) >= 6:     # triggers rest at -1
+                jt = (ax[5] + 1) / 2 - (ax[4] + 1) / 2
+            elif len(ax) >= 2:
+                jt = -ax[1]
+            else:
+                jt = 0.0
+            if abs(js) > DEADZONE or abs(jt) > DEADZONE:
+                steer, throttle = js, jt
+        return float(np.clip(steer, -1, 1)), float(np.clip(throttle, -1, 1))
+
+    # ------------------------------------------------------------ frame
+    def step(self):
+        for e in self.pg.event.get():
+            self.handle(e)
+        if not self.running:
+            return
+        if not self.paused:
+            steer, throttle = self.controller(self) if self.controller else self.controls()
+            b = self.batch
+            _, term, _ = b.step(np.array([[steer, throttle]], np.float32))
+            b.observe()
+            b.record()
+            if b.sector[0] != self.sector_seen:
+                self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
+                self.sector_seen = int(b.sector[0])
+            if b.laps[0] > self.lap_seen:
+                self.lap_seen = int(b.laps[0])
+                self._on_lap_done()
+            if term[0]:
+                self.message = "into the tyre wall: R restarts"
+            if b.time_s[0] - self.last_saved_t >= self.save_every_s:
+                self.save()
+        self.draw()
+        self.pg.display.flip()
+
+    def run(self):
+        clock = self.pg.time.Clock()
+        try:
+            while self.running:
+                self.step()
+                if self.realtime:
+                    clock.tick(FRAME_HZ)
+        finally:
+            path = self.save()
+            self.renderer.release()
+            self.pg.quit()
+        return path
+
+    def save(self):
+        """Write all telemetry so far (atomically). Returns the path, or None if empty."""
+        from .telemetry import write_csv
+        rec = self.batch.recorder
+        self.last_saved_t = float(self.batch.time_s[0])
+        if len(rec) == 0 or len(rec) == self.saved_rows:
+            return self.out if self.saved_rows else None
+        write_csv(rec.to_dataframe(), self.out)
+        self.saved_rows = len(rec)
+        return self.out
+
+    # ------------------------------------------------------------ drawing
+    def _make_map(self, box=(230, 170)):
+        tr = self.track
+        pts = tr.centre
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        f = min((box[0] - 16) / max(hi[0] - lo[0], 1e-6), (box[1] - 16) / max(hi[1] - lo[1], 1e-6))
+        to_map = lambda p: np.stack([8 + (p[..., 0] - lo[0]) * f, box[1] - 8 - (p[..., 1] - lo[1]) * f], -1)  # noqa: E731
+        surf = self.pg.Surface(box, self.pg.SRCALPHA)
+        surf.fill((0, 0, 0, 150))
+        self.pg.draw.lines(surf, (230, 230, 230), True, to_map(pts).tolist(), 3)
+        g = to_map(tr.gates[0])
+        self.pg.draw.line(surf, (255, 60, 60), g[0], g[1], 3)
+        return surf, to_map
+
+    def draw(self):
+        pg, b = self.pg, self.batch
+        st = b.state
+        from .render import CHASE, FIRST_PERSON
+        xs, ys, yaws = [float(st.x[0])], [float(st.y[0])], [float(st.yaw[0])]
+        ghost = self.ghost or self.best
+        if self.show_ghost and ghost is not None and self.lap_seen + int(b.lap_timed[0]) >= 1:
+            gx, gy, gyaw = ghost.pose(self.lap_time_now())
+            xs, ys, yaws = xs + [gx], ys + [gy], yaws + [gyaw]
+        w, h = self.size
+        cam = CHASE if self.view == "chase" else FIRST_PERSON
+        img = self.renderer.render_chase(np.array(xs), np.array(ys), np.array(yaws), 0, (w, h), cam)
+        self.screen.blit(pg.surfarray.make_surface(np.ascontiguousarray(img.swapaxes(0, 1))), (0, 0))
+        self._hud(ghost, xs, ys)
+
+    def _text(self, text, pos, font=None, colour=(255, 255, 255)):
+        font = font or self.font
+        surf = font.render(text, True, colour)
+        bg = self.pg.Surface((surf.get_width() + 10, surf.get_height() + 4), self.pg.SRCALPHA)
+        bg.fill((0, 0, 0, 140))
+        self.screen.blit(bg, (pos[0] - 5, pos[1] - 2))
+        self.screen.blit(surf, pos)
+
+    def _hud(self, ghost, xs, ys):
+        b = self.batch
+        w, h = self.size
+        self._text(f"{float(b.state.speed[0]) * 3.6:5.1f} km/h", (16, 12), self.big)
+        lap_no = int(b.laps[0]) + int(b.lap_timed[0])
+        lt = self.lap_time_now()
+        lines = [f"lap {lap_no}   {lt:6.2f} s" + ("" if b.lap_valid[0] else "  INVALID"),
+                 f"last {b.last_lap_time[0]:6.2f} s" if b.last_lap_time[0] else "last    -",
+                 f"best {self.best.lap_time:6.2f} s" if self.best else "best    -"]
+        if self.best is not None and b.lap_timed[0]:
+            delta = lt - self.best.time_at(float(b.s[0]))
+            lines.append(f"delta {delta:+6.2f} s")
+        for k, t in enumerate(self.splits[:3]):
+            prev = self.splits[k - 1] if k else 0.0
+            ref = f" ({t - prev - self.best_sectors[k]:+.2f})" if self.best_sectors else ""
+            lines.append(f"S{k + 1} {t - prev:6.2f} s{ref}")
+        for i, line in enumerate(lines):
+            colour = (255, 255, 255)
+            if line.startswith("delta"):
+                colour = (120, 255, 120) if line.split()[1].startswith("-") else (255, 120, 120)
+            self._text(line, (w - 270, 12 + 26 * i), colour=colour)
+        if b.off_track[0]:
+            self._text("OFF TRACK", (w // 2 - 60, 70), self.font, (255, 80, 80))
+        if self.paused:
+            self._text("PAUSED (P)", (w // 2 - 70, h // 2), self.big)
+        if self.message:
+            self._text(self.message, (16, 70), self.font)
+        surf, to_map = self._map
+        self.screen.blit(surf, (w - surf.get_width() - 10, h - surf.get_height() - 10))
+        off = np.array([w - surf.get_width() - 10, h - surf.get_height() - 10])
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            p = to_map(np.array([x, y])) + off
+            self.pg.draw.circle(self.screen, (255, 60, 60) if i == 0 else (240, 240, 240), p, 5)
+        ghost_txt = f"   ghost: {ghost.label}" if (ghost is not None and self.show_ghost) else ""
+        self._text("arrows/WASD drive  P pause  R restart  C camera  G ghost  Esc quit" + ghost_txt,
+                   (12, h - 24), self.small)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m karting.drive", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
+    ap.add_argument("--view", choices=("chase", "fp"), default="chase", help="camera (C switches)")
+    ap.add_argument("--ghost", default="best",
+                    help="best (this session's best lap, default), a telemetry CSV (its best lap), or none")
+    ap.add_argument("--out", help="telemetry CSV (default telemetry_logs/human_<track>_<time>.csv)")
+    ap.add_argument("--size", default="960x600", help="window size WxH")
+    args = ap.parse_args(argv)
+    from .render import RendererUnavailable
+    from .telemetry import TelemetryError
+    from .track import TrackError
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        if len(size) != 2 or min(size) < 200:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
+    try:
+        app = DriveApp(args.track, args.view, args.ghost, args.out, size)
+    except (TrackError, RendererUnavailable, TelemetryError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # pygame.error: no display
+        if type(e).__name__ == "error":
+            print(f"error: cannot open a window ({e}); karting.drive needs a display", file=sys.stderr)
+            return 2
+        raise
+    path = app.run()
+    if path:
+        print(f"telemetry: {path} ({app.saved_rows} rows)")
+        print(f"see it with: python -m karting.telemetry summary {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""karting.drive headless (SDL_VIDEODRIVER=dummy from conftest, EGL renderer for real), driven
+by posted key events as a person would, and by the expert for whole laps."""
+import numpy as np
+import pygame
+import pytest
+
+from karting import telemetry as T
+from karting.drive import DriveApp
+
+
+def key(app, k, down=True):
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN if down else pygame.KEYUP, key=k, mod=0, unicode=""))
+
+
+@pytest.fixture
+def app(ring_png, tmp_path):
+    a = DriveApp(ring_png, out=tmp_path / "human.csv", size=(480, 320), realtime=False, save_every_s=2.0)
+    yield a
+    if a.renderer.ctx is not None:
+        a.renderer.release()
+    pygame.quit()
+
+
+def test_keys_drive_the_kart_and_the_csv_is_saved(app, tmp_path):
+    key(app, pygame.K_UP)
+    for _ in range(40):                         # 2 s of full throttle
+        app.step()
+    v1 = float(app.batch.state.speed[0])
+    assert v1 > 8.0
+    assert (tmp_path / "human.csv").exists()    # saved periodically while driving
+    key(app, pygame.K_LEFT)
+    for _ in range(6):
+        app.step()
+    assert app.steer > 0.5 and app.batch.state.steer[0] > 0      # smoothed, winding to the left
+    key(app, pygame.K_LEFT, down=False)
+    key(app, pygame.K_UP, down=False)
+    key(app, pygame.K_DOWN)
+    for _ in range(20):
+        app.step()
+    assert float(app.batch.state.speed[0]) < v1
+    assert abs(app.steer) < 1e-6                # released: back to the centre
+    n = len(app.batch.recorder)
+    key(app, pygame.K_p)
+    for _ in range(5):
+        app.step()
+    assert len(app.batch.recorder) == n         # paused: time stands still
+    key(app, pygame.K_p)
+    key(app, pygame.K_r)                        # restart: a new episode from the line
+    app.step()
+    assert app.batch.episode[0] == 1 and float(app.batch.state.speed[0]) < 1.0
+    key(app, pygame.K_ESCAPE)
+    path = app.run()
+    df = T.load(path)
+    assert len(df) == len(app.batch.recorder)
+    assert set(df["episode"]) == {0, 1}
+    assert df["throttle"].max() > 0.9 and df["brake"].max() > 0.9
+    assert df.loc[df["episode"] == 0, "speed_kmh"].max() > 28
+
+
+def test_laps_best_lap_delta_and_ghost(ring_track, app, tmp_path):
+    from karting.expert import PurePursuit
+    pp = PurePursuit(ring_track, mu_use=1.2)
+    app.controller = lambda a: tuple(pp.act(a.batch.state, a.batch.idx)[0])
+    for _ in range(1200):
+        app.step()
+        if app.batch.laps[0] >= 2:
+            break
+    assert app.batch.laps[0] >= 2
+    assert app.best is not None and app.best.lap_time == pytest.approx(app.batch.best_lap_time[0])
+    assert "lap" in app.message
+    # mid-lap: the live delta to the best lap is small (same driver), and the ghost is drawn
+    for _ in range(60):
+        app.step()
+    delta = app.lap_time_now() - app.best.time_at(float(app.batch.s[0]))
+    assert abs(delta) < 1.0
+    gx, gy, _ = app.best.pose(app.lap_time_now())
+    assert np.hypot(gx - app.batch.state.x[0], gy - app.batch.state.y[0]) < 15
+    app.save()
+    table = T.laps(T.load(tmp_path / "human.csv"))
+    assert len(table) >= 2 and table["valid"].all()
+    assert table["lap_time_s"].min() == pytest.approx(app.best.lap_time, abs=0.051)
+
+
+def test_ghost_from_an_ai_csv_and_camera_switch(ring_track, ring_png, tmp_path):
+    from karting.expert import reference_lap
+    from karting.telemetry import write_csv
+    ref = reference_lap(ring_track, record=True)
+    csv = write_csv(ref.telemetry, tmp_path / "ai.csv")
+    a = DriveApp(ring_png, ghost=str(csv), out=tmp_path / "h.csv", size=(320, 240), realtime=False)
+    try:
+        assert a.ghost is not None and a.ghost.lap_time == pytest.approx(ref.lap_time_s, abs=0.051)
+        key(a, pygame.K_UP)
+        for _ in range(30):
+            a.step()
+        frame_chase = pygame.surfarray.array3d(a.screen).copy()
+        key(a, pygame.K_c)
+        a.step()
+        assert a.view == "fp"
+        assert np.abs(pygame.surfarray.array3d(a.screen).astype(int) - frame_chase).mean() > 5
+    finally:
+        a.renderer.release()
+        pygame.quit()
+
+
+def test_bad_ghost_file_is_a_clear_error(ring_png, tmp_path, capsys):
+    from karting.drive import main
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["--track", str(ring_png), "--ghost", str(bad)]) == 2
+    assert "missing telemetry columns" in capsys.readouterr().err
