@@ -81,7 +81,8 @@ class DriveApp:
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
         self.controller = controller          # tests and demos: f(app) -> (steer, throttle)
-        pygame.init()
+        for part in (pygame.display, pygame.font, pygame.joystick):   # no audio: nothing to play
+            part.init()
         pygame.display.set_caption(f"karting: {self.track.name}")
         self.screen = pygame.display.set_mode(size)
         self.size = size
@@ -334,6 +335,15 @@ def main(argv=None):
             raise ValueError
     except ValueError:
         ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
+    import os
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+    pygame.display.init()
+    if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
+        print("error: no display: SDL found no screen to open a window on (no X11/Wayland session, "
+              "DISPLAY unset). Run karting.drive on a desktop; set SDL_VIDEODRIVER=dummy only to "
+              "run it blind (scripts/tests).", file=sys.stderr)
+        return 2
     try:
         app = DriveApp(args.track, args.view, args.ghost, args.out, size)
     except (TrackError, RendererUnavailable, TelemetryError, ValueError, FileNotFoundError) as e:

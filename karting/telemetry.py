@@ -126,17 +126,28 @@ def load(path):
         df = pd.read_csv(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such telemetry file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory: give a telemetry CSV file in it") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a telemetry CSV ({e})") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing telemetry columns {missing}; expected the schema of "
                          "karting.telemetry.COLUMNS (files from env.export_telemetry have it)")
     for c, dt in COLUMNS.items():
+        empty = df[c].isna().to_numpy()
+        if empty.any():
+            rows = np.flatnonzero(empty)
+            raise ValueError(f"{path}: column {c!r} has {len(rows)} empty value(s), first in data row "
+                             f"{rows[0] + 1} (a file cut short by a crash? drop the incomplete rows)")
         try:
             df[c] = df[c].astype(dt)
         except (ValueError, TypeError):
-            raise ValueError(f"{path}: column {c!r} has values that are not {np.dtype(dt).name}") from None
+            bad = pd.to_numeric(df[c], errors="coerce").isna().to_numpy()
+            where = f", e.g. {df[c].iloc[int(np.argmax(bad))]!r} in data row {int(np.argmax(bad)) + 1}" if bad.any() else ""
+            raise ValueError(f"{path}: column {c!r} has values that are not {np.dtype(dt).name}{where}") from None
     return df
 
 

@@ -108,3 +108,15 @@ def test_bad_ghost_file_is_a_clear_error(ring_png, tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     assert main(["--track", str(ring_png), "--ghost", str(bad)]) == 2
     assert "missing telemetry columns" in capsys.readouterr().err
+
+
+def test_no_display_is_a_clear_error_not_an_invisible_window(ring_png, tmp_path, monkeypatch, capsys):
+    from karting.drive import main
+    pygame.quit()
+    for var in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        assert main(["--track", str(ring_png), "--out", str(tmp_path / "h.csv")]) == 2
+    finally:
+        pygame.quit()
+    assert "no display" in capsys.readouterr().err and not (tmp_path / "h.csv").exists()
