@@ -282,6 +282,10 @@ def lap_trace(df, key, step_m=1.0):
     return pd.DataFrame(out, index=pd.Index(grid, name="distance_m"))
 
 
+#: a lap whose first sample is slower than this began from rest (a standing start)
+STANDING_KMH = 5.0
+
+
 def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
     """Two laps aligned by distance. Returns ``(traces, sectors, info)``:
 
@@ -289,7 +293,9 @@ def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
       (= time_b - time_a: > 0 where B is behind) and ``<column>_a`` / ``<column>_b`` for speed,
       throttle, brake, steering, lateral g;
     * ``sectors``: per sector (and the lap): time of A, of B, and B - A;
-    * ``info``: the two lap keys and their table rows.
+    * ``info``: the two lap keys and their table rows, and whether each began from rest
+      (``standing_a``/``standing_b``: a standing start and a flying lap differ by seconds
+      in the first hundred metres whoever drives better).
     """
     import pandas as pd
     key_a, row_a = pick_lap(df_a, lap_a)
@@ -307,7 +313,9 @@ def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
     b = [row_b["s1_s"], row_b["s2_s"], row_b["s3_s"], row_b["lap_time_s"]]
     sectors = pd.DataFrame({"a_s": a, "b_s": b}, index=pd.Index(names, name="part"))
     sectors["b_minus_a_s"] = sectors["b_s"] - sectors["a_s"]
-    return traces, sectors, {"key_a": key_a, "key_b": key_b, "lap_a": row_a, "lap_b": row_b}
+    standing = {k: bool(t["speed_kmh"].iloc[0] < STANDING_KMH) for k, t in (("a", ta), ("b", tb))}
+    return traces, sectors, {"key_a": key_a, "key_b": key_b, "lap_a": row_a, "lap_b": row_b,
+                             "standing_a": standing["a"], "standing_b": standing["b"]}
 
 
 def gains(traces, segment_m=100.0):

@@ -144,6 +144,11 @@ def cmd_compare(args):
     la = _label(args.a, info["key_a"], info["lap_a"])
     lb = _label(args.b, info["key_b"], info["lap_b"])
     print(f"A: {la}\nB: {lb}")
+    if info["standing_a"] != info["standing_b"]:
+        which = "A" if info["standing_a"] else "B"
+        print(f"note: {which} starts from rest and the other lap is a flying lap, so the first "
+              "~100 m compare a launch with a lap; pick laps of the same kind with --lap-a/--lap-b "
+              "(lap 1 of a session is its standing start)")
     print(sectors.to_string(float_format=lambda v: f"{v:+.3f}" if v < 0 else f"{v:.3f}"))
     g = T.gains(traces, args.segment)
     worst = g.reindex(g["b_minus_a_s"].abs().sort_values(ascending=False).index).head(5)
@@ -212,3 +217,7 @@ def main(argv=None):
     except (T.TelemetryError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:          # `... | head`: the reader has what it wanted
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

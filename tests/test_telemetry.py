@@ -157,7 +157,9 @@ def test_cli_summary_compare_plot(csv, session, tmp_path, capsys):
     assert telemetry_cli.main(["compare", str(csv), str(csv), "--lap-a", "0:0:3", "--lap-b", "2:0:3",
                                "--out", str(png), "--table", str(traces_csv)]) == 0
     out = capsys.readouterr().out
-    assert "biggest differences" in out and "lap 2:0:3" in out
+    assert "biggest differences" in out and "lap 2:0:3" in out and "note:" not in out
+    assert telemetry_cli.main(["compare", str(csv), str(csv), "--lap-a", "0:0:1", "--lap-b", "0:0:3"]) == 0
+    assert "note: A starts from rest" in capsys.readouterr().out
     assert Image.open(png).size[0] > 800
     assert {"delta_s", "speed_kmh_a", "speed_kmh_b"} <= set(pd.read_csv(traces_csv).columns)
     for x in ("distance", "time"):
@@ -178,6 +180,11 @@ def test_cli_runs_as_a_module(csv):
     r = subprocess.run([sys.executable, "-m", "karting.telemetry", "summary", str(csv)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "complete lap(s)" in r.stdout
+    # piped into a reader that stops early (`| head -1`): no BrokenPipeError traceback
+    p = subprocess.Popen([sys.executable, "-m", "karting.telemetry", "compare", str(csv), str(csv),
+                          "--lap-b", "last"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    assert p.wait(timeout=120) == 0 and b"Traceback" not in p.stderr.read()
 
 
 @pytest.mark.parametrize("content, message", [
