@@ -35,6 +35,16 @@ def _sector_bands(ax, trace, col="sector_a"):
                     ha="center", va="bottom", fontsize=8, color="0.4")
 
 
+def _save(fig, out):
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def plot_compare(traces, sectors, info, label_a, label_b, out):
     """Delta time, speed, throttle/brake and steering of two laps against distance, one PNG."""
     import matplotlib
@@ -64,12 +74,7 @@ def plot_compare(traces, sectors, info, label_a, label_b, out):
     axes[-1].set_xlabel("distance along the track [m]")
     parts = "   ".join(f"{p}: {r.b_minus_a_s:+.2f} s" for p, r in sectors.iterrows())
     fig.suptitle(f"A = {label_a}\nB = {label_b}\nB - A   {parts}", fontsize=10, x=0.02, ha="left")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_columns(df, columns, key, out, x="distance", label=""):
@@ -98,12 +103,7 @@ def plot_columns(df, columns, key, out, x="distance", label=""):
             _sector_bands(ax, data, "sector")
     axes[-1, 0].set_xlabel(xlabel)
     fig.suptitle(label, fontsize=10, x=0.02, ha="left")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def _fmt_laps(table):
