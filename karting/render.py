@@ -206,13 +206,38 @@ FIRST_PERSON = Camera(forward=0.1, height=0.95, pitch_deg=7.0, fov_deg=85.0)
 CHASE = Camera(forward=-5.0, height=2.4, pitch_deg=12.0, fov_deg=60.0)
 
 
-def create_context():
-    """A headless moderngl context through EGL, with a clear error when there is none."""
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "lavapipe")
+
+
+def is_software_renderer(gl_renderer: str) -> bool:
+    """True for Mesa's CPU rasterisers (what EGL falls back to when there is no GPU driver)."""
+    return any(k in str(gl_renderer).lower() for k in SOFTWARE_RENDERERS)
+
+
+def create_context(max_devices: int = 16):
+    """A headless moderngl context through EGL, with a clear error when there is none.
+
+    EGL may list several devices (on a GPU machine with Mesa installed too: the GPU and Mesa's
+    software device, in no fixed order): the first device that is not a software rasteriser is
+    used, else device 0. ``GLCONTEXT_DEVICE_INDEX=k`` picks device k and nothing else."""
+    import os
     import moderngl
     try:
-        return moderngl.create_context(standalone=True, backend="egl")
+        ctx = moderngl.create_context(standalone=True, backend="egl")
     except Exception as e:
         raise RendererUnavailable(f"{GL_INSTALL_HINT} (moderngl said: {e})") from None
+    if os.environ.get("GLCONTEXT_DEVICE_INDEX") or not is_software_renderer(ctx.info.get("GL_RENDERER", "")):
+        return ctx
+    for k in range(1, max_devices):
+        try:
+            other = moderngl.create_context(standalone=True, backend="egl", device_index=k)
+        except Exception:   # "requested device index k, but found k devices": no more
+            break
+        if not is_software_renderer(other.info.get("GL_RENDERER", "")):
+            ctx.release()
+            return other
+        other.release()
+    return ctx
 
 
 # ---------------------------------------------------------------- scene construction

@@ -87,11 +87,13 @@ def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
 
 
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
-          max_wall_s: float | None = None) -> dict:
+          max_wall_s: float | None = None, on_checkpoint=None) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
 
     ``max_wall_s`` ends the run early (as if --timesteps were reached) after that much wall time,
-    for benchmarks with a time budget."""
+    for benchmarks with a time budget. ``on_checkpoint(path)`` is called after every checkpoint
+    file is written (and the TensorBoard log flushed): remote/train.py commits its Modal volume
+    there, so a preempted run loses at most the steps since the last checkpoint."""
     import torch
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
@@ -186,7 +188,11 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     def save(name):
         payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
                                       best_score, last_eval)
-        return save_checkpoint(ckpt_dir / name, payload)
+        path = save_checkpoint(ckpt_dir / name, payload)
+        if on_checkpoint is not None:
+            writer.flush()
+            on_checkpoint(path)
+        return path
 
     def run_eval():
         nonlocal best_score, last_eval
@@ -331,19 +337,26 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     return summary
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m karting.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an earlier run saved under the same --save-name")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None, on_checkpoint=None):
+    """The command line; ``on_checkpoint`` as in :func:`train` (for remote/train.py)."""
+    args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
     from .render import RendererUnavailable
     from .track import TrackError
     try:
         cfg = from_args(args)
-        summary = train(cfg, progress=not args.no_progress, overwrite=args.overwrite)
+        summary = train(cfg, progress=not args.no_progress, overwrite=args.overwrite,
+                        on_checkpoint=on_checkpoint)
     except (ValueError, TrackError, CheckpointError, RendererUnavailable, CheckpointDirInUse) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,77 @@
+"""Train on Modal GPUs: the same training as ``python -m karting.train``, in a container.
+
+    python tools/track_cli.py sync --track-name circuit.png        # your own tracks, once
+    modal run remote/train.py --track circuit.png --timesteps 5000000 --save-name karting_v1 \\
+        --vector-envs 16 --checkpoint-freq 500000 --gpu L4 --download
+    modal run remote/train.py --help                                 # every flag
+
+Every ``karting.train`` flag works here with the same name and default (``--output-dir`` is the
+outputs volume); the remote ones: ``--gpu`` (a Modal GPU type: T4, L4, A10G, A100, H100, ...),
+``--timeout-hours`` (at most 24), ``--overwrite`` and ``--download`` (copy the run's checkpoints,
+TensorBoard logs and evaluation telemetry into ./outputs/ when it ends).
+
+This file only declares the Modal app: the image (this project's own pyproject.toml, a CUDA
+build of torch, EGL/GL libraries with NVIDIA's EGL vendor file so the renderer uses the GPU),
+the volumes (tracks, outputs), the GPU, timeout and retries. What runs in the container is
+``karting.cloud.run_training`` (it calls ``karting.train``'s own entry point), and the
+entrypoint's body is ``karting.cloud.launch``: both run and are tested without Modal.
+"""
+import inspect
+import sys
+from pathlib import Path
+
+import modal
+
+ROOT = Path(__file__).resolve().parent.parent
+if (ROOT / "karting").is_dir() and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from karting import cloud  # noqa: E402
+
+#: glvnd picks NVIDIA's EGL (libEGL_nvidia, provided with the GPU driver) before Mesa's
+NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'
+
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .apt_install("libegl1", "libgl1", "libgles2", "libglvnd0", "libgl1-mesa-dri")
+    .run_commands("mkdir -p /usr/share/glvnd/egl_vendor.d",
+                  f"echo '{NVIDIA_EGL_VENDOR}' > /usr/share/glvnd/egl_vendor.d/10_nvidia.json")
+    .env({"NVIDIA_DRIVER_CAPABILITIES": "all", "PYTHONUNBUFFERED": "1",
+          "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+    # torch first and pinned: PyPI's Linux wheel of the version used locally, built with CUDA
+    .pip_install("torch==2.13.0")
+    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"))
+    .add_local_dir(ROOT / "karting", "/root/karting", ignore=["**/__pycache__"])
+    .add_local_dir(ROOT / "tracks", "/root/tracks")
+)
+tracks_volume = modal.Volume.from_name(cloud.TRACKS_VOLUME, create_if_missing=True)
+outputs_volume = modal.Volume.from_name(cloud.OUTPUTS_VOLUME, create_if_missing=True)
+app = modal.App("karting-train", image=image)
+
+
+@app.function(
+    gpu=cloud.DEFAULT_GPU,
+    cpu=8.0,                        # the env steps and the camera culling run on the CPU
+    memory=16384,
+    volumes={cloud.REMOTE_TRACKS_DIR: tracks_volume, cloud.REMOTE_OUTPUTS_DIR: outputs_volume},
+    timeout=int(cloud.MAX_TIMEOUT_H * 3600),
+    # a preempted or crashed container is started again and resumes from its last checkpoint
+    retries=modal.Retries(max_retries=3, initial_delay=10.0, backoff_coefficient=1.0),
+)
+def train_remote(argv: list) -> dict:
+    tracks_volume.reload()
+    return cloud.run_training(argv, commit=outputs_volume.commit,
+                              call_id=modal.current_function_call_id())
+
+
+def main(**values):
+    code = cloud.launch(values, train_remote, outputs_volume)
+    if code:
+        raise SystemExit(code)
+
+
+# the entrypoint's flags are karting.train's (from TrainConfig) plus the remote ones: Modal
+# reads them from this signature (in reverse: its --help then lists them in TrainConfig's order)
+main.__signature__ = inspect.Signature(cloud.entrypoint_parameters()[::-1])
+main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
+main = app.local_entrypoint()(main)
