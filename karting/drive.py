@@ -4,8 +4,9 @@
 
 Keys: arrows or WASD (steering is smoothed: holding a key winds the lock on over ~0.3 s and
 letting go returns it), Up/W throttle, Down/S brake; a gamepad is used when one is connected
-(left stick steers, right trigger throttle, left trigger brake). P pauses, R restarts from the
-line, C switches chase / first-person camera, G toggles the ghost, Esc or Q quits.
+(left stick steers, right trigger throttle, left trigger brake; Start pauses, Back restarts,
+Y switches the camera). P pauses, R restarts from the line, C switches chase / first-person
+camera, G toggles the ghost, Esc or Q quits.
 
 The HUD shows speed, lap, lap time, last and best lap, the sector splits of this lap against the
 best lap's, the live delta to the best lap and a track map. The ghost replays the best lap of
@@ -28,6 +29,7 @@ FRAME_HZ = 20
 STEER_ON_PER_S = 3.5          # keyboard steering: lock wound on at this rate [1/s] ...
 STEER_OFF_PER_S = 5.0         # ... and returned to the centre at this one
 DEADZONE = 0.08
+PAD_BACK, PAD_START, PAD_Y = 6, 7, 3   # SDL's Xbox-style button numbers: restart, pause, camera
 
 
 class Ghost:
@@ -158,6 +160,13 @@ class DriveApp:
                 self.show_ghost = not self.show_ghost
         elif e.type == pg.KEYUP:
             self.held.discard(e.key)
+        elif e.type == pg.JOYBUTTONDOWN:
+            if e.button == PAD_START:
+                self.paused = not self.paused
+            elif e.button == PAD_BACK:
+                self.restart()
+            elif e.button == PAD_Y:
+                self.view = "fp" if self.view == "chase" else "chase"
         elif e.type == pg.JOYDEVICEADDED and self.joystick is None:
             self.joystick = pg.joystick.Joystick(e.device_index)
         elif e.type == pg.JOYDEVICEREMOVED:

@@ -120,3 +120,38 @@ def test_no_display_is_a_clear_error_not_an_invisible_window(ring_png, tmp_path,
     finally:
         pygame.quit()
     assert "no display" in capsys.readouterr().err and not (tmp_path / "h.csv").exists()
+
+
+class FakePad:
+    """A gamepad as SDL reports an Xbox-style one: axes 0/1 left stick, 4/5 triggers (rest -1)."""
+
+    def __init__(self):
+        self.axes = [0.0, 0.0, 0.0, 0.0, -1.0, -1.0]
+
+    def get_numaxes(self):
+        return len(self.axes)
+
+    def get_axis(self, i):
+        return self.axes[i]
+
+
+def test_gamepad_steers_and_its_buttons_pause_and_restart(app):
+    pad = app.joystick = FakePad()
+    assert app.controls() == (0.0, 0.0)              # at rest: the keys (none held) decide
+    pad.axes[0], pad.axes[5] = -0.6, 1.0             # stick left, right trigger fully in
+    steer, throttle = app.controls()
+    assert steer == pytest.approx(0.6) and throttle == pytest.approx(1.0)
+    for _ in range(30):
+        app.step()
+    assert float(app.batch.state.speed[0]) > 5 and app.batch.state.steer[0] > 0
+    pad.axes[0], pad.axes[5], pad.axes[4] = 0.0, -1.0, 1.0   # left trigger: brake
+    assert app.controls() == (0.0, pytest.approx(-1.0))
+    n = len(app.batch.recorder)
+    pygame.event.post(pygame.event.Event(pygame.JOYBUTTONDOWN, button=7, joy=0, instance_id=0))
+    app.step()
+    app.step()
+    assert app.paused and len(app.batch.recorder) == n
+    pygame.event.post(pygame.event.Event(pygame.JOYBUTTONDOWN, button=7, joy=0, instance_id=0))
+    pygame.event.post(pygame.event.Event(pygame.JOYBUTTONDOWN, button=6, joy=0, instance_id=0))
+    app.step()
+    assert not app.paused and app.batch.episode[0] == 1
