@@ -36,13 +36,18 @@ def _explain(e):
     return f"Modal request failed ({text.splitlines()[0]}); check the network and `modal token info`"
 
 
+def _is_not_found(e) -> bool:
+    """modal raises NotFoundError (or FileNotFoundError) for a path the volume does not have."""
+    return isinstance(e, FileNotFoundError) or "NotFound" in type(e).__name__ or "not found" in str(e).lower()
+
+
 def _remote_entries(vol) -> dict:
     """The tracks entries of the volume's checkpoints.json ({} when there is none)."""
     import json
     try:
         data = b"".join(vol.read_file("/checkpoints.json"))
     except Exception as e:  # noqa: BLE001 - modal: NotFoundError / FileNotFoundError
-        if "not found" in str(e).lower() or isinstance(e, FileNotFoundError) or "NotFound" in type(e).__name__:
+        if _is_not_found(e):
             return {}
         raise CloudError(_explain(e)) from None
     try:
@@ -216,7 +221,7 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
             return result
     model = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").exists() else ckpt_dir / "final.pt"
     result["telemetry"] = []
-    for k, t in enumerate(track.split(",")):
+    for t in track.split(","):
         name = Path(t).stem
         out = outputs_dir / "telemetry" / f"{cfg.save_name}_{model.stem}_{name}.csv"
         if play.main(["--model", str(model), "--track", t, "--episodes", str(play_episodes),
@@ -330,7 +335,7 @@ def download_run(volume, save_name: str, dest="outputs", log=print) -> list:
             try:
                 entries += [e for e in volume.listdir(sub, recursive=True) if _is_file(e)]
             except Exception as e:  # noqa: BLE001 - a folder the run did not make
-                if "not found" in str(e).lower() or isinstance(e, FileNotFoundError) or "NotFound" in type(e).__name__:
+                if _is_not_found(e):
                     continue
                 raise
         entries = [e for e in entries if not e.path.lstrip("/").startswith("telemetry/")

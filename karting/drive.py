@@ -99,7 +99,6 @@ class DriveApp:
         self.paused = False
         self.running = True
         self.show_ghost = ghost not in (None, "none")
-        self.ghost_mode = ghost
         self.ghost = Ghost.from_csv(ghost) if ghost not in (None, "none", "best") else None
         self.best = None                     # Ghost of this session's best valid lap
         self.best_sectors = None

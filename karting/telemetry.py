@@ -257,7 +257,8 @@ def lap_trace(df, key, step_m=1.0):
     nxt = g[g["lap"] == k + 1].head(1)
     if lap.empty or nxt.empty:
         raise TelemetryError(f"lap {env}:{ep}:{k} is not complete")
-    seg = lap._append(nxt) if hasattr(lap, "_append") else __import__("pandas").concat([lap, nxt])
+    import pandas as pd
+    seg = pd.concat([lap, nxt])
     t0 = float(lap["time_s"].iloc[0] - lap["lap_time_s"].iloc[0])
     t = seg["time_s"].to_numpy(np.float64) - t0
     d = seg["distance_m"].to_numpy(np.float64)
@@ -271,7 +272,6 @@ def lap_trace(df, key, step_m=1.0):
     d = np.maximum.accumulate(d)                      # reversing on track does not un-drive it
     d = d + np.arange(len(d)) * 1e-6                  # strictly increasing for interpolation
     grid = np.arange(0.0, max(d[-1], step_m), step_m)
-    import pandas as pd
     out = {"time_s": np.interp(grid, d, t)}
     for c in TRACE_COLUMNS:
         v = seg[c].to_numpy(np.float64)

@@ -26,7 +26,7 @@ def _label(path, key, row):
 def _sector_bands(ax, trace, col="sector_a"):
     import numpy as np
     d = trace.index.to_numpy()
-    s = trace[col].to_numpy() if col in trace else trace["sector"].to_numpy()
+    s = trace[col].to_numpy()
     for k in (1, 2, 3):
         m = s == k
         if m.any():
