@@ -32,6 +32,19 @@ DEADZONE = 0.08
 PAD_BACK, PAD_START, PAD_Y = 6, 7, 3   # SDL's Xbox-style button numbers: restart, pause, camera
 
 
+def no_gl_in_sdl():
+    """Keep SDL from using OpenGL to present the window.
+
+    On Linux SDL decides how to show a window's pixels by creating a hidden GLX window and
+    context (and on NVIDIA/AMD drivers keeps one to draw through). A GLX context on the thread
+    that also drives the renderer's EGL context crashed moderngl's draws under a real X server
+    (segfault in ``render``) or left the window black. With the hint off SDL blits through
+    MIT-SHM and never touches GL, so the EGL context is the only one on this thread. Must be
+    set before ``pygame.display.set_mode``."""
+    import os
+    os.environ["SDL_FRAMEBUFFER_ACCELERATION"] = "0"
+
+
 class Ghost:
     """One lap replayed from telemetry: pose at a time since the lap started."""
 
@@ -83,6 +96,7 @@ class DriveApp:
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
         self.controller = controller          # tests and demos: f(app) -> (steer, throttle)
+        no_gl_in_sdl()
         for part in (pygame.display, pygame.font, pygame.joystick):   # no audio: nothing to play
             part.init()
         pygame.display.set_caption(f"karting: {self.track.name}")
@@ -250,7 +264,9 @@ class DriveApp:
         return self.out
 
     # ------------------------------------------------------------ drawing
-    def _make_map(self, box=(230, 170)):
+    def _make_map(self):
+        # 230 x 170 in the default 960 x 600 window; smaller windows get a smaller map
+        box = (int(self.size[0] * 0.24), int(self.size[1] * 0.28))
         tr = self.track
         pts = tr.centre
         lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -346,6 +362,7 @@ def main(argv=None):
     import os
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
+    no_gl_in_sdl()
     pygame.display.init()
     if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
         print("error: no display: SDL found no screen to open a window on (no X11/Wayland session, "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine: the Debian packages for headless
-# OpenGL (EGL + Mesa's software rasteriser), the CPU build of torch, then this package.
+# OpenGL (EGL + Mesa's software rasteriser) and for the GUI tests (Xvfb, ImageMagick, xdotool),
+# the CPU build of torch, then this package.
 # Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +14,19 @@ have_egl() {
       compgen -G '/usr/lib/dri/swrast_dri.so' >/dev/null ||
       ldconfig -p 2>/dev/null | grep 'libgallium' >/dev/null; }
 }
-if ! have_egl; then
-  echo "setup: installing headless OpenGL (libegl1 libgl1-mesa-dri libgles2)"
+# the GUI tests (tests/test_gui_x11.py) run the pygame programs on a real X server: Xvfb,
+# ImageMagick's `import` for screenshots, xdotool for key presses
+have_gui_test_tools() {
+  command -v Xvfb >/dev/null && command -v import >/dev/null && command -v xdotool >/dev/null
+}
+pkgs=""
+have_egl || pkgs="libegl1 libgl1-mesa-dri libgles2"
+if ! have_gui_test_tools; then pkgs="$pkgs xvfb imagemagick xdotool"; fi
+if [ -n "$pkgs" ]; then
+  echo "setup: installing Debian packages:$pkgs"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libegl1 libgl1-mesa-dri libgles2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $pkgs >/dev/null
 fi
 
 PY="${PYTHON:-python3}"
