@@ -189,8 +189,12 @@ def main(argv=None):
                 json.dump(results, f, indent=2)
         return 0
     args.repeats = args.repeats or 5
-    from .track import load_track
-    track = load_track(args.track)
+    from .track import TrackError, load_track
+    try:
+        track = load_track(args.track)
+    except TrackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     results = {"track": track.name}
     print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
 

@@ -114,7 +114,7 @@ def _ring_with(tmp_path, draw):
 
 
 @pytest.mark.parametrize("case,pattern", [
-    ("blank", "no dark"),
+    ("blank", "only one colour"),
     ("blob", "closed loop"),
     ("line", "closed loop"),
     ("two_loops", "separate asphalt"),
@@ -183,3 +183,43 @@ def test_track_list_takes_a_file_a_list_or_a_folder(ring_png, tmp_path):
         track_list(str(tmp_path / "empty"))
     with pytest.raises(TrackError, match="no track given"):
         track_list(" , ")
+
+
+@pytest.mark.parametrize("size", [(1, 1), (20, 300)])
+def test_tiny_images_are_refused(tmp_path, size):
+    for value in (0, 255):
+        p = tmp_path / f"tiny{value}.png"
+        Image.new("L", size, value).save(p)
+        with pytest.raises(TrackError, match="a track needs at least") as e:
+            build_track(p, {})
+        assert str(p) in str(e.value)
+
+
+@pytest.mark.parametrize("entry,field,pattern", [
+    ({"start": {"x": 1e9, "y": 0, "heading_deg": 0}}, ".start", "outside the 300x200 image"),
+    ({"start": {"x": -3, "y": 50, "heading_deg": 0}}, ".start", "outside"),
+    ({"start": {"x": 150, "y": 100, "heading_deg": 0}}, ".start", "on the grass"),     # infield
+    ({"checkpoints": [[[30, 100], [60, 100]], [[150, 5], [150, 40]], [[9e5, 0], [270, 100]]]},
+     ".checkpoints[2]", "outside"),
+    ({"checkpoints": [[[30, 100], [60, 100]], [[150, 5], [150, 40]], [[140, 90], [160, 110]]]},
+     ".checkpoints[2]", "does not cross the asphalt"),
+])
+def test_start_and_gates_must_be_on_the_image_and_the_asphalt(ring_png, tmp_path, entry, field, pattern):
+    png = tmp_path / "ring.png"
+    png.write_bytes(ring_png.read_bytes())
+    cp = tmp_path / "checkpoints.json"
+    cp.write_text(json.dumps({"version": 1, "tracks": {"ring.png": entry}}))
+    with pytest.raises(TrackError, match=pattern) as e:
+        load_track(png)
+    msg = str(e.value)
+    assert str(cp) in msg and f"tracks['ring.png']{field}" in msg
+
+
+def test_a_start_on_the_asphalt_is_used(ring_png, tmp_path):
+    png = tmp_path / "ring.png"
+    png.write_bytes(ring_png.read_bytes())
+    (tmp_path / "checkpoints.json").write_text(json.dumps(
+        {"version": 1, "tracks": {"ring.png": {"start": {"x": 150, "y": 30, "heading_deg": 0}}}}))
+    tr = load_track(png)
+    c, r = tr.world_to_pixel(tr.centre[0])
+    assert abs(c - 150) < 2 and abs(r - 30) < 6

@@ -40,10 +40,10 @@ def validate(png, checkpoints=None, expert=True, out=print):
     entry, cp = _entry(png, checkpoints)
     problems = []
     if "checkpoints" in entry:
-        base = build_track(png, _base_entry(entry))
+        base = build_track(png, _base_entry(entry), where=f"{cp}: tracks[{png.name!r}]")
         problems += check_gates(base, entry["checkpoints"]).problems
     try:
-        tr = build_track(png, entry)
+        tr = build_track(png, entry, where=f"{cp}: tracks[{png.name!r}]")
     except TrackError:
         if not problems:
             raise
@@ -147,8 +147,8 @@ def preview(png, out, checkpoints=None):
     from PIL import Image
     from karting.raceline import qss_speed
     png = resolve_track_path(png)
-    entry, _ = _entry(png, checkpoints)
-    tr = build_track(png, entry)
+    entry, cp = _entry(png, checkpoints)
+    tr = build_track(png, entry, where=f"{cp}: tracks[{png.name!r}]")
     img = np.asarray(Image.open(png).convert("L"))
     h, w = img.shape
     fig, ax = plt.subplots(figsize=(10, min(8.5 * h / w + 0.8, 14)), dpi=110)
