@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import telemetry as T
 
 SECTOR_SHADES = ("#f2f2f2", "#ffffff", "#f2f2f2")
@@ -78,7 +80,8 @@ def plot_compare(traces, sectors, info, label_a, label_b, out):
 
 
 def plot_columns(df, columns, key, out, x="distance", label=""):
-    """Columns of one lap (or of a whole episode with ``x="time"`` and ``key=None``)."""
+    """Columns of one lap against distance, of one episode against time (``x="time"``), or of
+    one kart's whole session against its steps (``x="step"``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -89,10 +92,13 @@ def plot_columns(df, columns, key, out, x="distance", label=""):
             raise T.TelemetryError(f"columns {extra} cannot be drawn against distance; choose from "
                                    f"{', '.join(data.columns)} or use --x time")
         xs, xlabel = data.index.to_numpy(), "distance along the track [m]"
-    else:
+    elif x == "time":
         env, ep = key[0], key[1]
         data = df[(df["env"] == env) & (df["episode"] == ep)]
         xs, xlabel = data["time_s"].to_numpy(), "time [s]"
+    else:               # the whole session of one kart, episodes one after another
+        data = df[df["env"] == key[0]]
+        xs, xlabel = np.arange(len(data)), "step of the session (every episode, in order)"
     fig, axes = plt.subplots(len(columns), 1, figsize=(11, 2.2 * len(columns) + 0.8), sharex=True,
                              squeeze=False)
     for ax, c in zip(axes[:, 0], columns):
@@ -169,15 +175,26 @@ def cmd_plot(args):
     bad = [c for c in cols if c not in df.columns]
     if not cols or bad:
         raise T.TelemetryError(f"unknown columns {bad}; the telemetry has: {', '.join(df.columns)}")
-    if args.x == "distance":
+    x = args.x
+    if x == "auto":     # one lap against distance when there is one, else the session against time
+        x = "distance" if len(T.laps(df)) else "step"
+        if x == "step":
+            print("no complete lap: plotting the whole session against its steps")
+    if x == "distance":
         key, row = T.pick_lap(df, args.lap)
         label = _label(args.csv, key, row)
-    else:
+    elif x == "time":
         key = (args.env, args.episode, 0)
         if not ((df["env"] == args.env) & (df["episode"] == args.episode)).any():
             raise T.TelemetryError(f"no samples for env {args.env} episode {args.episode}")
         label = f"{Path(args.csv).stem} env {args.env} episode {args.episode}"
-    print(f"plot: {plot_columns(df, cols, key, args.out, args.x, label)}")
+    else:
+        key = (args.env, None, 0)
+        if not (df["env"] == args.env).any():
+            raise T.TelemetryError(f"no samples for env {args.env}; the file has envs "
+                                   f"{sorted(df['env'].unique().tolist())}")
+        label = f"{Path(args.csv).stem} env {args.env}, every episode"
+    print(f"plot: {plot_columns(df, cols, key, args.out, x, label)}")
     return 0
 
 
@@ -198,12 +215,15 @@ def build_parser():
     c.add_argument("--table", help="CSV of the aligned traces")
     c.add_argument("--segment", type=float, default=100.0, help="stretch length for the gains list [m]")
     c.set_defaults(func=cmd_compare)
-    p = sub.add_parser("plot", help="any columns against distance (one lap) or time (one episode)")
+    p = sub.add_parser("plot", help="any columns against distance (one lap), time (one episode) or "
+                       "step (the whole session)")
     p.add_argument("csv")
     p.add_argument("--y", required=True, help="comma-separated columns, e.g. speed_kmh,lat_g,steering")
-    p.add_argument("--x", choices=("distance", "time"), default="distance")
+    p.add_argument("--x", choices=("auto", "distance", "time", "step"), default="auto",
+                   help="auto (default): distance along a lap when the file has a complete lap, "
+                   "else step; time: one episode; step: every episode of one kart in order")
     p.add_argument("--lap", default="best", help="with --x distance: best (default), last, N or ENV:EPISODE:LAP")
-    p.add_argument("--env", type=int, default=0, help="with --x time: which kart")
+    p.add_argument("--env", type=int, default=0, help="with --x time or step: which kart")
     p.add_argument("--episode", type=int, default=0, help="with --x time: which episode")
     p.add_argument("--out", required=True, help="PNG to draw")
     p.set_defaults(func=cmd_plot)

@@ -360,12 +360,15 @@ def main(argv=None, on_checkpoint=None):
     except (ValueError, TrackError, CheckpointError, RendererUnavailable, CheckpointDirInUse) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    ev = summary["eval"] or {}
-    best = ev.get("best_lap_time", math.nan)
+    ev = summary["eval"]
+    if ev:
+        best = ev.get("best_lap_time", math.nan)
+        last = (f"last evaluation: lap completion {ev.get('completion_rate', 0):.0%}, best lap "
+                f"{f'{best:.2f} s' if math.isfinite(best) else 'none'}")
+    else:
+        last = "no evaluation ran (stopped before the first; see --eval-freq)"
     print(f"done: {summary['global_step']:,} steps in {summary['wall_s']:.0f} s "
-          f"({summary['fps']:,.0f} steps/s without evaluation); last evaluation: lap completion "
-          f"{ev.get('completion_rate', 0):.0%}, best lap "
-          f"{f'{best:.2f} s' if math.isfinite(best) else 'none'}")
+          f"({summary['fps']:,.0f} steps/s without evaluation); {last}")
     print(f"checkpoints: {summary['checkpoint_dir']}/ (final.pt"
           f"{', best.pt' if summary['best'] else ''}); tensorboard --logdir {Path(summary['tensorboard']).parent}")
     return 130 if summary["interrupted"] else 0

@@ -227,6 +227,14 @@ def test_no_complete_lap(session, tmp_path, capsys):
     # but a time plot of the episode works without a lap
     assert telemetry_cli.main(["plot", str(short), "--y", "speed_kmh", "--x", "time",
                                "--out", str(tmp_path / "t.png")]) == 0
+    # and so does the plain command: the whole session against its steps
+    capsys.readouterr()
+    assert telemetry_cli.main(["plot", str(short), "--y", "speed_kmh,steering",
+                               "--out", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    assert "no complete lap" in out and (tmp_path / "s.png").stat().st_size > 10_000
+    assert telemetry_cli.main(["plot", str(short), "--y", "speed_kmh", "--x", "step", "--env", "7",
+                               "--out", str(tmp_path / "e.png")]) == 2
 
 
 def test_a_gymnasium_env_session_exports_laps_the_analysis_reads(ring_track, tmp_path):

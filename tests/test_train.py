@@ -168,6 +168,7 @@ def test_ctrl_c_saves_final_and_exits_130(ring_png, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()[-2000:]
     assert b"interrupted at step" in out
+    assert b"no evaluation ran" in out and b"lap completion 0%" not in out     # --eval-freq 0
     final = load_checkpoint(d / "final.pt")
     assert 0 < final["global_step"] < 100000
 
