@@ -138,6 +138,16 @@ MIN_CONTRAST = 20.0              # the two paints must differ by this much (0-25
 SPECK_M = 2.0                    # grass specks inside the asphalt smaller than SPECK_M x SPECK_M are paint noise
 
 
+def distance_px(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance [px] from every True pixel to the nearest False pixel (0 on False),
+    as ``scipy.ndimage.distance_transform_edt`` gives it, bit for bit, ~3.7x faster (measured
+    on a 2630 x 2490 track: 0.18 vs 0.68 s). seung-lab's ``edt`` returns the squared distance in
+    float32, exact for these integers (< 2^24), and the root is taken in float64 as scipy does."""
+    import edt
+    sq = edt.edtsq(np.ascontiguousarray(mask, dtype=bool), black_border=False, parallel=1)
+    return np.sqrt(sq, dtype=np.float64)
+
+
 def read_image_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) float32 RGB 0..255 with alpha composited on white (transparent = grass)."""
     import warnings
@@ -156,8 +166,8 @@ def read_image_rgb(path: Path) -> np.ndarray:
                 raise TrackError(f"{path}: image is only {w}x{h} pixels; a track needs at least "
                                  f"{MIN_IMAGE_PX}x{MIN_IMAGE_PX} (at {DEFAULT_SCALE_M_PER_PX} m/px a 1 km "
                                  "circuit is ~600x400 px): paint it on a larger canvas")
-            im = im.convert("RGBA")
-            rgba = np.asarray(im, dtype=np.float32)
+            has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+            rgba = np.asarray(im.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32)
     except TrackError:
         raise
     except FileNotFoundError:
@@ -167,6 +177,8 @@ def read_image_rgb(path: Path) -> np.ndarray:
     except Exception as e:  # PIL raises many types for broken files
         raise TrackError(f"{path}: not a readable image ({type(e).__name__}: {e}); "
                          "save the track as a PNG (dark asphalt on light grass)") from None
+    if not has_alpha:
+        return rgba
     rgb, a = rgba[..., :3], rgba[..., 3:4] / 255.0
     return rgb * a + 255.0 * (1.0 - a)
 
@@ -238,19 +250,21 @@ def classify_asphalt(path: Path, rgb: np.ndarray) -> np.ndarray:
     clear two-tone split (a photo, a gradient, noise) is refused."""
     from scipy.ndimage import gaussian_filter
     lum = luminance(rgb)
-    chroma = rgb.max(axis=-1) - rgb.min(axis=-1)
     # the split is found on a lightly blurred copy (scanner or sensor noise averages out, the
     # two paints stay where they are); the pixels themselves are then classified unblurred
     split = otsu_split(gaussian_filter(lum, 1.0))
+    step = max(1, int(math.sqrt(lum.size / 250_000)))     # colour means from ~250k pixels
     if split.usable:
         dark = lum < split.threshold
-        dark_mean, light_mean = rgb[dark].mean(axis=0), rgb[~dark].mean(axis=0)
+        sub, sub_dark = rgb[::step, ::step], dark[::step, ::step]
+        dark_mean, light_mean = sub[sub_dark].mean(axis=0), sub[~sub_dark].mean(axis=0)
         light_grey = float(light_mean.max() - light_mean.min()) < 25.0
         return ~dark if (_grass_coloured(dark_mean) and light_grey) else dark
+    chroma = rgb.max(axis=-1) - rgb.min(axis=-1)
     csplit = otsu_split(gaussian_filter(chroma, 1.0))
     if csplit.usable:
         grey = chroma < csplit.threshold
-        if not _grass_coloured(rgb[~grey].mean(axis=0)):
+        if not _grass_coloured(rgb[::step, ::step][~grey[::step, ::step]].mean(axis=0)):
             raise TrackError(
                 f"{path}: the two colours of the image have the same brightness and neither looks "
                 "like grass; paint the track darker than the grass (e.g. dark grey on white or green)")
@@ -294,8 +308,9 @@ def _asphalt_mask(path: Path, rgb: np.ndarray, scale: float = DEFAULT_SCALE_M_PE
     return mask
 
 
-def _centre_contour(path: Path, asphalt: np.ndarray) -> np.ndarray:
-    """Closed medial curve (pixel coords, (P, 2) as col,row) between outside grass and infield."""
+def _centre_contour(path: Path, asphalt: np.ndarray):
+    """Closed medial curve (pixel coords, (P, 2) as col,row) between outside grass and infield,
+    and the distance [px] from each asphalt pixel to the nearest grass."""
     from scipy import ndimage
     import contourpy
     grass_labels, n = ndimage.label(~asphalt)  # 4-connectivity: asphalt 8-connected loops close
@@ -305,18 +320,21 @@ def _centre_contour(path: Path, asphalt: np.ndarray) -> np.ndarray:
     if not holes:
         raise TrackError(f"{path}: the asphalt does not form a closed loop (no infield enclosed by "
                          "it); close the circuit so that it encloses grass")
-    sizes = ndimage.sum_labels(np.ones_like(grass_labels), grass_labels, holes)
+    sizes = np.bincount(grass_labels.ravel(), minlength=n + 1)[holes]
     infield = grass_labels == holes[int(np.argmax(sizes))]
     outside = np.isin(grass_labels, list(border))
-    d_in = ndimage.distance_transform_edt(~infield)
-    d_out = ndimage.distance_transform_edt(~outside)
+    d_in = distance_px(~infield)
+    d_out = distance_px(~outside)
+    # with no grass but the outside and the infield, the distance to the nearest grass is the
+    # nearer of the two (the same numbers, one transform fewer)
+    to_grass = np.minimum(d_in, d_out) if len(holes) == 1 else distance_px(asphalt)
     lines = contourpy.contour_generator(z=d_out - d_in, name="serial").lines(0.0)
     closed = [ln for ln in lines if len(ln) > 8 and np.allclose(ln[0], ln[-1], atol=1e-6)]
     if not closed:
         raise TrackError(f"{path}: could not trace a closed centre line; check that the circuit is "
                          "one loop of asphalt around one infield")
     best = max(closed, key=lambda ln: np.abs(np.diff(ln, axis=0)).sum())
-    return best[:-1]  # contourpy gives (x=col, y=row); drop the repeated closing point
+    return best[:-1], to_grass  # contourpy gives (x=col, y=row); drop the repeated closing point
 
 
 def _resample_closed(pts: np.ndarray, spacing: float) -> np.ndarray:
@@ -471,20 +489,89 @@ def track_list(spec) -> list[Path]:
 
 
 _CACHE: dict = {}
+#: Bump whenever build_track derives something different from the same PNG and entry: cached
+#: tracks of another version are then rebuilt.
+TRACK_FORMAT_VERSION = 1
+_CACHED_ARRAYS = ("surface", "centre", "tangent", "normal", "width", "curvature", "gates", "gate_s",
+                  "racing_offset")
+
+
+def cache_dir() -> Path | None:
+    """Where derived tracks are kept between processes: ``$KARTING_CACHE_DIR`` (``off`` turns
+    the cache off), else ``$XDG_CACHE_HOME/karting``, else ``~/.cache/karting``."""
+    import os
+    v = os.environ.get("KARTING_CACHE_DIR")
+    if v is not None:
+        return None if v.strip().lower() in ("", "0", "off", "none", "false") else Path(v) / "tracks"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "karting" / "tracks"
+
+
+def track_cache_key(path: Path, entry: dict) -> str:
+    """The image's content, the checkpoints.json entry and the derivation's version."""
+    import hashlib
+    h = hashlib.sha256(f"karting track v{TRACK_FORMAT_VERSION}\n".encode())
+    h.update(json.dumps(entry, sort_keys=True).encode())
+    h.update(b"\n")
+    h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
+def _cache_file(path: Path, key: str) -> Path | None:
+    d = cache_dir()
+    return None if d is None else d / f"{Path(path).stem[:40]}-{key[:24]}.npz"
+
+
+def _read_cached(file: Path, key: str, path: Path) -> Track | None:
+    """The cached track, or None when there is none or it cannot be used (a corrupt or foreign
+    file is simply rebuilt)."""
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return None
+            a = {k: z[k] for k in _CACHED_ARRAYS}
+            scale, length = (float(v) for v in z["scalars"])
+            secs = tuple(int(v) for v in z["sector_gates"])
+        return Track(name=path.name, path=path, scale=scale, length=length, sector_gates=secs, **a)
+    except Exception:   # missing, truncated, not an npz, other fields: rebuild
+        return None
+
+
+def _write_cached(file: Path, key: str, tr: Track) -> None:
+    from .files import atomic_write
+    arrays = {k: getattr(tr, k) for k in _CACHED_ARRAYS}
+    try:
+        atomic_write(file, lambda f: np.savez_compressed(
+            f, key=np.str_(key), scalars=np.array([tr.scale, tr.length]),
+            sector_gates=np.array(tr.sector_gates), **arrays))
+    except OSError:     # a read-only or full cache folder: the track is simply built next time
+        pass
 
 
 def load_track(track, checkpoints: Path | None = None) -> Track:
     """Load a track PNG (path or shipped name) and its optional checkpoints.json entry.
 
-    Results are cached per (file, mtime, checkpoints entry) since derivation takes ~1 s.
+    Deriving a track takes seconds, so the result is kept in memory per (file, mtime, entry)
+    and on disk in :func:`cache_dir`, keyed by the image's content, the entry and
+    TRACK_FORMAT_VERSION (written atomically; a changed PNG or entry is rebuilt).
     """
     path = resolve_track_path(track)
     cp_path = Path(checkpoints) if checkpoints is not None else default_checkpoints_path(path)
     entry = load_checkpoints_file(cp_path)["tracks"].get(path.name, {})
-    key = (str(path), path.stat().st_mtime_ns, json.dumps(entry, sort_keys=True))
-    if key not in _CACHE:
-        _CACHE[key] = build_track(path, entry, where=f"{cp_path}: tracks[{path.name!r}]")
-    return _CACHE[key]
+    mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(entry, sort_keys=True))
+    if mem_key in _CACHE:
+        return _CACHE[mem_key]
+    where = f"{cp_path}: tracks[{path.name!r}]"
+    validate_entry(entry, where)
+    key = track_cache_key(path, entry)
+    file = _cache_file(path, key)
+    tr = _read_cached(file, key, path) if file is not None and file.exists() else None
+    if tr is None:
+        tr = build_track(path, entry, where=where)
+        if file is not None:
+            _write_cached(file, key, tr)
+    _CACHE[mem_key] = tr
+    return tr
 
 
 def check_entry_on_image(entry: dict, asphalt: np.ndarray, where: str) -> None:
@@ -532,7 +619,7 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
     check_entry_on_image(entry, asphalt, where)
     h = asphalt.shape[0]
 
-    px = _centre_contour(path, asphalt)
+    px, dist_in = _centre_contour(path, asphalt)   # dist_in: px to the nearest non-asphalt pixel
     px = _resample_closed(px, 1.0)
     # ~3 m of smoothing removes the pixel staircase of the contour (wavelengths ~8 m) while
     # moving a 10 m radius corner by ~sigma^2 / 2R = 0.45 m
@@ -548,7 +635,6 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
     if (_signed_area(centre) < 0) != want_cw:
         centre = centre[::-1].copy()
 
-    dist_in = ndimage.distance_transform_edt(asphalt)  # px to the nearest non-asphalt pixel
 
     def sample(field, pts_world):
         c = pts_world[:, 0] / scale - 0.5
@@ -641,7 +727,7 @@ def _surface(asphalt, centre, curvature, scale, h):
     from scipy import ndimage
     from scipy.spatial import cKDTree
     surface = asphalt.astype(np.uint8) * ASPHALT
-    dist_out = ndimage.distance_transform_edt(~asphalt) * scale
+    dist_out = distance_px(~asphalt) * scale
     band = (~asphalt) & (dist_out <= KERB_WIDTH_M)
     rr, cc = np.nonzero(band)
     if len(rr):

@@ -223,3 +223,82 @@ def test_a_start_on_the_asphalt_is_used(ring_png, tmp_path):
     tr = load_track(png)
     c, r = tr.world_to_pixel(tr.centre[0])
     assert abs(c - 150) < 2 and abs(r - 30) < 6
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    import karting.track as K
+    d = tmp_path / "cache"
+    monkeypatch.setenv("KARTING_CACHE_DIR", str(d))
+    monkeypatch.setattr(K, "_CACHE", {})
+    return d / "tracks"
+
+
+def _fields_equal(a, b):
+    for f in ("surface", "centre", "tangent", "normal", "width", "curvature", "gates", "gate_s",
+              "racing_offset", "racing_line", "racing_curvature"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert (a.scale, a.length, a.sector_gates, a.start_pose) == (b.scale, b.length, b.sector_gates, b.start_pose)
+
+
+def test_derived_tracks_are_cached_on_disk(ring_png, tmp_path, cache, monkeypatch):
+    import karting.track as K
+    png = tmp_path / "ring.png"
+    png.write_bytes(ring_png.read_bytes())
+    first = load_track(png)
+    files = list(cache.glob("ring-*.npz"))
+    assert len(files) == 1
+    # another process: the memory cache is empty, the build is not called again
+    monkeypatch.setattr(K, "_CACHE", {})
+    monkeypatch.setattr(K, "build_track", lambda *a, **k: pytest.fail("rebuilt a cached track"))
+    again = load_track(png)
+    _fields_equal(first, again)
+    assert again.path == png.resolve() and again.name == "ring.png"
+
+
+def test_a_changed_png_or_entry_or_a_corrupt_cache_rebuilds(ring_png, tmp_path, cache, monkeypatch):
+    import karting.track as K
+    png = tmp_path / "ring.png"
+    png.write_bytes(ring_png.read_bytes())
+    builds = []
+    real = K.build_track
+    monkeypatch.setattr(K, "build_track", lambda *a, **k: builds.append(1) or real(*a, **k))
+    a = load_track(png)
+    draw_ring(png, radii=(125, 75))                       # the user repaints the track
+    monkeypatch.setattr(K, "_CACHE", {})
+    b = load_track(png)
+    assert len(builds) == 2 and b.length > a.length
+    (tmp_path / "checkpoints.json").write_text(json.dumps(
+        {"version": 1, "tracks": {"ring.png": {"direction": "counterclockwise"}}}))
+    c = load_track(png)
+    assert len(builds) == 3 and not np.array_equal(c.centre, b.centre)
+    assert len(list(cache.glob("*.npz"))) == 3
+    for i, f in enumerate(sorted(cache.glob("*.npz"))):   # garbage, truncated, a foreign npz
+        data = f.read_bytes()
+        f.write_bytes([b"garbage", data[: len(data) // 2], None][i] or b"")
+        if i == 2:
+            np.savez(f, key=np.str_("someone else's"), surface=np.zeros(3))
+    monkeypatch.setattr(K, "_CACHE", {})
+    _fields_equal(load_track(png), c)
+    assert len(builds) == 4                                # silently rebuilt ...
+    monkeypatch.setattr(K, "_CACHE", {})
+    load_track(png)
+    assert len(builds) == 4                                # ... and the cache file rewritten
+
+
+def test_cache_can_be_turned_off_or_unwritable(ring_png, tmp_path, monkeypatch):
+    import karting.track as K
+    png = tmp_path / "ring.png"
+    png.write_bytes(ring_png.read_bytes())
+    monkeypatch.setattr(K, "_CACHE", {})
+    monkeypatch.setenv("KARTING_CACHE_DIR", "off")
+    assert K.cache_dir() is None
+    load_track(png)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("KARTING_CACHE_DIR", str(blocker))   # cannot create the cache folder
+    monkeypatch.setattr(K, "_CACHE", {})
+    assert load_track(png).length > 0
+    monkeypatch.delenv("KARTING_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert K.cache_dir() == tmp_path / "xdg" / "karting" / "tracks"
