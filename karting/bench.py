@@ -99,6 +99,127 @@ def bench_render(track, n, calls, repeats):
     return rate, runs, info
 
 
+def generated_tracks(folder, count, scale=0.5):
+    """``count`` procedural tracks (seeds 0..count-1) painted into ``folder``: the same bytes
+    every run, so the on-disk track cache serves them after the first run."""
+    from pathlib import Path
+    from .trackgen import generate
+    paths = []
+    for seed in range(count):
+        p = Path(folder) / f"gen{seed:03d}.png"
+        generate(seed, scale=scale)[0].save(p)
+        paths.append(p)
+    return paths
+
+
+def bench_track_load(folder, repeats):
+    """First build of a 2.6 kpx painting (0.2 m/px) with no cache, then its cached load in a
+    fresh state (the in-memory cache emptied), then ``gym.make`` on the cached track."""
+    import os
+    import statistics
+    from pathlib import Path
+    from . import track as T
+    from .trackgen import draw, spline_loop
+    big = Path(folder) / "big_0.2m.png"
+    pts = [(60, 60), (250, 40), (470, 70), (500, 200), (430, 300), (480, 430), (300, 470),
+           (200, 380), (120, 450), (40, 300), (100, 180)]
+    draw(spline_loop(pts), 9.0, (526, 498), big, scale=0.2)
+    (Path(folder) / "checkpoints.json").write_text(
+        json.dumps({"version": 1, "tracks": {big.name: {"scale_m_per_px": 0.2}}}))
+    old = os.environ.get("KARTING_CACHE_DIR")
+    os.environ["KARTING_CACHE_DIR"] = str(Path(folder) / "cache")
+    try:
+        first, cached, make = [], [], []
+        for r in range(repeats):
+            for f in Path(folder, "cache", "tracks").glob("*.npz"):
+                f.unlink()
+            T._CACHE.clear()
+            t = time.perf_counter()
+            tr = T.load_track(big)
+            first.append(time.perf_counter() - t)
+            T._CACHE.clear()
+            t = time.perf_counter()
+            T.load_track(big)
+            cached.append(time.perf_counter() - t)
+            from .env import KartingVectorEnv
+            T._CACHE.clear()
+            t = time.perf_counter()
+            env = KartingVectorEnv(big, num_envs=1)
+            make.append(time.perf_counter() - t)
+            env.close()
+    finally:
+        if old is None:
+            del os.environ["KARTING_CACHE_DIR"]
+        else:
+            os.environ["KARTING_CACHE_DIR"] = old
+    h, w = tr.surface.shape
+    return {"image": f"{w}x{h} px at 0.2 m/px, {tr.length:.0f} m",
+            "first_build_s": statistics.median(first), "cached_load_s": statistics.median(cached),
+            "env_make_cached_s": statistics.median(make)}
+
+
+def _steer_to_next_gate(obs):
+    """A driver for any track from the observation alone (the bearing of the next checkpoint),
+    so that one-track and many-track envs are driven the same way."""
+    tel = obs["telemetry"]
+    steer = np.clip(3.0 * tel[:, 8], -1, 1)
+    return np.stack([steer, np.full(len(steer), 0.6)], 1).astype(np.float32)
+
+
+def bench_vector(env, calls, repeats):
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        obs = env.step(_steer_to_next_gate(obs))[0]
+    rates = []
+    for _ in range(repeats):
+        inside = 0.0
+        for _ in range(calls):
+            a = _steer_to_next_gate(obs)
+            t = time.perf_counter()
+            obs = env.step(a)[0]
+            inside += time.perf_counter() - t
+        rates.append(env.num_envs * calls / inside)
+    return float(np.median(rates)), [round(r) for r in rates]
+
+
+def bench_multitrack(paths, n, calls, repeats):
+    """``n`` karts on one track and ``n`` karts spread over ``len(paths)`` tracks, alternating
+    blocks in one run; steps/s of each and the per-block ratio."""
+    from .env import make_train_envs
+    one = make_train_envs(paths[:1], n, random_start=True)
+    many = make_train_envs(paths, n, random_start=True)
+    r1, r2 = [], []
+    for _ in range(repeats):
+        r1.append(bench_vector(one, calls, 1)[0])
+        r2.append(bench_vector(many, calls, 1)[0])
+    one.close()
+    many.close()
+    ratios = [b / a for a, b in zip(r1, r2)]
+    return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
+
+
+def track_memory_mb(paths):
+    """Resident memory added per track held by a vector env (derived track, GL scene)."""
+    import gc
+    from .env import make_train_envs
+    from .track import load_track
+
+    def rss_now():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+    for p in paths:
+        load_track(p)                    # derived tracks in memory first: counted separately
+    gc.collect()
+    base = rss_now()
+    env = make_train_envs(paths, len(paths))
+    env.reset(seed=0)
+    env.step(np.zeros((len(paths), 2), np.float32))
+    gc.collect()
+    per_track_env = (rss_now() - base) / len(paths)
+    env.close()
+    return per_track_env
+
+
 def _train_ours(track, precision, updates, seed=0):
     """fps of ``karting.train`` itself (end to end: rollout, env, GAE, update, logging)."""
     import tempfile
@@ -181,7 +302,9 @@ def main(argv=None):
                     help="benchmark training instead: karting.train (float32, bfloat16) and "
                          "stable-baselines3 PPO side by side")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
+    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, load, multitrack")
     args = ap.parse_args(argv)
+    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train:
         results = bench_train(args.track, args.repeats or 3, args.updates)
         if args.json:
@@ -199,26 +322,45 @@ def main(argv=None):
     print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
 
     rss_before = peak_rss_mb()
-    for n in (1, 16, 64):
-        calls = max(5, int(args.seconds * 8000 / n / 1.0 if n > 1 else args.seconds * 400))
-        calls = min(calls, int(args.seconds * 600))
-        rate, runs = bench_env(track, n, calls, args.repeats)
-        results[f"env_steps_per_s_N{n}"] = round(rate)
-        print(f"env with rendering, N={n:3d}: {rate:10,.0f} steps/s   (blocks: {runs})")
-    results["peak_rss_mb_after_env_N64"] = round(peak_rss_mb())
-    for n in (64, 1024):
-        rate, runs = bench_physics(track, n, max(20, int(args.seconds * 2e5 / n)), args.repeats)
-        results[f"physics_kart_steps_per_s_N{n}"] = round(rate)
-        print(f"physics only,      N={n:4d}: {rate:10,.0f} kart-steps/s")
-    rate, runs = bench_env_logic(track, 64, max(20, int(args.seconds * 150)), args.repeats)
-    results["env_logic_steps_per_s_N64"] = round(rate)
-    print(f"env without GL,    N=  64: {rate:10,.0f} steps/s   (physics, progress, reward, telemetry)")
-    rate, runs, gl = bench_render(track, 64, max(10, int(args.seconds * 150)), args.repeats)
-    results["render_frames_per_s_N64"] = round(rate)
-    results["gl_renderer"] = gl
-    print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+    if "env" not in skip:
+        for n in (1, 16, 64):
+            calls = max(5, int(args.seconds * 8000 / n / 1.0 if n > 1 else args.seconds * 400))
+            calls = min(calls, int(args.seconds * 600))
+            rate, runs = bench_env(track, n, calls, args.repeats)
+            results[f"env_steps_per_s_N{n}"] = round(rate)
+            print(f"env with rendering, N={n:3d}: {rate:10,.0f} steps/s   (blocks: {runs})")
+        results["peak_rss_mb_after_env_N64"] = round(peak_rss_mb())
+        for n in (64, 1024):
+            rate, runs = bench_physics(track, n, max(20, int(args.seconds * 2e5 / n)), args.repeats)
+            results[f"physics_kart_steps_per_s_N{n}"] = round(rate)
+            print(f"physics only,      N={n:4d}: {rate:10,.0f} kart-steps/s")
+        rate, runs = bench_env_logic(track, 64, max(20, int(args.seconds * 150)), args.repeats)
+        results["env_logic_steps_per_s_N64"] = round(rate)
+        print(f"env without GL,    N=  64: {rate:10,.0f} steps/s   (physics, progress, reward, telemetry)")
+        rate, runs, gl = bench_render(track, 64, max(10, int(args.seconds * 150)), args.repeats)
+        results["render_frames_per_s_N64"] = round(rate)
+        results["gl_renderer"] = gl
+        print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
     results["peak_rss_mb"] = round(peak_rss_mb())
     print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        if "load" not in skip:
+            r = bench_track_load(folder, max(3, args.repeats // 2))
+            results.update({f"track_{k}": v for k, v in r.items()})
+            print(f"track load ({r['image']}): first build {r['first_build_s']:.2f} s, cached "
+                  f"{r['cached_load_s']:.2f} s, gym env on the cached track {r['env_make_cached_s']:.2f} s")
+        if "multitrack" not in skip:
+            paths = generated_tracks(folder, 16)
+            calls = max(10, int(args.seconds * 40))
+            one, many, ratio = bench_multitrack(paths, 16, calls, args.repeats)
+            results.update(multitrack_one_track_steps_per_s=round(one),
+                           multitrack_16_tracks_steps_per_s=round(many), multitrack_ratio=ratio)
+            print(f"16 karts on 1 track: {one:8,.0f} steps/s; on 16 tracks: {many:8,.0f} steps/s "
+                  f"({ratio:.2f}x, median of per-block ratios)")
+            mb = track_memory_mb(paths)
+            results["mb_per_track_in_env"] = round(mb, 1)
+            print(f"memory per track held by a vector env: {mb:.1f} MB")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
