@@ -198,6 +198,31 @@ def bench_multitrack(paths, n, calls, repeats):
     return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
 
 
+def track_arrays_mb(paths):
+    """Memory of the derived Track objects (surface grid, centre line, gates, racing line)."""
+    from .track import load_track
+    total = 0
+    for p in paths:
+        t = load_track(p)
+        total += sum(v.nbytes for v in vars(t).values() if isinstance(v, np.ndarray))
+    return total / len(paths) / 2 ** 20
+
+
+def bench_train_multitrack(paths, repeats, updates):
+    """Training fps (karting.train, float32) with 16 karts on one track and on 16 tracks,
+    alternating in one run."""
+    one, many = [], []
+    for r in range(repeats):
+        one.append(_train_ours(str(paths[0]), "float32", updates, r)["fps"])
+        many.append(_train_ours(",".join(str(p) for p in paths), "float32", updates, r)["fps"])
+        print(f"  round {r + 1}: 1 track {one[-1]:,.0f}, {len(paths)} tracks {many[-1]:,.0f} env-steps/s")
+    ratio = float(np.median([b / a for a, b in zip(one, many)]))
+    print(f"training, 16 karts on 1 track: {np.median(one):,.0f} env-steps/s; on {len(paths)} tracks: "
+          f"{np.median(many):,.0f} ({ratio:.2f}x, median of per-round ratios)")
+    return {"train_fps_1_track": float(np.median(one)), "train_fps_16_tracks": float(np.median(many)),
+            "train_multitrack_ratio": ratio}
+
+
 def track_memory_mb(paths):
     """Resident memory added per track held by a vector env (derived track, GL scene)."""
     import gc
@@ -301,10 +326,20 @@ def main(argv=None):
     ap.add_argument("--train", action="store_true",
                     help="benchmark training instead: karting.train (float32, bfloat16) and "
                          "stable-baselines3 PPO side by side")
+    ap.add_argument("--train-tracks", action="store_true",
+                    help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
     ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    if args.train_tracks:
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            results = bench_train_multitrack(generated_tracks(folder, 16), args.repeats or 3, args.updates)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+        return 0
     if args.train:
         results = bench_train(args.track, args.repeats or 3, args.updates)
         if args.json:
@@ -358,9 +393,11 @@ def main(argv=None):
                            multitrack_16_tracks_steps_per_s=round(many), multitrack_ratio=ratio)
             print(f"16 karts on 1 track: {one:8,.0f} steps/s; on 16 tracks: {many:8,.0f} steps/s "
                   f"({ratio:.2f}x, median of per-block ratios)")
-            mb = track_memory_mb(paths)
+            mb, arrays = track_memory_mb(paths), track_arrays_mb(paths)
             results["mb_per_track_in_env"] = round(mb, 1)
-            print(f"memory per track held by a vector env: {mb:.1f} MB")
+            results["mb_per_track_arrays"] = round(arrays, 1)
+            print(f"memory per track: {arrays:.1f} MB of derived arrays, {mb:.1f} MB more for the env's "
+                  f"scene (ground texture, walls; resident memory, llvmpipe)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

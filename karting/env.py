@@ -3,8 +3,9 @@
 
 ## Description
 A kart on a circuit drawn as a PNG. The driver sees an 84x84 first-person camera image and a
-short telemetry vector, and drives with [steering, throttle]. Karts in a batch share the track
-and see each other, but do not collide (each is its own episode).
+short telemetry vector, and drives with [steering, throttle]. Karts in a batch see the other
+karts on their track, but do not collide (each is its own episode). A vector env given a list of
+tracks puts kart i on track i mod K, still as one batch: one physics state, one render pass.
 
 ## Action Space
 ``Box(-1, 1, (2,), float32)``: ``[steering, throttle]``. Steering +1 is full lock to the left;
@@ -60,8 +61,9 @@ Truncated: after ``max_episode_steps`` steps (default 2400 = 120 s at 20 Hz).
 missed a checkpoint or left the track counts as a lap, not as a lap time.
 
 ## Arguments
-``track`` (PNG path or shipped name), ``render_mode`` (``"rgb_array"``: a 480x320 chase view
-with the first-person view inset), ``frame_stack``, ``telemetry_history``,
+``track`` (PNG path or shipped name; for the vector env also a list of them), ``render_mode``
+(``"rgb_array"``: a 480x320 chase view with the first-person view inset), ``frame_stack``,
+``telemetry_history``,
 ``max_episode_steps``, ``random_start``, ``show_other_karts``, ``record_telemetry``, and the
 reward weights below.
 """
@@ -112,16 +114,27 @@ def _check_actions(actions, n):
 
 
 class KartBatch:
-    """The simulation of N karts on one track: physics, progress, laps, reward, observations."""
+    """The simulation of N karts: physics, progress, laps, reward, observations.
 
-    def __init__(self, track: Track, n: int, frame_stack=1, telemetry_history=1,
+    ``track`` is one Track or a list of them: kart i then drives ``tracks[i % K]``, all karts in
+    one physics batch, one renderer and one readback whatever track each is on. ``self.track`` is
+    the first track, ``self.kart_track`` (N,) the track index of each kart."""
+
+    def __init__(self, track, n: int, frame_stack=1, telemetry_history=1,
                  max_episode_steps=2400, random_start=False, show_other_karts=True,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True):
         from .render import Renderer
         from .telemetry import TelemetryRecorder
+        from .trackset import TrackSet
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
+        self.ts = TrackSet(track)
+        self.tracks = self.ts.tracks
+        if n < self.ts.k:
+            raise ValueError(f"{self.ts.k} tracks need at least as many karts (got {n})")
+        self.kart_track = np.arange(n) % self.ts.k
+        track = self.tracks[0]
         self.track, self.n, self.params, self.reward_cfg = track, n, params, reward
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
         self.max_episode_steps, self.random_start = max_episode_steps, random_start
@@ -131,6 +144,7 @@ class KartBatch:
         self.steps, self.episode = z(np.int32), np.full(n, -1, np.int32)
         self.time_s, self.progress, self.best_progress = z(np.float64), z(np.float64), z(np.float64)
         self.s, self.lateral, self.idx = z(np.float64), z(np.float64), z(np.int64)
+        self.gidx = z(np.int64)          # centre-line point in the TrackSet's flat arrays
         self.next_gate, self.next_gate_progress = z(np.int32), z(np.float64)
         self.laps, self.lap_start, self.sector, self.sector_start = z(np.int32), z(np.float64), z(np.int32), z(np.float64)
         self.lap_timed, self.lap_valid, self.sector_timed = z(bool), z(bool), z(bool)
@@ -145,76 +159,80 @@ class KartBatch:
         self.reward = z(np.float32)
         self.telemetry = np.zeros((n, 9 * telemetry_history), np.float32)
         self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
-        self.renderer = Renderer(track, n, show_other_karts=show_other_karts) if render else None
+        self.renderer = (Renderer(self.tracks, n, show_other_karts=show_other_karts,
+                                  view_track=self.kart_track) if render else None)
         self.recorder = TelemetryRecorder() if record_telemetry else None
-        gate_next = np.roll(track.gate_s, -1)
-        gate_next[-1] += track.length
-        self.gate_gap = gate_next - track.gate_s          # metres from gate k to gate k+1
-        self.sector_of_gate = np.zeros(len(track.gates), np.int32)
-        g1, g2 = track.sector_gates[1], track.sector_gates[2]
-        self.sector_of_gate[g1:g2], self.sector_of_gate[g2:] = 1, 2
+        self.length = self.ts.length[self.kart_track]      # (N,) lap length of each kart's track [m]
+
+    def surface_at(self, x, y):
+        """Surface under (x[i], y[i]) on kart i's track."""
+        return self.ts.surface_at(x, y, self.kart_track)
 
     # ------------------------------------------------------------ reset
     def reset(self, mask, rng: np.random.Generator):
         m = np.flatnonzero(mask)
         if len(m) == 0:
             return
-        tr, k = self.track, len(m)
+        ts, k, t = self.ts, len(m), self.kart_track[m]
         if self.random_start:
-            gate = rng.integers(0, len(tr.gates), k)
+            # one track: a scalar bound, so that the random stream is what it always was
+            gate = rng.integers(0, ts.n_gates[0] if ts.k == 1 else ts.n_gates[t], k)
         else:
             gate = np.zeros(k, np.int64)
-        s0 = tr.gate_s[gate]
-        i0 = np.round(s0 / tr.spacing).astype(np.int64) % len(tr.centre)
+        fg = ts.gate(t, gate)
+        s0 = ts.gate_s[fg]
+        i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
+        gi0 = ts.c_off[t] + i0
         lat = rng.uniform(-0.5, 0.5, k)
-        head = np.arctan2(tr.tangent[i0, 1], tr.tangent[i0, 0]) + np.radians(rng.uniform(-3, 3, k))
-        pos = tr.centre[i0] + tr.normal[i0] * lat[:, None]
+        head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
+        pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
         self.state.reset(mask, pos[:, 0], pos[:, 1], head)
         self.steps[m] = 0
         self.episode[m] += 1
         self.time_s[m] = 0.0
         self.progress[m] = self.best_progress[m] = s0
-        self.s[m], self.idx[m], self.lateral[m] = s0, i0, lat
-        self.next_gate[m] = (gate + 1) % len(tr.gates)
-        self.next_gate_progress[m] = s0 + self.gate_gap[gate]
+        self.s[m], self.idx[m], self.gidx[m], self.lateral[m] = s0, i0, gi0, lat
+        self.next_gate[m] = (gate + 1) % ts.n_gates[t]
+        self.next_gate_progress[m] = s0 + ts.gate_gap[fg]
         self.laps[m] = 0
         self.lap_start[m] = self.sector_start[m] = 0.0
-        self.sector[m] = self.sector_of_gate[gate]
+        self.sector[m] = ts.sector_of_gate[fg]
         self.lap_timed[m] = gate == 0
-        self.sector_timed[m] = np.isin(gate, tr.sector_gates)
+        self.sector_timed[m] = ts.is_sector_start(t, gate)
         self.lap_valid[m] = True
         self.last_lap_time[m] = self.best_lap_time[m] = 0.0
         self.last_lap_valid[m] = False
         self.sector_times[m] = 0.0
         self.off_time[m] = self.wrong_time[m] = self.stall_time[m] = 0.0
         self.off_track[m] = self.crashed[m] = False
-        self.surface[m] = tr.surface_at(pos[:, 0], pos[:, 1])
+        self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
         self.reward[m] = 0.0
         self.end_reason[m] = 0
 
     # ------------------------------------------------------------ step
     def step(self, actions):
         """Advance every kart by one control step: (reward, terminated, truncated)."""
-        tr, st, cfg, dt = self.track, self.state, self.reward_cfg, self.dt
+        ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
-        physics.step(st, actions[:, 0], actions[:, 1], tr.surface_at, self.params, dt)
+        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt)
         self.steps += 1
         self.time_s += dt
 
-        idx, s, lat = tr.project(st.x, st.y)
-        ds = np.mod(s - self.s + tr.length / 2, tr.length) - tr.length / 2
+        idx, gidx, s, lat = ts.project(st.x, st.y, self.kart_track)
+        length = self.length
+        ds = np.mod(s - self.s + length / 2, length) - length / 2
         self.progress += ds
-        self.s, self.idx, self.lateral = s, idx, lat
+        self.s, self.idx, self.gidx, self.lateral = s, idx, gidx, lat
         driven = np.hypot(st.x - x0, st.y - y0)
         gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
         self.best_progress += gain
 
-        self.surface = surf = tr.surface_at(st.x, st.y)
+        self.surface = surf = self.surface_at(st.x, st.y)
         self.off_track = surf == GRASS
         self.crashed = surf == BARRIER
         self.off_track |= self.crashed
         # facing backwards: the heading's component along the track direction is negative
-        along = np.cos(st.yaw) * tr.tangent[idx, 0] + np.sin(st.yaw) * tr.tangent[idx, 1]
+        along = np.cos(st.yaw) * ts.tangent[gidx, 0] + np.sin(st.yaw) * ts.tangent[gidx, 1]
         wrong = (along < 0) & (st.vx > 1.0)
         self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
         self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)
@@ -243,29 +261,31 @@ class KartBatch:
         return self.reward, terminated, truncated
 
     def _cross_gates(self, crossed):
-        tr, cfg = self.track, self.reward_cfg
+        ts, cfg = self.ts, self.reward_cfg
         c = np.flatnonzero(crossed)
         g = self.next_gate[c]
+        t = self.kart_track[c]
+        fg = ts.gate(t, g)
         on = ~self.off_track[c]
         bonus = np.zeros(self.n)
         bonus[c] = cfg.checkpoint_bonus * on
         self.lap_valid[c] &= on                         # a missed checkpoint spoils the lap
-        t = self.time_s[c]
+        now = self.time_s[c]
         # sector boundaries: gate 0 ends S3, sector_gates[1] ends S1, sector_gates[2] ends S2
-        ends = np.isin(g, tr.sector_gates)
+        ends = ts.is_sector_start(t, g)
         if ends.any():
-            ce, ge = c[ends], g[ends]
-            finished = (self.sector_of_gate[ge] - 1) % 3
+            ce, fge = c[ends], fg[ends]
+            finished = (ts.sector_of_gate[fge] - 1) % 3
             timed = self.sector_timed[ce]              # driven from its start (not an out-lap)
-            self.sector_times[ce[timed], finished[timed]] = (t[ends] - self.sector_start[ce])[timed]
+            self.sector_times[ce[timed], finished[timed]] = (now[ends] - self.sector_start[ce])[timed]
             self.sector_timed[ce] = True
-            self.sector_start[ce] = t[ends]
-            self.sector[ce] = self.sector_of_gate[ge]
+            self.sector_start[ce] = now[ends]
+            self.sector[ce] = ts.sector_of_gate[fge]
         fin = g == 0
         if fin.any():
             cf = c[fin]
             timed = self.lap_timed[cf]
-            lap_t = t[fin] - self.lap_start[cf]
+            lap_t = now[fin] - self.lap_start[cf]
             valid = self.lap_valid[cf] & timed
             self.laps[cf[timed]] += 1
             self.last_lap_time[cf[timed]] = lap_t[timed]
@@ -274,27 +294,26 @@ class KartBatch:
             improve = valid & ((best == 0) | (lap_t < best))
             self.best_lap_time[cf[improve]] = lap_t[improve]
             bonus[cf[valid]] += cfg.lap_bonus
-            self.lap_start[cf] = t[fin]
+            self.lap_start[cf] = now[fin]
             self.lap_timed[cf] = True
             self.lap_valid[cf] = True
-        self.next_gate_progress[c] += self.gate_gap[g]
-        self.next_gate[c] = (g + 1) % len(tr.gates)
+        self.next_gate_progress[c] += ts.gate_gap[fg]
+        self.next_gate[c] = (g + 1) % ts.n_gates[t]
         return bonus
 
     # ------------------------------------------------------------ observations
     def telemetry_now(self):
-        tr, st, p = self.track, self.state, self.params
-        idx = self.idx
-        m = len(tr.centre)
-        ahead = (idx[:, None] + np.arange(5, 31, 5)[None, :]) % m
-        curv = tr.curvature[ahead].mean(axis=1)
-        gate_mid = tr.gates[self.next_gate].mean(axis=1)
+        ts, st, p = self.ts, self.state, self.params
+        t = self.kart_track
+        ahead = ts.c_off[t, None] + (self.idx[:, None] + np.arange(5, 31, 5)[None, :]) % ts.npts[t, None]
+        curv = ts.curvature[ahead].mean(axis=1)
+        gate_mid = ts.gates[ts.gate(t, self.next_gate)].mean(axis=1)
         bearing = np.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
         bearing = np.arctan2(np.sin(bearing), np.cos(bearing))
         raw = np.stack([
             st.speed / 30.0, st.steer / p.max_steer_rad, st.throttle, st.brake,
             st.ay / (3 * physics.G), st.ax / (3 * physics.G),
-            (self.lateral - tr.racing_offset[idx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
+            (self.lateral - ts.racing_offset[self.gidx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
         return np.clip(raw, TELEMETRY_LOW, TELEMETRY_HIGH).astype(np.float32)
 
     def observe(self, fresh=None):
@@ -332,7 +351,7 @@ class KartBatch:
     def record(self):
         if self.recorder is None:
             return
-        st, tr = self.state, self.track
+        st = self.state
         self.recorder.append(
             env=np.arange(self.n), episode=self.episode, step=self.steps,
             time_s=self.time_s, lap=self.laps + self.lap_timed,
@@ -340,7 +359,7 @@ class KartBatch:
             heading_rad=st.yaw, speed_kmh=st.speed * 3.6,
             steering=st.steer / self.params.max_steer_rad, throttle=st.throttle,
             brake=st.brake, lat_g=st.ay / physics.G, long_g=st.ax / physics.G,
-            dist_to_line_m=self.lateral - tr.racing_offset[self.idx],
+            dist_to_line_m=self.lateral - self.ts.racing_offset[self.gidx],
             curvature=self.telemetry[:, -2] / 10.0, checkpoint=self.next_gate,
             off_track=self.off_track, reward=self.reward,
             lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
@@ -389,12 +408,19 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         if autoreset_mode not in modes:
             raise ValueError(f"autoreset_mode must be one of {modes}, got {autoreset_mode!r}")
         self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
-        self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
+        many = isinstance(track, (list, tuple))
+        tracks = [t if isinstance(t, Track) else load_track(t, checkpoints)
+                  for t in (track if many else [track])]
+        if num_envs < len(tracks):
+            raise ValueError(f"{len(tracks)} tracks need at least as many envs (got {num_envs}): "
+                             "raise --vector-envs or name fewer tracks")
+        self.tracks, self.track = tracks, tracks[0]
         self.num_envs = num_envs
         self.render_mode = render_mode
-        self.batch = KartBatch(self.track, num_envs, frame_stack, telemetry_history,
+        self.batch = KartBatch(tracks, num_envs, frame_stack, telemetry_history,
                                max_episode_steps, random_start, show_other_karts,
                                record_telemetry, reward)
+        self.assignment = self.batch.kart_track
         self.single_observation_space = _spaces(frame_stack, telemetry_history)
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
@@ -462,7 +488,8 @@ class KartingVectorEnv(gym.vector.VectorEnv):
 
     @property
     def track_lengths(self):
-        return np.full(self.num_envs, self.track.length)
+        """(N,) lap length of each kart's track [m]."""
+        return self.batch.length.copy()
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -538,67 +565,19 @@ def make_vec(track="circuit.png", num_envs: int = 8, **kwargs) -> KartingVectorE
     return KartingVectorEnv(track, num_envs=num_envs, **kwargs)
 
 
-class MultiTrackVectorEnv(gym.vector.VectorEnv):
+class MultiTrackVectorEnv(KartingVectorEnv):
     """Karts on several tracks as one vector env: kart i drives ``tracks[i % K]``.
 
-    One natively batched ``KartingVectorEnv`` per track (each with its own GL context); their
-    observations, rewards and infos are concatenated in kart order, so a trainer sees one batch.
-    """
-    metadata = KartingVectorEnv.metadata
+    One physics batch and one renderer for all karts (every track's scene is held by the one
+    renderer; each step is one pass and one readback whatever track each kart is on)."""
 
     def __init__(self, tracks, num_envs: int, **kwargs):
-        tracks = list(tracks)
-        if num_envs < len(tracks):
-            raise ValueError(f"{len(tracks)} tracks need at least as many envs (got {num_envs}): "
-                             "raise --vector-envs or name fewer tracks")
-        self.num_envs = num_envs
-        self.assignment = np.arange(num_envs) % len(tracks)       # kart i -> track i mod K
-        self.order = np.concatenate([np.flatnonzero(self.assignment == k) for k in range(len(tracks))])
-        self.envs = [KartingVectorEnv(t, num_envs=int((self.assignment == k).sum()), **kwargs)
-                     for k, t in enumerate(tracks)]
-        self.tracks = [e.track for e in self.envs]
-        first = self.envs[0]
-        self.render_mode = first.render_mode
-        self.single_observation_space = first.single_observation_space
-        self.single_action_space = first.single_action_space
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
-
-    @property
-    def track_lengths(self):
-        return np.array([self.tracks[k].length for k in self.assignment])
-
-    def _merge(self, parts):
-        """Concatenate per-track arrays (or dicts of arrays) and put them back in kart order."""
-        first = parts[0]
-        if isinstance(first, dict):
-            return {k: self._merge([p[k] for p in parts]) for k in first}
-        joined = np.concatenate([np.asarray(p) for p in parts], 0)
-        out = np.empty_like(joined)
-        out[self.order] = joined
-        return out
-
-    def reset(self, *, seed=None, options=None):
-        results = [e.reset(seed=None if seed is None else int(seed) + 7919 * k)
-                   for k, e in enumerate(self.envs)]
-        return self._merge([r[0] for r in results]), self._merge([r[1] for r in results])
-
-    def step(self, actions):
-        a = _check_actions(actions, self.num_envs)
-        results = [e.step(a[self.assignment == k]) for k, e in enumerate(self.envs)]
-        return tuple(self._merge([r[i] for r in results]) for i in range(5))
-
-    def render(self):
-        return self.envs[0].render()
-
-    def close(self, **kwargs):
-        for e in self.envs:
-            e.close()
+        super().__init__(list(tracks), num_envs=num_envs, **kwargs)
 
 
 def make_train_envs(tracks, num_envs: int, **kwargs):
-    """The vector env for a list of track paths: natively batched for one track, per-track
-    batches concatenated for several. Both expose ``track_lengths`` (N,) [m]."""
+    """The vector env for a list of track paths (kart i on track i mod K), natively batched
+    whatever their number. ``track_lengths`` gives each kart's lap length (N,) [m]."""
     tracks = list(tracks)
     if len(tracks) == 1:
         return KartingVectorEnv(tracks[0], num_envs=num_envs, **kwargs)

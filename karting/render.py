@@ -35,7 +35,8 @@ class RendererUnavailable(RuntimeError):
 
 
 _CAMERA_GLSL = """
-uniform sampler2D cam_poses;   // (num_cams, 1) RGBA32F: x, y, cos(yaw), sin(yaw)
+uniform sampler2D cam_poses;   // (num_cams, 2) RGBA32F: row 0 x, y, cos(yaw), sin(yaw) per
+                               // camera; row 1 (x): the cameras in track order (see GROUND_VS)
 uniform mat4 proj;
 uniform vec3 cam_offset;       // camera position in the kart frame: forward, left, up [m]
 uniform vec2 pitch_cs;         // cos, sin of the downward pitch
@@ -71,10 +72,16 @@ out vec4 frag;
 """
 
 GROUND_VS = "#version 330\n" + _CAMERA_GLSL + """
+// One draw per track, instanced over the cameras on that track: they are listed together in
+// row 1 of cam_poses, from cam_base on.
+uniform int cam_base;
 in vec3 in_pos;
 in vec2 in_uv;
 out vec2 v_uv;
-void main() { v_uv = in_uv; place(in_pos, gl_InstanceID); }
+void main() {
+    v_uv = in_uv;
+    place(in_pos, int(texelFetch(cam_poses, ivec2(cam_base + gl_InstanceID, 1), 0).x));
+}
 """
 GROUND_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform sampler2D ground;
@@ -327,13 +334,14 @@ def _strip(points_lo, points_hi, colors):
 CHUNK = 16  # strip vertices per chunk (8 wall posts): +8% frames/s over 32, side by side
 
 
-def chunk_strips(strips, ranges):
+def chunk_strips(strips, ranges, with_strip=False):
     """Cut triangle strips into chunks of CHUNK vertices (neighbours share an edge; the last is
     padded with degenerate triangles). Returns (vertex texture data (rows, 2048, 4) float32,
-    first vertex (K,), centre (K, 2), radius (K,), visible range (K,))."""
-    verts, first, centre, radius, rng = [], [], [], [], []
+    first vertex (K,), centre (K, 2), radius (K,), visible range (K,)) and, with ``with_strip``,
+    the strip each chunk comes from (K,)."""
+    verts, first, centre, radius, rng, strip_of = [], [], [], [], [], []
     n = 0
-    for st, max_range in zip(strips, ranges):
+    for si, (st, max_range) in enumerate(zip(strips, ranges)):
         step = CHUNK - 2
         for a in range(0, max(len(st) - 2, 1), step):
             ch = st[a:a + CHUNK]
@@ -345,14 +353,16 @@ def chunk_strips(strips, ranges):
             centre.append((lo + hi) / 2)
             radius.append(np.linalg.norm(hi - lo) / 2)
             rng.append(max_range)
+            strip_of.append(si)
             n += CHUNK
     v = np.concatenate(verts)                                  # (V, 7)
     rows = -(-len(v) // 1024)
     tex = np.zeros((rows * 1024, 8), np.float32)
     tex[: len(v), :3], tex[: len(v), 3] = v[:, :3], v[:, 6]    # x, y, z, stripe
     tex[: len(v), 4:7] = v[:, 3:6]                             # r, g, b
-    return (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
-            np.asarray(radius, np.float32), np.asarray(rng, np.float32))
+    out = (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
+           np.asarray(radius, np.float32), np.asarray(rng, np.float32))
+    return out + (np.asarray(strip_of, np.int64),) if with_strip else out
 
 
 def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg, min_dist=0.0):
@@ -416,7 +426,12 @@ def kart_mesh():
 # ---------------------------------------------------------------- renderer
 
 class Renderer:
-    """Draws ``num_views`` first-person 84x84 views of karts on one track, in one pass.
+    """Draws ``num_views`` first-person 84x84 views of karts in one pass.
+
+    ``track`` is one Track or a list: view i is then on track ``view_track[i]`` (default: all on
+    the first). Every track's scene (ground texture, tyre walls) is held at once; one pass draws
+    all views whatever track each is on (the karts, the walls of every track and the sky in one
+    draw call each, the ground in one call per track) into one framebuffer, read back once.
 
     ``render(x, y, yaw) -> (N, 84, 84, 3) uint8`` (a view into an internal buffer: copy it if you
     keep it). ``render_chase(x, y, yaw, index, size)`` draws a larger third-person view.
@@ -429,10 +444,19 @@ class Renderer:
     line) are not drawn in it, so a camera never sits inside another kart.
     """
 
-    def __init__(self, track: Track, num_views: int, size: int = VIEW, ctx=None,
+    def __init__(self, track, num_views: int, size: int = VIEW, ctx=None,
                  camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
-                 kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5):
-        self.track, self.n, self.size = track, int(num_views), int(size)
+                 kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5,
+                 view_track=None):
+        self.tracks = [track] if isinstance(track, Track) else list(track)
+        self.track, self.n, self.size = self.tracks[0], int(num_views), int(size)
+        vt = np.zeros(self.n, np.int64) if view_track is None else np.asarray(view_track, np.int64)
+        if vt.shape != (self.n,) or (self.n and (vt.min() < 0 or vt.max() >= len(self.tracks))):
+            raise ValueError(f"view_track must be {self.n} track indices in [0, {len(self.tracks)})")
+        self.view_track = vt
+        order = np.argsort(vt, kind="stable")                 # cameras grouped by track
+        self._cam_base = np.searchsorted(vt[order], np.arange(len(self.tracks)))
+        self._cam_count = np.bincount(vt, minlength=len(self.tracks))
         self.show_other_karts = show_other_karts
         self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
         self.ctx = ctx if ctx is not None else create_context()
@@ -441,9 +465,9 @@ class Renderer:
         # moderngl does not switch contexts by itself, and leaving ``with ctx`` makes no
         # context current: every method that touches GL enters this renderer's context
         with self.ctx:
-            self._build(self.ctx, track, wall_view_m)
+            self._build(self.ctx, wall_view_m, order)
 
-    def _build(self, ctx, track, wall_view_m):
+    def _build(self, ctx, wall_view_m, order):
         import moderngl
         self.gl_renderer = ctx.info.get("GL_RENDERER", "unknown")
         per_col = MAX_FB // self.size
@@ -453,8 +477,10 @@ class Renderer:
         self.fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((fb_w, fb_h), 4)],
                                    depth_attachment=ctx.depth_renderbuffer((fb_w, fb_h)))
         self._buf = np.empty((fb_h, fb_w, 4), np.uint8)
-        self._poses = np.zeros((self.n, 4), np.float32)
-        self.pose_tex = ctx.texture((self.n, 1), 4, dtype="f4")
+        self._texels = np.zeros((2, self.n, 4), np.float32)
+        self._texels[1, :, 0] = order
+        self._poses = self._texels[0]
+        self.pose_tex = ctx.texture((self.n, 2), 4, dtype="f4")
         self.pose_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
         self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
@@ -467,27 +493,21 @@ class Renderer:
         self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.p_sky["panorama"].value = 4
 
-        tex = ground_texture(track)
-        self.ground_tex = ctx.texture((tex.shape[1], tex.shape[0]), 3, tex.tobytes())
-        self.ground_tex.build_mipmaps()
-        self.ground_tex.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
-        self.ground_tex.repeat_x = self.ground_tex.repeat_y = False
-        w_m, h_m = track.extent_m
-        big = 3000.0
-        gx0, gy0, gx1, gy1 = -big, -big, w_m + big, h_m + big
-        # uv outside [0, 1] clamps to the image border, which is grass by construction
-        quad = np.array([(gx0, gy0, 0, gx0 / w_m, (h_m - gy0) / h_m), (gx1, gy0, 0, gx1 / w_m, (h_m - gy0) / h_m),
-                         (gx0, gy1, 0, gx0 / w_m, (h_m - gy1) / h_m), (gx1, gy1, 0, gx1 / w_m, (h_m - gy1) / h_m)],
-                        np.float32)
-        self.vao_ground = ctx.vertex_array(
-            self.p_ground, [(ctx.buffer(quad.tobytes()), "3f 2f", "in_pos", "in_uv")],
-            mode=moderngl.TRIANGLE_STRIP)
-        walls = wall_strips(track)
-        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range = chunk_strips(
-            walls, [wall_view_m] * len(walls))
+        self.grounds = [self._ground(ctx, t) for t in self.tracks]
+        strips, chunk_track = [], []
+        for k, t in enumerate(self.tracks):
+            w = wall_strips(t)
+            strips += w
+            chunk_track += [k] * len(w)
+        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range, strip_of = chunk_strips(
+            strips, [wall_view_m] * len(strips), with_strip=True)
+        self.chunk_track = np.asarray(chunk_track, np.int64)[strip_of]
         self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
         self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.chunk_buf = ctx.buffer(reserve=max(self.n, 1) * len(self.chunk_first) * 8)
+        # each camera culls only its own track's chunks
+        per_track = np.bincount(self.chunk_track, minlength=len(self.tracks))
+        most = max(int(per_track[self.view_track].sum()), int(per_track.max()), 1)
+        self.chunk_buf = ctx.buffer(reserve=most * 8)
         self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
                                           mode=moderngl.TRIANGLE_STRIP)
         kv, ki = kart_mesh()
@@ -504,6 +524,25 @@ class Renderer:
         self.p_ground["ground"].value = 1
         self.p_kart["kart_poses"].value = 2
         self.p_solid["solid_verts"].value = 3
+
+    def _ground(self, ctx, track):
+        """The textured ground of one track: (texture, vertex array)."""
+        import moderngl
+        tex = ground_texture(track)
+        gt = ctx.texture((tex.shape[1], tex.shape[0]), 3, tex.tobytes())
+        gt.build_mipmaps()
+        gt.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
+        gt.repeat_x = gt.repeat_y = False
+        w_m, h_m = track.extent_m
+        big = 3000.0
+        gx0, gy0, gx1, gy1 = -big, -big, w_m + big, h_m + big
+        # uv outside [0, 1] clamps to the image border, which is grass by construction
+        quad = np.array([(gx0, gy0, 0, gx0 / w_m, (h_m - gy0) / h_m), (gx1, gy0, 0, gx1 / w_m, (h_m - gy0) / h_m),
+                         (gx0, gy1, 0, gx0 / w_m, (h_m - gy1) / h_m), (gx1, gy1, 0, gx1 / w_m, (h_m - gy1) / h_m)],
+                        np.float32)
+        vao = ctx.vertex_array(self.p_ground, [(ctx.buffer(quad.tobytes()), "3f 2f", "in_pos", "in_uv")],
+                               mode=moderngl.TRIANGLE_STRIP)
+        return gt, vao
 
     def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
@@ -522,26 +561,34 @@ class Renderer:
                     p[name].value = value
 
     def visible_pairs(self, cam_xy, cam_cs, kart_xy, fov_deg, self_index=True):
-        """(camera, kart) index pairs worth drawing: in front, within range, not a ghost."""
+        """(camera, kart) index pairs worth drawing: on the same track, in front, within range,
+        not a ghost."""
         ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg,
                   min_dist=self.ghost_m)
+        if len(self.tracks) > 1:
+            ok &= self.view_track[:, None] == self.view_track[None, :]
         if self_index:
             np.fill_diagonal(ok, False)
         c, k = np.nonzero(ok)
         return np.stack([c, k], 1).astype(np.int32)
 
-    def visible_chunks(self, cam_xy, cam_cs, fov_deg):
-        c, k = np.nonzero(cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg))
+    def visible_chunks(self, cam_xy, cam_cs, fov_deg, cam_track=None):
+        """(camera, first vertex) of the wall chunks each camera may see on its own track."""
+        ok = cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg)
+        if len(self.tracks) > 1:
+            ok &= self.chunk_track[None, :] == self.view_track[:, None] if cam_track is None else \
+                self.chunk_track[None, :] == np.asarray(cam_track)[:, None]
+        c, k = np.nonzero(ok)
         return np.stack([c, self.chunk_first[k]], 1).astype(np.int32)
 
-    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs):
+    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs, grounds):
+        """``grounds``: (track, first camera slot, number of cameras) for each ground draw."""
         ctx = self.ctx
         for i in range(4):   # a 5th plane halves llvmpipe's vertex throughput
             ctx.enable_direct(GL_CLIP_DISTANCE0 + i)
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.CULL_FACE)
         cam_tex.use(0)
-        self.ground_tex.use(1)
         kart_tex.use(2)
         self.solid_tex.use(3)
         self.sky_tex.use(4)
@@ -552,7 +599,11 @@ class Renderer:
         if len(chunks):
             self.chunk_buf.write(chunks.tobytes())
             self.vao_solid.render(vertices=CHUNK, instances=len(chunks))
-        self.vao_ground.render(instances=num_cams)
+        for k, base, count in grounds:
+            tex, vao = self.grounds[k]
+            tex.use(1)
+            self.p_ground["cam_base"].value = int(base)
+            vao.render(instances=int(count))
         self.vao_sky.render(vertices=4, instances=num_cams)
 
     def render(self, x, y, yaw, out=None) -> np.ndarray:
@@ -567,14 +618,15 @@ class Renderer:
     def _render(self, x, y, yaw, out):
         p = self._poses
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
-        self.pose_tex.write(p.tobytes())
+        self.pose_tex.write(self._texels.tobytes())
         self.fbo.use()
         self.fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(self.camera, 1.0, self.cols, self.rows)
         pairs = (self.visible_pairs(p[:, :2], p[:, 2:], p[:, :2], self.camera.fov_deg)
                  if self.show_other_karts and self.n > 1 else self._pairs[:0])
         chunks = self.visible_chunks(p[:, :2], p[:, 2:], self.camera.fov_deg)
-        self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs)
+        grounds = [(k, b, c) for k, (b, c) in enumerate(zip(self._cam_base, self._cam_count)) if c]
+        self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs, grounds)
         s = self.size
         if out is not None and self.cols == 1 and self.n == self.rows:
             self.fbo.read_into(out, components=3, alignment=1)
@@ -601,7 +653,7 @@ class Renderer:
         if self._chase is None or self._chase[0] != size:
             fbo = self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer((w, h), 4)],
                                        depth_attachment=self.ctx.depth_renderbuffer((w, h)))
-            tex = self.ctx.texture((1, 1), 4, dtype="f4")
+            tex = self.ctx.texture((1, 2), 4, dtype="f4")    # row 1: camera slot 0 is camera 0
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._chase = (size, fbo, tex, np.empty((h, w, 4), np.uint8))
         _, fbo, tex, buf = self._chase
@@ -609,18 +661,21 @@ class Renderer:
         k = len(x)
         p = self._poses[:k]
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
-        self.pose_tex.write(self._poses.tobytes())
-        tex.write(p[index].tobytes())
+        self.pose_tex.write(self._texels.tobytes())
+        tex.write(np.concatenate([p[index], np.zeros(4, np.float32)]).tobytes())
         fbo.use()
         fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(camera, w / h, 1, 1)
         pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
+        show = self.view_track[:k] == self.view_track[index]        # karts on this track
         if camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
-            pairs = pairs[np.arange(k) != index]
+            show &= np.arange(k) != index
+        pairs = pairs[show]
         cam = p[index:index + 1]
         eye = cam[:, :2] + cam[:, 2:] * camera.offset[0]
-        chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h)
-        self._draw(tex, self.pose_tex, 1, chunks, pairs)
+        track = int(self.view_track[index])
+        chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h, cam_track=[track])
+        self._draw(tex, self.pose_tex, 1, chunks, pairs, [(track, 0, 1)])
         fbo.read_into(buf, components=4)
         return buf[..., :3].copy()
 

@@ -153,7 +153,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         p.unlink()
     save_json(ckpt_dir / "config.json", cfg.to_dict())
     writer = SummaryWriter(str(tb_dir), purge_step=global_step + 1 if ckpt is not None else None)
-    gl = (envs.envs[0] if hasattr(envs, "envs") else envs).batch.renderer.gl_renderer
+    gl = envs.batch.renderer.gl_renderer
     n_params = sum(p.numel() for p in agent.parameters())
     log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
         f"{cfg.resolved_precision(device)}, {n_params:,} parameters, GL renderer: {gl}")

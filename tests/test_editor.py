@@ -163,3 +163,18 @@ def test_screenshot_cli_and_bad_track(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"garbage")
     assert ce.main([str(bad)]) == 2
+
+
+def test_a_bad_start_pose_is_ignored_so_the_track_can_be_fixed(tmp_path, ring_png):
+    png = tmp_path / "ring.png"
+    shutil.copy(ring_png, png)
+    cp = tmp_path / "checkpoints.json"
+    cp.write_text(json.dumps({"version": 1, "tracks": {"ring.png": {
+        "start": {"x": 1e9, "y": 0, "heading_deg": 0}}}}))
+    with pytest.raises(Exception, match="outside"):
+        load_track(png)                                   # the simulator refuses it ...
+    model = ce.EditorModel(png)                           # ... the editor opens and says so
+    assert "ignored the saved start pose" in model.notice and "outside" in model.notice
+    model.save()
+    assert "start" not in json.loads(cp.read_text())["tracks"]["ring.png"]
+    assert load_track(png).length > 0

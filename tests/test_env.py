@@ -353,3 +353,76 @@ def test_a_kart_parked_on_the_track_ends_its_episode_after_5_s(ring_track):
     assert ended[1] == -1 and not b.off_track[0]     # kart 1 drives on; kart 0 is still on track
     stopped_at = 40 + 10                               # ~0.5 s of braking from ~15 m/s
     assert stopped_at + 100 <= ended[0] <= stopped_at + 100 + 40
+
+
+def test_karts_on_several_tracks_are_single_track_runs_side_by_side(ring_png, tmp_path):
+    """One batch (one physics state, one renderer, one readback) with karts on two tracks gives,
+    kart for kart, what single-track batches give: poses, rewards, laps, telemetry, and the
+    pixels of every first-person view (so no kart or wall of the other track is drawn, and each
+    view shows its own track's ground). The single-track batches have 4 karts too, all driving
+    the same line, because a view's place in the framebuffer shifts rasterisation by a fraction
+    of a pixel."""
+    from conftest import draw_ring
+
+    from karting.env import KartBatch
+    from karting.expert import PurePursuit
+    from karting.track import load_track
+    ring = load_track(ring_png)
+    wide = load_track(draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85)))
+    layout = [ring, wide, ring, wide]
+    multi = KartBatch([ring, wide], 4)
+    solos = [KartBatch(t, 4) for t in (ring, wide)]
+    drivers = [PurePursuit(t, mu_use=m) for t, m in ((ring, 1.0), (wide, 1.3))]
+
+    def on_the_line(b, tracks):
+        b.reset(np.ones(b.n, bool), np.random.default_rng(0))
+        x = np.array([t.centre[0, 0] for t in tracks])
+        y = np.array([t.centre[0, 1] for t in tracks])
+        yaw = np.array([np.arctan2(t.tangent[0, 1], t.tangent[0, 0]) for t in tracks])
+        b.state.reset(np.ones(b.n, bool), x, y, yaw)
+        b.lateral[:] = 0.0
+    on_the_line(multi, layout)
+    for b, t in zip(solos, (ring, wide)):
+        on_the_line(b, [t] * 4)
+    for step in range(500):
+        acts = [d.act(b.state, b.idx) for d, b in zip(drivers, solos)]
+        a = np.stack([acts[k][i] for i, k in enumerate(multi.kart_track)])
+        r, term, trunc = multi.step(a)
+        obs = multi.observe()
+        for k, b in enumerate(solos):
+            rk, tk, _ = b.step(acts[k])
+            ok = b.observe()
+            for i in np.flatnonzero(multi.kart_track == k):
+                assert (multi.state.x[i], multi.state.y[i], r[i], term[i]) == (b.state.x[i], b.state.y[i], rk[i], tk[i])
+                assert np.array_equal(obs["telemetry"][i], ok["telemetry"][i])
+                assert (multi.idx[i], multi.next_gate[i]) == (b.idx[i], b.next_gate[i])
+                if step % 20 == 0:
+                    assert np.array_equal(obs["vision"][i], ok["vision"][i]), (step, i)
+    assert multi.laps.min() >= 1 and multi.last_lap_time[0] != multi.last_lap_time[1]
+    assert np.array_equal(multi.sector_times[:2], np.stack([solos[0].sector_times[0], solos[1].sector_times[1]]))
+    for b in solos:
+        b.close()
+    multi.close()
+
+
+def test_a_kart_on_another_track_is_not_drawn(ring_png, tmp_path):
+    from conftest import draw_ring
+
+    from karting.render import Renderer
+    from karting.track import load_track
+    ring = load_track(ring_png)
+    wide = load_track(draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85)))
+    r = Renderer([ring, wide], 3, view_track=[0, 1, 0])
+    x0, y0 = ring.centre[0]
+    yaw0 = float(np.arctan2(ring.tangent[0, 1], ring.tangent[0, 0]))
+    ahead = (x0 + 8 * np.cos(yaw0), y0 + 8 * np.sin(yaw0))     # 8 m in front of camera 0
+    far = (1e4, 1e4)
+
+    def view(kart1, kart2):
+        v = r.render(np.array([x0, kart1[0], kart2[0]]), np.array([y0, kart1[1], kart2[1]]),
+                     np.full(3, yaw0))
+        return v[0].copy()
+    empty = view(far, far)
+    assert np.array_equal(view(ahead, far), empty)          # kart 1 is on the other track
+    assert not np.array_equal(view(far, ahead), empty)       # kart 2 shares the track: drawn
+    r.release()

@@ -47,7 +47,18 @@ class EditorModel:
         self.cp_path = Path(checkpoints) if checkpoints else default_checkpoints_path(self.png)
         self.entry = load_checkpoints_file(self.cp_path)["tracks"].get(self.png.name, {})
         base_entry = {k: v for k, v in self.entry.items() if k in ("scale_m_per_px", "direction", "start")}
-        self.base = build_track(self.png, base_entry)      # centre line, widths, surface
+        where = f"{self.cp_path}: tracks[{self.png.name!r}]"
+        self.notice = ""
+        try:
+            self.base = build_track(self.png, base_entry, where=where)   # centre line, widths, surface
+        except TrackError as e:
+            if ".start:" not in str(e):
+                raise
+            # a start pose off the image or the asphalt: open without it (gate 0 is the start
+            # line the editor saves), so the user can fix the track here
+            base_entry.pop("start")
+            self.base = build_track(self.png, base_entry, where=where)
+            self.notice = f"ignored the saved start pose ({str(e).split('.start: ', 1)[1]}); Ctrl+S saves without it"
         self.base_direction = base_entry.get("direction", "clockwise")
         self.spacing_m = GATE_SPACING_M
         if "checkpoints" in self.entry:
@@ -222,7 +233,7 @@ class Editor:
         self.drag = None
         self.pan = False
         self.selected = None
-        self.message = "H: help"
+        self.message = model.notice or "H: help"
         self.quit_armed = False
         self.running = True
         tr = model.base
