@@ -223,26 +223,15 @@ def bench_train_multitrack(paths, repeats, updates):
             "train_multitrack_ratio": ratio}
 
 
-def track_memory_mb(paths):
-    """Resident memory added per track held by a vector env (derived track, GL scene)."""
-    import gc
+def track_scene_mb(paths):
+    """GL memory per track of a vector env's renderer: ground texture (RGBA texels with their
+    mipmaps) and tyre-wall vertices. (Resident memory, measured around the env, swung from 5 to
+    23 MB a track between identical runs as freed buffers were reused: not a usable figure.)"""
     from .env import make_train_envs
-    from .track import load_track
-
-    def rss_now():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
-    for p in paths:
-        load_track(p)                    # derived tracks in memory first: counted separately
-    gc.collect()
-    base = rss_now()
     env = make_train_envs(paths, len(paths))
-    env.reset(seed=0)
-    env.step(np.zeros((len(paths), 2), np.float32))
-    gc.collect()
-    per_track_env = (rss_now() - base) / len(paths)
+    scene = env.batch.renderer.scene_bytes()
     env.close()
-    return per_track_env
+    return (sum(scene["ground"]) + scene["walls_total"]) / len(paths) / 2 ** 20
 
 
 def _train_ours(track, precision, updates, seed=0):
@@ -393,11 +382,10 @@ def main(argv=None):
                            multitrack_16_tracks_steps_per_s=round(many), multitrack_ratio=ratio)
             print(f"16 karts on 1 track: {one:8,.0f} steps/s; on 16 tracks: {many:8,.0f} steps/s "
                   f"({ratio:.2f}x, median of per-block ratios)")
-            mb, arrays = track_memory_mb(paths), track_arrays_mb(paths)
-            results["mb_per_track_in_env"] = round(mb, 1)
-            results["mb_per_track_arrays"] = round(arrays, 1)
-            print(f"memory per track: {arrays:.1f} MB of derived arrays, {mb:.1f} MB more for the env's "
-                  f"scene (ground texture, walls; resident memory, llvmpipe)")
+            gl_mb, arrays = track_scene_mb(paths), track_arrays_mb(paths)
+            results.update(mb_per_track_arrays=round(arrays, 1), mb_per_track_gl_scene=round(gl_mb, 1))
+            print(f"memory per track: {arrays:.1f} MB of derived arrays, {gl_mb:.1f} MB of GL scene "
+                  "(ground texture with mipmaps, walls)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -544,6 +544,13 @@ class Renderer:
                                mode=moderngl.TRIANGLE_STRIP)
         return gt, vao
 
+    def scene_bytes(self) -> dict:
+        """GL memory of the scene per track [bytes]: ground texture (as RGBA texels, with its
+        mipmaps) and tyre-wall vertices."""
+        ground = [int(t.width * t.height * 4 * 4 / 3) for t, _ in self.grounds]
+        walls = self.solid_tex.width * self.solid_tex.height * 16
+        return {"ground": ground, "walls_total": walls}
+
     def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
         cs = (math.cos(math.radians(cam.pitch_deg)), math.sin(math.radians(cam.pitch_deg)))
