@@ -305,6 +305,13 @@ def bench_train(track, repeats, updates):
     return results
 
 
+def _done(results, path):
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--track", default="circuit.png")
@@ -325,16 +332,10 @@ def main(argv=None):
         import tempfile
         with tempfile.TemporaryDirectory() as folder:
             results = bench_train_multitrack(generated_tracks(folder, 16), args.repeats or 3, args.updates)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
-        return 0
+        return _done(results, args.json)
     if args.train:
         results = bench_train(args.track, args.repeats or 3, args.updates)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
-        return 0
+        return _done(results, args.json)
     args.repeats = args.repeats or 5
     from .track import TrackError, load_track
     try:
@@ -386,10 +387,7 @@ def main(argv=None):
             results.update(mb_per_track_arrays=round(arrays, 1), mb_per_track_gl_scene=round(gl_mb, 1))
             print(f"memory per track: {arrays:.1f} MB of derived arrays, {gl_mb:.1f} MB of GL scene "
                   "(ground texture with mipmaps, walls)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return 0
+    return _done(results, args.json)
 
 
 if __name__ == "__main__":
