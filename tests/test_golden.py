@@ -1,29 +1,33 @@
 """Determinism through refactors: fixed seeds and actions give these exact trajectories.
 
 The hashes change only when behaviour changes on purpose (say so in the commit and update them
-with ``python tests/test_golden.py``). The pixels are compared where the GL renderer is the one
-they were recorded with (Mesa's llvmpipe of Debian 12); the simulation everywhere."""
+with ``python tests/test_golden.py``, which prints the new table). Pixels are compared where the
+GL renderer is the one they were recorded with (Mesa's llvmpipe of Debian 12); the simulation,
+telemetry and the expert's reference laps everywhere."""
 import hashlib
 import sys
 
 import numpy as np
+import pytest
 
 from karting.env import KartingVectorEnv
 
-GOLDEN = {
-    "sim": "54ab31c584a97c1aad70",
-    "vision": "e876fe28f755ea44487d",
-    "gl_renderer": "llvmpipe (LLVM 15.0.6, 256 bits)",
+GL_RENDERER = "llvmpipe (LLVM 15.0.6, 256 bits)"
+GOLDEN = {  # recorded at 76c0a5f, before the restructure of issue 13
+    'circuit.png': {'sim': '042b61485407b247646d', 'vision': '64c84a168d5a7f09178d', 'telemetry_csv': '07394fd9bebe6b1e0ae8', 'episode_ends': 14, 'expert': [49.999999999997165, 53.4499999999991, 15.9499999999991, 17.599999999999, 16.449999999999065, 42]},
+    'oval.png': {'sim': '320807075566c68ee0bc', 'vision': '139e002b96f306ce97b3', 'telemetry_csv': '635febd6d08d66470de7', 'episode_ends': 12, 'expert': [33.5999999999981, 37.000000000000036, 10.599999999999397, 12.249999999999304, 10.749999999999396, 42]},
+    'twisty.png': {'sim': 'f138f7ab1d6d3706c10f', 'vision': 'ddbfa74cb7a13af56761', 'telemetry_csv': '397f28c86d90364f5abd', 'episode_ends': 14, 'expert': [44.0999999999975, 47.09999999999946, 13.299999999999244, 16.449999999999072, 14.349999999999184, 42]},
+    'brands_kart.png': {'sim': 'ec85d384ff5a92bb2f1f', 'vision': 'f21a2689c977b1181fa8', 'telemetry_csv': '75da8c06045e41ce53e6', 'episode_ends': 14, 'expert': [60.24999999999658, 63.59999999999852, 19.29999999999891, 18.09999999999897, 22.8499999999987, 39]},
 }
 
 
-def run_golden():
-    env = KartingVectorEnv("circuit.png", num_envs=4, random_start=True)
+def run_golden(track, steps=300):
+    env = KartingVectorEnv(track, num_envs=4, random_start=True, record_telemetry=True)
     obs, _ = env.reset(seed=123)
     sim, vision = hashlib.sha256(), hashlib.sha256()
     t = np.arange(4)
     ends = 0
-    for k in range(160):                 # 8 s: laps of corners, resets after crashes
+    for k in range(steps):               # corners, crashes and resets
         steer = np.sin(0.07 * k + t) * (0.3 + 0.2 * t)
         throttle = np.where((k + 10 * t) % 50 < 40, 1.0, -0.5)
         obs, r, term, trunc, info = env.step(np.stack([steer, throttle], 1).astype(np.float32))
@@ -33,19 +37,79 @@ def run_golden():
             sim.update(np.ascontiguousarray(a).tobytes())
         vision.update(obs["vision"].tobytes())
         ends += int((term | trunc).sum())
+    csv = env.batch.recorder.to_dataframe().to_csv(index=False).encode()
     gl = env.batch.renderer.gl_renderer
     env.close()
-    return {"sim": sim.hexdigest()[:20], "vision": vision.hexdigest()[:20], "gl_renderer": gl,
-            "episode_ends": ends}
+    return {"sim": sim.hexdigest()[:20], "vision": vision.hexdigest()[:20],
+            "telemetry_csv": hashlib.sha256(csv).hexdigest()[:20], "episode_ends": ends,
+            "gl_renderer": gl}
 
 
-def test_golden_trajectories():
-    got = run_golden()
+def expert_lap(track):
+    from karting.expert import reference_lap
+    from karting.track import load_track
+    r = reference_lap(load_track(track))
+    return [r.lap_time_s, r.standing_lap_s, *r.sector_times_s, r.clean_settings]
+
+
+TRACKS = ("circuit.png", "oval.png", "twisty.png", "brands_kart.png")
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_golden_trajectories(track):
+    got, want = run_golden(track), GOLDEN[track]
     assert got["episode_ends"] >= 2          # the run covers resets, not only driving
-    assert got["sim"] == GOLDEN["sim"]
-    if got["gl_renderer"] == GOLDEN["gl_renderer"]:
-        assert got["vision"] == GOLDEN["vision"]
+    assert (got["sim"], got["telemetry_csv"], got["episode_ends"]) == (
+        want["sim"], want["telemetry_csv"], want["episode_ends"])
+    if got["gl_renderer"] == GL_RENDERER:
+        assert got["vision"] == want["vision"]
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_golden_expert_laps(track):
+    assert expert_lap(track) == GOLDEN[track]["expert"]
 
 
 if __name__ == "__main__":
-    print(run_golden(), file=sys.stderr)
+    table = {}
+    for tr in TRACKS:
+        g = run_golden(tr)
+        assert g["gl_renderer"] == GL_RENDERER, g["gl_renderer"]
+        table[tr] = {k: g[k] for k in ("sim", "vision", "telemetry_csv", "episode_ends")}
+        table[tr]["expert"] = expert_lap(tr)
+    for tr, v in table.items():
+        print(f"    {tr!r}: {v!r},", file=sys.stderr)
+
+
+def test_a_single_env_and_one_kart_of_the_vector_env_are_the_same_run():
+    """As Gymnasium's test_cartpole_vector_equiv: same seed, same actions, same everything,
+    resets included (the vector env's next-step autoreset against an explicit reset)."""
+    import gymnasium as gym
+
+    from karting.env import KartingEnv
+    single = KartingEnv("circuit.png", random_start=True)
+    vec = KartingVectorEnv("circuit.png", num_envs=1, random_start=True, show_other_karts=False,
+                           record_telemetry=True)
+    o1, _ = single.reset(seed=5)
+    o2, _ = vec.reset(seed=5)
+    assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    rng = np.random.default_rng(0)
+    resets = 0
+    for _ in range(400):
+        a = rng.uniform([-1, 0.2], [1, 1]).astype(np.float32)
+        o1, r1, te1, tr1, i1 = single.step(a)
+        o2, r2, te2, tr2, i2 = vec.step(a[None])
+        assert np.array_equal(o1["vision"], o2["vision"][0])
+        assert np.array_equal(o1["telemetry"], o2["telemetry"][0])
+        assert (r1, te1, tr1) == (r2[0], te2[0], tr2[0])
+        assert i1["lap"] == i2["lap"][0] and i1["progress"] == i2["progress"][0]
+        if te1 or tr1:
+            resets += 1
+            o1, _ = single.reset()
+            o2, r2, *_ = vec.step(np.zeros((1, 2), np.float32))       # the autoreset step
+            assert r2[0] == 0.0
+            assert np.array_equal(o1["vision"], o2["vision"][0])
+            assert np.array_equal(o1["telemetry"], o2["telemetry"][0])
+    assert resets >= 2
+    single.close()
+    vec.close()
