@@ -103,7 +103,7 @@ def generated_tracks(folder, count, scale=0.5):
     """``count`` procedural tracks (seeds 0..count-1) painted into ``folder``: the same bytes
     every run, so the on-disk track cache serves them after the first run."""
     from pathlib import Path
-    from .trackgen import generate
+    from .track.generate import generate
     paths = []
     for seed in range(count):
         p = Path(folder) / f"gen{seed:03d}.png"
@@ -119,7 +119,7 @@ def bench_track_load(folder, repeats):
     import statistics
     from pathlib import Path
     from . import track as T
-    from .trackgen import draw, spline_loop
+    from .track.generate import draw, spline_loop
     big = Path(folder) / "big_0.2m.png"
     pts = [(60, 60), (250, 40), (470, 70), (500, 200), (430, 300), (480, 430), (300, 470),
            (200, 380), (120, 450), (40, 300), (100, 180)]

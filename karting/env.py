@@ -126,7 +126,7 @@ class KartBatch:
                  params: KartParams = KartParams(), render: bool = True):
         from .render import Renderer
         from .telemetry import TelemetryRecorder
-        from .trackset import TrackSet
+        from .track.trackset import TrackSet
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         self.ts = TrackSet(track)

@@ -27,8 +27,8 @@ from .track import Track
 
 def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0, line=None):
     line = track.racing_line if line is None else line
-    from .track import _curvature
-    k = np.abs(_curvature(line))
+    from .track.geometry import curvature
+    k = np.abs(curvature(line))
     # smooth the curvature a little: single-sample spikes are discretisation, not corners
     k = np.convolve(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7, mode="valid")
     v = np.minimum(np.sqrt(mu_use * G / np.maximum(k, 1e-6)), v_max)

@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from karting import raceline as rl  # noqa: E402
+from karting.track import raceline as rl  # noqa: E402
 from karting.expert import reference_lap  # noqa: E402
-from karting.track import TrackError, _frame, build_track  # noqa: E402
-from karting.trackgen import import_centreline_csv, read_centreline_csv  # noqa: E402
+from karting.track import TrackError, build_track, frame  # noqa: E402
+from karting.track.generate import import_centreline_csv, read_centreline_csv  # noqa: E402
 
 
 def geometry(csv, pub):
@@ -39,7 +39,7 @@ def geometry(csv, pub):
     xy, wr, wl = read_centreline_csv(csv)
     c = rl.resample_smooth(xy, 2.0)
     _, i = cKDTree(xy).query(c)
-    _, n = _frame(c)
+    _, n = frame(c)
     t0 = time.perf_counter()
     res = rl.compare_with_published(c, n, wr[i], wl[i], pub)
     res["solve_s"] = time.perf_counter() - t0

@@ -9,7 +9,7 @@ from PIL import Image
 
 from karting.expert import reference_lap
 from karting.track import ASPHALT, KERB, TrackError, build_track, load_track, otsu_split
-from karting.trackgen import draw, spline_loop
+from karting.track.generate import draw, spline_loop
 
 LAYOUT = [(40, 40), (150, 35), (200, 60), (190, 120), (120, 110), (70, 140), (30, 110)]
 SIZE_M = (240, 180)

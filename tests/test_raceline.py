@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from karting import raceline as rl
-from karting.track import _frame, _curvature
+from karting.track import raceline as rl
+from karting.track import curvature, frame
 
 
 def _rounded_square(side=200.0, r=25.0, n=800):
@@ -16,7 +16,7 @@ def _rounded_square(side=200.0, r=25.0, n=800):
 
 def test_min_curvature_uses_the_width_and_beats_the_centre_line():
     c = _rounded_square()
-    _, n = _frame(c)
+    _, n = frame(c)
     half = np.full(len(c), 4.0)
     alpha = rl.min_curvature_offsets(c, n, -half, half)
     assert np.all(np.abs(alpha) <= half + 1e-6)
@@ -29,7 +29,7 @@ def test_min_curvature_uses_the_width_and_beats_the_centre_line():
 
 def test_asymmetric_bounds_are_respected():
     c = _rounded_square()
-    _, n = _frame(c)
+    _, n = frame(c)
     alpha = rl.min_curvature_offsets(c, n, np.full(len(c), -1.0), np.full(len(c), 5.0))
     assert alpha.min() >= -1.0 - 1e-6 and alpha.max() <= 5.0 + 1e-6
     assert alpha.max() > 4.5
@@ -37,7 +37,7 @@ def test_asymmetric_bounds_are_respected():
 
 def test_min_time_line_is_no_slower_than_min_curvature_or_shortest():
     c = _rounded_square()
-    _, n = _frame(c)
+    _, n = frame(c)
     half = np.full(len(c), 4.0)
     alpha, info = rl.min_time_offsets(c, n, -half, half)
     t = rl.qss_speed(c + n * alpha[:, None])[1]
@@ -62,7 +62,7 @@ def test_qss_straight_accelerates_then_brakes():
     t = np.linspace(0, 2 * np.pi, 2000, endpoint=False)
     loop = rl.resample_smooth(np.stack([300 * np.cos(t), 15 * np.sin(t)], 1), 1.0)
     v, _ = rl.qss_speed(loop)
-    k = np.abs(_curvature(loop))
+    k = np.abs(curvature(loop))
     assert v[np.argmax(k)] < 0.6 * v.max()           # slow at the ends
     assert v.max() > 25.0                             # near the kart's top speed on the straight
 
@@ -77,6 +77,6 @@ def test_curvature_comparison_with_a_published_line(tmp_path):
     pub = np.loadtxt(root / "Monza_raceline.csv", delimiter=",", comments="#")
     c = rl.resample_smooth(d[:, :2], 2.0)
     _, i = cKDTree(d[:, :2]).query(c)
-    _, n = _frame(c)
+    _, n = frame(c)
     res = rl.compare_with_published(c, n, d[i, 2], d[i, 3], pub)
     assert res["ours"]["curvature_energy"] < 1.1 * res["published"]["curvature_energy"]

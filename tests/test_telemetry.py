@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from karting import telemetry as T
-from karting import telemetry_cli
+from karting.telemetry import cli as telemetry_cli
 from karting.env import KartBatch, RewardConfig
 from karting.expert import PurePursuit
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from karting import trackgen
+from karting.track import generate as trackgen
 from karting.expert import reference_lap
-from karting.gates import auto_gates, check_gates
+from karting.track.gates import auto_gates, check_gates
 from karting.track import TrackError, build_track
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -227,7 +227,7 @@ def test_a_start_on_the_asphalt_is_used(ring_png, tmp_path):
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    import karting.track as K
+    import karting.track.catalog as K
     d = tmp_path / "cache"
     monkeypatch.setenv("KARTING_CACHE_DIR", str(d))
     monkeypatch.setattr(K, "_CACHE", {})
@@ -242,7 +242,7 @@ def _fields_equal(a, b):
 
 
 def test_derived_tracks_are_cached_on_disk(ring_png, tmp_path, cache, monkeypatch):
-    import karting.track as K
+    import karting.track.catalog as K
     png = tmp_path / "ring.png"
     png.write_bytes(ring_png.read_bytes())
     first = load_track(png)
@@ -257,7 +257,7 @@ def test_derived_tracks_are_cached_on_disk(ring_png, tmp_path, cache, monkeypatc
 
 
 def test_a_changed_png_or_entry_or_a_corrupt_cache_rebuilds(ring_png, tmp_path, cache, monkeypatch):
-    import karting.track as K
+    import karting.track.catalog as K
     png = tmp_path / "ring.png"
     png.write_bytes(ring_png.read_bytes())
     builds = []
@@ -287,7 +287,7 @@ def test_a_changed_png_or_entry_or_a_corrupt_cache_rebuilds(ring_png, tmp_path, 
 
 
 def test_cache_can_be_turned_off_or_unwritable(ring_png, tmp_path, monkeypatch):
-    import karting.track as K
+    import karting.track.catalog as K
     png = tmp_path / "ring.png"
     png.write_bytes(ring_png.read_bytes())
     monkeypatch.setattr(K, "_CACHE", {})

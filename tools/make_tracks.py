@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from karting.trackgen import draw, spline_loop
+from karting.track.generate import draw, spline_loop
 
 SCALE = 0.5  # m/px, karting.track.DEFAULT_SCALE_M_PER_PX
 

@@ -35,7 +35,7 @@ def validate(png, checkpoints=None, expert=True, out=print):
     """Report on one track; returns the list of problems (empty = fine). Raises TrackError when
     the track cannot be used at all."""
     import numpy as np
-    from karting.gates import MAX_GATE_GAP_M, check_gates
+    from karting.track.gates import MAX_GATE_GAP_M, check_gates
     png = resolve_track_path(png)
     entry, cp = _entry(png, checkpoints)
     problems = []
@@ -96,13 +96,13 @@ def cmd_validate(args):
 
 
 def _write_png_and_entry(im, out: Path, entry, force):
-    from karting.trackgen import _save
+    from karting.track.generate import save_png
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise TrackError(f"--out {out}: must end in .png")
     if out.exists() and not force:
         raise TrackError(f"{out} exists; pass --force to replace it")
-    _save(im, out)
+    save_png(im, out)
     cp = default_checkpoints_path(out)
     old = load_checkpoints_file(cp)["tracks"].get(out.name)
     if entry or old is not None:   # an older image's entry (gates) would not fit the new one
@@ -119,7 +119,7 @@ def _check_made(out, entry):
 
 
 def cmd_generate(args):
-    from karting.trackgen import generate
+    from karting.track.generate import generate
     im, info = generate(args.seed, scale=args.scale)
     entry = {"scale_m_per_px": args.scale} if args.scale != DEFAULT_SCALE_M_PER_PX else {}
     cp = _write_png_and_entry(im, args.out, entry, args.force)
@@ -129,7 +129,7 @@ def cmd_generate(args):
 
 
 def cmd_import_csv(args):
-    from karting.trackgen import import_centreline_csv
+    from karting.track.generate import import_centreline_csv
     im, entry = import_centreline_csv(args.csv, length_m=args.length, width_m=args.width,
                                       scale=args.scale)
     cp = _write_png_and_entry(im, args.out, entry, args.force)
@@ -145,7 +145,7 @@ def preview(png, out, checkpoints=None):
     import matplotlib.pyplot as plt
     import numpy as np
     from PIL import Image
-    from karting.raceline import qss_speed
+    from karting.track.raceline import qss_speed
     png = resolve_track_path(png)
     entry, cp = _entry(png, checkpoints)
     tr = build_track(png, entry, where=f"{cp}: tracks[{png.name!r}]")

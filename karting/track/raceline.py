@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from .physics import G, KartParams
+from ..physics import G, KartParams
+from .geometry import curvature, curvature_energy
 
 #: fraction of the tyre's grip the speed profile plans with; the rest is margin for steering
 #: corrections (the scripted expert uses the same idea)
@@ -143,8 +144,7 @@ def qss_speed(line, params: KartParams = KartParams(), grip_use=GRIP_USE, mu=Non
     mu = (p.mu_asphalt if mu is None else mu) * grip_use
     line = np.asarray(line, np.float64)
     ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
-    from .track import _curvature
-    k = np.abs(_curvature(line))
+    k = np.abs(curvature(line))
     k = np.convolve(np.concatenate([k[-2:], k, k[:2]]), np.ones(5) / 5, mode="valid")
     a_lat_max = mu * G
     v_top = (p.engine_power_w / p.drag_n_per_mps2) ** (1.0 / 3.0)
@@ -179,12 +179,6 @@ def qss_speed(line, params: KartParams = KartParams(), grip_use=GRIP_USE, mu=Non
     return v, float(np.sum(2 * ds / (v + np.roll(v, -1))))
 
 
-def _energy(line):
-    from .track import _curvature
-    ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
-    return float(np.sum(_curvature(line) ** 2 * ds))
-
-
 def min_curvature_problem(centre, normal, lower, upper, rounds=8, damping=0.5):
     """A :class:`LineProblem` linearised around its own minimum-curvature solution, and that
     solution. Each round re-linearises around a reference moved ``damping`` of the way to the
@@ -194,12 +188,12 @@ def min_curvature_problem(centre, normal, lower, upper, rounds=8, damping=0.5):
     The lowest measured curvature energy seen is kept."""
     prob = LineProblem(centre, normal, lower, upper)
     zero = np.zeros(len(prob.centre))
-    best, best_e, best_ref = zero, _energy(prob.centre), zero
+    best, best_e, best_ref = zero, curvature_energy(prob.centre, resample=False), zero
     ref = zero
     for _ in range(rounds):
         prob.relinearise(ref)
         alpha = prob.solve(1.0, 0.0)
-        e = _energy(prob.line(alpha))
+        e = curvature_energy(prob.line(alpha), resample=False)
         if e < best_e:
             best, best_e, best_ref = alpha, e, ref
         ref = ref + damping * (alpha - ref)
@@ -228,10 +222,9 @@ def resample_smooth(line, spacing=1.0):
 def line_metrics(line, params: KartParams = KartParams()):
     """Length [m], curvature energy (integral of kappa^2 ds) [1/m], summed |kappa| ds [rad] and
     QSS lap time [s] of a closed line, measured on the same 1 m spline resampling."""
-    from .track import _curvature
     p = resample_smooth(line, 1.0)
     ds = np.linalg.norm(np.roll(p, -1, 0) - p, axis=1)
-    k = _curvature(p)
+    k = curvature(p)
     return {"length_m": float(ds.sum()), "curvature_energy": float(np.sum(k * k * ds)),
             "abs_curvature": float(np.sum(np.abs(k) * ds)), "lap_time_s": qss_speed(p, params)[1]}
 

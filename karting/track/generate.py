@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .track import DEFAULT_SCALE_M_PER_PX, MIN_TRACK_WIDTH_M, TrackError
+from .build import MIN_TRACK_WIDTH_M
+from .errors import TrackError
+from .geometry import curvature, signed_area
+from .paint import DEFAULT_SCALE_M_PER_PX
 
 SUPERSAMPLE = 4
 
@@ -34,10 +37,11 @@ def spline_loop(points, n=4000):
     return cs(np.linspace(0, t[-1], n, endpoint=False))
 
 
-def _save(im, path):
+def save_png(im, path):
+    """Save a PIL image as PNG atomically (creating its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from .files import atomic_write
+    from ..files import atomic_write
     atomic_write(path, lambda f: im.save(f, format="PNG", optimize=True))
 
 
@@ -57,7 +61,7 @@ def draw(centre_m, width_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
         d.ellipse([x - r, y - r, x + r, y + r], fill=0)
     im = im.resize((w, h), Image.LANCZOS)
     if path is not None:
-        _save(im, path)
+        save_png(im, path)
     return im
 
 
@@ -86,7 +90,7 @@ def draw_variable(centre_m, w_right_m, w_left_m, size_m, path=None, scale=DEFAUL
         d.ellipse([x - r, y - r, x + r, y + r], fill=0)
     im = im.resize((w, h), Image.LANCZOS)
     if path is not None:
-        _save(im, path)
+        save_png(im, path)
     return im
 
 
@@ -123,11 +127,6 @@ def read_centreline_csv(path):
     return xy, wr, wl
 
 
-def _signed_area(p):
-    x, y = p[:, 0], p[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-
-
 def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_M_PER_PX,
                           margin_m=20.0, return_transform=False):
     """A real circuit as a kart track: ``(PIL image, checkpoints entry)``.
@@ -155,7 +154,7 @@ def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_
                              f"{MIN_TRACK_WIDTH_M} m); give --width (e.g. 9) or a longer --length")
     elif not MIN_TRACK_WIDTH_M <= width_m <= 40:
         raise TrackError(f"--width {width_m}: must be between {MIN_TRACK_WIDTH_M} and 40 m")
-    direction = "clockwise" if _signed_area(xy) < 0 else "counterclockwise"   # y up
+    direction = "clockwise" if signed_area(xy) < 0 else "counterclockwise"   # y up
     pts = xy * f
     half = (np.full(len(pts), width_m / 2) if width_m is not None else (wr + wl) / 2)
     _check_no_overlap(csv, pts, half, seg * f)
@@ -236,8 +235,7 @@ def _layout_ok(c, width_m):
     """True when the closed centre line (metres) has no corner tighter than MIN_RADIUS_M and no
     two parts (more than a few widths apart along the track) closer than width + GRASS_GAP_M."""
     from scipy.spatial import cKDTree
-    from .track import _curvature
-    if np.abs(_curvature(c)).max() > 1.0 / MIN_RADIUS_M:
+    if np.abs(curvature(c)).max() > 1.0 / MIN_RADIUS_M:
         return False
     seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])

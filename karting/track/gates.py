@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .track import ASPHALT, GATE_SPACING_M, Track
+from .build import ASPHALT, GATE_SPACING_M, Track
 
 #: a gap longer than this between consecutive gates lets a kart cut the track unnoticed
 MAX_GATE_GAP_M = 150.0

@@ -1,121 +1,14 @@
-"""Telemetry: every step of every kart into preallocated columns, exported as CSV.
-
-CSV schema (version 1; one row per kart per control step; columns in this order, units in names):
-
-==================  ======================================================================
-env                 index of the kart in its batch (0 for a single env)
-episode             episode number of that kart, from 0
-step                control step within the episode
-time_s              time since the episode started [s]
-lap                 lap being driven (1 = first lap); 0 before the first crossing on a
-                    random-start out-lap
-sector              sector being driven: 1, 2 or 3
-distance_m          distance along the centre line from the start/finish line [m], 0..length
-x_m, y_m            position [m], x right and y up the track image
-heading_rad         yaw, counter-clockwise from +x [rad]
-speed_kmh           ground speed [km/h]
-steering            actual steering in [-1, 1] (+ = left), after the steering rate limit
-throttle, brake     actual pedals in [0, 1]
-lat_g, long_g       accelerations felt by the driver [g] (+ = left / forward)
-dist_to_line_m      signed distance to the racing line [m] (+ = left of it)
-curvature           centre-line curvature ahead [1/m] (+ = left turn)
-checkpoint          index of the next checkpoint gate to cross
-off_track           1 when the kart's centre is off the asphalt and kerbs
-reward              reward of that step
-lap_time_s          time since the current lap started [s]
-lap_valid           1 while the current lap has no cut and no missed checkpoint
-surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier
-==================  ======================================================================
-
-Analysis (pandas), in the spirit of FastF1's ``Laps`` and ``Telemetry``: :func:`laps` gives one
-row per lap (lap and sector times, valid, speeds, lateral g, time off track), :func:`lap_trace`
-one lap resampled on a distance grid, :func:`compare` two laps aligned by distance (delta time and
-per-sector gains). ``python -m karting.telemetry summary|compare|plot`` is the command line
-(:mod:`karting.telemetry_cli`).
-"""
+"""Analysis of telemetry CSVs (pandas), in the spirit of FastF1's ``Laps`` and ``Telemetry``:
+:func:`laps` gives one row per lap (lap and sector times, valid, speeds, lateral g, time off
+track), :func:`lap_trace` one lap resampled on a distance grid, :func:`compare` two laps aligned
+by distance (delta time and per-sector gains)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
-COLUMNS = {
-    "env": np.int32, "episode": np.int32, "step": np.int32, "time_s": np.float32,
-    "lap": np.int32, "sector": np.int8, "distance_m": np.float32, "x_m": np.float32,
-    "y_m": np.float32, "heading_rad": np.float32, "speed_kmh": np.float32,
-    "steering": np.float32, "throttle": np.float32, "brake": np.float32,
-    "lat_g": np.float32, "long_g": np.float32, "dist_to_line_m": np.float32,
-    "curvature": np.float32, "checkpoint": np.int16, "off_track": np.int8,
-    "reward": np.float32, "lap_time_s": np.float32, "lap_valid": np.int8, "surface": np.int8,
-}
-DEFAULT_DIR = Path("telemetry_logs")
-
-
-class TelemetryRecorder:
-    """Columns of preallocated arrays; ``append(**cols)`` adds one row per kart in place.
-
-    Capacity doubles when full, up to ``max_rows``; past that, recording stops with a warning
-    rather than eating the machine's memory (export what you have and clear()).
-    """
-
-    def __init__(self, capacity: int = 4096, max_rows: int = 5_000_000):
-        self.max_rows = max_rows
-        self.n = 0
-        self.full_warned = False
-        self.cols = {k: np.empty(capacity, dt) for k, dt in COLUMNS.items()}
-
-    def __len__(self):
-        return self.n
-
-    def _grow(self, need):
-        cap = len(self.cols["env"])
-        new = min(max(cap * 2, need), self.max_rows)
-        for k, a in self.cols.items():
-            b = np.empty(new, a.dtype)
-            b[: self.n] = a[: self.n]
-            self.cols[k] = b
-
-    def append(self, **values):
-        m = len(values["env"])
-        if self.n + m > len(self.cols["env"]):
-            if self.n + m > self.max_rows:
-                if not self.full_warned:
-                    import warnings
-                    warnings.warn(f"telemetry recorder is full ({self.max_rows:,} rows); further "
-                                  "steps are not recorded: export_telemetry() and clear it")
-                    self.full_warned = True
-                return
-            self._grow(self.n + m)
-        for k, col in self.cols.items():
-            col[self.n: self.n + m] = values[k]
-        self.n += m
-
-    def clear(self):
-        self.n = 0
-        self.full_warned = False
-
-    def to_dict(self) -> dict:
-        return {k: v[: self.n] for k, v in self.cols.items()}
-
-    def to_dataframe(self):
-        import pandas as pd
-        return pd.DataFrame({k: v[: self.n].copy() for k, v in self.cols.items()})
-
-    def export_csv(self, path) -> Path:
-        """Write the CSV atomically (a crash mid-write never leaves half a file). A bare file
-        name goes into ``telemetry_logs/``; returns the path written."""
-        return write_csv(self.to_dataframe(), path)
-
-
-def write_csv(df, path) -> Path:
-    """Write a telemetry DataFrame as CSV atomically; a bare file name goes into
-    ``telemetry_logs/``. Returns the path written."""
-    path = Path(path)
-    if path.parent == Path("."):
-        path = DEFAULT_DIR / path
-    from .files import atomic_write
-    return atomic_write(path, lambda f: df.to_csv(f, index=False, float_format="%.5g"), text=True)
+from .recorder import COLUMNS
 
 
 def load(path):
@@ -327,9 +220,3 @@ def gains(traces, segment_m=100.0):
     delta = np.interp(np.minimum(edges, d[-1]), d, traces["delta_s"].to_numpy())
     return pd.DataFrame({"from_m": edges[:-1], "to_m": np.minimum(edges[1:], d[-1]),
                          "b_minus_a_s": np.diff(delta)})
-
-
-if __name__ == "__main__":
-    import sys
-    from .telemetry_cli import main
-    sys.exit(main())

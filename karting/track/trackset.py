@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .track import Track
+from .build import Track
 
 #: centre lines of different tracks are kept apart in the nearest-point search by this offset on
 #: a third coordinate [m]: a point of another track is never nearer than one of the kart's own

