@@ -37,7 +37,7 @@ def bench_env(track, n, calls, repeats):
     """Steps/s of ``env.step`` alone: the expert that drives the karts (a stand-in for a policy)
     is timed out, so the figure is the environment's own cost."""
     from .env import KartingVectorEnv
-    from .expert import PurePursuit
+    from .sim.expert import PurePursuit
     env = KartingVectorEnv(track, num_envs=n, random_start=True)
     env.reset(seed=0)
     expert = PurePursuit(env.track)
@@ -59,12 +59,12 @@ def bench_env(track, n, calls, repeats):
 
 def bench_physics(track, n, calls, repeats):
     from .env import KartBatch
-    from .expert import PurePursuit
+    from .sim.expert import PurePursuit
     b = KartBatch(track, n, random_start=True, render=False)
     b.reset(np.ones(n, bool), np.random.default_rng(0))
     expert = PurePursuit(track)
     act = expert.act(b.state, b.idx)
-    from . import physics
+    from .sim import physics
 
     def step():
         physics.step(b.state, act[:, 0], act[:, 1], track.surface_at, b.params)
@@ -74,7 +74,7 @@ def bench_physics(track, n, calls, repeats):
 def bench_env_logic(track, n, calls, repeats):
     """Everything but the GL work: physics, progress, reward, laps, telemetry vector."""
     from .env import KartBatch
-    from .expert import PurePursuit
+    from .sim.expert import PurePursuit
     b = KartBatch(track, n, random_start=True, render=False)
     b.reset(np.ones(n, bool), np.random.default_rng(0))
     expert = PurePursuit(track)
@@ -86,7 +86,7 @@ def bench_env_logic(track, n, calls, repeats):
 
 
 def bench_render(track, n, calls, repeats):
-    from .render import Renderer
+    from .env.render import Renderer
     r = Renderer(track, n)
     rng = np.random.default_rng(0)
     i = rng.integers(0, len(track.centre), n)
@@ -257,7 +257,7 @@ def _train_sb3(track, updates, seed=0, batched=True):
     the way any Gymnasium env plugs into SB3 (16 GL contexts, 16 readbacks a step)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from .sb3 import SB3VecEnv
+    from .env.sb3 import SB3VecEnv
     if batched:
         venv = SB3VecEnv(track, num_envs=16, random_start=True)
     else:

@@ -128,7 +128,7 @@ def resolve_remote_tracks(spec: str, tracks_dir) -> str:
 def gl_report(log=print) -> dict:
     """Open a GL context as the env will, and say which renderer it got (a GPU, or Mesa's
     software rasteriser: then rendering runs on the container's CPU, slower, and training goes on)."""
-    from .render import RendererUnavailable, create_context, is_software_renderer
+    from .env.render import RendererUnavailable, create_context, is_software_renderer
     try:
         ctx = create_context()
     except RendererUnavailable as e:

@@ -24,8 +24,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from .env import KartingEnv
-    from .expert import PurePursuit
-    from .render import RendererUnavailable
+    from .sim.expert import PurePursuit
+    from .env.render import RendererUnavailable
     from .track import TrackError
 
     try:

@@ -79,8 +79,8 @@ class DriveApp:
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
                  size=(960, 600), realtime=True, save_every_s=10.0, controller=None):
         import pygame
-        from .env import KartBatch, RewardConfig
-        from .render import Renderer
+        from .env.render import Renderer
+        from .sim.race import Race, RewardConfig
         from .track import load_track
         self.pg = pygame
         self.track = load_track(track)
@@ -88,8 +88,8 @@ class DriveApp:
         # kart and asks for R
         rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
                              max_stall_s=1e9)
-        self.batch = KartBatch(self.track, 1, render=False, record_telemetry=True,
-                               max_episode_steps=2 ** 31 - 1, reward=rules)
+        self.batch = Race(self.track, 1, record_telemetry=True, max_episode_steps=2 ** 31 - 1,
+                          reward=rules)
         self.renderer = Renderer(self.track, 2)     # pose slots for the kart and the ghost
         self.rng = np.random.default_rng(0)
         name = self.track.name.removesuffix(".png")
@@ -224,7 +224,6 @@ class DriveApp:
             steer, throttle = self.controller(self) if self.controller else self.controls()
             b = self.batch
             _, term, _ = b.step(np.array([[steer, throttle]], np.float32))
-            b.observe()
             b.record()
             if b.sector[0] != self.sector_seen:
                 self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
@@ -282,7 +281,7 @@ class DriveApp:
     def draw(self):
         pg, b = self.pg, self.batch
         st = b.state
-        from .render import CHASE, FIRST_PERSON
+        from .env.render import CHASE, FIRST_PERSON
         xs, ys, yaws = [float(st.x[0])], [float(st.y[0])], [float(st.yaw[0])]
         ghost = self.ghost or self.best
         if self.show_ghost and ghost is not None and self.lap_seen + int(b.lap_timed[0]) >= 1:
@@ -350,7 +349,7 @@ def main(argv=None):
     ap.add_argument("--out", help="telemetry CSV (default telemetry_logs/human_<track>_<time>.csv)")
     ap.add_argument("--size", default="960x600", help="window size WxH")
     args = ap.parse_args(argv)
-    from .render import RendererUnavailable
+    from .env.render import RendererUnavailable
     from .telemetry import TelemetryError
     from .track import TrackError
     try:

@@ -193,7 +193,7 @@ def main(argv=None):
 
     import torch
     from .checkpoint import CheckpointError, load_agent
-    from .render import RendererUnavailable
+    from .env.render import RendererUnavailable
     from .track import TrackError, track_list
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)

@@ -351,7 +351,7 @@ def main(argv=None, on_checkpoint=None):
     """The command line; ``on_checkpoint`` as in :func:`train` (for remote/train.py)."""
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
-    from .render import RendererUnavailable
+    from .env.render import RendererUnavailable
     from .track import TrackError
     try:
         cfg = from_args(args)

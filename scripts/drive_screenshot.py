@@ -22,7 +22,7 @@ def main():
     import tempfile
     import pygame
     from karting.drive import DriveApp
-    from karting.expert import PurePursuit
+    from karting.sim.expert import PurePursuit
     with tempfile.TemporaryDirectory() as tmp:
         app = DriveApp(args.track, out=Path(tmp) / "t.csv", realtime=False)
         fast, slow = PurePursuit(app.track, mu_use=1.8), PurePursuit(app.track, mu_use=1.6)

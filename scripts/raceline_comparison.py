@@ -8,7 +8,7 @@ For each circuit:
    quasi-steady-state lap time under the kart's parameters, for the published line, our
    minimum-curvature line and our minimum-lap-time blend;
 2. lap time under our physics, driven: the circuit imported at real scale with its own widths
-   (1 m/px), the expert (karting.expert.reference_lap, 8 settings, one standing lap) driving our
+   (1 m/px), the expert (karting.sim.expert.reference_lap, 8 settings, one standing lap) driving our
    line (1.2 m from the edges) and the published line (as published, ~0.7 m from the CSV's edges),
    with the line weight of the best clean lap (1.0 = on the line, 0.7 = 30 % towards the centre);
 3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in the README) and the
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from karting.track import raceline as rl  # noqa: E402
-from karting.expert import reference_lap  # noqa: E402
+from karting.sim.expert import reference_lap  # noqa: E402
 from karting.track import TrackError, build_track, frame  # noqa: E402
 from karting.track.generate import import_centreline_csv, read_centreline_csv  # noqa: E402
 

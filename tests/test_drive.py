@@ -58,7 +58,7 @@ def test_keys_drive_the_kart_and_the_csv_is_saved(app, tmp_path):
 
 
 def test_laps_best_lap_delta_and_ghost(ring_track, app, tmp_path):
-    from karting.expert import PurePursuit
+    from karting.sim.expert import PurePursuit
     pp = PurePursuit(ring_track, mu_use=1.2)
     app.controller = lambda a: tuple(pp.act(a.batch.state, a.batch.idx)[0])
     for _ in range(1200):
@@ -82,7 +82,7 @@ def test_laps_best_lap_delta_and_ghost(ring_track, app, tmp_path):
 
 
 def test_ghost_from_an_ai_csv_and_camera_switch(ring_track, ring_png, tmp_path):
-    from karting.expert import reference_lap
+    from karting.sim.expert import reference_lap
     from karting.telemetry import write_csv
     ref = reference_lap(ring_track, record=True)
     csv = write_csv(ref.telemetry, tmp_path / "ai.csv")

@@ -4,7 +4,7 @@ import pytest
 
 import karting
 from karting.env import KartBatch, KartingEnv, KartingVectorEnv
-from karting.expert import PurePursuit
+from karting.sim.expert import PurePursuit
 from karting.telemetry import COLUMNS, load
 
 
@@ -302,7 +302,7 @@ def test_same_step_autoreset_matches_next_step_and_keeps_the_others_history(ring
     import gymnasium as gym
 
     from karting.env import KartingVectorEnv
-    from karting.expert import PurePursuit
+    from karting.sim.expert import PurePursuit
     kw = dict(num_envs=2, frame_stack=2, telemetry_history=2, max_episode_steps=400)
     a = KartingVectorEnv(ring_track, **kw)
     b = KartingVectorEnv(ring_track, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **kw)
@@ -365,7 +365,7 @@ def test_karts_on_several_tracks_are_single_track_runs_side_by_side(ring_png, tm
     from conftest import draw_ring
 
     from karting.env import KartBatch
-    from karting.expert import PurePursuit
+    from karting.sim.expert import PurePursuit
     from karting.track import load_track
     ring = load_track(ring_png)
     wide = load_track(draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85)))
@@ -408,7 +408,7 @@ def test_karts_on_several_tracks_are_single_track_runs_side_by_side(ring_png, tm
 def test_a_kart_on_another_track_is_not_drawn(ring_png, tmp_path):
     from conftest import draw_ring
 
-    from karting.render import Renderer
+    from karting.env.render import Renderer
     from karting.track import load_track
     ring = load_track(ring_png)
     wide = load_track(draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85)))

@@ -2,8 +2,9 @@ import json
 
 import pandas as pd
 
-from karting import expert
-from karting.physics import KartParams
+from karting import expert as expert_cli
+from karting.sim import expert
+from karting.sim.physics import KartParams
 
 
 def test_reference_lap_is_clean_and_sectors_add_up(ring_track):
@@ -21,19 +22,19 @@ def test_no_clean_lap_is_reported(ring_track):
     stiff = KartParams(max_steer_rad=0.02)
     r = expert.reference_lap(ring_track, mu_grid=(2.0, 1.0), line_grid=(1.0,), params=stiff)
     assert not r.completed and r.lap_time_s == 0
-    assert "no clean lap" in expert.format_lap(r)
+    assert "no clean lap" in expert_cli.format_lap(r)
 
 
 def test_cli_json_telemetry_and_bad_track(ring_png, tmp_path, capsys):
     out = tmp_path / "ref.csv"
-    assert expert.main(["--track", str(ring_png), "--telemetry", str(out)]) == 0
+    assert expert_cli.main(["--track", str(ring_png), "--telemetry", str(out)]) == 0
     df = pd.read_csv(out)
     assert {"speed_kmh", "lat_g", "lap"} <= set(df.columns) and (df["env"] == 0).all()
     assert df["speed_kmh"].max() > 50
     capsys.readouterr()
-    assert expert.main(["--track", str(ring_png), "--json"]) == 0
+    assert expert_cli.main(["--track", str(ring_png), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data[0]["completed"] and data[0]["lap_time_s"] > 0
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    assert expert.main(["--track", str(bad)]) == 2
+    assert expert_cli.main(["--track", str(bad)]) == 2

@@ -46,7 +46,7 @@ def run_golden(track, steps=300):
 
 
 def expert_lap(track):
-    from karting.expert import reference_lap
+    from karting.sim.expert import reference_lap
     from karting.track import load_track
     r = reference_lap(load_track(track))
     return [r.lap_time_s, r.standing_lap_s, *r.sector_times_s, r.clean_settings]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from karting.expert import reference_lap
+from karting.sim.expert import reference_lap
 from karting.track import ASPHALT, KERB, TrackError, build_track, load_track, otsu_split
 from karting.track.generate import draw, spline_loop
 

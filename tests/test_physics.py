@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from karting.physics import CONTROL_HZ, G, KartParams, KartState, step
+from karting.sim.physics import CONTROL_HZ, G, KartParams, KartState, step
 
 ASPHALT = lambda x, y: np.ones(np.shape(x), np.uint8)  # noqa: E731
 GRASS = lambda x, y: np.zeros(np.shape(x), np.uint8)  # noqa: E731

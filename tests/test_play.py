@@ -7,7 +7,7 @@ import torch
 from karting import play
 from karting.checkpoint import save_checkpoint
 from karting.config import TrainConfig
-from karting.expert import PurePursuit
+from karting.sim.expert import PurePursuit
 from karting.policy import Agent
 from karting.telemetry import load
 

@@ -51,7 +51,7 @@ def test_qss_speed_on_a_circle_is_grip_limited():
     t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
     circle = np.stack([r * np.cos(t), r * np.sin(t)], 1)
     v, lap = rl.qss_speed(circle, grip_use=0.5)
-    from karting.physics import KartParams, G
+    from karting.sim.physics import KartParams, G
     expect = np.sqrt(0.5 * KartParams().mu_asphalt * G * r)
     assert np.allclose(v, expect, rtol=0.03)
     assert lap == pytest.approx(2 * np.pi * r / expect, rel=0.03)

@@ -236,7 +236,7 @@ def test_download_copies_the_run_and_keeps_local_files(tmp_path):
 
 def test_create_context_prefers_a_gpu_device(monkeypatch):
     import moderngl
-    from karting import render
+    from karting.env import render
     made = []
 
     class Ctx:

@@ -3,7 +3,7 @@ is a failure here, not a skip."""
 import numpy as np
 import pytest
 
-from karting.render import CHASE, Renderer
+from karting.env.render import CHASE, Renderer
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_chase_view(renderer, ring_track):
 
 def test_missing_gl_gives_install_hint(monkeypatch):
     import moderngl
-    from karting import render
+    from karting.env import render
 
     def broken(**kw):
         raise Exception("eglGetDisplay failed")

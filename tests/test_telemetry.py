@@ -7,7 +7,7 @@ import pytest
 from karting import telemetry as T
 from karting.telemetry import cli as telemetry_cli
 from karting.env import KartBatch, RewardConfig
-from karting.expert import PurePursuit
+from karting.sim.expert import PurePursuit
 
 LENIENT = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9, max_stall_s=1e9)
 GRIP = (1.6, 1.2, 0.9)          # three expert drivers, fastest first

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from karting.track import generate as trackgen
-from karting.expert import reference_lap
+from karting.sim.expert import reference_lap
 from karting.track.gates import auto_gates, check_gates
 from karting.track import TrackError, build_track
 

@@ -72,7 +72,8 @@ def validate(png, checkpoints=None, expert=True, out=print):
     if tr.width.min() < 6.0:
         problems.append(f"narrow: {tr.width.min():.1f} m at the narrowest point (karts need ~6 m to pass)")
     if expert:
-        from karting.expert import format_lap, reference_lap
+        from karting.expert import format_lap
+        from karting.sim.expert import reference_lap
         r = reference_lap(tr)
         out("  expert      " + format_lap(r).split(": ", 1)[1])
         if not r.completed:
@@ -112,7 +113,8 @@ def _write_png_and_entry(im, out: Path, entry, force):
 
 def _check_made(out, entry):
     tr = build_track(out, entry)
-    from karting.expert import format_lap, reference_lap
+    from karting.expert import format_lap
+    from karting.sim.expert import reference_lap
     r = reference_lap(tr)
     print(format_lap(r))
     return 0 if r.completed else 1

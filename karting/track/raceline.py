@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..physics import G, KartParams
+from ..sim.physics import G, KartParams
 from .geometry import curvature, curvature_energy
 
 #: fraction of the tyre's grip the speed profile plans with; the rest is margin for steering

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
-from .env import KartingVectorEnv
+from .gym_env import KartingVectorEnv
 
 
 class SB3VecEnv(VecEnv):

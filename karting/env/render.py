@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
+from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
 
 VIEW = 84
 SKY = (0.55, 0.72, 0.92)

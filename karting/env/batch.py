@@ -1,0 +1,88 @@
+"""KartBatch: a :class:`karting.sim.race.Race` with observations (the telemetry vector and the
+rendered first-person views) and a chase view: what the Gymnasium envs wrap."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..sim import physics
+from ..sim.physics import KartParams
+from ..sim.race import Race, RewardConfig
+from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
+
+
+class KartBatch(Race):
+    """A Race of N karts plus their observations: ``observe()`` renders every kart's view in one
+    pass and fills the telemetry vectors (with frame and telemetry history)."""
+
+    def __init__(self, track, n: int, frame_stack=1, telemetry_history=1,
+                 max_episode_steps=2400, random_start=False, show_other_karts=True,
+                 record_telemetry=False, reward: RewardConfig = RewardConfig(),
+                 params: KartParams = KartParams(), render: bool = True):
+        if frame_stack < 1 or telemetry_history < 1:
+            raise ValueError("frame_stack and telemetry_history must be >= 1")
+        super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params)
+        self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.telemetry = np.zeros((n, TELEMETRY_SIZE * telemetry_history), np.float32)
+        self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
+        if render:
+            from .render import Renderer
+            self.renderer = Renderer(self.tracks, n, show_other_karts=show_other_karts,
+                                     view_track=self.kart_track)
+        else:
+            self.renderer = None
+
+    def telemetry_now(self):
+        """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""
+        ts, st, p = self.ts, self.state, self.params
+        curv = self.curvature_ahead()
+        gate_mid = ts.gates[ts.gate(self.kart_track, self.next_gate)].mean(axis=1)
+        bearing = np.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
+        bearing = np.arctan2(np.sin(bearing), np.cos(bearing))
+        raw = np.stack([
+            st.speed / 30.0, st.steer / p.max_steer_rad, st.throttle, st.brake,
+            st.ay / (3 * physics.G), st.ax / (3 * physics.G),
+            (self.lateral - ts.racing_offset[self.gidx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
+        return np.clip(raw, TELEMETRY_LOW, TELEMETRY_HIGH).astype(np.float32)
+
+    def observe(self, fresh=None):
+        """Render and fill the observation buffers; ``fresh`` marks karts whose history restarts."""
+        tel = self.telemetry_now()
+        k = TELEMETRY_SIZE * self.telemetry_history
+        if self.telemetry_history > 1:
+            self.telemetry[:, : k - TELEMETRY_SIZE] = self.telemetry[:, TELEMETRY_SIZE:]
+        self.telemetry[:, k - TELEMETRY_SIZE:] = tel
+        if fresh is not None and self.telemetry_history > 1 and fresh.any():
+            self.telemetry[fresh] = np.tile(tel[fresh], self.telemetry_history)
+        if self.renderer is not None:
+            # a fresh array each step: returned as is, so no copy, and earlier obs stay intact
+            st = self.state
+            if self.frame_stack == 1:
+                self.vision = self.renderer.render(st.x, st.y, st.yaw, out=np.empty_like(self.vision))
+            else:
+                views = self.renderer.render(st.x, st.y, st.yaw)
+                c = 3 * self.frame_stack
+                stacked = np.empty_like(self.vision)
+                stacked[..., : c - 3] = self.vision[..., 3:]
+                stacked[..., c - 3:] = views
+                if fresh is not None and fresh.any():
+                    stacked[fresh] = np.tile(views[fresh], (1, 1, 1, self.frame_stack))
+                self.vision = stacked
+        return {"vision": self.vision, "telemetry": self.telemetry.copy()}
+
+    def frame(self, index=0):
+        """A 480x320 chase view of kart ``index`` with its first-person view inset (top left)."""
+        st = self.state
+        img = self.renderer.render_chase(st.x, st.y, st.yaw, index)
+        fp = self.vision[index, :, :, -3:]
+        big = np.repeat(np.repeat(fp, 2, 0), 2, 1)
+        img[6:6 + 2 * VIEW, 6:6 + 2 * VIEW] = big
+        img[4:6, 4:10 + 2 * VIEW] = img[6 + 2 * VIEW:8 + 2 * VIEW, 4:10 + 2 * VIEW] = 255
+        img[4:8 + 2 * VIEW, 4:6] = img[4:8 + 2 * VIEW, 6 + 2 * VIEW:8 + 2 * VIEW] = 255
+        return img
+
+    def close(self):
+        if self.renderer is not None:
+            self.renderer.release()
+            self.renderer = None
+
+

@@ -1,0 +1,161 @@
+"""A privileged scripted driver and the reference lap time (numpy only; the command is
+``python -m karting.expert --track X``).
+
+:class:`PurePursuit` reads the simulator's state (not the pixels), so it is a reference, not an RL
+agent; it drives a whole batch at once. It steers by pure pursuit (Coulter 1992) towards a point
+on the racing line ``lookahead_min_m + lookahead_s * speed`` ahead, from where the kart will be
+after ``latency_s`` (the steering rate limit), and holds the speed of a grip-limited profile:
+``v = sqrt(mu_use * g / |kappa|)`` along the line, capped at top speed, then a backward pass so
+that every corner is reached at its speed with ``brake_g`` of braking (the quasi-steady-state
+lap-time approach).
+
+:func:`reference_lap` drives one batch of karts with a grid of settings (how much grip to plan
+with, how closely to follow the racing line) for a standing and a flying lap, and keeps the
+fastest *clean* lap (never off the asphalt or kerbs): "how fast can this kart go here". It needs
+no GL, so it runs anywhere in a few seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..track import Track
+from .physics import CONTROL_HZ, G, KartParams
+
+
+def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0, line=None):
+    line = track.racing_line if line is None else line
+    from ..track.geometry import curvature
+    k = np.abs(curvature(line))
+    # smooth the curvature a little: single-sample spikes are discretisation, not corners
+    k = np.convolve(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7, mode="valid")
+    v = np.minimum(np.sqrt(mu_use * G / np.maximum(k, 1e-6)), v_max)
+    ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
+    for _ in range(2):  # two laps backwards settle the wrap-around
+        for i in range(len(v) - 1, -1, -1):
+            j = (i + 1) % len(v)
+            v[i] = min(v[i], np.sqrt(v[j] ** 2 + 2 * brake_g * G * ds[i]))
+    return v
+
+
+class PurePursuit:
+    """``act(state, idx) -> (N, 2)`` actions for karts whose nearest centre-line index is ``idx``.
+
+    ``mu_use`` and ``line_weight`` may be sequences: kart ``i`` then drives with setting
+    ``i % len(settings)`` (one batch tries several settings at once, see :func:`reference_lap`).
+    """
+
+    def __init__(self, track: Track, params: KartParams = KartParams(), mu_use=1.3, brake_g=1.1,
+                 lookahead_s=0.25, lookahead_min_m=2.5, speed_gain=0.8, line_weight=0.8,
+                 latency_s=0.1):
+        self.track, self.params = track, params
+        mu = np.atleast_1d(np.asarray(mu_use, np.float64))
+        lw = np.atleast_1d(np.asarray(line_weight, np.float64))
+        mu, lw = np.broadcast_arrays(mu, lw)
+        # follow a line between the racing line and the centre: margin for tracking errors
+        self.lines = track.centre[None] + track.normal[None] * (lw[:, None] * track.racing_offset)[..., None]
+        self.v_target = np.stack([speed_profile(track, m, brake_g, line=ln)
+                                  for m, ln in zip(mu, self.lines)])
+        self.latency_s = latency_s
+        self.lookahead_s, self.lookahead_min_m, self.speed_gain = lookahead_s, lookahead_min_m, speed_gain
+
+    @property
+    def line(self):
+        return self.lines[0]
+
+    def act(self, state, idx):
+        tr, p = self.track, self.params
+        v = state.speed
+        k = np.arange(len(v)) % len(self.lines)
+        m = len(tr.centre)
+        look = np.round((self.lookahead_min_m + self.lookahead_s * v) / tr.spacing).astype(np.int64)
+        tgt = self.lines[k, (idx + look) % m]
+        c, s = np.cos(state.yaw), np.sin(state.yaw)
+        # steer from where the kart will be when the command takes effect
+        px = state.x + self.latency_s * (state.vx * c - state.vy * s)
+        py = state.y + self.latency_s * (state.vx * s + state.vy * c)
+        dx, dy = tgt[:, 0] - px, tgt[:, 1] - py
+        fwd, left = dx * c + dy * s, -dx * s + dy * c
+        ld2 = np.maximum(fwd ** 2 + left ** 2, 1e-6)
+        delta = np.arctan(2.0 * p.wheelbase_m * left / ld2)
+        steer = np.clip(delta / p.max_steer_rad, -1, 1)
+        # aim for the speed a little ahead, so braking starts in time
+        ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % m
+        err = self.v_target[k, ahead] - v
+        throttle = np.clip(self.speed_gain * err, -1, 1)
+        return np.stack([steer, throttle], 1).astype(np.float32)
+
+
+#: the settings :func:`reference_lap` tries, fastest first: grip planned with x line weight
+MU_GRID = tuple(np.round(np.arange(2.0, 0.65, -0.1), 2))
+LINE_GRID = (1.0, 0.85, 0.7)
+
+
+@dataclass
+class ExpertLap:
+    track: str
+    length_m: float
+    completed: bool                 # at least one clean (valid) lap
+    lap_time_s: float = 0.0         # fastest clean lap (standing or flying) [s]
+    sector_times_s: tuple = ()      # its sectors [s]
+    standing_lap_s: float = 0.0     # that setting's first lap, from rest (0 if not clean)
+    mu_use: float = 0.0
+    line_weight: float = 0.0
+    clean_settings: int = 0         # how many of the settings tried drove a clean lap
+    settings_tried: int = 0
+    telemetry: object = field(default=None, repr=False)   # DataFrame of the best kart's run
+
+    @property
+    def avg_speed_kmh(self):
+        return 3.6 * self.length_m / self.lap_time_s if self.lap_time_s else 0.0
+
+
+def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
+                  params: KartParams = KartParams(), record=False) -> ExpertLap:
+    """Drive ``laps`` laps from a standing start with every setting of the grid at once and
+    return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it."""
+    from .race import Race
+    mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
+    mu, lw = mu.ravel(), lw.ravel()
+    n = len(mu)
+    limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
+    batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
+                 params=params)
+    batch.reset(np.ones(n, bool), np.random.default_rng(0))
+    # no random pose: every setting starts exactly on the line, facing the track
+    tr = track
+    batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
+                      np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
+    batch.lateral[:] = 0.0
+    pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
+    active = np.ones(n, bool)
+    best = np.full(n, np.inf)
+    best_sectors = np.zeros((n, 3))
+    standing = np.zeros(n)
+    done_laps = np.zeros(n, np.int32)
+    while active.any():
+        _, term, trunc = batch.step(pp.act(batch.state, batch.idx))
+        if record:
+            batch.record()
+        new = active & (batch.laps > done_laps)
+        for i in np.flatnonzero(new):
+            t = batch.last_lap_time[i]
+            if batch.last_lap_valid[i]:
+                if done_laps[i] == 0:
+                    standing[i] = t
+                if t < best[i]:
+                    best[i], best_sectors[i] = t, batch.sector_times[i]
+        done_laps = batch.laps.copy()
+        active &= ~(term | trunc) & (done_laps < laps)
+    clean = np.isfinite(best)
+    out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
+                    clean_settings=int(clean.sum()), settings_tried=n)
+    if clean.any():
+        i = int(np.argmin(best))
+        out.lap_time_s, out.sector_times_s = float(best[i]), tuple(float(x) for x in best_sectors[i])
+        out.standing_lap_s, out.mu_use, out.line_weight = float(standing[i]), float(mu[i]), float(lw[i])
+        if record:
+            df = batch.recorder.to_dataframe()
+            out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
+    return out

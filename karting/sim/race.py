@@ -1,0 +1,245 @@
+"""The race state of N karts: struct of arrays, numpy only (no GL, no Gymnasium).
+
+:class:`Race` steps the physics and keeps everything a race is made of, for each kart on its own
+track: progress along the centre line (best progress only grows), the next checkpoint gate,
+sectors and laps with their times and validity (a cut or a missed gate spoils a lap), time off
+track, the wrong way and stalled, the tyre wall, and why an episode ended. It also computes the
+per-step reward of the RL task from those events (``RewardConfig``) and can record every step
+into a :class:`karting.telemetry.TelemetryRecorder`. ``reset(mask, rng)`` restarts the masked
+karts; ``step(actions)`` returns ``(reward, terminated, truncated)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..track import BARRIER, GRASS
+from . import physics
+from .physics import CONTROL_HZ, KartParams, KartState
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    checkpoint_bonus: float = 2.0
+    lap_bonus: float = 20.0
+    off_track_penalty: float = 10.0      # per second off the track (0.5 per step at 20 Hz)
+    wrong_way_penalty: float = 10.0      # per second facing backwards while moving
+    crash_penalty: float = 20.0
+    max_off_track_s: float = 3.0
+    max_wrong_way_s: float = 2.0
+    max_backwards_m: float = 30.0
+    max_stall_s: float = 5.0             # ends an episode that makes no new progress for this long
+    min_progress_mps: float = 1.0        # "new progress" = best progress growing at >= this rate
+
+
+class Race:
+    """N karts, each on ``tracks[i % K]`` (``track`` is one Track or a list): physics, progress,
+    gates, sectors, laps, validity, termination and reward. ``self.track`` is the first track,
+    ``self.kart_track`` (N,) the track index of each kart."""
+
+    def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
+                 record_telemetry=False, reward: RewardConfig = RewardConfig(),
+                 params: KartParams = KartParams()):
+        from ..telemetry.recorder import TelemetryRecorder
+        from ..track.trackset import TrackSet
+        self.ts = TrackSet(track)
+        self.tracks = self.ts.tracks
+        if n < self.ts.k:
+            raise ValueError(f"{self.ts.k} tracks need at least as many karts (got {n})")
+        self.kart_track = np.arange(n) % self.ts.k
+        track = self.tracks[0]
+        self.track, self.n, self.params, self.reward_cfg = track, n, params, reward
+        self.max_episode_steps, self.random_start = max_episode_steps, random_start
+        self.dt = 1.0 / CONTROL_HZ
+        self.state = KartState(n)
+        z = lambda dt=np.float32: np.zeros(n, dt)  # noqa: E731
+        self.steps, self.episode = z(np.int32), np.full(n, -1, np.int32)
+        self.time_s, self.progress, self.best_progress = z(np.float64), z(np.float64), z(np.float64)
+        self.s, self.lateral, self.idx = z(np.float64), z(np.float64), z(np.int64)
+        self.gidx = z(np.int64)          # centre-line point in the TrackSet's flat arrays
+        self.next_gate, self.next_gate_progress = z(np.int32), z(np.float64)
+        self.laps, self.lap_start, self.sector, self.sector_start = z(np.int32), z(np.float64), z(np.int32), z(np.float64)
+        self.lap_timed, self.lap_valid, self.sector_timed = z(bool), z(bool), z(bool)
+        self.last_lap_time, self.best_lap_time = z(np.float64), z(np.float64)   # 0 = none yet
+        self.last_lap_valid = z(bool)
+        self.sector_times = np.zeros((n, 3))
+        self.off_time, self.wrong_time, self.stall_time = z(np.float64), z(np.float64), z(np.float64)
+        self.off_track, self.crashed, self.surface = z(bool), z(bool), z(np.uint8)
+        # why an episode just terminated: 0 it did not, 1 tyre wall, 2 off track, 3 wrong way,
+        # 4 too far backwards, 5 stalled
+        self.end_reason = z(np.int8)
+        self.reward = z(np.float32)
+        self.recorder = TelemetryRecorder() if record_telemetry else None
+        self.length = self.ts.length[self.kart_track]      # (N,) lap length of each kart's track [m]
+
+    def surface_at(self, x, y):
+        """Surface under (x[i], y[i]) on kart i's track."""
+        return self.ts.surface_at(x, y, self.kart_track)
+
+    # ------------------------------------------------------------ reset
+    def reset(self, mask, rng: np.random.Generator):
+        m = np.flatnonzero(mask)
+        if len(m) == 0:
+            return
+        ts, k, t = self.ts, len(m), self.kart_track[m]
+        if self.random_start:
+            # one track: a scalar bound, so that the random stream is what it always was
+            gate = rng.integers(0, ts.n_gates[0] if ts.k == 1 else ts.n_gates[t], k)
+        else:
+            gate = np.zeros(k, np.int64)
+        fg = ts.gate(t, gate)
+        s0 = ts.gate_s[fg]
+        i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
+        gi0 = ts.c_off[t] + i0
+        lat = rng.uniform(-0.5, 0.5, k)
+        head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
+        pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
+        self.state.reset(mask, pos[:, 0], pos[:, 1], head)
+        self.steps[m] = 0
+        self.episode[m] += 1
+        self.time_s[m] = 0.0
+        self.progress[m] = self.best_progress[m] = s0
+        self.s[m], self.idx[m], self.gidx[m], self.lateral[m] = s0, i0, gi0, lat
+        self.next_gate[m] = (gate + 1) % ts.n_gates[t]
+        self.next_gate_progress[m] = s0 + ts.gate_gap[fg]
+        self.laps[m] = 0
+        self.lap_start[m] = self.sector_start[m] = 0.0
+        self.sector[m] = ts.sector_of_gate[fg]
+        self.lap_timed[m] = gate == 0
+        self.sector_timed[m] = ts.is_sector_start(t, gate)
+        self.lap_valid[m] = True
+        self.last_lap_time[m] = self.best_lap_time[m] = 0.0
+        self.last_lap_valid[m] = False
+        self.sector_times[m] = 0.0
+        self.off_time[m] = self.wrong_time[m] = self.stall_time[m] = 0.0
+        self.off_track[m] = self.crashed[m] = False
+        self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
+        self.reward[m] = 0.0
+        self.end_reason[m] = 0
+
+    # ------------------------------------------------------------ step
+    def step(self, actions):
+        """Advance every kart by one control step: (reward, terminated, truncated)."""
+        ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
+        x0, y0 = st.x.copy(), st.y.copy()
+        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt)
+        self.steps += 1
+        self.time_s += dt
+
+        idx, gidx, s, lat = ts.project(st.x, st.y, self.kart_track)
+        length = self.length
+        ds = np.mod(s - self.s + length / 2, length) - length / 2
+        self.progress += ds
+        self.s, self.idx, self.gidx, self.lateral = s, idx, gidx, lat
+        driven = np.hypot(st.x - x0, st.y - y0)
+        gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
+        self.best_progress += gain
+
+        self.surface = surf = self.surface_at(st.x, st.y)
+        self.off_track = surf == GRASS
+        self.crashed = surf == BARRIER
+        self.off_track |= self.crashed
+        # facing backwards: the heading's component along the track direction is negative
+        along = np.cos(st.yaw) * ts.tangent[gidx, 0] + np.sin(st.yaw) * ts.tangent[gidx, 1]
+        wrong = (along < 0) & (st.vx > 1.0)
+        self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
+        self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)
+        # a kart parked on the track earns nothing but risks nothing either: end its episode
+        self.stall_time = np.where(gain < cfg.min_progress_mps * dt, self.stall_time + dt, 0.0)
+        self.lap_valid &= ~self.off_track
+
+        reward = gain - dt * (cfg.off_track_penalty * self.off_track + cfg.wrong_way_penalty * wrong)
+        reward -= cfg.crash_penalty * self.crashed
+
+        crossed = self.best_progress >= self.next_gate_progress
+        if crossed.any():
+            reward += self._cross_gates(crossed)
+        self.reward = reward.astype(np.float32)
+
+        # why an episode ends, in the order of the end_reason codes (the first that applies)
+        ends = np.stack([self.crashed, self.off_time > cfg.max_off_track_s,
+                         self.wrong_time > cfg.max_wrong_way_s,
+                         self.progress < self.best_progress - cfg.max_backwards_m,
+                         self.stall_time > cfg.max_stall_s])
+        terminated = ends.any(axis=0)
+        self.end_reason = np.where(terminated, ends.argmax(axis=0) + 1, 0)
+        truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        if self.crashed.any():
+            st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
+        return self.reward, terminated, truncated
+
+    def _cross_gates(self, crossed):
+        ts, cfg = self.ts, self.reward_cfg
+        c = np.flatnonzero(crossed)
+        g = self.next_gate[c]
+        t = self.kart_track[c]
+        fg = ts.gate(t, g)
+        on = ~self.off_track[c]
+        bonus = np.zeros(self.n)
+        bonus[c] = cfg.checkpoint_bonus * on
+        self.lap_valid[c] &= on                         # a missed checkpoint spoils the lap
+        now = self.time_s[c]
+        # sector boundaries: gate 0 ends S3, sector_gates[1] ends S1, sector_gates[2] ends S2
+        ends = ts.is_sector_start(t, g)
+        if ends.any():
+            ce, fge = c[ends], fg[ends]
+            finished = (ts.sector_of_gate[fge] - 1) % 3
+            timed = self.sector_timed[ce]              # driven from its start (not an out-lap)
+            self.sector_times[ce[timed], finished[timed]] = (now[ends] - self.sector_start[ce])[timed]
+            self.sector_timed[ce] = True
+            self.sector_start[ce] = now[ends]
+            self.sector[ce] = ts.sector_of_gate[fge]
+        fin = g == 0
+        if fin.any():
+            cf = c[fin]
+            timed = self.lap_timed[cf]
+            lap_t = now[fin] - self.lap_start[cf]
+            valid = self.lap_valid[cf] & timed
+            self.laps[cf[timed]] += 1
+            self.last_lap_time[cf[timed]] = lap_t[timed]
+            self.last_lap_valid[cf] = valid
+            best = self.best_lap_time[cf]
+            improve = valid & ((best == 0) | (lap_t < best))
+            self.best_lap_time[cf[improve]] = lap_t[improve]
+            bonus[cf[valid]] += cfg.lap_bonus
+            self.lap_start[cf] = now[fin]
+            self.lap_timed[cf] = True
+            self.lap_valid[cf] = True
+        self.next_gate_progress[c] += ts.gate_gap[fg]
+        self.next_gate[c] = (g + 1) % ts.n_gates[t]
+        return bonus
+
+    # ------------------------------------------------------------ observations
+    def curvature_ahead(self):
+        """(N,) mean centre-line curvature 5-30 m ahead of each kart [1/m] (+ = left)."""
+        ts, t = self.ts, self.kart_track
+        ahead = ts.c_off[t, None] + (self.idx[:, None] + np.arange(5, 31, 5)[None, :]) % ts.npts[t, None]
+        return ts.curvature[ahead].mean(axis=1)
+
+    def info(self):
+        return {"lap": self.laps.copy(), "lap_time": self.last_lap_time.copy(),
+                "best_lap_time": self.best_lap_time.copy(), "lap_valid": self.last_lap_valid.copy(),
+                "sector_times": self.sector_times.copy(), "checkpoint": self.next_gate.copy(),
+                "progress": self.progress.copy(), "off_track": self.off_track.copy(),
+                "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
+
+    def record(self):
+        if self.recorder is None:
+            return
+        st = self.state
+        self.recorder.append(
+            env=np.arange(self.n), episode=self.episode, step=self.steps,
+            time_s=self.time_s, lap=self.laps + self.lap_timed,
+            sector=self.sector + 1, distance_m=self.s, x_m=st.x, y_m=st.y,
+            heading_rad=st.yaw, speed_kmh=st.speed * 3.6,
+            steering=st.steer / self.params.max_steer_rad, throttle=st.throttle,
+            brake=st.brake, lat_g=st.ay / physics.G, long_g=st.ax / physics.G,
+            dist_to_line_m=self.lateral - self.ts.racing_offset[self.gidx],
+            # as the telemetry vector holds it: x 10, clipped to +-5, float32
+            curvature=np.clip(self.curvature_ahead() * 10.0, -5, 5).astype(np.float32) / 10.0,
+            checkpoint=self.next_gate,
+            off_track=self.off_track, reward=self.reward,
+            lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
+            surface=self.surface)
+
