@@ -237,7 +237,7 @@ def track_scene_mb(paths):
 def _train_ours(track, precision, updates, seed=0):
     """fps of ``karting.train`` itself (end to end: rollout, env, GAE, update, logging)."""
     import tempfile
-    from .config import TrainConfig
+    from .rl.config import TrainConfig
     from .train import train
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(track=track, timesteps=16 * 128 * updates, vector_envs=16, n_steps=128,

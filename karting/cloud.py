@@ -152,7 +152,7 @@ def latest_checkpoint(ckpt_dir) -> Path | None:
     best = ckpt_dir / "best.pt"
     cand = steps[-1] if steps else None
     if best.exists():
-        from .checkpoint import CheckpointError, load_checkpoint
+        from .rl.checkpoint import CheckpointError, load_checkpoint
         try:
             b = int(load_checkpoint(best, "cpu").get("global_step", 0))
         except CheckpointError:
@@ -174,7 +174,7 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
     import time
     from . import play
     from . import train as T
-    from .config import from_args
+    from .rl.config import from_args
     outputs_dir, tracks_dir = Path(outputs_dir), Path(tracks_dir)
     commit = commit or (lambda: None)
     argv = list(argv)
@@ -239,7 +239,7 @@ def entrypoint_parameters():
     import inspect
     import typing
     from dataclasses import fields
-    from .config import TrainConfig
+    from .rl.config import TrainConfig
     hints = typing.get_type_hints(TrainConfig)
     params = []
     for f in fields(TrainConfig):
@@ -260,7 +260,7 @@ def entrypoint_parameters():
 def remote_argv(values: dict) -> list:
     """``karting.train`` flags for the entrypoint's values (the remote-only ones taken out)."""
     from dataclasses import fields
-    from .config import TrainConfig
+    from .rl.config import TrainConfig
     argv = []
     for f in fields(TrainConfig):
         if f.name in REMOTE_FIXED or f.name not in values or values[f.name] is None:
@@ -278,7 +278,7 @@ def launch(values: dict, function, outputs_volume=None, dest="outputs", log=prin
     ``function`` (the Modal function; tests pass a stand-in) with the GPU and timeout asked for,
     then download the run or say how. Returns an exit code."""
     from . import train as T
-    from .config import from_args
+    from .rl.config import from_args
     argv = remote_argv(values)
     gpu = str(values.get("gpu") or "").strip()
     hours = float(values.get("timeout_hours", MAX_TIMEOUT_H))

@@ -33,7 +33,7 @@ class EpisodeResult:
 
 def policy_actions(agent, obs, device="cpu", deterministic=True):
     import torch
-    from .policy import obs_to_tensors
+    from .rl.policy import obs_to_tensors
     v, t = obs_to_tensors(obs, device)
     with torch.inference_mode():
         a, _, _, _ = agent.get_action_and_value(v, t, deterministic=deterministic)
@@ -88,6 +88,7 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry=Fal
     """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start)."""
     from .env import KartingVectorEnv
     return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
+                            telemetry_history=cfg.telemetry_history,
                             max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
                             show_other_karts=False, record_telemetry=record_telemetry)
 
@@ -192,7 +193,7 @@ def main(argv=None):
         ap.error("--episodes and --laps must be >= 1")
 
     import torch
-    from .checkpoint import CheckpointError, load_agent
+    from .rl.checkpoint import CheckpointError, load_agent
     from .env.render import RendererUnavailable
     from .track import TrackError, track_list
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
@@ -215,7 +216,7 @@ def main(argv=None):
             frames.append(composer.frame(env, 0))
 
     if cfg.bfloat16(device):       # drive with the same arithmetic as training did
-        from .ppo import LowPrecisionCopy
+        from .rl.ppo import LowPrecisionCopy
         agent = LowPrecisionCopy(agent).work
     results, end_step = evaluate(agent, env, args.laps, args.seed, device,
                                  deterministic=not args.stochastic, on_step=on_step)

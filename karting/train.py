@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig, add_arguments, from_args
+from .rl.config import TrainConfig, add_arguments, from_args
 
 
 class CheckpointDirInUse(RuntimeError):
@@ -98,11 +98,11 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
-    from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
+    from .rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
     from .env import make_train_envs
     from .play import evaluate, make_eval_env, summarize
-    from .policy import Agent, obs_to_tensors
-    from .ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
+    from .rl.policy import Agent, obs_to_tensors
+    from .rl.ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
     from .track import track_list
 
     device = resolve_device(cfg.device)
@@ -114,12 +114,16 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     if cfg.resume_from:
         ckpt = load_checkpoint(cfg.resume_from, device)
         saved = TrainConfig.from_dict(ckpt["config"])
-        if saved.frame_stack != cfg.frame_stack:
-            raise CheckpointError(f"{cfg.resume_from}: trained with --frame-stack {saved.frame_stack}, "
-                                  f"cannot continue with --frame-stack {cfg.frame_stack}")
+        for name in ("frame_stack", "telemetry_history"):
+            if getattr(saved, name) != getattr(cfg, name):
+                flag = "--" + name.replace("_", "-")
+                raise CheckpointError(f"{cfg.resume_from}: trained with {flag} {getattr(saved, name)}, "
+                                      f"cannot continue with {flag} {getattr(cfg, name)}")
     ckpt_dir, tb_dir, stale = _prepare_dirs(cfg, overwrite)
 
-    agent = Agent(cfg.frame_stack, log_std_init=cfg.log_std_init).to(device)
+    from .env.spec import ACTION_SPACE, observation_space
+    agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history), ACTION_SPACE,
+                              log_std_init=cfg.log_std_init).to(device)
     agent = agent.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     scaler = RewardScaler(n, cfg.gamma)
@@ -144,7 +148,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
     net = shadow.work if shadow is not None else agent
 
-    envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack, random_start=cfg.random_start,
+    envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack,
+                           telemetry_history=cfg.telemetry_history, random_start=cfg.random_start,
                            max_episode_steps=cfg.max_episode_steps)
     per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
     eval_envs = [make_eval_env(t, per_track, cfg) for t in tracks]
@@ -350,7 +355,7 @@ def build_parser():
 def main(argv=None, on_checkpoint=None):
     """The command line; ``on_checkpoint`` as in :func:`train` (for remote/train.py)."""
     args = build_parser().parse_args(argv)
-    from .checkpoint import CheckpointError
+    from .rl.checkpoint import CheckpointError
     from .env.render import RendererUnavailable
     from .track import TrackError
     try:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def run(args):
-    from karting.config import TrainConfig
+    from karting.rl.config import TrainConfig
     from karting.train import train
     name = args.name or f"learn_{args.precision}_s{args.seed}"
     cfg = TrainConfig(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,

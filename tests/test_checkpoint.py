@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from karting.checkpoint import CheckpointError, build_agent, load_agent, load_checkpoint, save_checkpoint
-from karting.config import TrainConfig
-from karting.policy import Agent
+from karting.rl.checkpoint import CheckpointError, build_agent, load_agent, load_checkpoint, save_checkpoint
+from karting.rl.config import TrainConfig
+from karting.rl.policy import Agent
 
 
 def payload(frame_stack=1, seed=0):
@@ -92,7 +92,7 @@ def test_a_crash_mid_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
 def test_pickle_protocol_is_plain_data(tmp_path):
     """Everything the trainer saves loads under weights_only (no pickled classes)."""
-    from karting.ppo import RewardScaler
+    from karting.rl.ppo import RewardScaler
     opt = torch.optim.Adam(Agent().parameters())
     data = {**payload(), "optimizer": opt.state_dict(), "reward_scaler": RewardScaler(2, 0.99).state_dict(),
             "torch_rng": torch.get_rng_state(), "best_score": [0.5, 1.0], "eval": {"x": float("nan")}}

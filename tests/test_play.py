@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from karting import play
-from karting.checkpoint import save_checkpoint
-from karting.config import TrainConfig
+from karting.rl.checkpoint import save_checkpoint
+from karting.rl.config import TrainConfig
 from karting.sim.expert import PurePursuit
-from karting.policy import Agent
+from karting.rl.policy import Agent
 from karting.telemetry import load
 
 

@@ -3,7 +3,7 @@ import io
 import numpy as np
 import torch
 
-from karting.policy import Agent, RunningNorm
+from karting.rl.policy import Agent, RunningNorm
 
 
 def batch(n=4, c=3, t=9, seed=0):

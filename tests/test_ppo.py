@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from karting.policy import Agent
-from karting.ppo import UpdateConfig, compute_gae, ppo_update
+from karting.rl.policy import Agent
+from karting.rl.ppo import UpdateConfig, compute_gae, ppo_update
 
 G, L = 0.9, 0.8
 
@@ -87,7 +87,7 @@ def test_target_kl_stops_early():
 
 
 def test_reward_scaler_divides_by_the_return_std_and_restarts_at_episode_ends():
-    from karting.ppo import RewardScaler
+    from karting.rl.ppo import RewardScaler
     s = RewardScaler(2, gamma=0.9)
     valid, done = np.ones(2, bool), np.zeros(2, bool)
     for _ in range(200):
@@ -107,7 +107,7 @@ def test_reward_scaler_divides_by_the_return_std_and_restarts_at_episode_ends():
 
 
 def test_low_precision_copy_trains_the_float32_master():
-    from karting.ppo import LowPrecisionCopy
+    from karting.rl.ppo import LowPrecisionCopy
     agent, b = make_batch()
     shadow = LowPrecisionCopy(agent)
     assert shadow.work.fusion[0].weight.dtype == torch.bfloat16

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from karting import cloud
-from karting.checkpoint import load_checkpoint
+from karting.rl.checkpoint import load_checkpoint
 from karting.track import TrackError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +168,7 @@ def entry_values(**over):
 
 
 def test_entrypoint_passes_the_flags_gpu_and_timeout(tmp_path):
-    from karting.config import from_args
+    from karting.rl.config import from_args
     from karting.train import build_parser
     fn = FakeFunction({"exit_code": 0, "files": ["checkpoints/v1/final.pt"], "telemetry": []})
     logs = []

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from karting import train
-from karting.checkpoint import load_checkpoint
-from karting.config import TrainConfig
+from karting.rl.checkpoint import load_checkpoint
+from karting.rl.config import TrainConfig
 
 TINY = ["--vector-envs", "4", "--n-steps", "16", "--batch-size", "32", "--n-epochs", "2",
         "--eval-episodes", "2", "--max-episode-steps", "20"]
@@ -120,7 +120,7 @@ def test_help_explains_every_flag_with_units(capsys):
 
 def test_numbers_in_scientific_notation_parse():
     import argparse
-    from karting.config import add_arguments, from_args
+    from karting.rl.config import add_arguments, from_args
     ns = add_arguments(argparse.ArgumentParser()).parse_args(["--timesteps", "1e5"])
     assert from_args(ns).timesteps == 100_000
     with pytest.raises(ValueError, match="--n-epochs"):
@@ -187,7 +187,7 @@ def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_pa
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch):
-    import karting.config as config
+    import karting.rl.config as config
     monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": True)
     assert TrainConfig().resolved_precision() == "bfloat16"
     assert TrainConfig().bfloat16()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_write
+from ..files import atomic_write
 
 FORMAT = "karting-ppo"
 VERSION = 1
@@ -80,12 +80,13 @@ def build_agent(data: dict, path="checkpoint", device="cpu"):
     from .config import TrainConfig
     from .policy import Agent
     cfg = TrainConfig.from_dict(data["config"])
-    agent = Agent(frame_stack=cfg.frame_stack, log_std_init=cfg.log_std_init)
+    agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
+                  log_std_init=cfg.log_std_init)
     try:
         agent.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: the weights do not fit the network its config describes "
-                              f"(frame_stack={cfg.frame_stack}): {str(e).splitlines()[0][:300]}") from None
+                              f"(frame_stack={cfg.frame_stack}, telemetry_history={cfg.telemetry_history}): {str(e).splitlines()[0][:300]}") from None
     return agent.to(device), cfg
 
 

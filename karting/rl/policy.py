@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-VIEW = 84
+from ..env.spec import TELEMETRY_SIZE, VIEW
 
 
 def layer_init(layer, gain=math.sqrt(2), bias=0.0):
@@ -70,7 +70,7 @@ class Agent(nn.Module):
             nn.Flatten())
         with torch.no_grad():  # size the flatten layer with one dummy forward (as SB3's NatureCNN)
             n_flat = self.vision(torch.zeros(1, c, VIEW, VIEW)).shape[1]
-        t = 9 * telemetry_history
+        t = TELEMETRY_SIZE * telemetry_history
         self.telemetry_norm = RunningNorm(t)
         self.telemetry = nn.Sequential(layer_init(nn.Linear(t, 64)), nn.ReLU(),
                                        layer_init(nn.Linear(64, 64)), nn.ReLU())
@@ -81,6 +81,17 @@ class Agent(nn.Module):
                                     layer_init(nn.Linear(256, 1), gain=1.0))
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
         self.n_flat = n_flat
+
+    @classmethod
+    def from_spaces(cls, observation_space, action_space, **kwargs) -> "Agent":
+        """The network for an env's single observation and action spaces (as the env declares
+        them: ``vision`` (84, 84, 3k), ``telemetry`` (9j,), actions (2,))."""
+        vision, telemetry = observation_space["vision"].shape, observation_space["telemetry"].shape
+        if vision[:2] != (VIEW, VIEW) or vision[2] % 3 or telemetry[0] % TELEMETRY_SIZE:
+            raise ValueError(f"observation space {observation_space} is not the karting one: vision "
+                             f"({VIEW}, {VIEW}, 3k), telemetry ({TELEMETRY_SIZE}j,)")
+        return cls(frame_stack=vision[2] // 3, telemetry_history=telemetry[0] // TELEMETRY_SIZE,
+                   action_dim=int(action_space.shape[0]), **kwargs)
 
     def features(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
         """vision (B, 84, 84, C) uint8 (or float in 0..255), telemetry (B, T) -> (B, 512)."""

@@ -35,6 +35,8 @@ class TrainConfig:
     batch_size: int = _f(256, "PPO minibatch size [samples]")
     n_epochs: int = _f(4, "passes over each rollout per PPO update")
     frame_stack: int = _f(1, "camera frames stacked in the observation (changes the CNN's input channels)")
+    telemetry_history: int = _f(1, "telemetry vectors stacked in the observation (changes the "
+                                "telemetry MLP's input width)")
     precision: str = _f("auto", "network arithmetic: float32, or bfloat16 passes on float32 "
                         "master weights (~1.6x faster training passes on CPUs with AVX512-BF16 "
                         "or AMX, and it learned as well: see the README's learning curves); "
@@ -61,7 +63,7 @@ class TrainConfig:
     def __post_init__(self):
         problems = []
         for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
-                     "frame_stack", "checkpoint_freq", "max_episode_steps", "eval_episodes"):
+                     "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.learning_rate <= 0:
