@@ -9,104 +9,16 @@ telemetry of every episode as one CSV (the schema of ``karting.telemetry``) and,
 ``--video``, an MP4 of episode 1: the 84x84 first-person view the network sees, a chase camera,
 and a map with the racing line. Works on a CPU with no display.
 
-``evaluate()`` is also what ``karting.train`` uses to pick ``best.pt``.
+Evaluation itself is :mod:`karting.rl.evaluate` (also what ``karting.train`` uses to pick
+``best.pt``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-
-@dataclass
-class EpisodeResult:
-    track: str
-    completed: bool              # drove all the laps asked for
-    reward: float
-    steps: int
-    end: str                     # why the episode ended
-    laps: list = field(default_factory=list)   # per lap: {"time_s", "valid", "sectors_s"}
-
-
-def policy_actions(agent, obs, device="cpu", deterministic=True):
-    import torch
-    from .rl.policy import obs_to_tensors
-    v, t = obs_to_tensors(obs, device)
-    with torch.inference_mode():
-        a, _, _, _ = agent.get_action_and_value(v, t, deterministic=deterministic)
-    return a.float().cpu().numpy()
-
-
-def _end_reason(b, i, lap_done):
-    if lap_done:
-        return "laps done"
-    cfg = b.reward_cfg
-    return {1: "hit the tyre wall", 2: f"off the track for {cfg.max_off_track_s:g} s",
-            3: "wrong way", 4: "went backwards",
-            5: f"stalled (no progress for {cfg.max_stall_s:g} s)"}.get(int(b.end_reason[i]), "time limit")
-
-
-def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic=True,
-             on_step=None):
-    """Run one episode per kart of ``env`` (a ``KartingVectorEnv`` from ``make_eval_env``) until
-    each has driven ``laps`` laps or its episode ended. ``on_step(env, active)`` is called after
-    every step. Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the last
-    step of each kart's episode (for cutting its telemetry)."""
-    n, b = env.num_envs, env.batch
-    obs, info = env.reset(seed=seed)
-    active = np.ones(n, bool)
-    ret, steps = np.zeros(n), np.zeros(n, np.int64)
-    last_lap = info["lap"].copy()
-    lap_log = [[] for _ in range(n)]
-    results = [None] * n
-    end_step = np.zeros(n, np.int64)
-    while active.any():
-        actions = policy_actions(agent, obs, device, deterministic)
-        obs, reward, term, trunc, info = env.step(actions)
-        ret[active] += reward[active]
-        steps[active] += 1
-        for i in np.flatnonzero(active & (info["lap"] > last_lap)):
-            lap_log[i].append({"time_s": float(info["lap_time"][i]), "valid": bool(info["lap_valid"][i]),
-                               "sectors_s": [float(x) for x in info["sector_times"][i]]})
-        last_lap = info["lap"].copy()
-        lap_done = info["lap"] >= laps
-        finished = active & (term | trunc | lap_done)
-        for i in np.flatnonzero(finished):
-            results[i] = EpisodeResult(env.track.name, bool(lap_done[i]), float(ret[i]),
-                                       int(steps[i]), _end_reason(b, i, lap_done[i]), lap_log[i])
-            end_step[i] = steps[i]
-        active &= ~finished
-        if on_step is not None:
-            on_step(env, active | finished)
-    return results, end_step
-
-
-def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry=False):
-    """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start)."""
-    from .env import KartingVectorEnv
-    return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
-                            telemetry_history=cfg.telemetry_history,
-                            max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
-                            show_other_karts=False, record_telemetry=record_telemetry)
-
-
-def summarize(results) -> dict:
-    """Completion rate, mean reward, best lap and mean sector times over episodes."""
-    laps = [lap for r in results for lap in r.laps if lap["valid"]]
-    best = min((lap["time_s"] for lap in laps), default=float("nan"))
-    sectors = np.array([lap["sectors_s"] for lap in laps]) if laps else np.full((1, 3), np.nan)
-    return {"episodes": len(results),
-            "completion_rate": float(np.mean([r.completed for r in results])),
-            "valid_lap_rate": float(np.mean([bool(r.laps) and all(l["valid"] for l in r.laps)
-                                             for r in results])),
-            "mean_reward": float(np.mean([r.reward for r in results])),
-            "mean_steps": float(np.mean([r.steps for r in results])),
-            "best_lap_time": float(best),
-            "mean_lap_time": float(np.mean([lap["time_s"] for lap in laps])) if laps else float("nan"),
-            "mean_sector_times": [float(x) for x in sectors.mean(0)]}
 
 
 # ---------------------------------------------------------------- video
@@ -193,8 +105,9 @@ def main(argv=None):
         ap.error("--episodes and --laps must be >= 1")
 
     import torch
-    from .rl.checkpoint import CheckpointError, load_agent
     from .env.render import RendererUnavailable
+    from .rl.checkpoint import CheckpointError, load_agent
+    from .rl.evaluate import evaluate, make_eval_env, summarize
     from .track import TrackError, track_list
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)

@@ -100,7 +100,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     from .rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
     from .env import make_train_envs
-    from .play import evaluate, make_eval_env, summarize
+    from .rl.evaluate import evaluate, make_eval_env, summarize
     from .rl.policy import Agent, obs_to_tensors
     from .rl.ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
     from .track import track_list

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from karting import play
+from karting.rl import evaluate as evaluation
 from karting.rl.checkpoint import save_checkpoint
 from karting.rl.config import TrainConfig
 from karting.sim.expert import PurePursuit
@@ -27,8 +28,8 @@ class ExpertAgent:
 
 def test_evaluate_counts_laps_sectors_and_completion(ring_track):
     cfg = TrainConfig(max_episode_steps=600)
-    env = play.make_eval_env(ring_track, 3, cfg, laps=2)
-    results, end_step = play.evaluate(ExpertAgent(env), env, laps=2, seed=0)
+    env = evaluation.make_eval_env(ring_track, 3, cfg, laps=2)
+    results, end_step = evaluation.evaluate(ExpertAgent(env), env, laps=2, seed=0)
     env.close()
     assert len(results) == 3
     for r in results:
@@ -38,7 +39,7 @@ def test_evaluate_counts_laps_sectors_and_completion(ring_track):
         assert second["time_s"] < first["time_s"]            # a flying lap beats a standing start
         assert abs(sum(second["sectors_s"]) - second["time_s"]) < 0.06
         assert r.steps == end_step[results.index(r)]
-    s = play.summarize(results)
+    s = evaluation.summarize(results)
     assert s["completion_rate"] == 1.0 and s["valid_lap_rate"] == 1.0
     assert s["best_lap_time"] == min(r.laps[1]["time_s"] for r in results)
     assert s["mean_lap_time"] == pytest.approx(np.mean([lap["time_s"] for r in results for lap in r.laps]))
@@ -49,13 +50,13 @@ def test_evaluate_reports_why_an_episode_ended(ring_track):
         def get_action_and_value(self, v, t, action=None, deterministic=False):
             z = torch.zeros(len(v))
             return torch.tensor([[1.0, 1.0]]).repeat(len(v), 1), z, z, z    # full lock, full throttle
-    env = play.make_eval_env(ring_track, 2, TrainConfig(max_episode_steps=400))
-    results, _ = play.evaluate(Parked(), env)
+    env = evaluation.make_eval_env(ring_track, 2, TrainConfig(max_episode_steps=400))
+    results, _ = evaluation.evaluate(Parked(), env)
     env.close()
     assert not any(r.completed for r in results)
     assert all(r.end in ("hit the tyre wall", "off the track for 3 s", "wrong way", "went backwards",
                          "stalled (no progress for 5 s)") for r in results), [r.end for r in results]
-    assert play.summarize(results)["completion_rate"] == 0.0
+    assert evaluation.summarize(results)["completion_rate"] == 0.0
 
 
 def untrained_model(path, track):
