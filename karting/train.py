@@ -21,10 +21,7 @@ import argparse
 import math
 import sys
 import time
-from collections import deque
 from pathlib import Path
-
-import numpy as np
 
 from .rl.config import TrainConfig, add_arguments, from_args
 
@@ -40,24 +37,6 @@ def resolve_device(name: str) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device is visible to torch; use --device cpu or auto")
     return name
-
-
-class EpisodeStats:
-    """Statistics of the last ``window`` finished training episodes, plus the best lap so far."""
-
-    def __init__(self, window=100):
-        self.returns, self.lengths, self.laps = (deque(maxlen=window) for _ in range(3))
-        self.best_lap, self.best_sectors = math.inf, [math.nan] * 3
-        self.episodes = 0
-
-    def add(self, ret, length, lap_completed):
-        self.returns.append(ret)
-        self.lengths.append(length)
-        self.laps.append(lap_completed)
-        self.episodes += 1
-
-    def mean(self, q):
-        return float(np.mean(q)) if q else math.nan
 
 
 def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval):
@@ -86,6 +65,35 @@ def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
     return ckpt_dir, tb_dir, stale
 
 
+def _restore(ckpt, path, agent, optimizer, scaler):
+    """Continue from a checkpoint: weights, optimizer, reward scaler, torch RNG; returns
+    ``(global_step, update, best_score)``."""
+    import torch
+    from .rl.checkpoint import CheckpointError
+    try:
+        agent.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: does not fit this network or optimizer: "
+                              f"{str(e).splitlines()[0][:300]}") from None
+    if "reward_scaler" in ckpt:
+        scaler.load_state_dict(ckpt["reward_scaler"])
+    if "torch_rng" in ckpt:
+        torch.set_rng_state(ckpt["torch_rng"])
+    return (int(ckpt.get("global_step", 0)), int(ckpt.get("update", 0)),
+            tuple(ckpt["best_score"]) if ckpt.get("best_score") else None)
+
+
+def _check_resumable(cfg: TrainConfig, ckpt):
+    from .rl.checkpoint import CheckpointError
+    saved = TrainConfig.from_dict(ckpt["config"])
+    for name in ("frame_stack", "telemetry_history"):
+        if getattr(saved, name) != getattr(cfg, name):
+            flag = "--" + name.replace("_", "-")
+            raise CheckpointError(f"{cfg.resume_from}: trained with {flag} {getattr(saved, name)}, "
+                                  f"cannot continue with {flag} {getattr(cfg, name)}")
+
+
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
           max_wall_s: float | None = None, on_checkpoint=None) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
@@ -98,101 +106,68 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
-    from .rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
     from .env import make_train_envs
-    from .rl.evaluate import evaluate, make_eval_env, summarize
+    from .env.spec import ACTION_SPACE, observation_space
+    from .rl.buffer import RolloutBuffer
+    from .rl.checkpoint import load_checkpoint, save_checkpoint, save_json
+    from .rl.episodes import EpisodeStats
+    from .rl.evaluate import Evaluator
     from .rl.policy import Agent, obs_to_tensors
     from .rl.ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
+    from .rl.tensorboard import log_eval, log_update
     from .track import track_list
 
+    # ---- set-up: device, network, optimizer, resume, envs, storage, logging
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     tracks = track_list(cfg.track)
     n, t_len = cfg.vector_envs, cfg.n_steps
-
-    ckpt = None
-    if cfg.resume_from:
-        ckpt = load_checkpoint(cfg.resume_from, device)
-        saved = TrainConfig.from_dict(ckpt["config"])
-        for name in ("frame_stack", "telemetry_history"):
-            if getattr(saved, name) != getattr(cfg, name):
-                flag = "--" + name.replace("_", "-")
-                raise CheckpointError(f"{cfg.resume_from}: trained with {flag} {getattr(saved, name)}, "
-                                      f"cannot continue with {flag} {getattr(cfg, name)}")
+    ckpt = load_checkpoint(cfg.resume_from, device) if cfg.resume_from else None
+    if ckpt is not None:
+        _check_resumable(cfg, ckpt)
     ckpt_dir, tb_dir, stale = _prepare_dirs(cfg, overwrite)
-
-    from .env.spec import ACTION_SPACE, observation_space
     agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history), ACTION_SPACE,
                               log_std_init=cfg.log_std_init).to(device)
     agent = agent.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     scaler = RewardScaler(n, cfg.gamma)
-    global_step, update, best_score, last_eval = 0, 0, None, None
-    if ckpt is not None:
-        try:
-            agent.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{cfg.resume_from}: does not fit this network or optimizer: "
-                                  f"{str(e).splitlines()[0][:300]}") from None
-        if "reward_scaler" in ckpt:
-            scaler.load_state_dict(ckpt["reward_scaler"])
-        global_step, update = int(ckpt.get("global_step", 0)), int(ckpt.get("update", 0))
-        best_score = tuple(ckpt["best_score"]) if ckpt.get("best_score") else None
-        if "torch_rng" in ckpt:
-            torch.set_rng_state(ckpt["torch_rng"])
+    global_step, update, best_score = (_restore(ckpt, cfg.resume_from, agent, optimizer, scaler)
+                                       if ckpt is not None else (0, 0, None))
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                            target_kl=cfg.target_kl)
     # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
     shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
     net = shadow.work if shadow is not None else agent
-
     envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack,
                            telemetry_history=cfg.telemetry_history, random_start=cfg.random_start,
                            max_episode_steps=cfg.max_episode_steps)
-    per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
-    eval_envs = [make_eval_env(t, per_track, cfg) for t in tracks]
-    track_len = envs.track_lengths
+    evaluator = Evaluator(tracks, cfg, best_score)
     for p in stale:
         p.unlink()
     save_json(ckpt_dir / "config.json", cfg.to_dict())
     writer = SummaryWriter(str(tb_dir), purge_step=global_step + 1 if ckpt is not None else None)
-    gl = envs.batch.renderer.gl_renderer
-    n_params = sum(p.numel() for p in agent.parameters())
     log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
-        f"{cfg.resolved_precision(device)}, {n_params:,} parameters, GL renderer: {gl}")
+        f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
+        f"GL renderer: {envs.batch.renderer.gl_renderer}")
     if ckpt is not None:
         log(f"resumed from {cfg.resume_from} at step {global_step:,}")
-
-    # rollout storage, time-major (T, N, ...); images stay uint8
-    obs_space = envs.single_observation_space
-    vis_buf = torch.zeros((t_len, n) + obs_space["vision"].shape, dtype=torch.uint8)
-    tel_buf = torch.zeros((t_len, n) + obs_space["telemetry"].shape)
-    act_buf = torch.zeros((t_len, n, 2))
-    logp_buf, val_buf = torch.zeros((t_len, n)), torch.zeros((t_len, n))
-    rew_buf = np.zeros((t_len, n), np.float32)
-    term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n), bool) for _ in range(3))
-
-    stats = EpisodeStats()
-    eval_history, first_valid_lap = [], None
+    buf = RolloutBuffer(t_len, n, envs.single_observation_space)
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
-    ep_ret, ep_len = np.zeros(n), np.zeros(n, np.int64)
-    ep_start = info["progress"].copy()
-    valid_next = np.ones(n, bool)
+    stats = EpisodeStats(n, envs.track_lengths)
+    stats.start(info)
     times = {"env": 0.0, "policy": 0.0, "update": 0.0, "eval": 0.0}
     start_step, t0 = global_step, time.perf_counter()
     next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
     next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq if cfg.eval_freq else math.inf
     bar = tqdm(total=cfg.timesteps, initial=global_step, unit="step", unit_scale=True,
                dynamic_ncols=True, disable=not progress, mininterval=1.0, smoothing=0.1)
-
     say = bar.write if progress else log      # messages that do not break the progress bar
 
     def save(name):
         payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
-                                      best_score, last_eval)
+                                      evaluator.best_score, evaluator.last)
         path = save_checkpoint(ckpt_dir / name, payload)
         if on_checkpoint is not None:
             writer.flush()
@@ -200,91 +175,55 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         return path
 
     def run_eval():
-        nonlocal best_score, last_eval
         te = time.perf_counter()
-        results = []
-        for k, e in enumerate(eval_envs):
-            results += evaluate(net, e, seed=cfg.seed + 10_000 + k, device=device)[0]
-        s = summarize(results)
-        last_eval = {**s, "global_step": int(global_step),
-                     "wall_s": time.perf_counter() - t0, "eval_s": times["eval"] + time.perf_counter() - te}
-        eval_history.append(last_eval)
-        writer.add_scalar("eval/lap_completion_rate", s["completion_rate"], global_step)
-        writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], global_step)
-        writer.add_scalar("eval/mean_reward", s["mean_reward"], global_step)
-        writer.add_scalar("eval/mean_ep_length", s["mean_steps"], global_step)
-        if math.isfinite(s["best_lap_time"]):
-            writer.add_scalar("eval/best_lap_time", s["best_lap_time"], global_step)
-            for i, x in enumerate(s["mean_sector_times"]):
-                writer.add_scalar(f"eval/sector{i + 1}_time", x, global_step)
-        # reliability first, then speed: the reward hardly tells a fast lap from a slow one
-        mean_lap = s["mean_lap_time"] if math.isfinite(s["mean_lap_time"]) else 1e9
-        score = (s["completion_rate"], s["valid_lap_rate"], -mean_lap, s["mean_reward"])
-        improved = best_score is None or score > tuple(best_score)
+        s, improved = evaluator(net, device)
+        evaluator.last = {**s, "global_step": int(global_step), "wall_s": time.perf_counter() - t0,
+                          "eval_s": times["eval"] + time.perf_counter() - te}
+        evaluator.history.append(evaluator.last)
+        log_eval(writer, global_step, s)
         if improved:
-            best_score = score
             save("best.pt")
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
         say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
             f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}")
-        return s
 
+    def time_left():
+        return max_wall_s is None or time.perf_counter() - t0 < max_wall_s
+
+    # ---- the loop: rollout, GAE, PPO update, logging, checkpoints, evaluation
     interrupted = False
     try:
-        while global_step < cfg.timesteps and (max_wall_s is None or time.perf_counter() - t0 < max_wall_s):
+        while global_step < cfg.timesteps and time_left():
             if cfg.anneal_lr:
-                lr = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
                 for g in optimizer.param_groups:
-                    g["lr"] = lr
+                    g["lr"] = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
             for t in range(t_len):
                 tp = time.perf_counter()
                 v, tel = obs_to_tensors(obs)
-                vis_buf[t].copy_(v)
-                tel_buf[t].copy_(tel)
-                valid_buf[t] = valid_next
+                buf.vision[t].copy_(v)
+                buf.telemetry[t].copy_(tel)
+                buf.valid[t] = stats.valid
                 with torch.inference_mode():
                     action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
-                act_buf[t], logp_buf[t], val_buf[t] = action.cpu(), logp.cpu(), value.cpu()
+                buf.actions[t], buf.logprobs[t], buf.values[t] = action.cpu(), logp.cpu(), value.cpu()
                 te = time.perf_counter()
-                obs, reward, term, trunc, info = envs.step(act_buf[t].numpy())
+                obs, reward, term, trunc, info = envs.step(buf.actions[t].numpy())
                 times["env"] += time.perf_counter() - te
                 times["policy"] += te - tp
                 done = term | trunc
-                rew_buf[t] = scaler(reward, done, valid_next) if cfg.norm_reward else reward
-                term_buf[t], trunc_buf[t] = term, trunc
-                ep_ret += reward * valid_next
-                ep_len += valid_next
-                for i in np.flatnonzero(done):
-                    stats.add(ep_ret[i], ep_len[i],
-                              info["progress"][i] - ep_start[i] >= track_len[i] or info["lap"][i] >= 1)
-                better = (info["best_lap_time"] > 0) & (info["best_lap_time"] < stats.best_lap)
-                if better.any():
-                    if first_valid_lap is None:
-                        first_valid_lap = {"global_step": global_step + (t + 1) * n,
-                                           "wall_s": time.perf_counter() - t0}
-                    i = int(np.argmin(np.where(better, info["best_lap_time"], np.inf)))
-                    stats.best_lap = float(info["best_lap_time"][i])
-                    stats.best_sectors = [float(x) for x in info["sector_times"][i]]
-                ep_ret[done], ep_len[done] = 0.0, 0
-                ep_start[~valid_next] = info["progress"][~valid_next]   # reset steps start anew
-                valid_next = ~done
+                buf.rewards[t] = scaler(reward, done, stats.valid) if cfg.norm_reward else reward
+                buf.terminated[t], buf.truncated[t] = term, trunc
+                stats.step(reward, done, info, global_step + (t + 1) * n, time.perf_counter() - t0)
             global_step += n * t_len
             update += 1
 
             tu = time.perf_counter()
             with torch.inference_mode():
-                v, tel = obs_to_tensors(obs, device)
-                next_value = net.get_value(v, tel).cpu().numpy()
-            adv, ret = compute_gae(rew_buf, val_buf.numpy(), term_buf, trunc_buf, next_value,
-                                   cfg.gamma, cfg.gae_lambda)
-            flat = lambda x: x.reshape((-1,) + tuple(x.shape[2:]))  # noqa: E731
-            batch = {"vision": flat(vis_buf).to(device), "telemetry": flat(tel_buf).to(device),
-                     "actions": flat(act_buf).to(device), "logprobs": flat(logp_buf).to(device),
-                     "values": flat(val_buf).to(device),
-                     "advantages": torch.from_numpy(adv.reshape(-1)).to(device),
-                     "returns": torch.from_numpy(ret.reshape(-1)).to(device),
-                     "valid": torch.from_numpy(valid_buf.reshape(-1)).to(device)}
+                next_value = net.get_value(*obs_to_tensors(obs, device)).cpu().numpy()
+            adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
+                                   next_value, cfg.gamma, cfg.gae_lambda)
+            batch = buf.minibatch_source(adv, ret, device)
             upd = ppo_update(agent, optimizer, batch, upd_cfg, generator=gen, shadow=shadow)
             agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
             if shadow is not None:
@@ -292,30 +231,13 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             times["update"] += time.perf_counter() - tu
 
             fps = (global_step - start_step) / (time.perf_counter() - t0)
-            for k in ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl",
-                      "clip_fraction", "explained_variance", "std"):
-                writer.add_scalar(f"train/{k}", upd[k], global_step)
-            writer.add_scalar("train/learning_rate", optimizer.param_groups[0]["lr"], global_step)
-            writer.add_scalar("train/fps", fps, global_step)
-            if stats.returns:
-                writer.add_scalar("rollout/ep_rew_mean", stats.mean(stats.returns), global_step)
-                writer.add_scalar("rollout/ep_len_mean", stats.mean(stats.lengths), global_step)
-                writer.add_scalar("rollout/lap_completion_rate", stats.mean(stats.laps), global_step)
-            if math.isfinite(stats.best_lap):
-                writer.add_scalar("rollout/best_lap_time", stats.best_lap, global_step)
-                for i, x in enumerate(stats.best_sectors):
-                    writer.add_scalar(f"rollout/best_lap_sector{i + 1}_time", x, global_step)
+            log_update(writer, global_step, upd, optimizer.param_groups[0]["lr"], fps, stats)
             bar.update(n * t_len)
-            best = f"{stats.best_lap:.2f} s" if math.isfinite(stats.best_lap) else "-"
-            rew = f"{stats.mean(stats.returns):.0f}" if stats.returns else "-"
-            laps = f"{stats.mean(stats.laps):.0%}" if stats.laps else "-"
-            bar.set_postfix_str(f"fps {fps:,.0f} | ep_rew {rew} | laps {laps} | best lap {best}",
-                                refresh=False)
+            bar.set_postfix_str(stats.progress_text(fps), refresh=False)
             if global_step >= next_ckpt:
                 save(f"step_{global_step:09d}.pt")
                 next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
-            if global_step >= next_eval and global_step < cfg.timesteps and (
-                    max_wall_s is None or time.perf_counter() - t0 < max_wall_s):
+            if global_step >= next_eval and global_step < cfg.timesteps and time_left():
                 run_eval()
                 next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq
     except KeyboardInterrupt:
@@ -326,20 +248,17 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     if not interrupted:
         run_eval()
     final = save("final.pt")
-    writer.flush()
     writer.close()
     envs.close()
-    for e in eval_envs:
-        e.close()
+    evaluator.close()
     wall = time.perf_counter() - t0
-    summary = {"global_step": global_step, "final": str(final), "checkpoint_dir": str(ckpt_dir),
-               "best": str(ckpt_dir / "best.pt") if (ckpt_dir / "best.pt").exists() else None,
-               "tensorboard": str(tb_dir), "wall_s": wall,
-               "fps": (global_step - start_step) / max(wall - times["eval"], 1e-9),
-               "times": times, "eval": last_eval, "eval_history": eval_history,
-               "first_valid_lap_training": first_valid_lap, "episodes": stats.episodes,
-               "best_lap_training": stats.best_lap, "interrupted": interrupted}
-    return summary
+    return {"global_step": global_step, "final": str(final), "checkpoint_dir": str(ckpt_dir),
+            "best": str(ckpt_dir / "best.pt") if (ckpt_dir / "best.pt").exists() else None,
+            "tensorboard": str(tb_dir), "wall_s": wall,
+            "fps": (global_step - start_step) / max(wall - times["eval"], 1e-9),
+            "times": times, "eval": evaluator.last, "eval_history": evaluator.history,
+            "first_valid_lap_training": stats.first_valid_lap, "episodes": stats.episodes,
+            "best_lap_training": stats.best_lap, "interrupted": interrupted}
 
 
 def build_parser():

@@ -94,3 +94,39 @@ def summarize(results) -> dict:
             "best_lap_time": float(best),
             "mean_lap_time": float(np.mean([lap["time_s"] for lap in laps])) if laps else float("nan"),
             "mean_sector_times": [float(x) for x in sectors.mean(0)]}
+
+
+def eval_score(s: dict) -> tuple:
+    """How ``best.pt`` is chosen: reliability first, then speed (the reward hardly tells a fast
+    lap from a slow one)."""
+    mean_lap = s["mean_lap_time"] if np.isfinite(s["mean_lap_time"]) else 1e9
+    return (s["completion_rate"], s["valid_lap_rate"], -mean_lap, s["mean_reward"])
+
+
+class Evaluator:
+    """Evaluation during training: ``cfg.eval_episodes`` standing-start episodes spread over the
+    training tracks (one eval env per track), and the best score so far."""
+
+    def __init__(self, tracks, cfg, best_score=None):
+        import math
+        per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
+        self.envs = [make_eval_env(t, per_track, cfg) for t in tracks]
+        self.seed = cfg.seed + 10_000
+        self.best_score = tuple(best_score) if best_score else None
+        self.history, self.last = [], None
+
+    def __call__(self, agent, device="cpu"):
+        """Evaluate ``agent``: ``(summary, improved)``, ``improved`` when it beats the best."""
+        results = []
+        for k, e in enumerate(self.envs):
+            results += evaluate(agent, e, seed=self.seed + k, device=device)[0]
+        s = summarize(results)
+        score = eval_score(s)
+        improved = self.best_score is None or score > self.best_score
+        if improved:
+            self.best_score = score
+        return s, improved
+
+    def close(self):
+        for e in self.envs:
+            e.close()

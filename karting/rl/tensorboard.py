@@ -1,0 +1,35 @@
+"""What training writes to TensorBoard, under Stable-Baselines3's tag names where there is one."""
+from __future__ import annotations
+
+import math
+
+UPDATE_KEYS = ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl", "clip_fraction",
+               "explained_variance", "std")
+
+
+def log_update(writer, step: int, upd: dict, learning_rate: float, fps: float, stats) -> None:
+    """One PPO update's statistics and the rollout's episode statistics."""
+    for k in UPDATE_KEYS:
+        writer.add_scalar(f"train/{k}", upd[k], step)
+    writer.add_scalar("train/learning_rate", learning_rate, step)
+    writer.add_scalar("train/fps", fps, step)
+    if stats.returns:
+        writer.add_scalar("rollout/ep_rew_mean", stats.mean(stats.returns), step)
+        writer.add_scalar("rollout/ep_len_mean", stats.mean(stats.lengths), step)
+        writer.add_scalar("rollout/lap_completion_rate", stats.mean(stats.laps), step)
+    if math.isfinite(stats.best_lap):
+        writer.add_scalar("rollout/best_lap_time", stats.best_lap, step)
+        for i, x in enumerate(stats.best_sectors):
+            writer.add_scalar(f"rollout/best_lap_sector{i + 1}_time", x, step)
+
+
+def log_eval(writer, step: int, s: dict) -> None:
+    """An evaluation's summary (:func:`karting.rl.evaluate.summarize`)."""
+    writer.add_scalar("eval/lap_completion_rate", s["completion_rate"], step)
+    writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], step)
+    writer.add_scalar("eval/mean_reward", s["mean_reward"], step)
+    writer.add_scalar("eval/mean_ep_length", s["mean_steps"], step)
+    if math.isfinite(s["best_lap_time"]):
+        writer.add_scalar("eval/best_lap_time", s["best_lap_time"], step)
+        for i, x in enumerate(s["mean_sector_times"]):
+            writer.add_scalar(f"eval/sector{i + 1}_time", x, step)
