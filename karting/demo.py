@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 
 def main(argv=None):
@@ -59,13 +58,8 @@ def main(argv=None):
     path = env.export_telemetry(args.telemetry)
     print(f"telemetry: {path} ({len(env.batch.recorder)} rows)")
     if args.video:
-        import imageio.v2 as imageio
-        out = Path(args.video)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".gif":
-            imageio.mimsave(out, frames[::2], duration=0.1, loop=0)
-        else:
-            imageio.mimsave(out, frames, fps=20, macro_block_size=16)
+        from .video import write_video
+        out = write_video(args.video, frames)
         print(f"video: {out} ({len(frames)} frames)")
     env.close()
     return 0 if info["lap"] >= args.laps else 1

@@ -78,7 +78,8 @@ class DriveApp:
 
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
                  size=(960, 600), realtime=True, save_every_s=10.0, controller=None):
-        import pygame
+        from .extras import require
+        pygame = require("pygame", "gui")
         from .env.render import Renderer
         from .sim.race import Race, RewardConfig
         from .track import load_track
@@ -360,7 +361,12 @@ def main(argv=None):
         ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
     import os
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
+    from .extras import MissingExtra, require
+    try:
+        pygame = require("pygame", "gui")
+    except MissingExtra as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     no_gl_in_sdl()
     pygame.display.init()
     if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):

@@ -69,17 +69,6 @@ class VideoComposer:
                                                            st.y[index:index + 1])], 1)
 
 
-def write_video(path, frames, fps=20):
-    import imageio.v2 as imageio
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        imageio.mimsave(path, frames[::2], duration=0.1, loop=0)
-    else:
-        imageio.mimsave(path, frames, fps=fps, macro_block_size=16)
-    return path
-
-
 # ---------------------------------------------------------------- CLI
 
 def _fmt_lap(lap):
@@ -145,10 +134,12 @@ def main(argv=None):
     from .telemetry import write_csv
     df = env.batch.recorder.to_dataframe()
     keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
-    name = args.telemetry or f"play_{Path(args.model).parent.name}_{Path(args.model).stem}_{env.track.name.removesuffix('.png')}.csv"
+    model, track_name = Path(args.model), env.track.name.removesuffix(".png")
+    name = args.telemetry or f"play_{model.parent.name}_{model.stem}_{track_name}.csv"
     path = write_csv(df[keep], name)
     print(f"telemetry: {path} ({int(keep.sum())} rows)")
     if composer is not None:
+        from .video import write_video
         out = write_video(args.video, frames)
         print(f"video: {out} ({len(frames)} frames, {len(frames) / 20:.1f} s)")
     env.close()

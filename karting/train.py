@@ -65,11 +65,23 @@ def _prepare_dirs(cfg: TrainConfig, overwrite: bool):
     return ckpt_dir, tb_dir, stale
 
 
-def _restore(ckpt, path, agent, optimizer, scaler):
-    """Continue from a checkpoint: weights, optimizer, reward scaler, torch RNG; returns
-    ``(global_step, update, best_score)``."""
+def _next(step: int, every: int) -> float:
+    """The next multiple of ``every`` after ``step`` (never, for 0)."""
+    return (step // every + 1) * every if every else math.inf
+
+
+def _anneal(optimizer, cfg: TrainConfig, global_step: int):
+    for g in optimizer.param_groups:
+        g["lr"] = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
+
+
+def _restore(ckpt, path, agent, optimizer, scaler, log=print):
+    """Continue from a checkpoint (None: a fresh run): weights, optimizer, reward scaler, torch
+    RNG; returns ``(global_step, update, best_score)``."""
     import torch
     from .rl.checkpoint import CheckpointError
+    if ckpt is None:
+        return 0, 0, None
     try:
         agent.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -80,8 +92,36 @@ def _restore(ckpt, path, agent, optimizer, scaler):
         scaler.load_state_dict(ckpt["reward_scaler"])
     if "torch_rng" in ckpt:
         torch.set_rng_state(ckpt["torch_rng"])
-    return (int(ckpt.get("global_step", 0)), int(ckpt.get("update", 0)),
-            tuple(ckpt["best_score"]) if ckpt.get("best_score") else None)
+    step = int(ckpt.get("global_step", 0))
+    log(f"resumed from {path} at step {step:,}")
+    return step, int(ckpt.get("update", 0)), tuple(ckpt["best_score"]) if ckpt.get("best_score") else None
+
+
+def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0):
+    """Fill ``buf`` with one rollout of the current policy from ``obs``; returns the next
+    observation. ``scaler`` (or None) scales the stored rewards; ``times`` accumulates the time
+    spent in the policy and in the env."""
+    import torch
+    from .rl.policy import obs_to_tensors
+    n = envs.num_envs
+    for t in range(buf.rewards.shape[0]):
+        tp = time.perf_counter()
+        v, tel = obs_to_tensors(obs)
+        buf.vision[t].copy_(v)
+        buf.telemetry[t].copy_(tel)
+        buf.valid[t] = stats.valid
+        with torch.inference_mode():
+            action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
+        buf.actions[t], buf.logprobs[t], buf.values[t] = action.cpu(), logp.cpu(), value.cpu()
+        te = time.perf_counter()
+        obs, reward, term, trunc, info = envs.step(buf.actions[t].numpy())
+        times["env"] += time.perf_counter() - te
+        times["policy"] += te - tp
+        done = term | trunc
+        buf.rewards[t] = scaler(reward, done, stats.valid) if scaler is not None else reward
+        buf.terminated[t], buf.truncated[t] = term, trunc
+        stats.step(reward, done, info, global_step + (t + 1) * n, time.perf_counter() - t0)
+    return obs
 
 
 def _check_resumable(cfg: TrainConfig, ckpt):
@@ -131,8 +171,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     agent = agent.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     scaler = RewardScaler(n, cfg.gamma)
-    global_step, update, best_score = (_restore(ckpt, cfg.resume_from, agent, optimizer, scaler)
-                                       if ckpt is not None else (0, 0, None))
+    global_step, update, best_score = _restore(ckpt, cfg.resume_from, agent, optimizer, scaler, log)
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                            target_kl=cfg.target_kl)
@@ -150,8 +189,6 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
         f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
         f"GL renderer: {envs.batch.renderer.gl_renderer}")
-    if ckpt is not None:
-        log(f"resumed from {cfg.resume_from} at step {global_step:,}")
     buf = RolloutBuffer(t_len, n, envs.single_observation_space)
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
@@ -159,8 +196,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     stats.start(info)
     times = {"env": 0.0, "policy": 0.0, "update": 0.0, "eval": 0.0}
     start_step, t0 = global_step, time.perf_counter()
-    next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
-    next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq if cfg.eval_freq else math.inf
+    next_ckpt, next_eval = _next(global_step, cfg.checkpoint_freq), _next(global_step, cfg.eval_freq)
     bar = tqdm(total=cfg.timesteps, initial=global_step, unit="step", unit_scale=True,
                dynamic_ncols=True, disable=not progress, mininterval=1.0, smoothing=0.1)
     say = bar.write if progress else log      # messages that do not break the progress bar
@@ -196,25 +232,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     try:
         while global_step < cfg.timesteps and time_left():
             if cfg.anneal_lr:
-                for g in optimizer.param_groups:
-                    g["lr"] = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
-            for t in range(t_len):
-                tp = time.perf_counter()
-                v, tel = obs_to_tensors(obs)
-                buf.vision[t].copy_(v)
-                buf.telemetry[t].copy_(tel)
-                buf.valid[t] = stats.valid
-                with torch.inference_mode():
-                    action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
-                buf.actions[t], buf.logprobs[t], buf.values[t] = action.cpu(), logp.cpu(), value.cpu()
-                te = time.perf_counter()
-                obs, reward, term, trunc, info = envs.step(buf.actions[t].numpy())
-                times["env"] += time.perf_counter() - te
-                times["policy"] += te - tp
-                done = term | trunc
-                buf.rewards[t] = scaler(reward, done, stats.valid) if cfg.norm_reward else reward
-                buf.terminated[t], buf.truncated[t] = term, trunc
-                stats.step(reward, done, info, global_step + (t + 1) * n, time.perf_counter() - t0)
+                _anneal(optimizer, cfg, global_step)
+            obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
+                                  device, times, global_step, t0)
             global_step += n * t_len
             update += 1
 
@@ -236,10 +256,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             bar.set_postfix_str(stats.progress_text(fps), refresh=False)
             if global_step >= next_ckpt:
                 save(f"step_{global_step:09d}.pt")
-                next_ckpt = (global_step // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
+                next_ckpt = _next(global_step, cfg.checkpoint_freq)
             if global_step >= next_eval and global_step < cfg.timesteps and time_left():
                 run_eval()
-                next_eval = (global_step // cfg.eval_freq + 1) * cfg.eval_freq
+                next_eval = _next(global_step, cfg.eval_freq)
     except KeyboardInterrupt:
         interrupted = True
         say(f"interrupted at step {global_step:,}: saving final.pt")

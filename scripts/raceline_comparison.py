@@ -130,13 +130,15 @@ def _w(setting):
 def render(rows):
     f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
     lines = ["| circuit | margin m | curvature energy: published / ours min-curv / ours min-time | "
-             "QSS lap s: published / min-curv / min-time | driven standing lap s (expert, real scale; w = line weight used): published line / our line | "
+             "QSS lap s: published / min-curv / min-time | driven standing lap s (expert, real scale; "
+             "w = line weight used): published line / our line | "
              "kart import: reference lap s (standing) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         p, o, t = r["published"], r["ours"], r["ours_min_time"]
-        lines.append(f"| {r['name']} | {r['margin_m']:.2f} | {p['curvature_energy']:.3f} / {o['curvature_energy']:.3f} / "
-                     f"{t['curvature_energy']:.3f} | {p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
+        lines.append(f"| {r['name']} | {r['margin_m']:.2f} | {p['curvature_energy']:.3f} / "
+                     f"{o['curvature_energy']:.3f} / {t['curvature_energy']:.3f} | "
+                     f"{p['lap_time_s']:.1f} / {o['lap_time_s']:.1f} / {t['lap_time_s']:.1f} | "
                      f"{f(r['driven_published_s'])}{_w(r['driven_published_setting'])} / "
                      f"{f(r['driven_ours_s'])}{_w(r['driven_ours_setting'])} | "
                      f"{f(r['kart_lap_s'])} ({f(r['kart_standing_s'] or None)}) |")

@@ -142,7 +142,8 @@ def cmd_import_csv(args):
 def preview(png, out, checkpoints=None):
     """A top-down picture: the track, centre line, racing line coloured by the expert's speed
     profile, checkpoint gates (numbered), start/finish, direction and sectors."""
-    import matplotlib
+    from karting.extras import require
+    matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np

@@ -86,7 +86,8 @@ def build_agent(data: dict, path="checkpoint", device="cpu"):
         agent.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: the weights do not fit the network its config describes "
-                              f"(frame_stack={cfg.frame_stack}, telemetry_history={cfg.telemetry_history}): {str(e).splitlines()[0][:300]}") from None
+                              f"(frame_stack={cfg.frame_stack}, telemetry_history={cfg.telemetry_history}): "
+                              f"{str(e).splitlines()[0][:300]}") from None
     return agent.to(device), cfg
 
 

@@ -87,7 +87,7 @@ def summarize(results) -> dict:
     sectors = np.array([lap["sectors_s"] for lap in laps]) if laps else np.full((1, 3), np.nan)
     return {"episodes": len(results),
             "completion_rate": float(np.mean([r.completed for r in results])),
-            "valid_lap_rate": float(np.mean([bool(r.laps) and all(l["valid"] for l in r.laps)
+            "valid_lap_rate": float(np.mean([bool(r.laps) and all(lap["valid"] for lap in r.laps)
                                              for r in results])),
             "mean_reward": float(np.mean([r.reward for r in results])),
             "mean_steps": float(np.mean([r.steps for r in results])),

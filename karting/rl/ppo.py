@@ -141,7 +141,8 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                 shadow.pull()
             stats = {"policy_gradient_loss": pg_loss.item(), "value_loss": v_loss.item(),
                      "entropy_loss": -ent.item()}
-        if cfg.target_kl is not None and approx_kls and np.mean(approx_kls[-max(1, n // cfg.batch_size):]) > cfg.target_kl:
+        recent_kl = np.mean(approx_kls[-max(1, n // cfg.batch_size):]) if approx_kls else 0.0
+        if cfg.target_kl is not None and approx_kls and recent_kl > cfg.target_kl:
             stopped_early = True
             break
     values, returns = batch["values"][idx_all], batch["returns"][idx_all]

@@ -59,7 +59,8 @@ class Race:
         self.s, self.lateral, self.idx = z(np.float64), z(np.float64), z(np.int64)
         self.gidx = z(np.int64)          # centre-line point in the TrackSet's flat arrays
         self.next_gate, self.next_gate_progress = z(np.int32), z(np.float64)
-        self.laps, self.lap_start, self.sector, self.sector_start = z(np.int32), z(np.float64), z(np.int32), z(np.float64)
+        self.laps, self.lap_start = z(np.int32), z(np.float64)
+        self.sector, self.sector_start = z(np.int32), z(np.float64)
         self.lap_timed, self.lap_valid, self.sector_timed = z(bool), z(bool), z(bool)
         self.last_lap_time, self.best_lap_time = z(np.float64), z(np.float64)   # 0 = none yet
         self.last_lap_valid = z(bool)

@@ -39,7 +39,8 @@ def load(path):
             df[c] = df[c].astype(dt)
         except (ValueError, TypeError):
             bad = pd.to_numeric(df[c], errors="coerce").isna().to_numpy()
-            where = f", e.g. {df[c].iloc[int(np.argmax(bad))]!r} in data row {int(np.argmax(bad)) + 1}" if bad.any() else ""
+            first = int(np.argmax(bad))
+            where = f", e.g. {df[c].iloc[first]!r} in data row {first + 1}" if bad.any() else ""
             raise ValueError(f"{path}: column {c!r} has values that are not {np.dtype(dt).name}{where}") from None
     return df
 

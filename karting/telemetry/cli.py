@@ -144,7 +144,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (T.TelemetryError, ValueError, FileNotFoundError) as e:
+    except (T.TelemetryError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:          # `... | head`: the reader has what it wanted

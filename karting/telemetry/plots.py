@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import require
 from . import analysis as T
 
 SECTOR_SHADES = ("#f2f2f2", "#ffffff", "#f2f2f2")
@@ -34,7 +35,7 @@ def _save(fig, out):
 
 def plot_compare(traces, sectors, info, label_a, label_b, out):
     """Delta time, speed, throttle/brake and steering of two laps against distance, one PNG."""
-    import matplotlib
+    matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     d = traces.index.to_numpy()
@@ -67,7 +68,7 @@ def plot_compare(traces, sectors, info, label_a, label_b, out):
 def plot_columns(df, columns, key, out, x="distance", label=""):
     """Columns of one lap against distance, of one episode against time (``x="time"``), or of
     one kart's whole session against its steps (``x="step"``)."""
-    import matplotlib
+    matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     if x == "distance":
