@@ -7,11 +7,9 @@ ghost is this session's best lap, so the HUD shows a live delta and sector split
 """
 import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main():

@@ -19,19 +19,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from karting.track import raceline as rl  # noqa: E402
-from karting.sim.expert import reference_lap  # noqa: E402
-from karting.track import TrackError, build_track, frame  # noqa: E402
-from karting.track.generate import import_centreline_csv, read_centreline_csv  # noqa: E402
+from karting.track import raceline as rl
+from karting.sim.expert import reference_lap
+from karting.track import TrackError, build_track, frame
+from karting.track.generate import import_centreline_csv, read_centreline_csv
 
 
 def geometry(csv, pub):

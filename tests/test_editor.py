@@ -2,17 +2,26 @@
 mouse and key events, as a user would."""
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pygame
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import checkpoint_editor as ce  # noqa: E402
+from karting.track import load_track
 
-from karting.track import load_track  # noqa: E402
+
+def _load_tool(name):
+    """tools/ holds programs, not a package: load one by its path."""
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ce = _load_tool("checkpoint_editor")
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout
-
-from karting.track.gates import auto_gates, check_gates  # noqa: E402
-from karting.track import (GATE_SPACING_M, TrackError, build_track,  # noqa: E402
+from karting.track.gates import auto_gates, check_gates
+from karting.track import (GATE_SPACING_M, TrackError, build_track,
                            default_checkpoints_path, load_checkpoints_file, resolve_track_path,
                            save_track_entry)
 

@@ -15,9 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout
-
-from karting.track import (DEFAULT_SCALE_M_PER_PX, DEFAULT_TRACKS_DIR, TrackError,  # noqa: E402
+from karting.track import (DEFAULT_SCALE_M_PER_PX, DEFAULT_TRACKS_DIR, TrackError,
                            build_track, default_checkpoints_path, load_checkpoints_file,
                            resolve_track_path, save_track_entry)
 
