@@ -51,7 +51,8 @@ def main(argv=None):
     wall = time.perf_counter() - t0
     print(f"drove {steps} steps ({steps / 20:.1f} s simulated) in {wall:.1f} s wall time")
     if info["lap"] >= args.laps:
-        secs = ", ".join(f"S{i + 1} {t:.2f}" for i, t in enumerate(info["sector_times"]))
+        from .telemetry import format_sectors
+        secs = format_sectors(info["sector_times"], sep=", ")
         print(f"lap time {info['lap_time']:.2f} s ({'valid' if info['lap_valid'] else 'invalid'}); {secs}")
     else:
         print("the lap was not completed (terminated or out of time)")

@@ -81,6 +81,7 @@ class DriveApp:
         from .extras import require
         pygame = require("pygame", "gui")
         from .env.render import Renderer
+        from .sim.laps import LapBook
         from .sim.race import Race, RewardConfig
         from .track import load_track
         self.pg = pygame
@@ -93,6 +94,7 @@ class DriveApp:
                           reward=rules)
         self.renderer = Renderer(self.track, 2)     # pose slots for the kart and the ghost
         self.rng = np.random.default_rng(0)
+        self.book = LapBook(1)
         name = self.track.name.removesuffix(".png")
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
@@ -128,7 +130,7 @@ class DriveApp:
         self.batch.reset(np.ones(1, bool), self.rng)
         self.steer = 0.0
         self.splits = []                     # sector split times of the current lap
-        self.lap_seen = 0
+        self.book.start()
         self.sector_seen = int(self.batch.sector[0])
         if not first:
             self.message = "restarted"
@@ -137,18 +139,23 @@ class DriveApp:
         b = self.batch
         return float(b.time_s[0] - b.lap_start[0])
 
+    @property
+    def laps_done(self) -> int:
+        return int(self.book.count[0])
+
     def _on_lap_done(self):
         """A lap was completed this step: update the best lap (and the ghost) from telemetry."""
         from . import telemetry as T
         b = self.batch
-        t, valid = float(b.last_lap_time[0]), bool(b.last_lap_valid[0])
+        lap = self.book.laps[0][-1]
+        t, valid = lap.time_s, lap.valid
         self.message = f"lap {t:.2f} s" + ("" if valid else " (invalid)")
         if valid and (self.best is None or t < self.best.lap_time - 1e-6):
             df = b.recorder.to_dataframe()
             key = (0, int(b.episode[0]), int(b.laps[0]))
             try:
                 self.best = Ghost(T.lap_trace(df, key), f"best {t:.2f} s", t)
-                self.best_sectors = list(b.sector_times[0])
+                self.best_sectors = list(lap.sectors_s)
                 self.message += "  NEW BEST"
             except T.TelemetryError:
                 pass
@@ -229,8 +236,7 @@ class DriveApp:
             if b.sector[0] != self.sector_seen:
                 self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
                 self.sector_seen = int(b.sector[0])
-            if b.laps[0] > self.lap_seen:
-                self.lap_seen = int(b.laps[0])
+            if len(self.book.update_race(b)):
                 self._on_lap_done()
             if term[0]:
                 self.message = "into the tyre wall: R restarts"
@@ -285,7 +291,7 @@ class DriveApp:
         from .env.render import CHASE, FIRST_PERSON
         xs, ys, yaws = [float(st.x[0])], [float(st.y[0])], [float(st.yaw[0])]
         ghost = self.ghost or self.best
-        if self.show_ghost and ghost is not None and self.lap_seen + int(b.lap_timed[0]) >= 1:
+        if self.show_ghost and ghost is not None and self.laps_done + int(b.lap_timed[0]) >= 1:
             gx, gy, gyaw = ghost.pose(self.lap_time_now())
             xs, ys, yaws = xs + [gx], ys + [gy], yaws + [gyaw]
         w, h = self.size

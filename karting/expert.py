@@ -12,7 +12,8 @@ def format_lap(r: ExpertLap) -> str:
     if not r.completed:
         return (f"{r.track}: no clean lap: none of the {r.settings_tried} expert settings completed "
                 "a lap without leaving the track (too narrow or too tight a corner for a kart?)")
-    secs = "  ".join(f"S{i + 1} {t:6.2f}" for i, t in enumerate(r.sector_times_s))
+    from .telemetry import format_sectors
+    secs = format_sectors(r.sector_times_s, width=6, sep="  ")
     return (f"{r.track}: {r.length_m:.0f} m  reference lap {r.lap_time_s:.2f} s "
             f"({r.avg_speed_kmh:.1f} km/h)  {secs}  standing lap {r.standing_lap_s:.2f} s  "
             f"[grip used {r.mu_use:.1f}, line weight {r.line_weight:.1f}; "

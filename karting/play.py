@@ -72,7 +72,8 @@ class VideoComposer:
 # ---------------------------------------------------------------- CLI
 
 def _fmt_lap(lap):
-    secs = " ".join(f"S{i + 1} {t:.2f}" for i, t in enumerate(lap["sectors_s"]))
+    from .telemetry import format_sectors
+    secs = format_sectors(lap["sectors_s"])
     return f"{lap['time_s']:.2f} s ({'valid' if lap['valid'] else 'invalid'}; {secs})"
 
 

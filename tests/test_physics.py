@@ -102,3 +102,19 @@ def test_grass_slows_the_kart():
     # rolling resistance difference over 2 s (drag differs a little: the speeds differ)
     expected = (p.roll_grass - p.roll_asphalt) * G * 2.0
     assert a.vx[0] - b.vx[0] == pytest.approx(expected, rel=0.15)
+
+
+def test_lap_book_records_each_lap_once_and_only_for_the_masked_karts():
+    import numpy as np
+
+    from karting.sim.laps import LapBook
+    book = LapBook(3)
+    sect = np.array([[10.0, 11.0, 12.0]] * 3)
+    assert len(book.update([0, 0, 0], [0, 0, 0], [False] * 3, sect)) == 0
+    new = book.update([1, 0, 1], [33.0, 0, 35.0], [True, False, False], sect, mask=np.array([True, True, False]))
+    assert list(new) == [0]                                   # kart 2 finished, but is masked out
+    assert book.laps[0][0].time_s == 33.0 and book.laps[0][0].valid and book.laps[0][0].sectors_s == [10, 11, 12]
+    assert book.laps[2] == [] and list(book.count) == [1, 0, 1]      # ... its count still follows
+    assert len(book.update([1, 0, 1], [33.0, 0, 35.0], [True, False, False], sect)) == 0   # no new lap
+    book.start(np.array([True, False, False]))
+    assert book.laps[0] == [] and book.count[0] == 0

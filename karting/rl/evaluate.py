@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..sim.laps import LapBook
+
 
 @dataclass
 class EpisodeResult:
@@ -46,8 +48,7 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", determinist
     obs, info = env.reset(seed=seed)
     active = np.ones(n, bool)
     ret, steps = np.zeros(n), np.zeros(n, np.int64)
-    last_lap = info["lap"].copy()
-    lap_log = [[] for _ in range(n)]
+    book = LapBook(n)
     results = [None] * n
     end_step = np.zeros(n, np.int64)
     while active.any():
@@ -55,15 +56,13 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", determinist
         obs, reward, term, trunc, info = env.step(actions)
         ret[active] += reward[active]
         steps[active] += 1
-        for i in np.flatnonzero(active & (info["lap"] > last_lap)):
-            lap_log[i].append({"time_s": float(info["lap_time"][i]), "valid": bool(info["lap_valid"][i]),
-                               "sectors_s": [float(x) for x in info["sector_times"][i]]})
-        last_lap = info["lap"].copy()
+        book.update_info(info, mask=active)
         lap_done = info["lap"] >= laps
         finished = active & (term | trunc | lap_done)
         for i in np.flatnonzero(finished):
             results[i] = EpisodeResult(env.track.name, bool(lap_done[i]), float(ret[i]),
-                                       int(steps[i]), end_reason(b, i, lap_done[i]), lap_log[i])
+                                       int(steps[i]), end_reason(b, i, lap_done[i]),
+                                       [lap.as_dict() for lap in book.laps[i]])
             end_step[i] = steps[i]
         active &= ~finished
         if on_step is not None:

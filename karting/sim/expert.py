@@ -115,6 +115,7 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
                   params: KartParams = KartParams(), record=False) -> ExpertLap:
     """Drive ``laps`` laps from a standing start with every setting of the grid at once and
     return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it."""
+    from .laps import LapBook
     from .race import Race
     mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
     mu, lw = mu.ravel(), lw.ravel()
@@ -133,21 +134,19 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
     best = np.full(n, np.inf)
     best_sectors = np.zeros((n, 3))
     standing = np.zeros(n)
-    done_laps = np.zeros(n, np.int32)
+    book = LapBook(n)
     while active.any():
         _, term, trunc = batch.step(pp.act(batch.state, batch.idx))
         if record:
             batch.record()
-        new = active & (batch.laps > done_laps)
-        for i in np.flatnonzero(new):
-            t = batch.last_lap_time[i]
-            if batch.last_lap_valid[i]:
-                if done_laps[i] == 0:
-                    standing[i] = t
-                if t < best[i]:
-                    best[i], best_sectors[i] = t, batch.sector_times[i]
-        done_laps = batch.laps.copy()
-        active &= ~(term | trunc) & (done_laps < laps)
+        for i in book.update_race(batch, mask=active):
+            lap = book.laps[i][-1]
+            if lap.valid:
+                if len(book.laps[i]) == 1:
+                    standing[i] = lap.time_s
+                if lap.time_s < best[i]:
+                    best[i], best_sectors[i] = lap.time_s, lap.sectors_s
+        active &= ~(term | trunc) & (book.count < laps)
     clean = np.isfinite(best)
     out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
                     clean_settings=int(clean.sum()), settings_tried=n)

@@ -9,10 +9,10 @@ one lap resampled on a distance grid, :func:`compare` two laps aligned by distan
 per-sector gains). ``python -m karting.telemetry summary|compare|plot`` is the command line
 (:mod:`karting.telemetry.cli`).
 """
-from .analysis import (LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare, gains,
-                       lap_trace, laps, load, pick_lap)
+from .analysis import (LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare, format_sectors,
+                       gains, lap_trace, laps, load, pick_lap)
 from .recorder import COLUMNS, DEFAULT_DIR, SCHEMA_VERSION, TelemetryRecorder, write_csv
 
 __all__ = ["COLUMNS", "DEFAULT_DIR", "LAP_KEYS", "SCHEMA_VERSION", "STANDING_KMH", "TRACE_COLUMNS",
-           "TelemetryError", "TelemetryRecorder", "compare", "gains", "lap_trace", "laps", "load",
+           "TelemetryError", "TelemetryRecorder", "compare", "format_sectors", "gains", "lap_trace", "laps", "load",
            "pick_lap", "write_csv"]

@@ -212,6 +212,11 @@ def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
                              "standing_a": standing["a"], "standing_b": standing["b"]}
 
 
+def format_sectors(times, width: int = 0, sep: str = " ") -> str:
+    """``S1 20.85 S2 21.30 S3 18.60``: the one way the commands print sector times."""
+    return sep.join(f"S{i + 1} {float(t):{width}.2f}" for i, t in enumerate(times))
+
+
 def gains(traces, segment_m=100.0):
     """Where time is gained and lost: ``delta_s`` change over each ``segment_m`` stretch of the
     lap (> 0: B lost time there). DataFrame with ``from_m, to_m, b_minus_a_s``."""

@@ -1,0 +1,57 @@
+"""The one lap bookkeeper: completed laps of a batch, kart by kart.
+
+A :class:`~karting.sim.race.Race` keeps the lap in progress and the last completed lap's time,
+validity and sectors; :class:`LapBook` turns that into a record per completed lap. Evaluation,
+the expert's reference lap and the person driving all read laps through it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Lap:
+    time_s: float
+    valid: bool
+    sectors_s: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"time_s": self.time_s, "valid": self.valid, "sectors_s": list(self.sectors_s)}
+
+
+class LapBook:
+    """``update(...)`` after every step returns the karts that completed a lap in it; ``laps[i]``
+    lists kart i's laps since :meth:`start` (its episode's start)."""
+
+    def __init__(self, n: int):
+        self.count = np.zeros(n, np.int64)
+        self.laps = [[] for _ in range(n)]
+
+    def start(self, mask=None):
+        """New episodes for the karts in ``mask`` (all by default): no laps yet."""
+        idx = range(len(self.laps)) if mask is None else np.flatnonzero(mask)
+        for i in idx:
+            self.count[i] = 0
+            self.laps[i] = []
+
+    def update(self, laps, lap_time, lap_valid, sector_times, mask=None) -> np.ndarray:
+        """Karts (indices) whose lap count grew, among ``mask`` (all by default): each gets a
+        :class:`Lap` from the last completed lap's time, validity and sectors."""
+        laps = np.asarray(laps)
+        grew = laps > self.count
+        if mask is not None:
+            grew &= mask
+        new = np.flatnonzero(grew)
+        for i in new:
+            self.laps[i].append(Lap(float(lap_time[i]), bool(lap_valid[i]),
+                                    [float(x) for x in sector_times[i]]))
+        self.count = laps.astype(np.int64)      # every kart's count follows, recorded or not
+        return new
+
+    def update_race(self, race, mask=None) -> np.ndarray:
+        return self.update(race.laps, race.last_lap_time, race.last_lap_valid, race.sector_times, mask)
+
+    def update_info(self, info: dict, mask=None) -> np.ndarray:
+        """The same from a vector env's ``info`` (``lap``, ``lap_time``, ``lap_valid``, ``sector_times``)."""
+        return self.update(info["lap"], info["lap_time"], info["lap_valid"], info["sector_times"], mask)
