@@ -153,6 +153,22 @@ def _centre_contour(path: Path, asphalt: np.ndarray):
     return best[:-1], to_grass  # contourpy gives (x=col, y=row); drop the repeated closing point
 
 
+#: how many gates a track derives for itself (one every GATE_SPACING_M, within these bounds)
+DERIVED_GATES = (8, 64)
+
+
+def spaced_gates(centre, normal, width, length, spacing_m, count_range=(3, 400), start_index=0):
+    """Gates across the track every ~``spacing_m`` along the centre line from point
+    ``start_index`` in the driving direction, 1 m beyond each edge: ``(indices (K,), ends
+    (K, 2, 2) world metres)``, K = length / spacing within ``count_range``. The one gate rule
+    of the track builder (DERIVED_GATES) and the editor's auto gates (any spacing)."""
+    m = len(centre)
+    k = int(np.clip(round(length / max(spacing_m, 1.0)), *count_range))
+    idx = (start_index + np.round(np.arange(k) * m / k).astype(int)) % m
+    half = (width[idx] / 2.0 + 1.0)[:, None]
+    return idx, np.stack([centre[idx] + normal[idx] * half, centre[idx] - normal[idx] * half], 1)
+
+
 def check_entry_on_image(entry: dict, asphalt: np.ndarray, where: str) -> None:
     """The entry's start pose and gates must lie on the image; the start on the asphalt and
     every gate across it. Raises TrackError naming the field."""
@@ -254,10 +270,7 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
 
     spacing = length / len(centre)
     if gates_w is None:
-        k = int(np.clip(round(length / GATE_SPACING_M), 8, 64))
-        idx = np.round(np.arange(k) * len(centre) / k).astype(int)
-        half = (width[idx] / 2.0 + 1.0)[:, None]
-        gates_w = np.stack([centre[idx] + normal[idx] * half, centre[idx] - normal[idx] * half], 1)
+        idx, gates_w = spaced_gates(centre, normal, width, length, GATE_SPACING_M, DERIVED_GATES)
         gate_s = idx * spacing
     order_ok = np.all(np.diff(gate_s) > 0)
     if not order_ok:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .build import ASPHALT, GATE_SPACING_M, Track
+from .build import ASPHALT, GATE_SPACING_M, Track, spaced_gates
 
 #: a gap longer than this between consecutive gates lets a kart cut the track unnoticed
 MAX_GATE_GAP_M = 150.0
@@ -20,12 +20,8 @@ _SAMPLES = 96
 def auto_gates(track: Track, spacing_m: float = GATE_SPACING_M, start_index: int = 0):
     """Gates across the track every ~``spacing_m`` along the centre line, from centre-line
     index ``start_index`` in the driving direction, 1 m beyond each edge. (K, 2, 2) pixels."""
-    m = len(track.centre)
-    k = int(np.clip(round(track.length / max(spacing_m, 1.0)), 3, 400))
-    idx = (start_index + np.round(np.arange(k) * m / k).astype(int)) % m
-    half = (track.width[idx] / 2.0 + 1.0)[:, None]
-    ends = np.stack([track.centre[idx] + track.normal[idx] * half,
-                     track.centre[idx] - track.normal[idx] * half], 1)
+    _, ends = spaced_gates(track.centre, track.normal, track.width, track.length, spacing_m,
+                           start_index=start_index)
     return track.world_to_pixel(ends)
 
 
