@@ -253,7 +253,7 @@ def _train_ours(track, precision, updates, seed=0):
 
 def _train_sb3(track, updates, seed=0, batched=True):
     """fps of stable-baselines3 PPO (MultiInputPolicy), same settings, on the batched env through
-    ``karting.sb3.SB3VecEnv``, or (``batched=False``) on 16 single envs in SB3's DummyVecEnv,
+    ``karting.env.sb3.SB3VecEnv``, or (``batched=False``) on 16 single envs in SB3's DummyVecEnv,
     the way any Gymnasium env plugs into SB3 (16 GL contexts, 16 readbacks a step)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
