@@ -37,3 +37,44 @@ def test_the_library_imports_one_way():
                     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                     assert not any(n.split(".")[0] in ("pygame", "modal", "matplotlib") for n in names), \
                         f"{path.relative_to(REPO)} imports {names} at module level"
+
+
+
+def _import_graph():
+    """karting module -> the karting modules it imports, lazy imports inside functions included."""
+    import ast
+    paths = {}
+    for p in (REPO / "karting").rglob("*.py"):
+        name = ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        paths[name] = p
+    graph = {m: set() for m in paths}
+    for m, p in paths.items():
+        pkg = m if p.name == "__init__.py" else m.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = pkg.split(".")[:len(pkg.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in paths]
+                graph[m] |= {t for t in (subs or [target]) if t in paths and t != m}
+            elif isinstance(node, ast.Import):
+                graph[m] |= {a.name for a in node.names if a.name in paths}
+    return graph
+
+
+def test_no_import_cycles():
+    """No module of karting imports (even lazily, inside a function) one that imports it back."""
+    graph = _import_graph()
+
+    def reaches(start, goal):
+        seen, todo = set(), [start]
+        while todo:
+            m = todo.pop()
+            for n in graph[m]:
+                if n == goal:
+                    return True
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return False
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == [], f"modules on an import cycle: {cycles}"
