@@ -31,7 +31,7 @@ class KartBatch(Race):
         else:
             self.renderer = None
 
-    def telemetry_now(self):
+    def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""
         ts, st, p = self.ts, self.state, self.params
         curv = self.curvature_ahead()
@@ -44,7 +44,7 @@ class KartBatch(Race):
             (self.lateral - ts.racing_offset[self.gidx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
         return np.clip(raw, TELEMETRY_LOW, TELEMETRY_HIGH).astype(np.float32)
 
-    def observe(self, fresh=None):
+    def observe(self, fresh: np.ndarray | None = None) -> dict:
         """Render and fill the observation buffers; ``fresh`` marks karts whose history restarts."""
         tel = self.telemetry_now()
         k = TELEMETRY_SIZE * self.telemetry_history
@@ -69,7 +69,7 @@ class KartBatch(Race):
                 self.vision = stacked
         return {"vision": self.vision, "telemetry": self.telemetry.copy()}
 
-    def frame(self, index=0):
+    def frame(self, index: int = 0) -> np.ndarray:
         """A 480x320 chase view of kart ``index`` with its first-person view inset (top left)."""
         st = self.state
         img = self.renderer.render_chase(st.x, st.y, st.yaw, index)
@@ -80,7 +80,8 @@ class KartBatch(Race):
         img[4:8 + 2 * VIEW, 4:6] = img[4:8 + 2 * VIEW, 6 + 2 * VIEW:8 + 2 * VIEW] = 255
         return img
 
-    def close(self):
+    def close(self) -> None:
+        """Release the renderer's GL context."""
         if self.renderer is not None:
             self.renderer.release()
             self.renderer = None

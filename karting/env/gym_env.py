@@ -69,6 +69,8 @@ reward weights below.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -119,7 +121,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self._autoreset = np.zeros(num_envs, bool)
         self.np_random = np.random.default_rng()
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         if seed is not None:
             if not isinstance(seed, (int, np.integer)):
                 seed = int(np.asarray(seed).ravel()[0])
@@ -133,7 +135,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.batch.record()
         return obs, self.batch.info()
 
-    def step(self, actions):
+    def step(self, actions) -> tuple:
         if self.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP:
             return self._step_same_step(actions)
         a = _check_actions(actions, self.num_envs)
@@ -178,21 +180,22 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         return obs, reward, terminated, truncated, info
 
     @property
-    def track_lengths(self):
+    def track_lengths(self) -> np.ndarray:
         """(N,) lap length of each kart's track [m]."""
         return self.batch.length.copy()
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
             return self.batch.frame(0)
         return None
 
-    def export_telemetry(self, path="session.csv"):
+    def export_telemetry(self, path: str = "session.csv") -> Path:
+        """Write every recorded step as CSV (as KartingEnv.export_telemetry); returns the path."""
         if self.batch.recorder is None:
             raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
         return self.batch.recorder.export_csv(path)
 
-    def close(self, **kwargs):
+    def close(self, **kwargs) -> None:
         self.batch.close()
 
 
@@ -213,7 +216,7 @@ class KartingEnv(gym.Env):
         self.observation_space = _spaces(frame_stack, telemetry_history)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         super().reset(seed=seed)
         one = np.ones(1, bool)
         self.batch.reset(one, self.np_random)
@@ -221,7 +224,7 @@ class KartingEnv(gym.Env):
         self.batch.record()
         return {k: v[0] for k, v in obs.items()}, self._info()
 
-    def step(self, action):
+    def step(self, action) -> tuple:
         a = _check_actions(action, 1)
         reward, terminated, truncated = self.batch.step(a)
         obs = self.batch.observe()
@@ -235,19 +238,19 @@ class KartingEnv(gym.Env):
         out["sector"] = int(self.batch.sector[0]) + 1
         return out
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
             return self.batch.frame(0)
         return None
 
-    def export_telemetry(self, path="session.csv"):
+    def export_telemetry(self, path: str = "session.csv") -> Path:
         """Write every recorded step as CSV (schema in karting.telemetry); a bare file name goes
         into telemetry_logs/. Returns the path written."""
         if self.batch.recorder is None:
             raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
         return self.batch.recorder.export_csv(path)
 
-    def close(self):
+    def close(self) -> None:
         self.batch.close()
 
 
@@ -266,7 +269,7 @@ class MultiTrackVectorEnv(KartingVectorEnv):
         super().__init__(list(tracks), num_envs=num_envs, **kwargs)
 
 
-def make_train_envs(tracks, num_envs: int, **kwargs):
+def make_train_envs(tracks: list, num_envs: int, **kwargs) -> KartingVectorEnv:
     """The vector env for a list of track paths (kart i on track i mod K), natively batched
     whatever their number. ``track_lengths`` gives each kart's lap length (N,) [m]."""
     tracks = list(tracks)

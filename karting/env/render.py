@@ -15,8 +15,12 @@ in image order (rows top-down) and needs no flip on the CPU. Tiles are stacked i
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import moderngl
 
 from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
 
@@ -31,6 +35,7 @@ GL_INSTALL_HINT = (
 
 
 class RendererUnavailable(RuntimeError):
+    """No OpenGL context could be created; the message says which system packages to install."""
     pass
 
 
@@ -193,7 +198,8 @@ void main() {
 """
 
 
-def perspective(fov_y_deg, aspect, near, far):
+def perspective(fov_y_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
+    """OpenGL's perspective projection matrix (4, 4) float32."""
     f = 1.0 / math.tan(math.radians(fov_y_deg) / 2)
     return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
                      [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
@@ -221,7 +227,7 @@ def is_software_renderer(gl_renderer: str) -> bool:
     return any(k in str(gl_renderer).lower() for k in SOFTWARE_RENDERERS)
 
 
-def create_context(max_devices: int = 16):
+def create_context(max_devices: int = 16) -> "moderngl.Context":
     """A headless moderngl context through EGL, with a clear error when there is none.
 
     EGL may list several devices (on a GPU machine with Mesa installed too: the GPU and Mesa's
@@ -334,7 +340,7 @@ def _strip(points_lo, points_hi, colors):
 CHUNK = 16  # strip vertices per chunk (8 wall posts): +8% frames/s over 32, side by side
 
 
-def chunk_strips(strips, ranges, with_strip=False):
+def chunk_strips(strips: list, ranges: list, with_strip: bool = False) -> tuple:
     """Cut triangle strips into chunks of CHUNK vertices (neighbours share an edge; the last is
     padded with degenerate triangles). Returns (vertex texture data (rows, 2048, 4) float32,
     first vertex (K,), centre (K, 2), radius (K,), visible range (K,)) and, with ``with_strip``,
@@ -365,7 +371,8 @@ def chunk_strips(strips, ranges, with_strip=False):
     return out + (np.asarray(strip_of, np.int64),) if with_strip else out
 
 
-def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg, min_dist=0.0):
+def cull(cam_xy: np.ndarray, cam_cs: np.ndarray, obj_xy: np.ndarray, obj_radius, obj_range, fov_deg: float,
+         min_dist: float = 0.0) -> np.ndarray:
     """(C, K) mask of objects (bounding circles) that may be seen by each camera, and are
     further than ``min_dist`` from it."""
     d = obj_xy[None, :, :] - cam_xy[:, None, :]
@@ -378,7 +385,7 @@ def cull(cam_xy, cam_cs, obj_xy, obj_radius, obj_range, fov_deg, min_dist=0.0):
             & (dist2 < reach * reach) & (dist2 > min_dist * min_dist))
 
 
-def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float = 0.9):
+def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float = 0.9) -> list:
     """Tyre walls at ``runoff_m`` outside the asphalt (contours of the distance to the track),
     simplified to ~0.2 m and returned as triangle strips whose 4th colour channel is arc length
     (the fragment shader paints red/white stacks from it)."""
@@ -403,7 +410,7 @@ def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float =
     return strips
 
 
-def kart_mesh():
+def kart_mesh() -> tuple:
     """A kart as two indexed boxes (each triangle that reaches llvmpipe's rasteriser costs
     ~0.5 us, and at 84x84 a kart 20 m ahead is ~6 px wide): the chassis in the kart's colour
     (colour -1 = palette) and the driver. Returns (vertices (V, 6) float32, indices (I,) int32)."""
@@ -567,7 +574,8 @@ class Renderer:
                 else:
                     p[name].value = value
 
-    def visible_pairs(self, cam_xy, cam_cs, kart_xy, fov_deg, self_index=True):
+    def visible_pairs(self, cam_xy: np.ndarray, cam_cs: np.ndarray, kart_xy: np.ndarray, fov_deg: float,
+                      self_index: bool = True) -> np.ndarray:
         """(camera, kart) index pairs worth drawing: on the same track, in front, within range,
         not a ghost."""
         ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg,
@@ -579,7 +587,7 @@ class Renderer:
         c, k = np.nonzero(ok)
         return np.stack([c, k], 1).astype(np.int32)
 
-    def visible_chunks(self, cam_xy, cam_cs, fov_deg, cam_track=None):
+    def visible_chunks(self, cam_xy: np.ndarray, cam_cs: np.ndarray, fov_deg: float, cam_track=None) -> np.ndarray:
         """(camera, first vertex) of the wall chunks each camera may see on its own track."""
         ok = cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg)
         if len(self.tracks) > 1:
@@ -613,7 +621,7 @@ class Renderer:
             vao.render(instances=int(count))
         self.vao_sky.render(vertices=4, instances=num_cams)
 
-    def render(self, x, y, yaw, out=None) -> np.ndarray:
+    def render(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """First-person views of all N karts as (N, size, size, 3) uint8.
 
         With ``out`` (a C-contiguous (N, size, size, 3) uint8 array, single tile column) the
@@ -649,7 +657,8 @@ class Renderer:
             return out
         return views[..., :3]
 
-    def render_chase(self, x, y, yaw, index: int = 0, size=(480, 320), camera: Camera = CHASE):
+    def render_chase(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, index: int = 0, size: tuple = (480, 320),
+                     camera: Camera = CHASE) -> np.ndarray:
         """A view from ``camera`` on kart ``index`` with every kart drawn: (H, W, 3) uint8."""
         with self.ctx:
             return self._render_chase(x, y, yaw, index, size, camera)
@@ -686,7 +695,7 @@ class Renderer:
         fbo.read_into(buf, components=4)
         return buf[..., :3].copy()
 
-    def release(self):
+    def release(self) -> None:
         """Free the GL context (and with it everything drawn in it)."""
         if getattr(self, "ctx", None) is not None:
             self.ctx.release()

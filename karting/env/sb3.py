@@ -18,6 +18,9 @@ from .gym_env import KartingVectorEnv
 
 
 class SB3VecEnv(VecEnv):
+    """Stable-Baselines3's VecEnv over the natively batched KartingVectorEnv (same-step
+    autoreset, ``terminal_observation`` and ``episode`` infos as SB3 expects); the VecEnv API is
+    SB3's."""
     def __init__(self, track="circuit.png", num_envs: int = 16, **kwargs):
         self.env = KartingVectorEnv(track, num_envs=num_envs,
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **kwargs)
@@ -26,17 +29,17 @@ class SB3VecEnv(VecEnv):
         self.t0 = time.time()
         self._actions = None
 
-    def reset(self):
+    def reset(self) -> dict:
         seed = self._seeds[0] if getattr(self, "_seeds", None) and self._seeds[0] is not None else None
         obs, _ = self.env.reset(seed=seed)
         self._reset_seeds()
         self.ep_ret[:], self.ep_len[:] = 0.0, 0
         return obs
 
-    def step_async(self, actions):
+    def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
 
-    def step_wait(self):
+    def step_wait(self) -> tuple:
         obs, reward, term, trunc, info = self.env.step(self._actions)
         done = term | trunc
         self.ep_ret += reward
@@ -50,17 +53,17 @@ class SB3VecEnv(VecEnv):
         self.ep_ret[done], self.ep_len[done] = 0.0, 0
         return obs, reward, done, infos
 
-    def close(self):
+    def close(self) -> None:
         self.env.close()
 
-    def get_attr(self, attr_name, indices=None):
+    def get_attr(self, attr_name: str, indices=None) -> list:
         return [getattr(self.env, attr_name)] * len(self._get_indices(indices))
 
-    def set_attr(self, attr_name, value, indices=None):
+    def set_attr(self, attr_name: str, value, indices=None) -> None:
         setattr(self.env, attr_name, value)
 
-    def env_method(self, method_name, *args, indices=None, **kwargs):
+    def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list:
         return [getattr(self.env, method_name)(*args, **kwargs)] * len(self._get_indices(indices))
 
-    def env_is_wrapped(self, wrapper_class, indices=None):
+    def env_is_wrapped(self, wrapper_class, indices=None) -> list:
         return [False] * len(self._get_indices(indices))

@@ -25,7 +25,7 @@ def observation_space(frame_stack: int = 1, telemetry_history: int = 1) -> space
 ACTION_SPACE = spaces.Box(-1.0, 1.0, (2,), np.float32)
 
 
-def check_actions(actions, n):
+def check_actions(actions, n: int) -> np.ndarray:
     """(n, 2) float32 actions clipped to [-1, 1]; a wrong shape or NaN/inf is a ValueError
     naming the kart and the control."""
     a = np.asarray(actions, dtype=np.float32)

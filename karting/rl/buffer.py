@@ -7,6 +7,8 @@ import torch
 
 
 class RolloutBuffer:
+    """One rollout of ``n_steps`` x ``n_envs``: observations, actions, log-probs, values,
+    rewards, ends and the valid mask."""
     def __init__(self, n_steps: int, n_envs: int, observation_space, action_dim: int = 2):
         t, n = n_steps, n_envs
         self.vision = torch.zeros((t, n) + observation_space["vision"].shape, dtype=torch.uint8)
@@ -17,7 +19,7 @@ class RolloutBuffer:
         # valid: False on the reset step of the next-step autoreset (its action does nothing)
         self.terminated, self.truncated, self.valid = (np.zeros((t, n), bool) for _ in range(3))
 
-    def minibatch_source(self, advantages, returns, device) -> dict:
+    def minibatch_source(self, advantages: np.ndarray, returns: np.ndarray, device) -> dict:
         """The rollout flattened to ``(n_steps * n_envs, ...)`` tensors on ``device``, with the
         advantages and returns, as ``ppo_update`` takes it."""
         flat = lambda x: x.reshape((-1,) + tuple(x.shape[2:]))  # noqa: E731

@@ -29,17 +29,18 @@ class CheckpointError(ValueError):
     """A model file cannot be used; the message says why and what to do."""
 
 
-def save_checkpoint(path, payload: dict) -> Path:
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
     """Write ``payload`` (plain data and tensors) atomically; adds the format marker."""
     data = {"format": FORMAT, "version": VERSION, **payload}
     return atomic_write(path, lambda f: torch.save(data, f))
 
 
-def save_json(path, obj) -> Path:
+def save_json(path: str | Path, obj) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2)), text=True)
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     """Read a checkpoint safely; ``CheckpointError`` for anything that is not a usable one."""
     path = Path(path)
     if not path.is_file():
@@ -75,7 +76,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return data
 
 
-def build_agent(data: dict, path="checkpoint", device="cpu"):
+def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tuple:
     """The ``Agent`` described by a loaded checkpoint, with its weights (and normaliser)."""
     from .config import TrainConfig
     from .policy import Agent
@@ -91,7 +92,7 @@ def build_agent(data: dict, path="checkpoint", device="cpu"):
     return agent.to(device), cfg
 
 
-def load_agent(path, device="cpu"):
+def load_agent(path: str | Path, device="cpu") -> tuple:
     """``(agent, config, checkpoint dict)`` from a model file, ready for evaluation."""
     data = load_checkpoint(path, map_location=device)
     agent, cfg = build_agent(data, path, device)

@@ -16,6 +16,7 @@ def _f(default, help, **kw):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Every setting of a training run; the field names are ``python -m karting.train``'s flags."""
     track: str = _f("circuit.png", "track PNG (path or shipped name), a comma-separated list of "
                     "PNGs, or a folder of PNGs; with several tracks, env i drives track i mod K")
     timesteps: int = _f(1_000_000, "total environment steps to train for, summed over all envs "
@@ -79,18 +80,21 @@ class TrainConfig:
 
     @property
     def rollout_size(self) -> int:
+        """Samples per PPO update (n_steps x vector_envs)."""
         return self.n_steps * self.vector_envs
 
-    def resolved_precision(self, device="cpu") -> str:
+    def resolved_precision(self, device: str = "cpu") -> str:
+        """``float32`` or ``bfloat16``: what ``precision`` means on ``device``."""
         if self.precision != "auto":
             return self.precision
         return "bfloat16" if native_bfloat16(device) else "float32"
 
-    def bfloat16(self, device="cpu") -> bool:
+    def bfloat16(self, device: str = "cpu") -> bool:
         """Whether the network runs its passes in bfloat16 (a ``ppo.LowPrecisionCopy``)."""
         return self.resolved_precision(device) == "bfloat16"
 
     def to_dict(self) -> dict:
+        """The config as plain JSON types (saved with every checkpoint)."""
         return asdict(self)
 
     @classmethod
@@ -101,7 +105,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def native_bfloat16(device="cpu") -> bool:
+def native_bfloat16(device: str = "cpu") -> bool:
     """Whether ``device`` does bfloat16 arithmetic in hardware: AVX512-BF16 or AMX on a CPU
     (elsewhere CPU autocast emulates it and is slower than float32), Ampere or newer on CUDA."""
     import torch
@@ -135,7 +139,7 @@ def _parse_int(s: str) -> int:
     return int(v)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig):
+def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig) -> None:
     """One ``--flag-name`` per field, typed from the default, with the field's help."""
     for f in fields(cls):
         default = f.default if f.default is not MISSING else None
@@ -156,5 +160,6 @@ def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig):
     return parser
 
 
-def from_args(ns: argparse.Namespace, cls=TrainConfig):
+def from_args(ns: argparse.Namespace, cls=TrainConfig) -> TrainConfig:
+    """The config from parsed flags (``add_arguments``); invalid values raise ValueError."""
     return cls(**{f.name: getattr(ns, f.name) for f in fields(cls)})

@@ -22,16 +22,19 @@ class EpisodeStats:
         self.ep_start = np.zeros(n_envs)
         self.valid = np.ones(n_envs, bool)     # False on an autoreset step: not part of an episode
 
-    def start(self, info):
+    def start(self, info: dict) -> None:
+        """Episodes start where the karts are now (``info`` of a reset)."""
         self.ep_start = info["progress"].copy()
 
-    def add(self, ret, length, lap_completed):
+    def add(self, ret: float, length: int, lap_completed: bool) -> None:
+        """One finished episode."""
         self.returns.append(ret)
         self.lengths.append(length)
         self.laps.append(lap_completed)
         self.episodes += 1
 
-    def step(self, reward, done, info, global_step: int, wall_s: float):
+    def step(self, reward: np.ndarray, done: np.ndarray, info: dict, global_step: int,
+             wall_s: float) -> np.ndarray:
         """Account one step (``done`` = terminated | truncated); ``global_step`` counts the step
         just taken. Returns the valid mask of the *next* step."""
         valid = self.valid
@@ -52,7 +55,8 @@ class EpisodeStats:
         self.valid = ~done
         return self.valid
 
-    def mean(self, q):
+    def mean(self, q) -> float:
+        """Mean of a statistic's window (NaN when empty)."""
         return float(np.mean(q)) if q else math.nan
 
     def progress_text(self, fps: float) -> str:

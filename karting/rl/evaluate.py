@@ -4,14 +4,19 @@ time: the reward hardly tells a fast lap from a slow one)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..sim.laps import LapBook
 
+if TYPE_CHECKING:
+    from ..env import KartingVectorEnv
+
 
 @dataclass
 class EpisodeResult:
+    """One evaluation episode: whether it drove its laps, its reward, length, how it ended, its laps."""
     track: str
     completed: bool              # drove all the laps asked for
     reward: float
@@ -20,7 +25,8 @@ class EpisodeResult:
     laps: list = field(default_factory=list)   # per lap: {"time_s", "valid", "sectors_s"}
 
 
-def policy_actions(agent, obs, device="cpu", deterministic=True):
+def policy_actions(agent, obs: dict, device="cpu", deterministic: bool = True) -> np.ndarray:
+    """(N, 2) actions of the policy for a batch of observations (the Gaussian's mean by default)."""
     import torch
     from .policy import obs_to_tensors
     v, t = obs_to_tensors(obs, device)
@@ -29,7 +35,8 @@ def policy_actions(agent, obs, device="cpu", deterministic=True):
     return a.float().cpu().numpy()
 
 
-def end_reason(b, i, lap_done):
+def end_reason(b, i: int, lap_done: bool) -> str:
+    """Why kart ``i`` of race ``b`` ended its episode, in words."""
     if lap_done:
         return "laps done"
     cfg = b.reward_cfg
@@ -38,8 +45,8 @@ def end_reason(b, i, lap_done):
             5: f"stalled (no progress for {cfg.max_stall_s:g} s)"}.get(int(b.end_reason[i]), "time limit")
 
 
-def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic=True,
-             on_step=None):
+def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic: bool = True,
+             on_step=None) -> tuple:
     """Run one episode per kart of ``env`` (a ``KartingVectorEnv`` from ``make_eval_env``) until
     each has driven ``laps`` laps or its episode ended. ``on_step(env, active)`` is called after
     every step. Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the last
@@ -70,7 +77,7 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", determinist
     return results, end_step
 
 
-def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry=False):
+def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bool = False) -> "KartingVectorEnv":
     """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start)."""
     from ..env import KartingVectorEnv
     return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
@@ -79,7 +86,7 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry=Fal
                             show_other_karts=False, record_telemetry=record_telemetry)
 
 
-def summarize(results) -> dict:
+def summarize(results: list) -> dict:
     """Completion rate, mean reward, best lap and mean sector times over episodes."""
     laps = [lap for r in results for lap in r.laps if lap["valid"]]
     best = min((lap["time_s"] for lap in laps), default=float("nan"))
@@ -126,6 +133,6 @@ class Evaluator:
             self.best_score = score
         return s, improved
 
-    def close(self):
+    def close(self) -> None:
         for e in self.envs:
             e.close()

@@ -24,7 +24,8 @@ from torch.distributions import Normal
 from ..env.spec import TELEMETRY_SIZE, VIEW
 
 
-def layer_init(layer, gain=math.sqrt(2), bias=0.0):
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights with ``gain``, constant bias (CleanRL's ``layer_init``)."""
     nn.init.orthogonal_(layer.weight, gain)
     nn.init.constant_(layer.bias, bias)
     return layer
@@ -42,7 +43,8 @@ class RunningNorm(nn.Module):
         self.register_buffer("count", torch.tensor(eps, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor):
+    def update(self, x: torch.Tensor) -> None:
+        """Fold a batch of samples into the running statistics."""
         x = x.reshape(-1, self.mean.numel()).to(torch.float64)
         b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         delta = b_mean - self.mean
@@ -52,12 +54,14 @@ class RunningNorm(nn.Module):
         self.var.copy_(m2 / total)
         self.count.copy_(total)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised and clipped ``x``."""
         std = torch.sqrt(self.var + 1e-8).to(x.dtype)
         return torch.clamp((x - self.mean.to(x.dtype)) / std, -self.clip, self.clip)
 
 
 class Agent(nn.Module):
+    """The hybrid CNN + MLP actor-critic (see the module docstring); CleanRL's API."""
     def __init__(self, frame_stack: int = 1, telemetry_history: int = 1, action_dim: int = 2,
                  log_std_init: float = 0.0):
         super().__init__()
@@ -101,10 +105,12 @@ class Agent(nn.Module):
         t = self.telemetry(self.telemetry_norm(telemetry.float()).to(dt))
         return self.fusion(torch.cat([v, t], dim=1))
 
-    def get_value(self, vision, telemetry):
+    def get_value(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
+        """(B,) value estimates."""
         return self.critic(self.features(vision, telemetry)).squeeze(-1).float()
 
-    def get_action_and_value(self, vision, telemetry, action=None, deterministic=False):
+    def get_action_and_value(self, vision: torch.Tensor, telemetry: torch.Tensor, action: torch.Tensor | None = None,
+                             deterministic: bool = False) -> tuple:
         """(action, log-prob, entropy, value); ``action`` given -> its log-prob under the policy."""
         h = self.features(vision, telemetry)
         mean = self.actor(h).float()   # float32 even in a bfloat16 copy: log-probs need it
@@ -115,7 +121,7 @@ class Agent(nn.Module):
                 self.critic(h).squeeze(-1).float())
 
 
-def obs_to_tensors(obs: dict, device="cpu"):
+def obs_to_tensors(obs: dict, device="cpu") -> tuple:
     """Env observation dict (numpy, batched) -> (vision uint8, telemetry float32) tensors."""
     return (torch.as_tensor(np.asarray(obs["vision"]), device=device),
             torch.as_tensor(np.asarray(obs["telemetry"]), dtype=torch.float32, device=device))

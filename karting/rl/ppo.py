@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 
-def compute_gae(rewards, values, terminated, truncated, next_value, gamma=0.99, lam=0.95):
+def compute_gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                next_value: np.ndarray, gamma: float = 0.99, lam: float = 0.95) -> tuple:
     """Advantages and returns, (T, N) numpy float32 each.
 
     ``values[t]`` = V(obs_t) for the T rollout steps, ``next_value`` = V(obs_T) after the last
@@ -43,6 +44,7 @@ def compute_gae(rewards, values, terminated, truncated, next_value, gamma=0.99, 
 
 @dataclass(frozen=True)
 class UpdateConfig:
+    """The PPO update's settings (a subset of TrainConfig)."""
     n_epochs: int = 4
     batch_size: int = 256            # minibatch size [samples]
     clip_coef: float = 0.2
@@ -73,14 +75,14 @@ class LowPrecisionCopy:
         self._pairs = list(zip(master.parameters(), self.work.parameters()))
 
     @torch.no_grad()
-    def pull(self):
+    def pull(self) -> None:
         """Master weights and normaliser statistics -> the copy."""
         for m, w in self._pairs:
             w.copy_(m)
         for mb, wb in zip(self.master.buffers(), self.work.buffers()):
             wb.copy_(mb)
 
-    def push_grads(self):
+    def push_grads(self) -> None:
         """The copy's gradients -> the master's ``.grad`` (float32)."""
         for m, w in self._pairs:
             m.grad = None if w.grad is None else w.grad.to(m.dtype)
@@ -168,6 +170,7 @@ class RewardScaler:
 
     @property
     def var(self) -> float:
+        """Running variance of the discounted return."""
         return float(self.rms.var)
 
     def __call__(self, reward, done, valid):
@@ -179,8 +182,10 @@ class RewardScaler:
         self.ret[np.asarray(done, bool)] = 0.0
         return np.clip(r / np.sqrt(self.var + self.eps), -self.clip, self.clip).astype(np.float32)
 
-    def state_dict(self):
+    def state_dict(self) -> dict:
+        """The scaler's statistics (saved with checkpoints)."""
         return self.rms.state_dict()
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: dict) -> None:
+        """Restore statistics saved by ``state_dict``."""
         self.rms.load_state_dict(d)

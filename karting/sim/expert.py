@@ -24,7 +24,10 @@ from ..track import Track
 from .physics import CONTROL_HZ, G, KartParams
 
 
-def speed_profile(track: Track, mu_use=1.5, brake_g=1.1, v_max=27.0, line=None):
+def speed_profile(track: Track, mu_use: float = 1.5, brake_g: float = 1.1, v_max: float = 27.0,
+                  line: np.ndarray | None = None) -> np.ndarray:
+    """Target speed [m/s] at each point of ``line`` (default the racing line): grip-limited in
+    corners (``mu_use`` g), top speed ``v_max``, braking at ``brake_g`` before each corner."""
     line = track.racing_line if line is None else line
     from ..track.geometry import curvature
     k = np.abs(curvature(line))
@@ -61,10 +64,13 @@ class PurePursuit:
         self.lookahead_s, self.lookahead_min_m, self.speed_gain = lookahead_s, lookahead_min_m, speed_gain
 
     @property
-    def line(self):
+    def line(self) -> np.ndarray:
+        """The line the first setting follows (M, 2)."""
         return self.lines[0]
 
-    def act(self, state, idx):
+    def act(self, state, idx: np.ndarray) -> np.ndarray:
+        """(N, 2) actions for the karts of ``state`` (nearest centre-line point ``idx``): steering
+        by pure pursuit, throttle and brake towards the speed profile."""
         tr, p = self.track, self.params
         v = state.speed
         k = np.arange(len(v)) % len(self.lines)
@@ -94,6 +100,7 @@ LINE_GRID = (1.0, 0.85, 0.7)
 
 @dataclass
 class ExpertLap:
+    """What :func:`reference_lap` found on a track."""
     track: str
     length_m: float
     completed: bool                 # at least one clean (valid) lap
@@ -107,12 +114,13 @@ class ExpertLap:
     telemetry: object = field(default=None, repr=False)   # DataFrame of the best kart's run
 
     @property
-    def avg_speed_kmh(self):
+    def avg_speed_kmh(self) -> float:
+        """Average speed of the reference lap [km/h]."""
         return 3.6 * self.length_m / self.lap_time_s if self.lap_time_s else 0.0
 
 
 def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
-                  params: KartParams = KartParams(), record=False) -> ExpertLap:
+                  params: KartParams = KartParams(), record: bool = False) -> ExpertLap:
     """Drive ``laps`` laps from a standing start with every setting of the grid at once and
     return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it."""
     from .laps import LapBook

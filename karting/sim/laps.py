@@ -12,11 +12,13 @@ import numpy as np
 
 @dataclass
 class Lap:
+    """One completed lap: its time [s], whether it was valid, its sector times [s]."""
     time_s: float
     valid: bool
     sectors_s: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """``{"time_s", "valid", "sectors_s"}`` as evaluation results hold it."""
         return {"time_s": self.time_s, "valid": self.valid, "sectors_s": list(self.sectors_s)}
 
 
@@ -28,14 +30,14 @@ class LapBook:
         self.count = np.zeros(n, np.int64)
         self.laps = [[] for _ in range(n)]
 
-    def start(self, mask=None):
+    def start(self, mask: np.ndarray | None = None) -> None:
         """New episodes for the karts in ``mask`` (all by default): no laps yet."""
         idx = range(len(self.laps)) if mask is None else np.flatnonzero(mask)
         for i in idx:
             self.count[i] = 0
             self.laps[i] = []
 
-    def update(self, laps, lap_time, lap_valid, sector_times, mask=None) -> np.ndarray:
+    def update(self, laps, lap_time, lap_valid, sector_times, mask: np.ndarray | None = None) -> np.ndarray:
         """Karts (indices) whose lap count grew, among ``mask`` (all by default): each gets a
         :class:`Lap` from the last completed lap's time, validity and sectors."""
         laps = np.asarray(laps)
@@ -49,9 +51,10 @@ class LapBook:
         self.count = laps.astype(np.int64)      # every kart's count follows, recorded or not
         return new
 
-    def update_race(self, race, mask=None) -> np.ndarray:
+    def update_race(self, race, mask: np.ndarray | None = None) -> np.ndarray:
+        """The same from a :class:`~karting.sim.race.Race`."""
         return self.update(race.laps, race.last_lap_time, race.last_lap_valid, race.sector_times, mask)
 
-    def update_info(self, info: dict, mask=None) -> np.ndarray:
+    def update_info(self, info: dict, mask: np.ndarray | None = None) -> np.ndarray:
         """The same from a vector env's ``info`` (``lap``, ``lap_time``, ``lap_valid``, ``sector_times``)."""
         return self.update(info["lap"], info["lap_time"], info["lap_valid"], info["sector_times"], mask)

@@ -33,6 +33,7 @@ G = 9.81
 
 @dataclass(frozen=True)
 class KartParams:
+    """A 125 cc club kart with its driver: mass, geometry, engine, brakes, tyres, surfaces."""
     mass_kg: float = 170.0
     yaw_inertia_kgm2: float = 32.0
     cg_to_front_m: float = 0.58          # kart weight is ~43 % front, 57 % rear
@@ -58,16 +59,18 @@ class KartParams:
     kinematic_below_mps: float = 3.0
 
     @property
-    def wheelbase_m(self):
+    def wheelbase_m(self) -> float:
+        """Front to rear axle [m]."""
         return self.cg_to_front_m + self.cg_to_rear_m
 
     @functools.cached_property
-    def mu_table(self):
+    def mu_table(self) -> np.ndarray:
         """Indexed by surface code: grass, asphalt, kerb, barrier zone (grass behind the wall)."""
         return np.array([self.mu_grass, self.mu_asphalt, self.mu_kerb, self.mu_grass], np.float32)
 
     @functools.cached_property
-    def roll_table(self):
+    def roll_table(self) -> np.ndarray:
+        """Rolling resistance coefficients indexed by surface code (as mu_table)."""
         return np.array([self.roll_grass, self.roll_asphalt, self.roll_kerb, self.roll_grass],
                         np.float32)
 
@@ -84,10 +87,11 @@ class KartState:
             setattr(self, f, np.zeros(n, np.float32))
 
     @property
-    def speed(self):
+    def speed(self) -> np.ndarray:
+        """(N,) ground speed [m/s]."""
         return np.hypot(self.vx, self.vy)
 
-    def reset(self, mask, x, y, yaw):
+    def reset(self, mask: np.ndarray, x, y, yaw) -> None:
         """Place karts where ``mask`` is True at rest at the given poses (arrays of mask.sum())."""
         for f in self.FIELDS:
             getattr(self, f)[mask] = 0.0
@@ -96,7 +100,7 @@ class KartState:
         self.yaw[mask] = yaw
 
 
-def step(state: KartState, steer_cmd, throttle_cmd, surface_at, params: KartParams,
+def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surface_at, params: KartParams,
          dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS) -> None:
     """Advance all karts by one control step of ``dt`` seconds, in place.
 

@@ -21,6 +21,7 @@ from .physics import CONTROL_HZ, KartParams, KartState
 
 @dataclass(frozen=True)
 class RewardConfig:
+    """Reward weights and the episode-ending rules of the RL task (per second unless noted)."""
     checkpoint_bonus: float = 2.0
     lap_bonus: float = 20.0
     off_track_penalty: float = 10.0      # per second off the track (0.5 per step at 20 Hz)
@@ -74,12 +75,14 @@ class Race:
         self.recorder = TelemetryRecorder() if record_telemetry else None
         self.length = self.ts.length[self.kart_track]      # (N,) lap length of each kart's track [m]
 
-    def surface_at(self, x, y):
+    def surface_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Surface under (x[i], y[i]) on kart i's track."""
         return self.ts.surface_at(x, y, self.kart_track)
 
     # ------------------------------------------------------------ reset
-    def reset(self, mask, rng: np.random.Generator):
+    def reset(self, mask: np.ndarray, rng: np.random.Generator) -> None:
+        """Put the karts in ``mask`` on the start line (a random checkpoint with random_start),
+        at rest, in a new episode; draws from ``rng`` only."""
         m = np.flatnonzero(mask)
         if len(m) == 0:
             return
@@ -120,7 +123,7 @@ class Race:
         self.end_reason[m] = 0
 
     # ------------------------------------------------------------ step
-    def step(self, actions):
+    def step(self, actions: np.ndarray) -> tuple:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
         ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
@@ -212,20 +215,23 @@ class Race:
         return bonus
 
     # ------------------------------------------------------------ observations
-    def curvature_ahead(self):
+    def curvature_ahead(self) -> np.ndarray:
         """(N,) mean centre-line curvature 5-30 m ahead of each kart [1/m] (+ = left)."""
         ts, t = self.ts, self.kart_track
         ahead = ts.c_off[t, None] + (self.idx[:, None] + np.arange(5, 31, 5)[None, :]) % ts.npts[t, None]
         return ts.curvature[ahead].mean(axis=1)
 
-    def info(self):
+    def info(self) -> dict:
+        """Per-kart arrays for the envs' ``info``: laps, last and best lap, sectors, next
+        checkpoint, progress, off track, speed."""
         return {"lap": self.laps.copy(), "lap_time": self.last_lap_time.copy(),
                 "best_lap_time": self.best_lap_time.copy(), "lap_valid": self.last_lap_valid.copy(),
                 "sector_times": self.sector_times.copy(), "checkpoint": self.next_gate.copy(),
                 "progress": self.progress.copy(), "off_track": self.off_track.copy(),
                 "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
 
-    def record(self):
+    def record(self) -> None:
+        """Append this step of every kart to the telemetry recorder (if recording)."""
         if self.recorder is None:
             return
         st = self.state

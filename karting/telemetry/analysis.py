@@ -5,13 +5,17 @@ by distance (delta time and per-sector gains)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .recorder import COLUMNS
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def load(path):
+
+def load(path: str | Path) -> "pd.DataFrame":
     """Read a telemetry CSV into a pandas DataFrame with the schema's dtypes."""
     import pandas as pd
     path = Path(path)
@@ -60,7 +64,7 @@ def _dt(df):
     return float(np.median(t)) if len(t) else 0.05
 
 
-def laps(df):
+def laps(df: "pd.DataFrame") -> "pd.DataFrame":
     """One row per *completed* lap: ``env, episode, lap, lap_time_s, s1_s, s2_s, s3_s, valid,
     max_speed_kmh, min_speed_kmh, mean_speed_kmh, max_lat_g, off_track_s, start_time_s``.
 
@@ -110,7 +114,7 @@ def laps(df):
     return out
 
 
-def pick_lap(df, which="best"):
+def pick_lap(df: "pd.DataFrame", which: str = "best") -> tuple:
     """The key ``(env, episode, lap)`` of a lap: ``"best"`` (fastest valid, else fastest
     complete), ``"last"``, or ``"ENV:EPISODE:LAP"`` / ``"LAP"`` (in env 0 episode 0)."""
     table = laps(df)
@@ -141,7 +145,7 @@ TRACE_COLUMNS = ("speed_kmh", "throttle", "brake", "steering", "lat_g", "long_g"
                  "x_m", "y_m", "heading_rad", "sector", "off_track")
 
 
-def lap_trace(df, key, step_m=1.0):
+def lap_trace(df: "pd.DataFrame", key: tuple, step_m: float = 1.0) -> "pd.DataFrame":
     """One lap resampled every ``step_m`` metres of track distance: a DataFrame indexed by
     ``distance_m`` (0 = start/finish) with ``time_s`` (since the lap started) and the
     :data:`TRACE_COLUMNS`. The crossing row that starts the next lap closes it."""
@@ -180,7 +184,8 @@ def lap_trace(df, key, step_m=1.0):
 STANDING_KMH = 5.0
 
 
-def compare(df_a, df_b, lap_a="best", lap_b="best", step_m=1.0):
+def compare(df_a: "pd.DataFrame", df_b: "pd.DataFrame", lap_a: str = "best", lap_b: str = "best",
+            step_m: float = 1.0) -> tuple:
     """Two laps aligned by distance. Returns ``(traces, sectors, info)``:
 
     * ``traces``: DataFrame on a common distance grid with ``time_a``, ``time_b``, ``delta_s``
@@ -217,7 +222,7 @@ def format_sectors(times, width: int = 0, sep: str = " ") -> str:
     return sep.join(f"S{i + 1} {float(t):{width}.2f}" for i, t in enumerate(times))
 
 
-def gains(traces, segment_m=100.0):
+def gains(traces: "pd.DataFrame", segment_m: float = 100.0) -> "pd.DataFrame":
     """Where time is gained and lost: ``delta_s`` change over each ``segment_m`` stretch of the
     lap (> 0: B lost time there). DataFrame with ``from_m, to_m, b_minus_a_s``."""
     import pandas as pd

@@ -30,7 +30,8 @@ def _fmt_laps(table):
         return table[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}")
 
 
-def cmd_summary(args):
+def cmd_summary(args: argparse.Namespace) -> int:
+    """``summary``: the lap table of a CSV."""
     df = T.load(args.csv)
     table = T.laps(df)
     sessions = df.groupby(["env", "episode"]).ngroups
@@ -54,7 +55,8 @@ def cmd_summary(args):
     return 0
 
 
-def cmd_compare(args):
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``compare``: two laps aligned by distance, sector gains, optional figure and table."""
     a, b = T.load(args.a), T.load(args.b)
     traces, sectors, info = T.compare(a, b, args.lap_a, args.lap_b)
     la = _label(args.a, info["key_a"], info["lap_a"])
@@ -79,7 +81,8 @@ def cmd_compare(args):
     return 0
 
 
-def cmd_plot(args):
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``plot``: columns against distance, time or step."""
     df = T.load(args.csv)
     cols = [c.strip() for c in args.y.split(",") if c.strip()]
     bad = [c for c in cols if c not in df.columns]
@@ -108,7 +111,8 @@ def cmd_plot(args):
     return 0
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (its subcommands call ``cmd_*``)."""
     ap = argparse.ArgumentParser(prog="python -m karting.telemetry", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -140,7 +144,8 @@ def build_parser():
     return ap
 
 
-def main(argv=None):
+def main(argv: list | None = None) -> int:
+    """Run the command line; exit code 0, or 2 with one ``error:`` line for a bad file or selection."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -33,7 +33,7 @@ def _save(fig, out):
     return out
 
 
-def plot_compare(traces, sectors, info, label_a, label_b, out):
+def plot_compare(traces, sectors, info: dict, label_a: str, label_b: str, out: str | Path) -> Path:
     """Delta time, speed, throttle/brake and steering of two laps against distance, one PNG."""
     matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
@@ -65,7 +65,7 @@ def plot_compare(traces, sectors, info, label_a, label_b, out):
     return _save(fig, out)
 
 
-def plot_columns(df, columns, key, out, x="distance", label=""):
+def plot_columns(df, columns: list, key: tuple, out: str | Path, x: str = "distance", label: str = "") -> Path:
     """Columns of one lap against distance, of one episode against time (``x="time"``), or of
     one kart's whole session against its steps (``x="step"``)."""
     matplotlib = require("matplotlib", "plots")

@@ -30,8 +30,12 @@ surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrie
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 COLUMNS = {
@@ -70,7 +74,8 @@ class TelemetryRecorder:
             b[: self.n] = a[: self.n]
             self.cols[k] = b
 
-    def append(self, **values):
+    def append(self, **values: np.ndarray) -> None:
+        """One step of N karts: an (N,) array per column of the schema (all of them)."""
         m = len(values["env"])
         if self.n + m > len(self.cols["env"]):
             if self.n + m > self.max_rows:
@@ -85,24 +90,27 @@ class TelemetryRecorder:
             col[self.n: self.n + m] = values[k]
         self.n += m
 
-    def clear(self):
+    def clear(self) -> None:
+        """Forget every recorded row (the buffers are kept)."""
         self.n = 0
         self.full_warned = False
 
     def to_dict(self) -> dict:
+        """Views of the recorded rows, one array per column."""
         return {k: v[: self.n] for k, v in self.cols.items()}
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> "pd.DataFrame":
+        """A copy of the recorded rows as a pandas DataFrame."""
         import pandas as pd
         return pd.DataFrame({k: v[: self.n].copy() for k, v in self.cols.items()})
 
-    def export_csv(self, path) -> Path:
+    def export_csv(self, path: str | Path) -> Path:
         """Write the CSV atomically (a crash mid-write never leaves half a file). A bare file
         name goes into ``telemetry_logs/``; returns the path written."""
         return write_csv(self.to_dataframe(), path)
 
 
-def write_csv(df, path) -> Path:
+def write_csv(df: "pd.DataFrame", path: str | Path) -> Path:
     """Write a telemetry DataFrame as CSV atomically; a bare file name goes into
     ``telemetry_logs/``. Returns the path written."""
     path = Path(path)

@@ -54,6 +54,8 @@ DEFAULT_TRACKS_DIR = Path(__file__).resolve().parent.parent.parent / "tracks"
 
 @dataclass
 class Track:
+    """A derived track: surface grid, centre line and its frame, widths, curvature, gates,
+    sectors and racing line, in world metres (x right, y up)."""
     name: str
     path: Path
     scale: float                     # metres per pixel
@@ -82,15 +84,17 @@ class Track:
         self._flat_surface = self.surface.ravel()
 
     @property
-    def extent_m(self):
+    def extent_m(self) -> tuple:
+        """(width, height) of the image in metres."""
         h, w = self.surface.shape
         return w * self.scale, h * self.scale
 
     @property
-    def spacing(self):
+    def spacing(self) -> float:
+        """Distance between centre-line points [m]."""
         return self.length / len(self.centre)
 
-    def surface_at(self, x, y):
+    def surface_at(self, x, y) -> np.ndarray:
         """Surface code under world points (arrays). Points outside the image read the nearest
         border pixel, which is never asphalt (a loop may not touch the border)."""
         h, w = self.surface.shape
@@ -99,7 +103,7 @@ class Track:
         row = np.clip((np.float32(h) - np.asarray(y, np.float32) * inv).astype(np.int32), 0, h - 1)
         return self._flat_surface[row * w + col]
 
-    def project(self, x, y):
+    def project(self, x, y) -> tuple:
         """Nearest centre-line index, arc length s [m] and signed lateral offset [m] (+ left)."""
         if self._tree is None:
             from scipy.spatial import cKDTree
@@ -112,11 +116,11 @@ class Track:
         s = np.mod(idx * self.spacing + along, self.length)
         return idx, s, lateral
 
-    def pixel_to_world(self, pts):
+    def pixel_to_world(self, pts) -> np.ndarray:
         """Pixel (col, row) coordinates -> world metres (x right, y up)."""
         return geo.pix_to_world(np.asarray(pts, np.float64), self.scale, self.surface.shape[0])
 
-    def world_to_pixel(self, pts):
+    def world_to_pixel(self, pts) -> np.ndarray:
         """World metres -> pixel (col, row) coordinates, as stored in checkpoints.json."""
         c, r = geo.world_to_pix(np.asarray(pts, np.float64), self.scale, self.surface.shape[0])
         return np.stack([c, r], -1)
@@ -157,7 +161,8 @@ def _centre_contour(path: Path, asphalt: np.ndarray):
 DERIVED_GATES = (8, 64)
 
 
-def spaced_gates(centre, normal, width, length, spacing_m, count_range=(3, 400), start_index=0):
+def spaced_gates(centre: np.ndarray, normal: np.ndarray, width: np.ndarray, length: float, spacing_m: float,
+                 count_range: tuple = (3, 400), start_index: int = 0) -> tuple:
     """Gates across the track every ~``spacing_m`` along the centre line from point
     ``start_index`` in the driving direction, 1 m beyond each edge: ``(indices (K,), ends
     (K, 2, 2) world metres)``, K = length / spacing within ``count_range``. The one gate rule

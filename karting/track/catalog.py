@@ -45,7 +45,7 @@ def save_track_entry(png_name: str, entry: dict, path: Path) -> None:
     atomic_write(path, lambda f: f.write(text), text=True)
 
 
-def resolve_track_path(track) -> Path:
+def resolve_track_path(track: str | Path) -> Path:
     """A path, or a bare name looked up in the shipped ``tracks/`` folder."""
     p = Path(track)
     if p.exists():
@@ -58,7 +58,7 @@ def resolve_track_path(track) -> Path:
                      f"tracks: {', '.join(shipped)}")
 
 
-def track_list(spec) -> list[Path]:
+def track_list(spec: str | Path) -> list[Path]:
     """The tracks named by ``spec``: one PNG, a comma-separated list of PNGs, or a folder (its
     ``*.png`` files, sorted). Each entry is a path or a shipped track's name."""
     parts = [p.strip() for p in str(spec).split(",") if p.strip()]
@@ -137,7 +137,7 @@ def _write_cached(file: Path, key: str, tr: Track) -> None:
         pass
 
 
-def load_track(track, checkpoints: Path | None = None) -> Track:
+def load_track(track: str | Path, checkpoints: Path | None = None) -> Track:
     """Load a track PNG (path or shipped name) and its optional checkpoints.json entry.
 
     Deriving a track takes seconds, so the result is kept in memory per (file, mtime, entry)

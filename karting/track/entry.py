@@ -12,6 +12,7 @@ SCHEMA_VERSION = 1
 
 
 def default_checkpoints_path(png: Path) -> Path:
+    """The checkpoints.json next to a track PNG."""
     return Path(png).resolve().parent / "checkpoints.json"
 
 
@@ -21,7 +22,8 @@ def _is_point(p):
                     for v in p))
 
 
-def validate_entry(entry, where="entry"):
+def validate_entry(entry: dict, where: str = "entry") -> None:
+    """Raise TrackError (naming ``where`` and the field) unless ``entry`` follows the schema."""
     if not isinstance(entry, dict):
         raise TrackError(f"{where}: must be an object")
     known = {"scale_m_per_px", "direction", "checkpoints", "sectors", "start"}

@@ -17,7 +17,7 @@ MAX_GATE_GAP_M = 150.0
 _SAMPLES = 96
 
 
-def auto_gates(track: Track, spacing_m: float = GATE_SPACING_M, start_index: int = 0):
+def auto_gates(track: Track, spacing_m: float = GATE_SPACING_M, start_index: int = 0) -> np.ndarray:
     """Gates across the track every ~``spacing_m`` along the centre line, from centre-line
     index ``start_index`` in the driving direction, 1 m beyond each edge. (K, 2, 2) pixels."""
     _, ends = spaced_gates(track.centre, track.normal, track.width, track.length, spacing_m,
@@ -27,6 +27,7 @@ def auto_gates(track: Track, spacing_m: float = GATE_SPACING_M, start_index: int
 
 @dataclass
 class GateCheck:
+    """Problems found in hand-placed gates, and where each gate crosses the centre line."""
     problems: list = field(default_factory=list)    # human-readable, one per problem
     bad: set = field(default_factory=set)           # indices of gates with a problem
     s_m: np.ndarray = None                           # where each gate crosses the centre line [m]
@@ -46,7 +47,7 @@ def _crossing(track: Track, gate_w):
     return runs, float(s), not on[0] and not on[-1]
 
 
-def check_gates(track: Track, gates_px) -> GateCheck:
+def check_gates(track: Track, gates_px: np.ndarray) -> GateCheck:
     """Problems with hand-placed gates (in driving order, gate 0 = start/finish)."""
     out = GateCheck()
     gates_px = np.asarray(gates_px, np.float64).reshape(-1, 2, 2)

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 from .build import MIN_TRACK_WIDTH_M
 from .errors import TrackError
@@ -27,7 +31,7 @@ from .paint import DEFAULT_SCALE_M_PER_PX
 SUPERSAMPLE = 4
 
 
-def spline_loop(points, n=4000):
+def spline_loop(points, n: int = 4000) -> np.ndarray:
     """A closed periodic cubic spline through ``points``, sampled at ``n`` points."""
     from scipy.interpolate import CubicSpline
     p = np.asarray(points, np.float64)
@@ -37,7 +41,7 @@ def spline_loop(points, n=4000):
     return cs(np.linspace(0, t[-1], n, endpoint=False))
 
 
-def save_png(im, path):
+def save_png(im, path: str | Path) -> None:
     """Save a PIL image as PNG atomically (creating its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +49,8 @@ def save_png(im, path):
     atomic_write(path, lambda f: im.save(f, format="PNG", optimize=True))
 
 
-def draw(centre_m, width_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
+def draw(centre_m: np.ndarray, width_m: float, size_m: tuple, path: str | Path | None = None,
+         scale: float = DEFAULT_SCALE_M_PER_PX) -> "Image.Image":
     """Paint a closed centre line (metres, y down) as a ``width_m`` black band on white.
     Returns the PIL image; saves it (atomically) when ``path`` is given."""
     from PIL import Image, ImageDraw
@@ -65,7 +70,8 @@ def draw(centre_m, width_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
     return im
 
 
-def draw_variable(centre_m, w_right_m, w_left_m, size_m, path=None, scale=DEFAULT_SCALE_M_PER_PX):
+def draw_variable(centre_m: np.ndarray, w_right_m: np.ndarray, w_left_m: np.ndarray, size_m: tuple,
+                  path: str | Path | None = None, scale: float = DEFAULT_SCALE_M_PER_PX) -> "Image.Image":
     """Paint a closed centre line (metres, y down, driving order) with per-point free widths to
     the right and left of it, as a union of quads between the two edges plus round joints."""
     from PIL import Image, ImageDraw
@@ -99,7 +105,7 @@ def _frame_size(xy, margin_m):
     return xy, (float(xy[:, 0].max() + margin_m), float(xy[:, 1].max() + margin_m))
 
 
-def read_centreline_csv(path):
+def read_centreline_csv(path: str | Path) -> tuple:
     """``(xy (N, 2), w_right (N,), w_left (N,))`` from a real_tracks-style CSV, with clear errors."""
     path = Path(path)
     if not path.exists():
@@ -127,8 +133,9 @@ def read_centreline_csv(path):
     return xy, wr, wl
 
 
-def import_centreline_csv(csv, length_m=None, width_m=None, scale=DEFAULT_SCALE_M_PER_PX,
-                          margin_m=20.0, return_transform=False):
+def import_centreline_csv(csv: str | Path, length_m: float | None = None, width_m: float | None = None,
+                          scale: float = DEFAULT_SCALE_M_PER_PX, margin_m: float = 20.0,
+                          return_transform: bool = False) -> tuple:
     """A real circuit as a kart track: ``(PIL image, checkpoints entry)``.
 
     ``length_m`` scales the layout to that lap length (None: keep it); ``width_m`` gives a
@@ -249,7 +256,7 @@ def _layout_ok(c, width_m):
     return True
 
 
-def generate_layout(seed: int, max_tries: int = 500):
+def generate_layout(seed: int, max_tries: int = 500) -> tuple:
     """A random drivable closed centre line: ``(points (N, 2) metres y down, width_m)``."""
     rng = np.random.default_rng(seed)
     for _ in range(max_tries):
@@ -271,7 +278,7 @@ def generate_layout(seed: int, max_tries: int = 500):
     raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
 
 
-def generate(seed: int, scale=DEFAULT_SCALE_M_PER_PX, margin_m=20.0):
+def generate(seed: int, scale: float = DEFAULT_SCALE_M_PER_PX, margin_m: float = 20.0) -> tuple:
     """A procedural kart circuit: ``(PIL image, layout info)``."""
     c, width = generate_layout(seed)
     pts, size = _frame_size(c, margin_m + width / 2)

@@ -33,7 +33,7 @@ def curvature_energy(line: np.ndarray, resample: bool = True) -> float:
     return float(np.sum(curvature(p) ** 2 * seg))
 
 
-def frame(p: np.ndarray):
+def frame(p: np.ndarray) -> tuple:
     """Unit tangents and left normals (each (M, 2)) of a closed line."""
     d1 = np.roll(p, -1, 0) - np.roll(p, 1, 0)
     t = d1 / np.linalg.norm(d1, axis=1, keepdims=True)
@@ -41,18 +41,18 @@ def frame(p: np.ndarray):
     return t, n
 
 
-def signed_area(p) -> float:
+def signed_area(p: np.ndarray) -> float:
     """Signed area of a closed polygon (positive = counterclockwise with y up)."""
     x, y = p[:, 0], p[:, 1]
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
 
 
-def pix_to_world(p, scale, h):
+def pix_to_world(p: np.ndarray, scale: float, h: int) -> np.ndarray:
     """Pixel (col, row) -> world metres (x right, y up) on an image ``h`` pixels high."""
     return np.stack([(p[..., 0] + 0.5) * scale, (h - p[..., 1] - 0.5) * scale], -1)
 
 
-def world_to_pix(p, scale, h):
+def world_to_pix(p: np.ndarray, scale: float, h: int) -> tuple:
     """World metres -> pixel (col, row) as two arrays."""
     return p[..., 0] / scale - 0.5, h - p[..., 1] / scale - 0.5
 

@@ -56,6 +56,7 @@ def read_image_rgb(path: Path) -> np.ndarray:
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) luminance 0..255 of an RGB image (ITU-R BT.601 weights)."""
     return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -67,13 +68,15 @@ class Split:
     high_mode: float
 
     @property
-    def threshold(self):
+    def threshold(self) -> float:
+        """Half way between the two paints."""
         # half way between the two paints: an anti-aliased edge pixel goes to the paint that
         # covers more than half of it (for black on white this is the old fixed 128)
         return (self.low_mode + self.high_mode) / 2.0
 
     @property
-    def usable(self):
+    def usable(self) -> bool:
+        """Two distinct paints: separable enough and far enough apart in value."""
         return self.eta >= MIN_SEPARABILITY and self.high_mode - self.low_mode >= MIN_CONTRAST
 
 
@@ -150,6 +153,8 @@ def classify_asphalt(path: Path, rgb: np.ndarray) -> np.ndarray:
 
 
 def asphalt_mask(path: Path, rgb: np.ndarray, scale: float = DEFAULT_SCALE_M_PER_PX) -> np.ndarray:
+    """(H, W) bool: the one connected asphalt loop of the painting, clear of the image border,
+    paint specks inside it filled; TrackError otherwise."""
     from scipy import ndimage
     dark = classify_asphalt(path, rgb)
     if not dark.any():

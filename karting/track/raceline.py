@@ -71,7 +71,7 @@ class LineProblem:
         r = -np.concatenate([d @ self.centre[:, 0], d @ self.centre[:, 1]])
         return a, r
 
-    def relinearise(self, alpha):
+    def relinearise(self, alpha: np.ndarray) -> None:
         """Curvature term linearised around the line ``centre + alpha * normal``."""
         import scipy.sparse as sp
         ref = self.line(alpha)
@@ -86,12 +86,13 @@ class LineProblem:
         r = -(wgt * (dp[:, 0] * (d2 @ self.centre[:, 1]) - dp[:, 1] * (d2 @ self.centre[:, 0])))
         self.terms[0] = (a, r)
 
-    def objective(self, alpha, which=0):
+    def objective(self, alpha: np.ndarray, which: int = 0) -> float:
+        """Objective ``which`` (0 curvature, 1 length) of the offsets ``alpha``, as the QP sees it."""
         a, r = self.terms[which]
         e = a @ alpha - r
         return float(e @ e)
 
-    def solve(self, w_curv=1.0, w_len=0.0):
+    def solve(self, w_curv: float = 1.0, w_len: float = 0.0) -> np.ndarray:
         """Offsets minimising ``w_curv curvature / c0 + w_len length / l0`` inside the bounds
         (c0, l0: the objectives on the centre line)."""
         import clarabel
@@ -128,11 +129,13 @@ class LineProblem:
             self._normal[i] = cached
         return cached[1], cached[2]
 
-    def line(self, alpha):
+    def line(self, alpha: np.ndarray) -> np.ndarray:
+        """The line at lateral offsets ``alpha`` from the centre line (M, 2)."""
         return self.centre + self.normal * np.asarray(alpha)[:, None]
 
 
-def qss_speed(line, params: KartParams = KartParams(), grip_use=GRIP_USE, mu=None):
+def qss_speed(line: np.ndarray, params: KartParams = KartParams(), grip_use: float = GRIP_USE,
+              mu: float | None = None) -> tuple:
     """Quasi-steady-state speed profile along a closed line and its lap time [s].
 
     The standard lap-time simulation: the speed in each corner is limited by lateral grip
@@ -179,7 +182,8 @@ def qss_speed(line, params: KartParams = KartParams(), grip_use=GRIP_USE, mu=Non
     return v, float(np.sum(2 * ds / (v + np.roll(v, -1))))
 
 
-def min_curvature_problem(centre, normal, lower, upper, rounds=8, damping=0.5):
+def min_curvature_problem(centre: np.ndarray, normal: np.ndarray, lower: np.ndarray, upper: np.ndarray, rounds: int = 8,
+                          damping: float = 0.5) -> tuple:
     """A :class:`LineProblem` linearised around its own minimum-curvature solution, and that
     solution. Each round re-linearises around a reference moved ``damping`` of the way to the
     last solution. Undamped (``damping=1``), the iteration oscillates near hairpins whose radius
@@ -201,12 +205,13 @@ def min_curvature_problem(centre, normal, lower, upper, rounds=8, damping=0.5):
     return prob, best
 
 
-def min_curvature_offsets(centre, normal, lower, upper, rounds=8):
+def min_curvature_offsets(centre: np.ndarray, normal: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                          rounds: int = 8) -> np.ndarray:
     """The minimum-curvature line (offsets) within ``lower <= alpha <= upper``."""
     return min_curvature_problem(centre, normal, lower, upper, rounds)[1]
 
 
-def resample_smooth(line, spacing=1.0):
+def resample_smooth(line: np.ndarray, spacing: float = 1.0) -> np.ndarray:
     """A closed polyline resampled every ``spacing`` metres along a periodic cubic spline, so
     that lines given at different point spacings (1 m here, ~5 m in shared/real_tracks) compare
     fairly: linear interpolation would add a kink, and a curvature spike, at every input point."""
@@ -219,7 +224,7 @@ def resample_smooth(line, spacing=1.0):
     return cs(np.linspace(0.0, t[-1], n, endpoint=False))
 
 
-def line_metrics(line, params: KartParams = KartParams()):
+def line_metrics(line: np.ndarray, params: KartParams = KartParams()) -> dict:
     """Length [m], curvature energy (integral of kappa^2 ds) [1/m], summed |kappa| ds [rad] and
     QSS lap time [s] of a closed line, measured on the same 1 m spline resampling."""
     p = resample_smooth(line, 1.0)
@@ -229,7 +234,8 @@ def line_metrics(line, params: KartParams = KartParams()):
             "abs_curvature": float(np.sum(np.abs(k) * ds)), "lap_time_s": qss_speed(p, params)[1]}
 
 
-def min_time_offsets(centre, normal, lower, upper, params: KartParams = KartParams(), steps=10):
+def min_time_offsets(centre: np.ndarray, normal: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     params: KartParams = KartParams(), steps: int = 10) -> tuple:
     """The blend of minimum curvature and shortest path with the lowest QSS lap time.
 
     The two objectives are first normalised by their range between the two pure lines (so the
@@ -266,7 +272,8 @@ def min_time_offsets(centre, normal, lower, upper, params: KartParams = KartPara
                          "mincurv_lap_time_s": float(cache[0.0][0])}
 
 
-def compare_with_published(centre, normal, w_right, w_left, published, params: KartParams = KartParams()):
+def compare_with_published(centre: np.ndarray, normal: np.ndarray, w_right: np.ndarray, w_left: np.ndarray,
+                           published: np.ndarray, params: KartParams = KartParams()) -> dict:
     """Our lines against a published race line on the same layout.
 
     The published line's clearance from the track edges (its 1st percentile) is used as our

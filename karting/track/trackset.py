@@ -22,7 +22,8 @@ def _offsets(sizes):
 
 
 class TrackSet:
-    def __init__(self, tracks):
+    """K tracks as flat arrays with offsets (see the module docstring)."""
+    def __init__(self, tracks: Track | list[Track]):
         tracks = [tracks] if isinstance(tracks, Track) else list(tracks)
         if not tracks:
             raise ValueError("a TrackSet needs at least one track")
@@ -60,7 +61,7 @@ class TrackSet:
         self._tree = None
 
     # ---------------------------------------------------------------- per-kart lookups
-    def surface_at(self, x, y, t):
+    def surface_at(self, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Surface code under world points (x[i], y[i]) of track t[i] (as Track.surface_at)."""
         if self.k == 1:
             return self.tracks[0].surface_at(x, y)
@@ -70,7 +71,7 @@ class TrackSet:
                       self.surf_h[t] - 1)
         return self.surface[self.s_off[t] + row * w + col]
 
-    def project(self, x, y, t):
+    def project(self, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> tuple:
         """Nearest centre-line point of each kart's own track: (local index, global index, arc
         length s [m], signed lateral offset [m], + left), as Track.project."""
         if self.k == 1:
@@ -89,14 +90,14 @@ class TrackSet:
         s = np.mod(idx * self.spacing[t] + along, self.length[t])
         return idx, gidx, s, lateral
 
-    def gate(self, t, g):
+    def gate(self, t: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Flat index of gate g (local) of track t."""
         return self.g_off[t] + g
 
-    def point(self, t, i):
+    def point(self, t: np.ndarray, i: np.ndarray) -> np.ndarray:
         """Flat index of centre-line point i (local, wrapped) of track t."""
         return self.c_off[t] + np.mod(i, self.npts[t])
 
-    def is_sector_start(self, t, g):
+    def is_sector_start(self, t: np.ndarray, g: np.ndarray) -> np.ndarray:
         """(N,) bool: gate g of track t starts a sector (0, S2 or S3)."""
         return (self.sector_gates[t] == np.asarray(g)[:, None]).any(axis=1)
