@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import moderngl
 
 from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
+from .spec import VIEW
 
-VIEW = 84
 SKY = (0.55, 0.72, 0.92)
 MAX_FB = 16384
 GL_CLIP_DISTANCE0 = 0x3000

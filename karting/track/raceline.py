@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ..sim.physics import G, KartParams
-from .geometry import curvature, curvature_energy
+from .geometry import curvature, curvature_energy, resample_smooth
 
 #: fraction of the tyre's grip the speed profile plans with; the rest is margin for steering
 #: corrections (the scripted expert uses the same idea)
@@ -209,19 +209,6 @@ def min_curvature_offsets(centre: np.ndarray, normal: np.ndarray, lower: np.ndar
                           rounds: int = 8) -> np.ndarray:
     """The minimum-curvature line (offsets) within ``lower <= alpha <= upper``."""
     return min_curvature_problem(centre, normal, lower, upper, rounds)[1]
-
-
-def resample_smooth(line: np.ndarray, spacing: float = 1.0) -> np.ndarray:
-    """A closed polyline resampled every ``spacing`` metres along a periodic cubic spline, so
-    that lines given at different point spacings (1 m here, ~5 m in shared/real_tracks) compare
-    fairly: linear interpolation would add a kink, and a curvature spike, at every input point."""
-    from scipy.interpolate import CubicSpline
-    p = np.asarray(line, np.float64)
-    p = np.vstack([p, p[:1]])
-    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
-    cs = CubicSpline(t, p, bc_type="periodic")
-    n = max(16, int(round(t[-1] / spacing)))
-    return cs(np.linspace(0.0, t[-1], n, endpoint=False))
 
 
 def line_metrics(line: np.ndarray, params: KartParams = KartParams()) -> dict:
