@@ -1,6 +1,5 @@
 """Geometry of closed lines and pixel grids, shared by every track module: the resamplers (linear
-and spline), one
-curvature, one frame, one signed area, one exact distance transform."""
+and spline), one curvature, one frame, one signed area, one exact distance transform."""
 from __future__ import annotations
 
 import numpy as np
