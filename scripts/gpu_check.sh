@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The device check (run THERE, after scripts/gpu_prepare.sh here), one short script:
+#   1. EGL on the NVIDIA device: GL_RENDERER must not be llvmpipe
+#   2. env steps/s with rendering at 64, 256 and 1024 karts (random-start karts, a fixed driver)
+#   3. `karting.train --device cuda` for about a minute: training fps
+# Figures go to stdout and to $OUT/gpu_check.json when $OUT is set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+if [ -d .gl ] && ls .gl/*.deb >/dev/null 2>&1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export PYTHONPATH="${PYTHONPATH:-$PWD}"
+[ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] && \
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+export KARTING_CACHE_DIR=/tmp/karting-cache
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+python3 - "$@" <<'PY'
+import json, os, sys, time
+import numpy as np
+out = {}
+from karting.env.render import create_context, is_software_renderer
+ctx = create_context()
+out["gl_renderer"] = ctx.info.get("GL_RENDERER", "?")
+ctx.release()
+print(f"GL_RENDERER: {out['gl_renderer']}" + ("  <-- SOFTWARE, not the GPU" if is_software_renderer(out["gl_renderer"]) else ""))
+from karting.bench import bench_vector
+from karting.env import KartingVectorEnv
+quick = "--quick" in sys.argv
+for n in ((16, 64) if quick else (64, 256, 1024)):
+    env = KartingVectorEnv("circuit.png", num_envs=n, random_start=True)
+    calls = 20 if quick else max(20, 60000 // n)
+    rate, blocks = bench_vector(env, calls, 3)
+    env.close()
+    out[f"env_steps_per_s_N{n}"] = round(rate)
+    print(f"env with rendering, N={n:5d}: {rate:10,.0f} steps/s  (blocks {blocks})")
+import torch
+device = "cuda" if torch.cuda.is_available() else "cpu"
+from karting.rl.config import TrainConfig
+from karting.train import train
+import tempfile
+with tempfile.TemporaryDirectory() as d:
+    cfg = TrainConfig(track="circuit.png", timesteps=10**8, vector_envs=64 if device == "cuda" else 16,
+                      n_steps=128, batch_size=1024 if device == "cuda" else 256, eval_freq=0,
+                      eval_episodes=1, device=device, output_dir=d, save_name="gpu_check")
+    s = train(cfg, progress=False, log=lambda *a: None, max_wall_s=15 if quick else 60)
+out.update(train_device=device, train_fps=round(s["fps"]), train_steps=s["global_step"],
+           train_env_s=round(s["times"]["env"], 1), train_update_s=round(s["times"]["update"], 1))
+print(f"karting.train --device {device}: {s['fps']:,.0f} env-steps/s over {s['global_step']:,} steps "
+      f"(env {s['times']['env']:.0f} s, policy {s['times']['policy']:.0f} s, update {s['times']['update']:.0f} s)")
+if os.environ.get("OUT"):
+    with open(os.path.join(os.environ["OUT"], "gpu_check.json"), "w") as f:
+        json.dump(out, f, indent=2)
+PY
