@@ -340,11 +340,11 @@ def _strip(points_lo, points_hi, colors):
 CHUNK = 16  # strip vertices per chunk (8 wall posts): +8% frames/s over 32, side by side
 
 
-def chunk_strips(strips: list, ranges: list, with_strip: bool = False) -> tuple:
+def chunk_strips(strips: list, ranges: list) -> tuple:
     """Cut triangle strips into chunks of CHUNK vertices (neighbours share an edge; the last is
     padded with degenerate triangles). Returns (vertex texture data (rows, 2048, 4) float32,
-    first vertex (K,), centre (K, 2), radius (K,), visible range (K,)) and, with ``with_strip``,
-    the strip each chunk comes from (K,)."""
+    first vertex (K,), centre (K, 2), radius (K,), visible range (K,), the strip each chunk
+    comes from (K,))."""
     verts, first, centre, radius, rng, strip_of = [], [], [], [], [], []
     n = 0
     for si, (st, max_range) in enumerate(zip(strips, ranges)):
@@ -366,9 +366,8 @@ def chunk_strips(strips: list, ranges: list, with_strip: bool = False) -> tuple:
     tex = np.zeros((rows * 1024, 8), np.float32)
     tex[: len(v), :3], tex[: len(v), 3] = v[:, :3], v[:, 6]    # x, y, z, stripe
     tex[: len(v), 4:7] = v[:, 3:6]                             # r, g, b
-    out = (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
-           np.asarray(radius, np.float32), np.asarray(rng, np.float32))
-    return out + (np.asarray(strip_of, np.int64),) if with_strip else out
+    return (tex.reshape(rows, 2048, 4), np.asarray(first, np.int32), np.asarray(centre, np.float32),
+            np.asarray(radius, np.float32), np.asarray(rng, np.float32), np.asarray(strip_of, np.int64))
 
 
 def cull(cam_xy: np.ndarray, cam_cs: np.ndarray, obj_xy: np.ndarray, obj_radius, obj_range, fov_deg: float,
@@ -507,8 +506,12 @@ class Renderer:
             strips += w
             chunk_track += [k] * len(w)
         tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range, strip_of = chunk_strips(
-            strips, [wall_view_m] * len(strips), with_strip=True)
+            strips, [wall_view_m] * len(strips))
         self.chunk_track = np.asarray(chunk_track, np.int64)[strip_of]
+        # which karts and which wall chunks each camera may draw: fixed, so computed once
+        self._same_track = self.view_track[:, None] == self.view_track[None, :]              # (N, N)
+        self._track_chunks = np.arange(len(self.tracks))[:, None] == self.chunk_track[None, :]  # (K, C)
+        self._cam_chunks = self._track_chunks[self.view_track]                                   # (N, C)
         self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
         self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         # each camera culls only its own track's chunks
@@ -581,7 +584,7 @@ class Renderer:
         ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg,
                   min_dist=self.ghost_m)
         if len(self.tracks) > 1:
-            ok &= self.view_track[:, None] == self.view_track[None, :]
+            ok &= self._same_track
         if self_index:
             np.fill_diagonal(ok, False)
         c, k = np.nonzero(ok)
@@ -591,8 +594,7 @@ class Renderer:
         """(camera, first vertex) of the wall chunks each camera may see on its own track."""
         ok = cull(cam_xy, cam_cs, self.chunk_xy, self.chunk_r, self.chunk_range, fov_deg)
         if len(self.tracks) > 1:
-            ok &= self.chunk_track[None, :] == self.view_track[:, None] if cam_track is None else \
-                self.chunk_track[None, :] == np.asarray(cam_track)[:, None]
+            ok &= self._cam_chunks if cam_track is None else self._track_chunks[np.asarray(cam_track)]
         c, k = np.nonzero(ok)
         return np.stack([c, self.chunk_first[k]], 1).astype(np.int32)
 

@@ -94,10 +94,6 @@ class TrackSet:
         """Flat index of gate g (local) of track t."""
         return self.g_off[t] + g
 
-    def point(self, t: np.ndarray, i: np.ndarray) -> np.ndarray:
-        """Flat index of centre-line point i (local, wrapped) of track t."""
-        return self.c_off[t] + np.mod(i, self.npts[t])
-
     def is_sector_start(self, t: np.ndarray, g: np.ndarray) -> np.ndarray:
         """(N,) bool: gate g of track t starts a sector (0, S2 or S3)."""
         return (self.sector_gates[t] == np.asarray(g)[:, None]).any(axis=1)
