@@ -101,11 +101,13 @@ class KartState:
 
 
 def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surface_at, params: KartParams,
-         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS) -> None:
+         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None) -> None:
     """Advance all karts by one control step of ``dt`` seconds, in place.
 
     ``steer_cmd`` and ``throttle_cmd`` are (N,) arrays in [-1, 1] (negative throttle = brake);
-    ``surface_at(x, y) -> (N,) uint8`` gives the surface code under world points.
+    ``surface_at(x, y) -> (N,) uint8`` gives the surface code under world points;
+    ``contact(state, h)``, if given, resolves contacts between karts after every substep of
+    ``h`` seconds (see :mod:`karting.sim.contact`).
     """
     p = params
     f32 = np.float32
@@ -140,11 +142,16 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         drive = s.throttle * np.minimum(f32(p.max_drive_force_n),
                                         f32(p.engine_power_w) / np.maximum(s.vx, f32(1.0)))
         fx_r = drive - s.brake * f32(p.max_brake_force_n) * (s.vx > 0.01)
+        # rolling backwards (only ever after a knock from another kart): brakes and rolling
+        # resistance act forwards; zero for every kart moving forwards, so those are unchanged
+        back = s.vx < -0.01
+        fx_r = fx_r + s.brake * f32(p.max_brake_force_n) * back
         grip_r = mu_r * fz_r
         fx_r = np.clip(fx_r, -grip_r, grip_r)
         circle = np.sqrt(np.maximum(f32(1.0) - (fx_r / grip_r) ** 2, f32(0.0)))
         fy_r = -grip_r * np.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
         resist = f32(p.drag_n_per_mps2) * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
+        resist = resist - roll * m * f32(G) * back
 
         cos_d, sin_d = np.cos(s.steer), np.sin(s.steer)
         ax = (fx_r - fy_f * sin_d - resist) / m          # acceleration felt by the driver
@@ -156,6 +163,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         r_new = s.yaw_rate + h * yaw_acc
         # brakes and resistance stop the kart, they never push it backwards
         vx_new = np.where((s.vx >= 0) & (vx_new < 0), f32(0.0), vx_new)
+        vx_new = np.where(back & (vx_new > 0) & (drive <= 0), f32(0.0), vx_new)
         # low speed: blend towards the kinematic bicycle model
         w = np.clip((vx_new - f32(1.0)) / f32(p.kinematic_below_mps - 1.0), 0, 1)
         r_kin = vx_new * np.tan(s.steer) / (lf + lr)
@@ -168,6 +176,8 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         c, sn = np.cos(s.yaw), np.sin(s.yaw)
         s.x += h * (s.vx * c - s.vy * sn)
         s.y += h * (s.vx * sn + s.vy * c)
+        if contact is not None:
+            contact(s, h)
     s.yaw = np.mod(s.yaw + np.float32(np.pi), np.float32(2 * np.pi)) - np.float32(np.pi)
 
 

@@ -41,7 +41,7 @@ class Race:
 
     def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
-                 params: KartParams = KartParams()):
+                 params: KartParams = KartParams(), contacts: bool = False, world=None):
         from ..telemetry.recorder import TelemetryRecorder
         from ..track.trackset import TrackSet
         self.ts = TrackSet(track)
@@ -74,6 +74,19 @@ class Race:
         self.reward = z(np.float32)
         self.recorder = TelemetryRecorder() if record_telemetry else None
         self.length = self.ts.length[self.kart_track]      # (N,) lap length of each kart's track [m]
+        # karts in the same world share a road: they see each other and, with ``contacts``,
+        # collide (a race); by default the karts on one track form one world
+        self.world = self.kart_track.copy() if world is None else np.asarray(world, np.int64)
+        if self.world.shape != (n,):
+            raise ValueError(f"world must give one group index per kart ({n}), got shape {self.world.shape}")
+        pairs = np.unique(np.stack([self.world, self.kart_track], 1), axis=0)
+        if len(pairs) != len(np.unique(self.world)):
+            raise ValueError("karts of one world must be on one track")
+        self.collidable = np.ones(n, bool)     # karts out of a race (finished, retired) are ghosts
+        self.solver = None
+        if contacts:
+            from .contact import ContactSolver
+            self.solver = ContactSolver(params.mass_kg, params.yaw_inertia_kgm2)
 
     def surface_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Surface under (x[i], y[i]) on kart i's track."""
@@ -122,12 +135,38 @@ class Race:
         self.reward[m] = 0.0
         self.end_reason[m] = 0
 
+    def place_behind_line(self, mask: np.ndarray, back_m: np.ndarray, lateral_m: np.ndarray) -> None:
+        """Put the karts in ``mask`` (already :meth:`reset`) at rest ``back_m`` metres behind the
+        start/finish line and ``lateral_m`` left of the centre line, facing the track: a grid.
+        Their race distance starts at ``-back_m``; the clock and lap 1 run from now (the lap 1
+        time includes the run from the grid, as in real racing)."""
+        m = np.flatnonzero(mask)
+        ts, t = self.ts, self.kart_track[m]
+        s0 = np.mod(-np.asarray(back_m, np.float64), ts.length[t])
+        i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
+        gi0 = ts.c_off[t] + i0
+        lat = np.asarray(lateral_m, np.float64)
+        pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
+        head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
+        self.state.reset(mask, pos[:, 0], pos[:, 1], head)
+        self.s[m], self.idx[m], self.gidx[m], self.lateral[m] = s0, i0, gi0, lat
+        self.progress[m] = self.best_progress[m] = -np.asarray(back_m, np.float64)
+        fg0 = ts.gate(t, np.zeros(len(m), np.int64))
+        self.next_gate[m] = 1 % ts.n_gates[t]
+        self.next_gate_progress[m] = ts.gate_gap[fg0]
+        self.sector[m] = 0
+        self.lap_timed[m] = self.sector_timed[m] = True
+        self.lap_start[m] = self.sector_start[m] = 0.0
+        self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
+
     # ------------------------------------------------------------ step
     def step(self, actions: np.ndarray) -> tuple:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
         ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
-        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt)
+        if self.solver is not None:
+            self.solver.prepare(st, self.world, self.collidable, dt)
+        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt, contact=self.solver)
         self.steps += 1
         self.time_s += dt
 
