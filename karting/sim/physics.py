@@ -101,13 +101,14 @@ class KartState:
 
 
 def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surface_at, params: KartParams,
-         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None) -> None:
+         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None, drag_scale=None) -> None:
     """Advance all karts by one control step of ``dt`` seconds, in place.
 
     ``steer_cmd`` and ``throttle_cmd`` are (N,) arrays in [-1, 1] (negative throttle = brake);
     ``surface_at(x, y) -> (N,) uint8`` gives the surface code under world points;
     ``contact(state, h)``, if given, resolves contacts between karts after every substep of
-    ``h`` seconds (see :mod:`karting.sim.contact`).
+    ``h`` seconds (see :mod:`karting.sim.contact`); ``drag_scale`` (N,), if given, scales each
+    kart's aerodynamic drag (a kart in another's slipstream).
     """
     p = params
     f32 = np.float32
@@ -121,6 +122,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
     brk_target = np.clip(-np.asarray(throttle_cmd, f32), 0, 1)
     max_dsteer = f32(p.steer_rate_radps) * h
     max_dpedal = f32(p.pedal_rate_per_s) * h
+    c_drag = f32(p.drag_n_per_mps2) if drag_scale is None else f32(p.drag_n_per_mps2) * drag_scale.astype(f32)
     s = state
     # the surface under each axle is read once per control step (<= 1.35 m of travel at top
     # speed, under three pixels at the default scale): it is the costliest part of a substep
@@ -150,7 +152,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         fx_r = np.clip(fx_r, -grip_r, grip_r)
         circle = np.sqrt(np.maximum(f32(1.0) - (fx_r / grip_r) ** 2, f32(0.0)))
         fy_r = -grip_r * np.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
-        resist = f32(p.drag_n_per_mps2) * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
+        resist = c_drag * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
         resist = resist - roll * m * f32(G) * back
 
         cos_d, sin_d = np.cos(s.steer), np.sin(s.steer)

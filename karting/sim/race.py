@@ -135,6 +135,20 @@ class Race:
         self.reward[m] = 0.0
         self.end_reason[m] = 0
 
+    def slipstream(self, max_cut: float = 0.4, reach_m: float = 20.0) -> np.ndarray:
+        """(N,) drag factors: a kart 2-``reach_m`` metres straight behind another (within a kart's
+        width of its wake) of the same world loses up to ``max_cut`` of its drag, fading with the
+        distance (the tow that lets a kart pull alongside on a straight)."""
+        st = self.state
+        dx = st.x[None, :] - st.x[:, None]                 # from i to j
+        dy = st.y[None, :] - st.y[:, None]
+        c, s = np.cos(st.yaw)[:, None], np.sin(st.yaw)[:, None]
+        fwd, lat = dx * c + dy * s, -dx * s + dy * c
+        ok = ((self.world[:, None] == self.world[None, :]) & self.collidable[:, None] & self.collidable[None, :]
+              & (fwd > 2.0) & (fwd < reach_m) & (np.abs(lat) < 1.2))
+        tow = np.where(ok, 1.0 - (fwd - 2.0) / (reach_m - 2.0), 0.0).max(axis=1)
+        return (1.0 - max_cut * tow).astype(np.float32)
+
     def place_behind_line(self, mask: np.ndarray, back_m: np.ndarray, lateral_m: np.ndarray) -> None:
         """Put the karts in ``mask`` (already :meth:`reset`) at rest ``back_m`` metres behind the
         start/finish line and ``lateral_m`` left of the centre line, facing the track: a grid.
@@ -164,9 +178,12 @@ class Race:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
         ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
         x0, y0 = st.x.copy(), st.y.copy()
+        drag = None
         if self.solver is not None:
             self.solver.prepare(st, self.world, self.collidable, dt)
-        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt, contact=self.solver)
+            drag = self.slipstream()
+        physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt,
+                     contact=self.solver, drag_scale=drag)
         self.steps += 1
         self.time_s += dt
 

@@ -1,0 +1,133 @@
+"""Race control (grid, positions, collisions and their blame, overtakes, finishing) and the AI
+opponents, on the numpy simulation only (no GL)."""
+import numpy as np
+import pytest
+
+from karting.sim.opponents import LEVELS, AIDriver, level
+from karting.sim.race import Race
+from karting.sim.racing import FINISHED, RaceControl, RaceRules, format_results, grid_capacity, grid_slots
+from karting.track import load_track
+
+
+@pytest.fixture(scope="module")
+def oval():
+    return load_track("oval.png")
+
+
+def new_race(track, n, **rules):
+    race = Race(track, n, max_episode_steps=10 ** 9, contacts=True)
+    return race, RaceControl(race, RaceRules(**rules))
+
+
+def test_bad_race_inputs_say_what_to_do(oval):
+    with pytest.raises(ValueError, match="at least 1 lap"):
+        RaceRules(laps=0)
+    with pytest.raises(ValueError, match="rookie, club, pro, alien"):
+        level("legend")
+    fit = grid_capacity(oval)
+    assert 8 <= fit < 200
+    with pytest.raises(ValueError, match=f"holds {fit} karts"):
+        grid_slots(oval, fit + 1)
+    with pytest.raises(ValueError, match="contacts=True"):
+        RaceControl(Race(oval, 2))
+
+
+def test_grid_is_staggered_on_the_asphalt_without_overlap(oval):
+    race, rc = new_race(oval, 12)
+    rc.reset(np.random.default_rng(0))
+    st = race.state
+    d = np.hypot(st.x[:, None] - st.x[None, :], st.y[:, None] - st.y[None, :]) + np.eye(12) * 99
+    assert d.min() > 2.0                                   # no two karts touch on the grid
+    assert (race.surface == 1).all()
+    assert (np.sign(race.lateral[::2]) == 1).all() and (np.sign(race.lateral[1::2]) == -1).all()
+    assert (np.diff(race.best_progress) < 0).all()         # pole first, each slot further back
+    assert list(rc.position) == list(range(1, 13))
+
+
+def run_ai_race(track, levels, laps=1, seed=0, lights=False):
+    race, rc = new_race(track, len(levels), laps=laps, start_lights=lights)
+    ai = AIDriver(track, levels, seed=seed)
+    rc.reset(np.random.default_rng(seed))
+    ai.reset(race)
+    steps = 0
+    while not rc.done:
+        _, term, _ = race.step(rc.hold(ai.act(race, rc.time_s, rc.status == 0)))
+        rc.step(term)
+        steps += 1
+        assert steps < 20 * 400
+    return race, rc
+
+
+def test_ai_race_finishes_with_a_consistent_classification(oval):
+    race, rc = run_ai_race(oval, ["alien", "pro", "club", "rookie"], laps=1)
+    res = rc.results()
+    assert [r["position"] for r in res] == [1, 2, 3, 4]
+    fin = [r for r in res if r["status"] == "finished"]
+    assert len(fin) >= 3
+    times = [r["total_time_s"] for r in fin]
+    assert times == sorted(times)
+    assert all(r["laps"] == 1 for r in fin)
+    table = format_results(res, "oval.png", 1)
+    assert "AI" not in table and "kart 0" in table and "Pos" in table
+
+
+def test_same_seed_same_race(oval):
+    a = run_ai_race(oval, ["club", "pro", "rookie"], laps=1, seed=3, lights=True)[1].results()
+    b = run_ai_race(oval, ["club", "pro", "rookie"], laps=1, seed=3, lights=True)[1].results()
+    assert a == b
+
+
+def test_levels_are_ordered_alone(oval):
+    """Each level alone for a flying lap: rookie slower than club slower than pro slower than alien."""
+    best = {}
+    for name in LEVELS:
+        race, rc = run_ai_race(oval, [name], laps=2)
+        best[name] = race.best_lap_time[0]
+    assert best["rookie"] > best["club"] > best["pro"] > best["alien"] > 0
+
+
+def put(race, i, back_m, lateral_m):
+    """Move kart i (at rest) to back_m behind the line, lateral_m left."""
+    race.place_behind_line(np.arange(race.n) == i, np.array([back_m]), np.array([lateral_m]))
+
+
+def test_rear_end_collision_is_blamed_on_the_kart_behind(oval):
+    race, rc = new_race(oval, 2)
+    rc.reset(np.random.default_rng(0))
+    put(race, 0, 10.0, 0.0)
+    put(race, 1, 25.0, 0.0)
+    incidents = []
+    for _ in range(80):
+        a = np.array([[0.0, -1.0], [0.0, 1.0]], np.float32)    # 0 stands, 1 drives into it
+        _, term, _ = race.step(a)
+        rc.step(term)
+        incidents = rc.incidents
+        if incidents:
+            break
+    assert incidents, "no collision"
+    inc = incidents[0]
+    assert inc.at_fault == 1 and inc.closing_mps > 2.0
+    assert rc.caused[1] == 1 and rc.caused[0] == 0 and rc.collisions[0] == 1
+    assert rc.penalty_s[1] == RaceRules().collision_penalty_s and rc.penalty_s[0] == 0
+    assert race.state.speed[0] > 0.5                        # the standing kart was pushed
+
+
+def test_an_overtake_counts_once_it_holds(oval):
+    race, rc = new_race(oval, 2)
+    rc.reset(np.random.default_rng(0))
+    put(race, 0, 5.0, 1.5)
+    put(race, 1, 12.0, -1.5)
+    for k in range(200):
+        a = np.array([[0.0, 0.25], [0.0, 1.0]], np.float32)   # 0 dawdles in its lane
+        _, term, _ = race.step(a)
+        rc.step(term)
+    assert rc.overtakes[1] == 1 and rc.overtaken[0] == 1 and rc.overtakes[0] == 0
+    assert rc.position[1] == 1 and rc.gap_ahead_s[0] > 0
+    assert rc.collisions.sum() == 0
+
+
+def test_finishing_order_and_status(oval):
+    race, rc = run_ai_race(oval, ["alien", "rookie"], laps=1)
+    assert (rc.status == FINISHED).all()
+    first = rc.standings()[0]
+    assert rc.finish_time[first] <= rc.finish_time[rc.standings()[1]] + rc.penalty_s.max()
