@@ -448,21 +448,32 @@ class Renderer:
     Other karts are drawn for each camera when they are within ``kart_view_m`` and in front;
     karts closer than ``ghost_m`` to a camera (e.g. several karts reset onto the same start
     line) are not drawn in it, so a camera never sits inside another kart.
+
+    Races: ``views`` (indices of the karts that have a camera; default every kart) renders only
+    those karts' views while drawing all ``num_views`` karts; ``kart_world`` (default the track
+    of each kart) sets which karts see each other; ``kart_visible`` (an (N,) bool array that the
+    caller may change) hides karts out of a race.
     """
 
     def __init__(self, track, num_views: int, size: int = VIEW, ctx=None,
                  camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
                  kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5,
-                 view_track=None):
+                 view_track=None, views=None, kart_world=None):
         self.tracks = [track] if isinstance(track, Track) else list(track)
         self.track, self.n, self.size = self.tracks[0], int(num_views), int(size)
         vt = np.zeros(self.n, np.int64) if view_track is None else np.asarray(view_track, np.int64)
         if vt.shape != (self.n,) or (self.n and (vt.min() < 0 or vt.max() >= len(self.tracks))):
             raise ValueError(f"view_track must be {self.n} track indices in [0, {len(self.tracks)})")
-        self.view_track = vt
-        order = np.argsort(vt, kind="stable")                 # cameras grouped by track
-        self._cam_base = np.searchsorted(vt[order], np.arange(len(self.tracks)))
-        self._cam_count = np.bincount(vt, minlength=len(self.tracks))
+        self.view_track = vt                                 # track of each kart
+        self.views = np.arange(self.n) if views is None else np.asarray(views, np.int64)
+        self.all_views = views is None
+        self.nv = len(self.views)
+        self.kart_world = vt.copy() if kart_world is None else np.asarray(kart_world, np.int64)
+        self.kart_visible = np.ones(self.n, bool)
+        cam_track = vt[self.views]
+        order = np.argsort(cam_track, kind="stable")         # cameras grouped by track
+        self._cam_base = np.searchsorted(cam_track[order], np.arange(len(self.tracks)))
+        self._cam_count = np.bincount(cam_track, minlength=len(self.tracks))
         self.show_other_karts = show_other_karts
         self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
         self.ctx = ctx if ctx is not None else create_context()
@@ -477,17 +488,24 @@ class Renderer:
         import moderngl
         self.gl_renderer = ctx.info.get("GL_RENDERER", "unknown")
         per_col = MAX_FB // self.size
-        self.cols = max(1, math.ceil(self.n / per_col))
-        self.rows = math.ceil(self.n / self.cols)
+        self.cols = max(1, math.ceil(self.nv / per_col))
+        self.rows = math.ceil(self.nv / self.cols)
         fb_w, fb_h = self.cols * self.size, self.rows * self.size
         self.fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((fb_w, fb_h), 4)],
                                    depth_attachment=ctx.depth_renderbuffer((fb_w, fb_h)))
         self._buf = np.empty((fb_h, fb_w, 4), np.uint8)
-        self._texels = np.zeros((2, self.n, 4), np.float32)
-        self._texels[1, :, 0] = order
-        self._poses = self._texels[0]
-        self.pose_tex = ctx.texture((self.n, 2), 4, dtype="f4")
+        self._texels = np.zeros((2, max(self.n, self.nv), 4), np.float32)
+        self._texels[1, : self.nv, 0] = order
+        self._poses = self._texels[0, : self.n]
+        self.pose_tex = ctx.texture((self._texels.shape[1], 2), 4, dtype="f4")
         self.pose_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        # a subset of views: the cameras' own texture (row 0 poses, row 1 track order)
+        self._cam_texels = np.zeros((2, max(self.nv, 1), 4), np.float32)
+        self._cam_texels[1, : self.nv, 0] = order
+        self.cam_tex = self.pose_tex
+        if not self.all_views:
+            self.cam_tex = ctx.texture((self._cam_texels.shape[1], 2), 4, dtype="f4")
+            self.cam_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
         self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
         self.p_solid = ctx.program(vertex_shader=SOLID_VS, fragment_shader=SOLID_FS)
@@ -509,19 +527,22 @@ class Renderer:
             strips, [wall_view_m] * len(strips))
         self.chunk_track = np.asarray(chunk_track, np.int64)[strip_of]
         # which karts and which wall chunks each camera may draw: fixed, so computed once
-        self._same_track = self.view_track[:, None] == self.view_track[None, :]              # (N, N)
+        # (V, N): the karts a camera may draw: same world, not its own kart
+        self._cam_sees = ((self.kart_world[self.views][:, None] == self.kart_world[None, :])
+                          & (self.views[:, None] != np.arange(self.n)[None, :]))
         self._track_chunks = np.arange(len(self.tracks))[:, None] == self.chunk_track[None, :]  # (K, C)
-        self._cam_chunks = self._track_chunks[self.view_track]                                   # (N, C)
+        cam_track = self.view_track[self.views]
+        self._cam_chunks = self._track_chunks[cam_track]                                         # (V, C)
         self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
         self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         # each camera culls only its own track's chunks
         per_track = np.bincount(self.chunk_track, minlength=len(self.tracks))
-        most = max(int(per_track[self.view_track].sum()), int(per_track.max()), 1)
+        most = max(int(per_track[cam_track].sum()), int(per_track.max()), 1)
         self.chunk_buf = ctx.buffer(reserve=most * 8)
         self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
                                           mode=moderngl.TRIANGLE_STRIP)
         kv, ki = kart_mesh()
-        self._pairs = np.zeros((max(self.n * self.n, 1), 2), np.int32)
+        self._pairs = np.zeros((max(self.nv * self.n, self.n, 1), 2), np.int32)
         self.pair_buf = ctx.buffer(reserve=self._pairs.nbytes)
         self.vao_kart = ctx.vertex_array(
             self.p_kart, [(ctx.buffer(kv.tobytes()), "3f 3f", "in_pos", "in_color"),
@@ -579,14 +600,13 @@ class Renderer:
 
     def visible_pairs(self, cam_xy: np.ndarray, cam_cs: np.ndarray, kart_xy: np.ndarray, fov_deg: float,
                       self_index: bool = True) -> np.ndarray:
-        """(camera, kart) index pairs worth drawing: on the same track, in front, within range,
-        not a ghost."""
+        """(camera, kart) index pairs worth drawing: in the same world, in front, within range,
+        not a ghost, not hidden."""
         ok = cull(cam_xy, cam_cs, kart_xy, np.float32(1.2), np.float32(self.kart_view_m), fov_deg,
                   min_dist=self.ghost_m)
-        if len(self.tracks) > 1:
-            ok &= self._same_track
         if self_index:
-            np.fill_diagonal(ok, False)
+            ok &= self._cam_sees
+        ok &= self.kart_visible[None, :]
         c, k = np.nonzero(ok)
         return np.stack([c, k], 1).astype(np.int32)
 
@@ -624,7 +644,7 @@ class Renderer:
         self.vao_sky.render(vertices=4, instances=num_cams)
 
     def render(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """First-person views of all N karts as (N, size, size, 3) uint8.
+        """First-person views of the karts with cameras (all N by default) as (V, size, size, 3) uint8.
 
         With ``out`` (a C-contiguous (N, size, size, 3) uint8 array, single tile column) the
         pixels are read straight into it; otherwise the result is a view of an internal buffer.
@@ -636,24 +656,30 @@ class Renderer:
         p = self._poses
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
         self.pose_tex.write(self._texels.tobytes())
+        cams = p
+        if not self.all_views:
+            cams = self._cam_texels[0, : self.nv]
+            cams[:] = p[self.views]
+            self.cam_tex.write(self._cam_texels.tobytes())
         self.fbo.use()
         self.fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(self.camera, 1.0, self.cols, self.rows)
-        pairs = (self.visible_pairs(p[:, :2], p[:, 2:], p[:, :2], self.camera.fov_deg)
+        pairs = (self.visible_pairs(cams[:, :2], cams[:, 2:], p[:, :2], self.camera.fov_deg)
                  if self.show_other_karts and self.n > 1 else self._pairs[:0])
-        chunks = self.visible_chunks(p[:, :2], p[:, 2:], self.camera.fov_deg)
+        chunks = self.visible_chunks(cams[:, :2], cams[:, 2:], self.camera.fov_deg)
         grounds = [(k, b, c) for k, (b, c) in enumerate(zip(self._cam_base, self._cam_count)) if c]
-        self._draw(self.pose_tex, self.pose_tex, self.n, chunks, pairs, grounds)
+        self._draw(self.cam_tex, self.pose_tex, self.nv, chunks, pairs, grounds)
         s = self.size
-        if out is not None and self.cols == 1 and self.n == self.rows:
+        n = self.nv
+        if out is not None and self.cols == 1 and n == self.rows:
             self.fbo.read_into(out, components=3, alignment=1)
             return out
         self.fbo.read_into(self._buf, components=4)
         if self.cols == 1:
-            views = self._buf.reshape(self.rows, s, s, 4)[: self.n]
+            views = self._buf.reshape(self.rows, s, s, 4)[:n]
         else:
             views = (self._buf.reshape(self.rows, s, self.cols, s, 4).transpose(0, 2, 1, 3, 4)
-                     .reshape(-1, s, s, 4)[: self.n])
+                     .reshape(-1, s, s, 4)[:n])
         if out is not None:
             out[:] = views[..., :3]
             return out
@@ -685,7 +711,7 @@ class Renderer:
         fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(camera, w / h, 1, 1)
         pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
-        show = self.view_track[:k] == self.view_track[index]        # karts on this track
+        show = (self.kart_world[:k] == self.kart_world[index]) & self.kart_visible[:k]   # its world
         if camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
             show &= np.arange(k) != index
         pairs = pairs[show]
