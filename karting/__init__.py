@@ -1,7 +1,8 @@
 """A vision-based karting simulator for reinforcement learning.
 
-``import karting`` registers ``Karting-v0`` (one kart) with Gymnasium; ``karting.make_vec(track,
-num_envs)`` builds the natively batched vector env. Heavy modules (moderngl, scipy, pandas) are
+``import karting`` registers ``Karting-v0`` (one kart) and ``KartingRace-v0`` (one kart against AI
+opponents) with Gymnasium; ``karting.make_vec(track, num_envs)`` builds the natively batched
+vector env, ``karting.parallel_env(track, num_karts)`` a PettingZoo race. Heavy modules (moderngl, scipy, pandas) are
 imported only when an environment or tool needs them.
 """
 from gymnasium.envs.registration import register
@@ -10,6 +11,13 @@ __version__ = "0.1.0"
 
 register(id="Karting-v0", entry_point="karting.env:KartingEnv",
          vector_entry_point="karting.env:KartingVectorEnv")
+register(id="KartingRace-v0", entry_point="karting.env.race_env:KartingRaceEnv")
+
+
+def parallel_env(track="circuit.png", num_karts: int = 4, laps: int = 3, **kwargs):
+    """A PettingZoo ParallelEnv race where every kart is an agent (karting.env.parallel)."""
+    from .env.parallel import parallel_env as _parallel_env
+    return _parallel_env(track, num_karts=num_karts, laps=laps, **kwargs)
 
 
 def make_vec(track="circuit.png", num_envs: int = 8, **kwargs):

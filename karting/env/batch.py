@@ -11,23 +11,31 @@ from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
 
 
 class KartBatch(Race):
-    """A Race of N karts plus their observations: ``observe()`` renders every kart's view in one
-    pass and fills the telemetry vectors (with frame and telemetry history)."""
+    """A Race of N karts plus their observations: ``observe()`` renders the views of the karts
+    in ``views`` (default all) in one pass and fills their telemetry vectors (with frame and
+    telemetry history). ``contacts`` and ``world`` make a race (see Race)."""
 
     def __init__(self, track, n: int, frame_stack=1, telemetry_history=1,
                  max_episode_steps=2400, random_start=False, show_other_karts=True,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
-                 params: KartParams = KartParams(), render: bool = True):
+                 params: KartParams = KartParams(), render: bool = True, views=None,
+                 contacts: bool = False, world=None):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
-        super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params)
+        super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
+                         contacts=contacts, world=world)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.views = None if views is None else np.asarray(views, np.int64)
+        nv = n if views is None else len(self.views)
         self.telemetry = np.zeros((n, TELEMETRY_SIZE * telemetry_history), np.float32)
-        self.vision = np.zeros((n, VIEW, VIEW, 3 * frame_stack), np.uint8)
+        self.vision = np.zeros((nv, VIEW, VIEW, 3 * frame_stack), np.uint8)
         if render:
             from .render import Renderer
+            # karts in a race never overlap: draw a rival from 0.5 m (a time trial hides karts
+            # within 2.5 m, which all start on one line)
             self.renderer = Renderer(self.tracks, n, show_other_karts=show_other_karts,
-                                     view_track=self.kart_track)
+                                     view_track=self.kart_track, views=views, kart_world=self.world,
+                                     ghost_m=0.5 if contacts else 2.5)
         else:
             self.renderer = None
 
@@ -53,6 +61,7 @@ class KartBatch(Race):
         self.telemetry[:, k - TELEMETRY_SIZE:] = tel
         if fresh is not None and self.telemetry_history > 1 and fresh.any():
             self.telemetry[fresh] = np.tile(tel[fresh], self.telemetry_history)
+        vfresh = fresh if (fresh is None or self.views is None) else fresh[self.views]
         if self.renderer is not None:
             # a fresh array each step: returned as is, so no copy, and earlier obs stay intact
             st = self.state
@@ -64,16 +73,23 @@ class KartBatch(Race):
                 stacked = np.empty_like(self.vision)
                 stacked[..., : c - 3] = self.vision[..., 3:]
                 stacked[..., c - 3:] = views
-                if fresh is not None and fresh.any():
-                    stacked[fresh] = np.tile(views[fresh], (1, 1, 1, self.frame_stack))
+                if vfresh is not None and vfresh.any():
+                    stacked[vfresh] = np.tile(views[vfresh], (1, 1, 1, self.frame_stack))
                 self.vision = stacked
-        return {"vision": self.vision, "telemetry": self.telemetry.copy()}
+        tel = self.telemetry.copy() if self.views is None else self.telemetry[self.views]
+        return {"vision": self.vision, "telemetry": tel}
 
-    def frame(self, index: int = 0) -> np.ndarray:
-        """A 480x320 chase view of kart ``index`` with its first-person view inset (top left)."""
+    def frame(self, index: int = 0, size: tuple = (480, 320)) -> np.ndarray:
+        """A chase view of kart ``index`` with its first-person view inset (top left) when it
+        has a camera."""
         st = self.state
-        img = self.renderer.render_chase(st.x, st.y, st.yaw, index)
-        fp = self.vision[index, :, :, -3:]
+        img = self.renderer.render_chase(st.x, st.y, st.yaw, index, size=size)
+        view = index if self.views is None else np.flatnonzero(self.views == index)
+        if self.views is not None:
+            if len(view) == 0:
+                return img
+            view = int(view[0])
+        fp = self.vision[view, :, :, -3:]
         big = np.repeat(np.repeat(fp, 2, 0), 2, 1)
         img[6:6 + 2 * VIEW, 6:6 + 2 * VIEW] = big
         img[4:6, 4:10 + 2 * VIEW] = img[6 + 2 * VIEW:8 + 2 * VIEW, 4:10 + 2 * VIEW] = 255

@@ -286,8 +286,9 @@ class Race:
                 "progress": self.progress.copy(), "off_track": self.off_track.copy(),
                 "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
 
-    def record(self) -> None:
-        """Append this step of every kart to the telemetry recorder (if recording)."""
+    def record(self, **extra) -> None:
+        """Append this step of every kart to the telemetry recorder (if recording); ``extra``
+        holds the recorder's extra columns (a race's positions and gaps)."""
         if self.recorder is None:
             return
         st = self.state
@@ -304,5 +305,5 @@ class Race:
             checkpoint=self.next_gate,
             off_track=self.off_track, reward=self.reward,
             lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
-            surface=self.surface)
+            surface=self.surface, **extra)
 

@@ -382,6 +382,8 @@ class RaceControl:
                 gap = ""
             elif st == FLAGGED:
                 gap = f"+{max(1, int(r.laps[win] - r.laps[i]))} lap(s)"
+            elif st == RUNNING:
+                gap = "running"
             else:
                 gap = "DNF"
             out.append({

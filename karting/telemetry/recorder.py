@@ -26,6 +26,10 @@ lap_time_s          time since the current lap started [s]
 lap_valid           1 while the current lap has no cut and no missed checkpoint
 surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier
 ==================  ======================================================================
+
+Races add (``RACE_COLUMNS``): ``position`` (1 = leading), ``gap_ahead_s`` and ``gap_leader_s``
+(time gaps [s]), ``contact`` (1 while touching another kart), ``race_status`` (0 running,
+1 finished, 2 flagged, 3 retired).
 """
 from __future__ import annotations
 
@@ -47,6 +51,8 @@ COLUMNS = {
     "curvature": np.float32, "checkpoint": np.int16, "off_track": np.int8,
     "reward": np.float32, "lap_time_s": np.float32, "lap_valid": np.int8, "surface": np.int8,
 }
+RACE_COLUMNS = {"position": np.int16, "gap_ahead_s": np.float32, "gap_leader_s": np.float32,
+                "contact": np.int8, "race_status": np.int8}
 DEFAULT_DIR = Path("telemetry_logs")
 
 
@@ -57,11 +63,11 @@ class TelemetryRecorder:
     rather than eating the machine's memory (export what you have and clear()).
     """
 
-    def __init__(self, capacity: int = 4096, max_rows: int = 5_000_000):
+    def __init__(self, capacity: int = 4096, max_rows: int = 5_000_000, extra: dict | None = None):
         self.max_rows = max_rows
         self.n = 0
         self.full_warned = False
-        self.cols = {k: np.empty(capacity, dt) for k, dt in COLUMNS.items()}
+        self.cols = {k: np.empty(capacity, dt) for k, dt in {**COLUMNS, **(extra or {})}.items()}
 
     def __len__(self):
         return self.n

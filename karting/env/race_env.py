@@ -1,0 +1,233 @@
+"""Races as environments: ``RaceSession`` (karts on one track, each driven by a built-in AI level
+or from outside), ``KartingRaceEnv`` (``KartingRace-v0``: one learning kart against AI
+opponents) and ``KartingParallelEnv`` (PettingZoo: every kart an agent).
+
+All natively batched: one physics batch with contacts, one renderer drawing every kart, one
+render pass and one readback per step for the karts that have a camera (the outside-driven
+ones). ``races=M`` puts M independent copies of the race in the same batch (karts of different
+races neither touch nor see each other), which is how training runs many races at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from ..sim.opponents import AIDriver, level
+from ..sim.physics import CONTROL_HZ
+from ..sim.racing import RUNNING, RaceControl, RaceRules
+from ..track import Track, load_track
+from .batch import KartBatch
+from .spec import check_actions, observation_space
+
+RACE_OBS_NAMES = ("position", "gap_ahead", "gap_behind")
+
+
+@dataclass(frozen=True)
+class RaceReward:
+    """Race terms added to the time-trial reward: ``position_bonus`` per place gained (minus per
+    place lost), ``collision_penalty`` per collision the kart caused, ``contact_penalty`` per
+    collision it was in. GT Sophy's lesson (Wurman et al. 2022): too high a collision penalty
+    makes timid drivers, too low dangerous ones; these are starting points."""
+    position_bonus: float = 2.0
+    collision_penalty: float = 10.0
+    contact_penalty: float = 1.0
+
+
+def parse_opponents(opponents, difficulty="club") -> list:
+    """``3`` or ``"3"`` (that many of ``difficulty``; a list of levels for difficulty cycles
+    through it), ``"club,pro"`` or ``["club", "pro"]`` -> a list of level names."""
+    diffs = [d for d in (difficulty.split(",") if isinstance(difficulty, str) else list(difficulty)) if d]
+    for d in diffs:
+        level(d)
+    if isinstance(opponents, str) and not opponents.strip().lstrip("-").isdigit():
+        names = [x.strip() for x in opponents.split(",") if x.strip()]
+    elif isinstance(opponents, (list, tuple)):
+        names = [str(x) for x in opponents]
+    else:
+        k = int(opponents)
+        if k < 0:
+            raise ValueError(f"opponents must be >= 0, got {k}")
+        names = [diffs[i % len(diffs)] for i in range(k)]
+    return [level(x).name for x in names]
+
+
+class RaceSession:
+    """Karts racing on one track. ``drivers[i]`` is an AI level name or None (driven from
+    outside: an agent, a model, a person); ``names`` label them in results. ``step(actions)``
+    takes (E, 2) actions for the E outside karts (in kart order) and steps everything."""
+
+    def __init__(self, track, drivers: list, laps: int = 3, rules: RaceRules | None = None,
+                 names: list | None = None, races: int = 1, frame_stack: int = 1,
+                 telemetry_history: int = 1, render: bool = True, record_telemetry: bool = False,
+                 seed: int = 0, grid_order=None):
+        self.track = track if isinstance(track, Track) else load_track(track)
+        per = len(drivers)
+        if per < 1:
+            raise ValueError("a race needs at least one kart")
+        self.rules = rules or RaceRules(laps=laps)
+        from ..sim.racing import grid_slots
+        grid_slots(self.track, per)                         # too many karts: say how many fit
+        self.per, self.races, n = per, races, per * races
+        self.drivers = list(drivers) * races
+        self.external = np.array([d is None for d in self.drivers])
+        self.ext_idx = np.flatnonzero(self.external)
+        names = names or [("AI " + level(d).name) if d else f"kart {i}" for i, d in enumerate(drivers)]
+        self.batch = KartBatch(self.track, n, frame_stack, telemetry_history, max_episode_steps=10 ** 9,
+                               record_telemetry=False, render=render, views=self.ext_idx if render else None,
+                               contacts=True, world=np.arange(n) // per)
+        if record_telemetry:
+            from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
+            self.batch.recorder = TelemetryRecorder(extra=RACE_COLUMNS)
+        self.control = RaceControl(self.batch, self.rules, drivers=list(names) * races)
+        self.ai = AIDriver(self.track, [d for d in self.drivers], seed=seed) if (~self.external).any() else None
+        self.grid_order = grid_order
+        self.seed = seed
+
+    @property
+    def n(self) -> int:
+        return self.batch.n
+
+    def reset(self, rng: np.random.Generator) -> dict:
+        """Everyone onto the grid; returns the outside karts' observations."""
+        rc, b = self.control, self.batch
+        order = None if self.grid_order is None else np.tile(np.asarray(self.grid_order), self.races)
+        rc.reset(rng, order)
+        if self.ai is not None:
+            self.ai.reset(b, seed=int(rng.integers(2 ** 31)))
+        self._visible()
+        obs = b.observe(fresh=np.ones(self.n, bool))
+        self._record()
+        return obs
+
+    def step(self, actions) -> tuple:
+        """Step every kart; returns (obs of outside karts, time-trial reward (N,), terminated (N,))."""
+        b, rc = self.batch, self.control
+        full = np.zeros((self.n, 2), np.float32)
+        if len(self.ext_idx):
+            full[self.ext_idx] = check_actions(actions, len(self.ext_idx))
+        if self.ai is not None:
+            ai = self.ai.act(b, rc.time_s, rc.status == RUNNING)
+            full[~self.external] = ai[~self.external]
+        reward, terminated, _ = b.step(rc.hold(full))
+        rc.step(terminated)
+        self._visible()
+        obs = b.observe()
+        self._record()
+        return obs, reward, terminated
+
+    def _visible(self):
+        if self.batch.renderer is not None:
+            self.batch.renderer.kart_visible[:] = self.control.status == RUNNING
+
+    def _record(self):
+        rc = self.control
+        self.batch.record(position=rc.position, gap_ahead_s=rc.gap_ahead_s, gap_leader_s=rc.gap_leader_s,
+                          contact=rc.contact_now, race_status=rc.status)
+
+    def race_vector(self, karts: np.ndarray) -> np.ndarray:
+        """(K, 3) float32: position / karts in the race, gap ahead and behind / 10 s (clipped 0..3)."""
+        rc = self.control
+        return np.stack([rc.position[karts] / self.per, np.clip(rc.gap_ahead_s[karts] / 10.0, 0, 3),
+                         np.clip(rc.gap_behind_s[karts] / 10.0, 0, 3)], 1).astype(np.float32)
+
+    def close(self):
+        self.batch.close()
+
+
+def race_observation_space(frame_stack=1, telemetry_history=1, race_obs=False) -> spaces.Dict:
+    """The time-trial observation space, with the race vector appended to the telemetry."""
+    sp = observation_space(frame_stack, telemetry_history)
+    if not race_obs:
+        return sp
+    t = sp["telemetry"]
+    low = np.concatenate([t.low, np.zeros(3, np.float32)])
+    high = np.concatenate([t.high, np.array([1, 3, 3], np.float32)])
+    return spaces.Dict({"vision": sp["vision"], "telemetry": spaces.Box(low, high, dtype=np.float32)})
+
+
+class KartingRaceEnv(gym.Env):
+    """``KartingRace-v0``: one learning kart (kart 0 of the batch) against ``opponents`` AI karts.
+
+    Observation: as ``Karting-v0`` (the camera now shows the rivals); with ``race_obs=True``
+    the telemetry vector ends with position / karts, gap ahead / 10 s, gap behind / 10 s.
+    Action: as ``Karting-v0``. Reward: the time-trial reward plus :class:`RaceReward`'s terms.
+    The learner starts from grid slot ``grid_position`` (1 = pole; default: the back).
+    Terminated when it finishes or retires (tyre wall, off track too long, wrong way, stalled);
+    truncated when it is flagged or at the race time limit. ``info``: the time-trial info plus
+    position, gaps, collisions, caused, overtakes, penalty_s, contact, race_status; at the end,
+    ``results`` (the classification).
+    """
+    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
+
+    def __init__(self, track="circuit.png", opponents=3, difficulty="club", laps: int = 3,
+                 race_obs: bool = False, grid_position: int | None = None, render_mode=None,
+                 frame_stack: int = 1, telemetry_history: int = 1, record_telemetry: bool = False,
+                 reward: RaceReward = RaceReward(), start_lights: bool = False, checkpoints=None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        levels = parse_opponents(opponents, difficulty)
+        n = len(levels) + 1
+        slot = n if grid_position is None else int(grid_position)
+        if not 1 <= slot <= n:
+            raise ValueError(f"grid_position must be 1..{n}, got {grid_position}")
+        order = [slot - 1] + [k for k in range(n) if k != slot - 1]
+        track = track if isinstance(track, Track) else load_track(track, checkpoints)
+        self.session = RaceSession(track, [None] + levels, rules=RaceRules(laps=laps, start_lights=start_lights),
+                                   names=["agent"] + [f"AI {lv}" for lv in levels],
+                                   frame_stack=frame_stack, telemetry_history=telemetry_history,
+                                   record_telemetry=record_telemetry, grid_order=order)
+        self.track, self.render_mode, self.race_obs, self.reward_cfg = track, render_mode, race_obs, reward
+        self.observation_space = race_observation_space(frame_stack, telemetry_history, race_obs)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def _obs(self, obs):
+        tel = obs["telemetry"][0]
+        if self.race_obs:
+            tel = np.concatenate([tel, self.session.race_vector(np.array([0]))[0]])
+        return {"vision": obs["vision"][0], "telemetry": tel}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
+        super().reset(seed=seed)
+        obs = self.session.reset(self.np_random)
+        rc = self.session.control
+        self._pos, self._caused, self._coll = int(rc.position[0]), 0, 0
+        return self._obs(obs), self._info()
+
+    def step(self, action) -> tuple:
+        s = self.session
+        obs, reward, _ = s.step(np.asarray(action, np.float32).reshape(1, 2))
+        rc, cfg = s.control, self.reward_cfg
+        r = float(reward[0]) + cfg.position_bonus * (self._pos - int(rc.position[0]))
+        r -= cfg.collision_penalty * (int(rc.caused[0]) - self._caused)
+        r -= cfg.contact_penalty * (int(rc.collisions[0]) - self._coll)
+        self._pos, self._caused, self._coll = int(rc.position[0]), int(rc.caused[0]), int(rc.collisions[0])
+        status = int(rc.status[0])
+        terminated = status in (1, 3)
+        truncated = status == 2
+        info = self._info()
+        if terminated or truncated:
+            info["results"] = rc.results()
+        return self._obs(obs), r, terminated, truncated, info
+
+    def _info(self) -> dict:
+        b, rc = self.session.batch, self.session.control
+        info = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in {**b.info(), **rc.info()}.items()}
+        info["sector"] = int(b.sector[0]) + 1
+        return info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.session.batch.frame(0)
+        return None
+
+    def export_telemetry(self, path="race.csv"):
+        """Write every kart's recorded steps (env = kart index) with the race columns."""
+        if self.session.batch.recorder is None:
+            raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
+        return self.session.batch.recorder.export_csv(path)
+
+    def close(self):
+        self.session.close()

@@ -1,0 +1,80 @@
+"""The race environments: KartingRace-v0 (Gymnasium) and karting.parallel_env (PettingZoo)."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test
+
+import karting
+from karting.env.race_env import KartingRaceEnv, parse_opponents
+
+
+def test_parallel_env_passes_pettingzoo_api_test():
+    env = karting.parallel_env(track="oval.png", num_karts=3, laps=1, opponents=1)
+    parallel_api_test(env, num_cycles=100)
+    env.close()
+
+
+def test_gym_race_env_passes_check_env_and_reports_the_race():
+    env = gym.make("KartingRace-v0", track="oval.png", opponents=3, difficulty="rookie", laps=1,
+                   race_obs=True).unwrapped
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert obs["vision"].shape == (84, 84, 3) and obs["telemetry"].shape == (12,)
+    assert info["position"] == 4                       # from the back of the grid by default
+    assert obs["telemetry"][9] == pytest.approx(1.0)   # position / karts
+    for _ in range(40):
+        obs, r, term, trunc, info = env.step(np.array([0.0, 1.0], np.float32))
+    assert info["speed_kmh"] > 20 and "gap_ahead_s" in info and np.isfinite(r)
+    env.close()
+
+
+def test_rival_karts_are_in_the_camera():
+    env = karting.parallel_env(track="oval.png", num_karts=2, laps=1)
+    obs, _ = env.reset(seed=0)
+    seen = obs["kart_1"]["vision"].copy()         # P2 sees the pole kart 4 m ahead, 3 m left
+    r = env.session.batch.renderer
+    r.kart_visible[0] = False
+    b = env.session.batch
+    alone = r.render(b.state.x, b.state.y, b.state.yaw)[1].copy()
+    diff = np.abs(seen.astype(int) - alone.astype(int)).sum(-1) > 30
+    assert diff.sum() > 40, "the rival kart is not drawn"
+    env.close()
+
+
+def test_bad_race_inputs():
+    with pytest.raises(ValueError, match="unknown difficulty"):
+        KartingRaceEnv("oval.png", opponents=2, difficulty="legend")
+    with pytest.raises(ValueError, match="grid holds"):
+        KartingRaceEnv("oval.png", opponents=400)
+    with pytest.raises(ValueError, match="grid_position"):
+        KartingRaceEnv("oval.png", opponents=2, grid_position=7)
+    with pytest.raises(ValueError, match="at least 1 lap"):
+        KartingRaceEnv("oval.png", opponents=2, laps=0)
+    assert parse_opponents("club,pro,alien") == ["club", "pro", "alien"]
+    assert parse_opponents(4, "rookie,alien") == ["rookie", "alien", "rookie", "alien"]
+    env = karting.parallel_env(track="oval.png", num_karts=2, laps=1)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="no action for 'kart_1'"):
+        env.step({"kart_0": np.zeros(2, np.float32)})
+    with pytest.raises(ValueError, match="NaN"):
+        env.step({"kart_0": np.array([np.nan, 0], np.float32), "kart_1": np.zeros(2, np.float32)})
+    env.agents = ["kart_1"]                             # as if kart_0 had finished
+    with pytest.raises(ValueError, match="'kart_0', which is done"):
+        env.step({"kart_0": np.zeros(2, np.float32), "kart_1": np.zeros(2, np.float32)})
+    env.close()
+
+
+def test_native_frame_stack_and_race_telemetry(tmp_path):
+    env = karting.parallel_env(track="oval.png", num_karts=2, laps=1, frame_stack=4, record_telemetry=True)
+    obs, _ = env.reset(seed=0)
+    assert obs["kart_0"]["vision"].shape == (84, 84, 12)
+    for _ in range(10):
+        obs, *_ = env.step({a: np.array([0.0, 1.0], np.float32) for a in env.agents})
+    path = env.session.batch.recorder.export_csv(tmp_path / "race.csv")
+    import pandas as pd
+    df = pd.read_csv(path)
+    for col in ("position", "gap_ahead_s", "gap_leader_s", "contact", "race_status"):
+        assert col in df.columns
+    assert sorted(df["env"].unique()) == [0, 1] and set(df["position"].unique()) <= {1, 2}
+    env.close()
