@@ -76,7 +76,8 @@ class RaceSession:
         self.ext_idx = np.flatnonzero(self.external)
         names = names or [("AI " + level(d).name) if d else f"kart {i}" for i, d in enumerate(drivers)]
         self.batch = KartBatch(self.track, n, frame_stack, telemetry_history, max_episode_steps=10 ** 9,
-                               record_telemetry=False, render=render, views=self.ext_idx if render else None,
+                               record_telemetry=False, render=render,
+                               views=(self.ext_idx if len(self.ext_idx) else [0]) if render else None,
                                contacts=True, world=np.arange(n) // per)
         if record_telemetry:
             from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder

@@ -1,0 +1,191 @@
+"""`python -m karting.race`: a race of AI karts and trained models, with a results table, JSON,
+race telemetry, a TV-style video and the track's leaderboard.
+
+    python -m karting.race --track circuit.png --opponents club,club,pro,alien --laps 3 --video race.mp4 --telemetry race.csv
+    python -m karting.race --track circuit.png --model outputs/checkpoints/x/best.pt --opponents 5 --difficulty pro --json race.json
+
+Models (``--model``, repeatable) start at the front of the grid in the order given, the AI karts
+behind them (``--grid random`` shuffles everyone, seeded). The video follows the leader (or
+``--follow K``): chase camera, the first-person view of a model kart, a standings tower, and a
+map with every kart. Exit code 0: the race ran; 2: bad input (track, model, difficulty, grid).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+PALETTE = np.array([(0.9, 0.1, 0.1), (0.1, 0.3, 0.9), (1.0, 0.8, 0.1), (0.1, 0.7, 0.2), (0.9, 0.4, 0.0),
+                    (0.6, 0.1, 0.8), (0.0, 0.8, 0.8), (0.95, 0.95, 0.95)]) * 255   # the renderer's kart colours
+
+
+class TVComposer:
+    """960x400 frames: chase camera of the followed kart with its first-person view (if it has a
+    camera) and a standings tower overlaid | the map with every kart."""
+
+    H = 400
+
+    def __init__(self, track):
+        from .play import VideoComposer
+        self.mapper = VideoComposer(track)
+        from PIL import ImageFont
+        self.font = ImageFont.load_default()
+
+    def frame(self, session, follow: int) -> np.ndarray:
+        from PIL import Image, ImageDraw
+        b, rc = session.batch, session.control
+        img = b.frame(follow, size=(640, self.H))
+        pil = Image.fromarray(img)
+        d = ImageDraw.Draw(pil)
+        order = rc.standings()
+        x0, y0 = 470, 8
+        d.rectangle([x0 - 4, y0 - 4, x0 + 166, y0 + 14 * len(order) + 18], fill=(15, 15, 20))
+        lap = min(int(b.laps[order[0]]) + 1, session.rules.laps)
+        d.text((x0, y0), f"LAP {lap}/{session.rules.laps}  {max(rc.time_s, 0):6.1f} s", fill=(255, 255, 255), font=self.font)
+        for k, i in enumerate(order):
+            y = y0 + 16 + 14 * k
+            col = tuple(int(c) for c in PALETTE[i % 8])
+            d.rectangle([x0, y + 2, x0 + 6, y + 10], fill=col)
+            st = int(rc.status[i])
+            gap = ("" if k == 0 else f"+{rc.gap_leader_s[i]:.1f}") if st in (0, 1) else ("OUT" if st == 3 else "FLAG")
+            d.text((x0 + 10, y), f"{k + 1:>2} {session.control.drivers[i][:14]:<14} {gap}", fill=(235, 235, 235),
+                   font=self.font)
+        lights = rc.lights_on
+        if lights:
+            for k in range(5):
+                fill = (230, 20, 20) if k < lights else (50, 50, 50)
+                d.ellipse([250 + 30 * k, 40, 272 + 30 * k, 62], fill=fill)
+        m = self.mapper.map_frame(b.state.x, b.state.y, -1)
+        pix = self.mapper.track.world_to_pixel(np.stack([b.state.x, b.state.y], -1)) * self.mapper.f
+        for i, (c, r) in enumerate(pix):
+            if rc.status[i] != 0:
+                continue
+            r, c = int(r) + self.mapper.off[0], int(c) + self.mapper.off[1]
+            m[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = PALETTE[i % 8]
+        right = np.full((self.H, 320, 3), 20, np.uint8)
+        right[40:40 + m.shape[0]] = m[: self.H - 40]
+        return np.concatenate([np.asarray(pil), right], 1)
+
+
+def load_models(paths, device):
+    """[(agent, config)] for each model file; all must share one observation space."""
+    from .rl.checkpoint import load_agent
+    out = []
+    for p in paths:
+        agent, cfg, _ = load_agent(p, device)
+        out.append((agent, cfg))
+    shapes = {(c.frame_stack, c.telemetry_history) for _, c in out}
+    if len(shapes) > 1:
+        from .env.spec import observation_space
+        a, b = sorted(shapes)[:2]
+        raise ValueError(f"the models' observation spaces differ: {observation_space(*a)} vs {observation_space(*b)}; "
+                         "race models trained with the same frame_stack and telemetry_history")
+    return out
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m karting.race", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
+    ap.add_argument("--opponents", default="3", help="number of AI karts, or their levels: club,pro,...")
+    ap.add_argument("--difficulty", default="club", help="level of numbered opponents (rookie, club, pro, alien; "
+                                                           "a comma list cycles)")
+    ap.add_argument("--model", action="append", default=[], help="a trained model (repeatable)")
+    ap.add_argument("--laps", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--grid", choices=("given", "random"), default="given")
+    ap.add_argument("--lights", action="store_true", help="start lights (and jump-start penalties)")
+    ap.add_argument("--video", default="", help="write an MP4 of the race")
+    ap.add_argument("--follow", default="leader", help="kart the camera follows: 'leader' or its index")
+    ap.add_argument("--telemetry", default="", help="write race telemetry CSV (one row per kart per step)")
+    ap.add_argument("--json", default="", help="write the results as JSON")
+    ap.add_argument("--no-leaderboard", action="store_true", help="do not append to the track's leaderboard")
+    ap.add_argument("--device", default="cpu")
+    return ap
+
+
+def _setup(args):
+    from .env.race_env import RaceSession, parse_opponents
+    from .sim.racing import RaceRules
+    levels = parse_opponents(args.opponents, args.difficulty)
+    models = load_models(args.model, args.device)
+    n = len(models) + len(levels)
+    if n < 1:
+        raise ValueError("nobody to race: give --opponents and/or --model")
+    if args.laps < 1:
+        raise ValueError(f"--laps must be >= 1 (got {args.laps})")
+    names = [f"{Path(p).parent.name}/{Path(p).name}" for p in args.model] + [f"AI {lv}" for lv in levels]
+    order = None
+    if args.grid == "random":
+        order = np.random.default_rng(args.seed).permutation(n)
+    fs, th = (models[0][1].frame_stack, models[0][1].telemetry_history) if models else (1, 1)
+    session = RaceSession(args.track, [None] * len(models) + levels, rules=RaceRules(laps=args.laps,
+                          start_lights=args.lights), names=names, frame_stack=fs, telemetry_history=th,
+                          record_telemetry=bool(args.telemetry), seed=args.seed, grid_order=order,
+                          render=bool(models) or bool(args.video))
+    return session, models, names
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .env.render import RendererUnavailable
+    from .rl.checkpoint import CheckpointError
+    from .track import TrackError
+    try:
+        session, models, names = _setup(args)
+    except (TrackError, CheckpointError, RendererUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from .rl.evaluate import policy_actions
+    from .sim.racing import format_results
+    rc = session.control
+    obs = session.reset(np.random.default_rng(args.seed))
+    tv = TVComposer(session.track) if args.video else None
+    frames = []
+    while not rc.done:
+        acts = np.zeros((len(models), 2), np.float32)
+        for k, (agent, _) in enumerate(models):
+            o = {"vision": obs["vision"][k:k + 1], "telemetry": obs["telemetry"][k:k + 1]}
+            acts[k] = policy_actions(agent, o, args.device)[0]
+        obs, _, _ = session.step(acts)
+        if tv is not None:
+            follow = int(rc.standings()[0]) if args.follow == "leader" else int(args.follow)
+            frames.append(tv.frame(session, follow))
+    results = rc.results()
+    print(format_results(results, session.track.name, args.laps))
+    if args.json:
+        from .files import atomic_write
+        import json
+        atomic_write(args.json, lambda f: json.dump({"track": session.track.name, "laps": args.laps,
+                                                     "results": results}, f, indent=1), text=True)
+        print(f"results: {args.json}")
+    if args.telemetry:
+        print(f"telemetry: {session.batch.recorder.export_csv(args.telemetry)}")
+    if args.video:
+        from .video import write_video
+        print(f"video: {write_video(args.video, frames)} ({len(frames)} frames)")
+    if not args.no_leaderboard:
+        _leaderboard(session, results, args)
+    session.close()
+    return 0
+
+
+def _leaderboard(session, results, args):
+    from . import leaderboard
+    b = session.batch
+    book_laps = getattr(session, "laps_by_kart", None)
+    for row in results:
+        i = row["kart"]
+        src = leaderboard.model_hash(args.model[i]) if i < len(args.model) else row["driver"]
+        if b.best_lap_time[i] > 0 and book_laps is None:
+            leaderboard.add_laps(session.track.name, row["driver"],
+                                 [{"time_s": b.best_lap_time[i], "valid": True,
+                                   "sectors_s": []}], src)
+    leaderboard.add_race(session.track.name, args.laps, results)
+    print(f"leaderboard: {leaderboard.board_path(session.track.name)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
