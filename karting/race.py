@@ -1,8 +1,10 @@
 """`python -m karting.race`: a race of AI karts and trained models, with a results table, JSON,
 race telemetry, a TV-style video and the track's leaderboard.
 
-    python -m karting.race --track circuit.png --opponents club,club,pro,alien --laps 3 --video race.mp4 --telemetry race.csv
-    python -m karting.race --track circuit.png --model outputs/checkpoints/x/best.pt --opponents 5 --difficulty pro --json race.json
+    python -m karting.race --track circuit.png --opponents club,club,pro,alien --laps 3 \
+        --video race.mp4 --telemetry race.csv
+    python -m karting.race --track circuit.png --model outputs/checkpoints/x/best.pt \
+        --opponents 5 --difficulty pro --json race.json
 
 Models (``--model``, repeatable) start at the front of the grid in the order given, the AI karts
 behind them (``--grid random`` shuffles everyone, seeded). The video follows the leader (or
@@ -43,7 +45,8 @@ class TVComposer:
         x0, y0 = 470, 8
         d.rectangle([x0 - 4, y0 - 4, x0 + 166, y0 + 14 * len(order) + 18], fill=(15, 15, 20))
         lap = min(int(b.laps[order[0]]) + 1, session.rules.laps)
-        d.text((x0, y0), f"LAP {lap}/{session.rules.laps}  {max(rc.time_s, 0):6.1f} s", fill=(255, 255, 255), font=self.font)
+        d.text((x0, y0), f"LAP {lap}/{session.rules.laps}  {max(rc.time_s, 0):6.1f} s", fill=(255, 255, 255),
+               font=self.font)
         for k, i in enumerate(order):
             y = y0 + 16 + 14 * k
             col = tuple(int(c) for c in PALETTE[i % 8])
