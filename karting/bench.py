@@ -198,6 +198,54 @@ def bench_multitrack(paths, n, calls, repeats):
     return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
 
 
+def bench_race(track, n, calls, repeats, render=True):
+    """``n`` time-trial karts (ghosts, spread round the lap) against an ``n``-kart race from the
+    grid (contacts, slipstream, race control; every kart with a camera, as in
+    ``karting.parallel_env``), alternating blocks in one run, the time trial driven by the expert (timed
+    out; the race karts by the club-level AI, which races them without driving through each
+    other). ``render=False`` compares the simulations alone. Returns (time trial steps/s, race
+    steps/s, median per-block ratio, collisions in the race)."""
+    from .env import KartingVectorEnv
+    from .env.race_env import RaceSession
+    from .sim.expert import PurePursuit
+    tt = KartingVectorEnv(track, num_envs=n, random_start=True)
+    if not render:
+        tt.batch.close()                       # KartingVectorEnv.step then skips the render
+    tt.reset(seed=0)
+    race = RaceSession(track, [None] * n, laps=100, render=render)
+    race.reset(np.random.default_rng(0))
+    expert = PurePursuit(track)
+    from .sim.opponents import AIDriver
+    ai = AIDriver(track, ["club"] * n)          # racecraft: karts that avoid each other
+    ai.reset(race.batch)
+
+    def tt_act():
+        return expert.act(tt.batch.state, tt.batch.idx)
+
+    def race_act():
+        return ai.act(race.batch, race.control.time_s)
+
+    def block(step, act):
+        inside = 0.0
+        for _ in range(calls):
+            a = act()
+            t = time.perf_counter()
+            step(a)
+            inside += time.perf_counter() - t
+        return n * calls / inside
+    for _ in range(20):                       # off the grid first
+        race.step(race_act())
+    r1, r2 = [], []
+    for _ in range(repeats):
+        r1.append(block(tt.step, tt_act))
+        r2.append(block(race.step, race_act))
+    contacts = int(race.control.collisions.sum())
+    tt.close()
+    race.close()
+    ratios = [b / a for a, b in zip(r1, r2)]
+    return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios)), contacts
+
+
 def track_arrays_mb(paths):
     """Memory of the derived Track objects (surface grid, centre line, gates, racing line)."""
     from .track import load_track
@@ -325,7 +373,7 @@ def main(argv=None):
     ap.add_argument("--train-tracks", action="store_true",
                     help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
-    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, load, multitrack")
+    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, race, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train_tracks:
@@ -366,6 +414,15 @@ def main(argv=None):
         results["render_frames_per_s_N64"] = round(rate)
         results["gl_renderer"] = gl
         print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+    if "race" not in skip:
+        for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
+            one, race, ratio, contacts = bench_race(track, 64, max(10, int(args.seconds * calls)), args.repeats,
+                                                    render)
+            key = "" if render else "_nogl"
+            results.update({f"race_tt_steps_per_s_N64{key}": round(one), f"race_steps_per_s_N64{key}": round(race),
+                            f"race_ratio{key}": ratio})
+            print(f"{tag}: 64 time-trial karts {one:8,.0f} steps/s; a 64-kart race {race:8,.0f} steps/s "
+                  f"({ratio:.2f}x, median of per-block ratios; {contacts} collisions)")
     results["peak_rss_mb"] = round(peak_rss_mb())
     print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
     import tempfile

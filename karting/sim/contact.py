@@ -100,6 +100,12 @@ def resolve(state, i: np.ndarray, j: np.ndarray, mass: float, inertia: float,
     if len(i) == 0:
         return None
     st, pr = state, params
+    # bounding circles first: most candidate pairs are not touching in a given substep
+    bx, by = st.x[j] - st.x[i], st.y[j] - st.y[i]
+    near = np.flatnonzero(bx * bx + by * by < (2 * pr.bound_m) ** 2)
+    if len(near) == 0:
+        return None
+    i, j = i[near], j[near]
     c, s = np.cos(st.yaw), np.sin(st.yaw)
     h = np.float32(pr.half_segment_m)
     pos = np.stack([st.x, st.y], 1)
@@ -111,7 +117,7 @@ def resolve(state, i: np.ndarray, j: np.ndarray, mass: float, inertia: float,
     hit = pen > 0
     if not hit.any():
         return None
-    rows = np.flatnonzero(hit)
+    rows = near[hit]
     i, j, ci, d, dist, pen = i[hit], j[hit], ci[hit], d[hit], dist[hit], pen[hit]
     # coincident cores (never in practice): push apart along i's left
     n = np.where(dist[:, None] > 1e-6, d / np.maximum(dist, 1e-6)[:, None], np.stack([-s[i], c[i]], 1))
