@@ -373,6 +373,9 @@ def main(argv=None):
     ap.add_argument("--train-tracks", action="store_true",
                     help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
+    ap.add_argument("--levels", type=int, default=0, metavar="RACES",
+                    help="measure the AI levels instead: each level's lap alone, then RACES races of the "
+                         "four levels from shuffled grids (win rate, mean position, collisions per lap)")
     ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, race, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
@@ -386,6 +389,19 @@ def main(argv=None):
         return _done(results, args.json)
     args.repeats = args.repeats or 5
     from .track import TrackError, load_track
+    if args.levels:
+        from .sim.opponents import level_table
+        t = time.perf_counter()
+        table = level_table(load_track(args.track), races=args.levels)
+        print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, grids shuffled")
+        print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'coll/lap':>10}{'caused/lap':>11}"
+              f"{'ovt/race':>10}{'DNF':>5}")
+        for nm, r in table.items():
+            print(f"{nm:<8}{r['lap_alone_s']:>10.2f}{r['win_rate']:>10.0%}{r['mean_position']:>10.2f}"
+                  f"{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}{r['overtakes_per_race']:>10.1f}"
+                  f"{r['dnf']:>5}")
+        print(f"({time.perf_counter() - t:.0f} s)")
+        return _done({"levels": table}, args.json)
     try:
         track = load_track(args.track)
     except TrackError as e:

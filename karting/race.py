@@ -105,8 +105,30 @@ def build_parser():
     ap.add_argument("--telemetry", default="", help="write race telemetry CSV (one row per kart per step)")
     ap.add_argument("--json", default="", help="write the results as JSON")
     ap.add_argument("--no-leaderboard", action="store_true", help="do not append to the track's leaderboard")
+    ap.add_argument("--races", type=int, default=1,
+                    help="with one --model: race it this many times (one batch, no video) and print its "
+                         "win rate, mean position, collisions and overtakes")
     ap.add_argument("--device", default="cpu")
     return ap
+
+
+def many_races(args) -> int:
+    """``--races N`` with one model: the summary of N races against the opponents."""
+    from .rl.checkpoint import load_agent
+    from .rl.evaluate import race_evaluate
+    agent, cfg, _ = load_agent(args.model[0], args.device)
+    r = race_evaluate(agent, args.track, cfg, races=args.races, laps=args.laps, opponents=args.opponents,
+                      difficulty=args.difficulty, seed=args.seed, device=args.device)
+    print(f"{args.model[0]} on {args.track}: {args.races} races of {args.laps} lap(s) against {args.opponents} "
+          f"({args.difficulty}), from the back of a {r['karts']}-kart grid")
+    print(f"win rate {r['win_rate']:.0%}, mean position {r['mean_position']:.2f}, finished {r['finish_rate']:.0%}, "
+          f"collisions/lap {r['collisions_per_lap']:.2f} (caused {r['caused_per_lap']:.2f}), "
+          f"overtakes/race {r['overtakes_per_race']:.2f}")
+    if args.json:
+        import json
+        from .files import atomic_write
+        atomic_write(args.json, lambda f: json.dump(r, f, indent=1), text=True)
+    return 0
 
 
 def _setup(args):
@@ -136,6 +158,15 @@ def main(argv=None):
     from .env.render import RendererUnavailable
     from .rl.checkpoint import CheckpointError
     from .track import TrackError
+    if args.races > 1:
+        if len(args.model) != 1:
+            print("error: --races takes exactly one --model", file=sys.stderr)
+            return 2
+        try:
+            return many_races(args)
+        except (TrackError, CheckpointError, RendererUnavailable, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         session, models, names = _setup(args)
     except (TrackError, CheckpointError, RendererUnavailable, ValueError) as e:

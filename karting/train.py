@@ -134,6 +134,30 @@ def _check_resumable(cfg: TrainConfig, ckpt):
                                   f"cannot continue with {flag} {getattr(cfg, name)}")
 
 
+def _race_lines(s: dict) -> list:
+    """The race part of an evaluation summary, as lines to print (none for time trial)."""
+    if "race" not in s:
+        return []
+    r = s["race"]
+    return [f"  races vs {r['opponents']} ({r['difficulty']}): win rate {r['win_rate']:.0%}, mean position "
+            f"{r['mean_position']:.1f}/{r['karts']}, finished {r['finish_rate']:.0%}, "
+            f"collisions/lap {r['collisions_per_lap']:.2f}, overtakes/race {r['overtakes_per_race']:.1f}"]
+
+
+def _make_envs(cfg: TrainConfig, tracks: list, n: int):
+    """The training vector env: time trial (kart i on track i mod K) or, with --opponents, one
+    race per env against AI karts."""
+    if cfg.racing:
+        if len(tracks) > 1:
+            raise ValueError("--opponents trains on one track: name one --track")
+        from .env.race_env import KartingRaceVectorEnv
+        return KartingRaceVectorEnv(tracks[0], n, cfg.opponents, cfg.difficulty, laps=cfg.race_laps,
+                                    frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history)
+    from .env import make_train_envs
+    return make_train_envs(tracks, n, frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
+                           random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps)
+
+
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
           max_wall_s: float | None = None, on_checkpoint=None) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
@@ -146,7 +170,6 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
-    from .env import make_train_envs
     from .env.spec import ACTION_SPACE, observation_space
     from .rl.buffer import RolloutBuffer
     from .rl.checkpoint import load_checkpoint, save_checkpoint, save_json
@@ -178,9 +201,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
     shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
     net = shadow.work if shadow is not None else agent
-    envs = make_train_envs(tracks, n, frame_stack=cfg.frame_stack,
-                           telemetry_history=cfg.telemetry_history, random_start=cfg.random_start,
-                           max_episode_steps=cfg.max_episode_steps)
+    envs = _make_envs(cfg, tracks, n)
     evaluator = Evaluator(tracks, cfg, best_score)
     for p in stale:
         p.unlink()
@@ -223,6 +244,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
         say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
             f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}")
+        for line in _race_lines(s):
+            say(line)
 
     def time_left():
         return max_wall_s is None or time.perf_counter() - t0 < max_wall_s

@@ -93,15 +93,22 @@ class RaceSession:
 
     def reset(self, rng: np.random.Generator) -> dict:
         """Everyone onto the grid; returns the outside karts' observations."""
-        rc, b = self.control, self.batch
-        order = None if self.grid_order is None else np.tile(np.asarray(self.grid_order), self.races)
-        rc.reset(rng, order)
-        if self.ai is not None:
-            self.ai.reset(b, seed=int(rng.integers(2 ** 31)))
-        self._visible()
-        obs = b.observe(fresh=np.ones(self.n, bool))
+        self.restart(rng)
+        obs = self.batch.observe(fresh=np.ones(self.n, bool))
         self._record()
         return obs
+
+    def restart(self, rng: np.random.Generator, races=None) -> np.ndarray:
+        """Put the karts of ``races`` (indices; default all) back on their grid, without
+        observing; returns the mask of karts restarted."""
+        rc, b = self.control, self.batch
+        order = None if self.grid_order is None else np.tile(np.asarray(self.grid_order), self.races)
+        rc.reset(rng, order, worlds=races)
+        mask = np.ones(self.n, bool) if races is None else np.isin(b.world, races)
+        if self.ai is not None:
+            self.ai.reset(b, seed=int(rng.integers(2 ** 31)) if races is None else None, mask=mask)
+        self._visible()
+        return mask
 
     def step(self, actions) -> tuple:
         """Step every kart; returns (obs of outside karts, time-trial reward (N,), terminated (N,))."""
@@ -110,7 +117,7 @@ class RaceSession:
         if len(self.ext_idx):
             full[self.ext_idx] = check_actions(actions, len(self.ext_idx))
         if self.ai is not None:
-            ai = self.ai.act(b, rc.time_s, rc.status == RUNNING)
+            ai = self.ai.act(b, rc.clock, rc.status == RUNNING)
             full[~self.external] = ai[~self.external]
         reward, terminated, _ = b.step(rc.hold(full))
         rc.step(terminated)
@@ -231,4 +238,105 @@ class KartingRaceEnv(gym.Env):
         return self.session.batch.recorder.export_csv(path)
 
     def close(self):
+        self.session.close()
+
+
+class KartingRaceVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` races at once, each one learning kart (from the back of its grid, or
+    ``grid_position``) against the same AI line-up: one physics batch, one render pass. What
+    ``karting.train --opponents`` trains in. A learner's episode ends as in ``KartingRace-v0``;
+    its race is then put back on the grid on the next step (Gymnasium's next-step autoreset:
+    that step returns the new race's first observation, reward 0)."""
+    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ,
+                "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
+    def __init__(self, track="circuit.png", num_envs: int = 8, opponents=3, difficulty="club",
+                 laps: int = 1, race_obs: bool = False, grid_position: int | None = None,
+                 frame_stack: int = 1, telemetry_history: int = 1, reward: RaceReward = RaceReward(),
+                 render_mode=None, checkpoints=None):
+        levels = parse_opponents(opponents, difficulty)
+        per = len(levels) + 1
+        slot = per if grid_position is None else int(grid_position)
+        if not 1 <= slot <= per:
+            raise ValueError(f"grid_position must be 1..{per}, got {grid_position}")
+        order = [slot - 1] + [k for k in range(per) if k != slot - 1]
+        track = track if isinstance(track, Track) else load_track(track, checkpoints)
+        self.session = RaceSession(track, [None] + levels, rules=RaceRules(laps=laps),
+                                   names=["agent"] + [f"AI {lv}" for lv in levels], races=num_envs,
+                                   frame_stack=frame_stack, telemetry_history=telemetry_history, grid_order=order)
+        self.track, self.tracks = track, [track]
+        self.num_envs, self.per, self.race_obs, self.reward_cfg = num_envs, per, race_obs, reward
+        self.render_mode = render_mode
+        self.learners = np.arange(num_envs) * per
+        self.single_observation_space = race_observation_space(frame_stack, telemetry_history, race_obs)
+        self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self._autoreset = np.zeros(num_envs, bool)
+        self.np_random = np.random.default_rng()
+
+    @property
+    def batch(self):
+        return self.session.batch
+
+    @property
+    def track_lengths(self) -> np.ndarray:
+        return np.full(self.num_envs, self.track.length)
+
+    def _obs(self, obs):
+        tel = obs["telemetry"]
+        if self.race_obs:
+            tel = np.concatenate([tel, self.session.race_vector(self.learners)], 1)
+        return {"vision": obs["vision"], "telemetry": tel}
+
+    def _info(self) -> dict:
+        b, rc = self.session.batch, self.session.control
+        return {k: v[self.learners] for k, v in {**b.info(), **rc.info()}.items()}
+
+    def _mark(self):
+        rc, le = self.session.control, self.learners
+        self._pos, self._caused, self._coll = rc.position[le].copy(), rc.caused[le].copy(), rc.collisions[le].copy()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
+        if seed is not None:
+            if not isinstance(seed, (int, np.integer)):
+                seed = int(np.asarray(seed).ravel()[0])
+            self.np_random = np.random.default_rng(seed)
+            self.action_space.seed(seed)
+        obs = self.session.reset(self.np_random)
+        self._autoreset[:] = False
+        self._mark()
+        return self._obs(obs), self._info()
+
+    def step(self, actions) -> tuple:
+        s, le, cfg = self.session, self.learners, self.reward_cfg
+        a = check_actions(actions, self.num_envs)
+        reset_now = self._autoreset.copy()
+        a[reset_now] = 0.0
+        _, reward, _ = s.step(a)
+        rc = s.control
+        r = reward[le] + cfg.position_bonus * (self._pos - rc.position[le])
+        r = r - cfg.collision_penalty * (rc.caused[le] - self._caused)
+        r = r - cfg.contact_penalty * (rc.collisions[le] - self._coll)
+        st = rc.status[le]
+        terminated = (st == 1) | (st == 3)
+        truncated = st == 2
+        if reset_now.any():
+            fresh = s.restart(self.np_random, races=np.flatnonzero(reset_now))
+            r[reset_now] = 0.0
+            terminated, truncated = terminated & ~reset_now, truncated & ~reset_now
+        else:
+            fresh = None
+        obs = s.batch.observe(fresh=fresh)
+        s._record()
+        self._mark()
+        self._autoreset = terminated | truncated
+        return self._obs(obs), r.astype(np.float32), terminated, truncated, self._info()
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.session.batch.frame(0)
+        return None
+
+    def close(self, **kwargs):
         self.session.close()

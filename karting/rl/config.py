@@ -60,11 +60,17 @@ class TrainConfig:
                         "(keeps best.pt); 0 = only at the end")
     eval_episodes: int = _f(10, "episodes per evaluation (one lap each, from a standing start)")
     output_dir: str = _f("outputs", "folder for checkpoints/ and tensorboard/")
+    opponents: str = _f("0", "train in traffic: each kart races this many AI karts (or a list of "
+                        "levels, e.g. rookie,club) from the back of the grid, one race per env")
+    difficulty: str = _f("club", "level of the AI opponents: rookie, club, pro or alien (a comma "
+                         "list cycles through them)")
+    race_laps: int = _f(1, "laps of a training race with --opponents")
 
     def __post_init__(self):
         problems = []
         for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
-                     "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes"):
+                     "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes",
+                     "race_laps"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.learning_rate <= 0:
@@ -75,8 +81,20 @@ class TrainConfig:
             problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
         if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
             problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
+        if self.racing:
+            try:
+                from ..env.race_env import parse_opponents
+                parse_opponents(self.opponents, self.difficulty)
+            except ValueError as e:
+                problems.append(f"--opponents/--difficulty: {e}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def racing(self) -> bool:
+        """Whether training runs races against AI opponents."""
+        o = str(self.opponents).strip()
+        return o not in ("", "0")
 
     @property
     def rollout_size(self) -> int:

@@ -109,6 +109,41 @@ def eval_score(s: dict) -> tuple:
     return (s["completion_rate"], s["valid_lap_rate"], -mean_lap, s["mean_reward"])
 
 
+def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="3", difficulty="club",
+                  seed: int = 0, device="cpu", deterministic: bool = True) -> dict:
+    """``races`` races at once (one batch), the policy from the back of each grid against
+    ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
+    caused collisions per lap, overtakes per race, and each race's classification."""
+    from ..env.race_env import KartingRaceVectorEnv
+    env = KartingRaceVectorEnv(track, races, opponents, difficulty, laps=laps, frame_stack=cfg.frame_stack,
+                               telemetry_history=cfg.telemetry_history)
+    obs, info = env.reset(seed=seed)
+    active = np.ones(races, bool)
+    out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
+           "collisions": np.zeros(races), "caused": np.zeros(races), "overtakes": np.zeros(races),
+           "laps": np.zeros(races), "results": [None] * races}
+    rc = env.session.control
+    while active.any():
+        obs, _, term, trunc, info = env.step(policy_actions(agent, obs, device, deterministic))
+        ended = active & (term | trunc)
+        for k in ("position", "collisions", "caused", "overtakes"):
+            out[k][ended] = info[k][ended]
+        out["status"][ended] = info["race_status"][ended]
+        out["laps"][ended] = info["race_laps"][ended]
+        for r in np.flatnonzero(ended):
+            out["results"][r] = rc.results(world=r)
+        active &= ~ended
+    env.close()
+    laps_done = max(out["laps"].sum(), 1)
+    return {"races": races, "karts": env.per, "opponents": opponents, "difficulty": difficulty,
+            "win_rate": float(np.mean(out["position"] == 1)),
+            "mean_position": float(out["position"].mean()),
+            "finish_rate": float(np.mean(out["status"] == 1)),
+            "collisions_per_lap": float(out["collisions"].sum() / laps_done),
+            "caused_per_lap": float(out["caused"].sum() / laps_done),
+            "overtakes_per_race": float(out["overtakes"].mean()), "results": out["results"]}
+
+
 class Evaluator:
     """Evaluation during training: ``cfg.eval_episodes`` standing-start episodes spread over the
     training tracks (one eval env per track), and the best score so far."""
@@ -118,6 +153,7 @@ class Evaluator:
         per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
         self.envs = [make_eval_env(t, per_track, cfg) for t in tracks]
         self.seed = cfg.seed + 10_000
+        self.cfg, self.tracks = cfg, tracks
         self.best_score = tuple(best_score) if best_score else None
         self.history, self.last = [], None
 
@@ -127,6 +163,11 @@ class Evaluator:
         for k, e in enumerate(self.envs):
             results += evaluate(agent, e, seed=self.seed + k, device=device)[0]
         s = summarize(results)
+        if getattr(self.cfg, "racing", False):           # training in traffic: race results too
+            race = race_evaluate(agent, self.tracks[0], self.cfg, races=self.cfg.eval_episodes,
+                                 laps=self.cfg.race_laps, opponents=self.cfg.opponents,
+                                 difficulty=self.cfg.difficulty, seed=self.seed, device=device)
+            s["race"] = {k: v for k, v in race.items() if k != "results"}
         score = eval_score(s)
         improved = self.best_score is None or score > self.best_score
         if improved:

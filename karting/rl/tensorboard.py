@@ -29,6 +29,9 @@ def log_eval(writer, step: int, s: dict) -> None:
     writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], step)
     writer.add_scalar("eval/mean_reward", s["mean_reward"], step)
     writer.add_scalar("eval/mean_ep_length", s["mean_steps"], step)
+    for k in ("win_rate", "mean_position", "finish_rate", "collisions_per_lap", "overtakes_per_race"):
+        if "race" in s:
+            writer.add_scalar(f"eval/race_{k}", s["race"][k], step)
     if math.isfinite(s["best_lap_time"]):
         writer.add_scalar("eval/best_lap_time", s["best_lap_time"], step)
         for i, x in enumerate(s["mean_sector_times"]):

@@ -88,17 +88,19 @@ class AIDriver:
         self.pass_until = np.zeros(self.n)
         self.held_s = np.zeros(self.n)
 
-    def reset(self, race=None, seed: int | None = None) -> None:
-        """Forget racing decisions (and reseed the mistakes when ``seed`` is given); with
-        ``race``, start from where each kart stands (its grid slot), not from its line."""
+    def reset(self, race=None, seed: int | None = None, mask: np.ndarray | None = None) -> None:
+        """Forget racing decisions of the karts in ``mask`` (default all; and reseed the
+        mistakes when ``seed`` is given); with ``race``, start from where each kart stands (its
+        grid slot), not from its line."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+        m = np.ones(self.n, bool) if mask is None else mask
         for a in (self.offset, self.lane, self.lane_until, self.mistake_until, self.held_s):
-            a[:] = 0.0
-        self.mistake[:] = 0
-        self.pass_target[:] = -1
+            a[m] = 0.0
+        self.mistake[m] = 0
+        self.pass_target[m] = -1
         if race is not None:
-            self.offset[:] = race.lateral - self.line_off[self.kind, race.idx]
+            self.offset[m] = (race.lateral - self.line_off[self.kind, race.idx])[m]
 
     # ------------------------------------------------------------ racecraft
     def _traffic(self, race, active):

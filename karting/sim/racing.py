@@ -128,7 +128,7 @@ class RaceControl:
         r, n = self.race, self.race.n
         if r.solver is None:
             raise ValueError("RaceControl needs a Race made with contacts=True")
-        self.worlds = np.unique(r.world)
+        self.worlds, self.widx = np.unique(r.world, return_inverse=True)   # widx: 0..W-1 per kart
         self.same = r.world[:, None] == r.world[None, :]
         self.length = float(r.track.length)      # every world of one race batch is on one track
         if len(np.unique(r.kart_track)) != 1:
@@ -146,60 +146,81 @@ class RaceControl:
         self.retire_reason = [""] * n
         self.incidents: list[Incident] = []
         self.distance = z()
-        self.lights_out_s = 0.0
-
-    # ------------------------------------------------------------ start
-    def reset(self, rng: np.random.Generator, grid_order: np.ndarray | None = None) -> None:
-        """Every kart onto its world's grid at rest; clocks at zero (or at minus the start-light
-        countdown)."""
-        r, n = self.race, self.race.n
-        everyone = np.ones(n, bool)
-        r.reset(everyone, rng)
-        order = np.zeros(n, np.int64)
-        for w in self.worlds:                       # a handful of races: not the hot path
-            members = np.flatnonzero(r.world == w)
-            order[members] = (np.arange(len(members)) if grid_order is None
-                              else np.argsort(np.argsort(np.asarray(grid_order)[members])))
-        back, lat = grid_slots(r.track, int(order.max()) + 1)
-        r.place_behind_line(everyone, back[order], lat[order])
-        r.collidable[:] = True
-        self.grid_pos[:] = order + 1
-        self.position[:] = order + 1
-        self.status[:] = RUNNING
-        for a in (self.finish_time, self.penalty_s, self.gap_leader_s, self.gap_ahead_s, self.gap_behind_s):
-            a[:] = 0.0
-        for a in (self.overtakes, self.overtaken, self.collisions, self.caused, self.track_limits):
-            a[:] = 0
-        self.jump_start[:] = self.contact_now[:] = False
-        self.last_hit_s[:] = -1e9
-        self.retire_reason = [""] * n
-        self.incidents = []
+        self.lights_out_s = z()                  # per kart (the same within a race)
         self.leader_finish_s = np.full(n, np.inf)
-        self.lights_out_s = (5.0 + float(rng.uniform(0.2, 1.5))) if self.rules.start_lights else 0.0
-        r.time_s[:] = -self.lights_out_s
-        r.lap_start[:] = r.sector_start[:] = 0.0
-        self.grid_xy = np.stack([r.state.x, r.state.y], 1).astype(np.float64)
-        self.distance = r.best_progress.copy()
+        self.grid_xy = np.zeros((n, 2))
+        self.was_off = z(bool)
+        self.ahead = np.zeros((n, n), bool)
+        self.flip_since = np.full((n, n), np.nan)
+        self.last_contact = np.full((n, n), -1e9)
+        self.max_race_s = self.rules.max_race_s or self.rules.laps * max(120.0, self.length / 4.0)
+        per = np.bincount(self.widx).max()
+        back, _ = grid_slots(r.track, int(per))
         self.loop_offset = float(back.max())           # loop 0 is at the back of the grid
         self.loops = int(np.ceil((self.rules.laps * self.length + back.max()) / self.rules.loop_m)) + 4
         self.loop_time = np.full((n, self.loops), np.nan)
         self.loop_done = np.full(n, -1, np.int64)
-        self.ahead = self.distance[:, None] > self.distance[None, :]      # (N, N) confirmed order
-        self.flip_since = np.full((n, n), np.nan)
-        self.last_contact = np.full((n, n), -1e9)
-        self.was_off = np.zeros(n, bool)
-        self.max_race_s = self.rules.max_race_s or self.rules.laps * max(120.0, self.length / 4.0)
+
+    # ------------------------------------------------------------ start
+    def reset(self, rng: np.random.Generator, grid_order: np.ndarray | None = None, worlds=None) -> None:
+        """Put the karts of ``worlds`` (default: every race) onto their grids at rest, in the
+        order ``grid_order`` gives (per kart: lower is further forward; default kart order);
+        their clocks at zero, or at minus the start-light countdown."""
+        r, n = self.race, self.race.n
+        m = np.ones(n, bool) if worlds is None else np.isin(r.world, worlds)
+        k = np.flatnonzero(m)
+        r.reset(m, rng)
+        order = np.zeros(n, np.int64)
+        for w in np.unique(r.world[k]):             # a handful of races: not the hot path
+            members = np.flatnonzero(r.world == w)
+            order[members] = (np.arange(len(members)) if grid_order is None
+                              else np.argsort(np.argsort(np.asarray(grid_order)[members])))
+        back, lat = grid_slots(r.track, int(order[k].max()) + 1)
+        r.place_behind_line(m, back[order[k]], lat[order[k]])
+        r.collidable[m] = True
+        self.grid_pos[m] = order[m] + 1
+        self.position[m] = order[m] + 1
+        self.status[m] = RUNNING
+        for a in (self.finish_time, self.penalty_s, self.gap_leader_s, self.gap_ahead_s, self.gap_behind_s):
+            a[m] = 0.0
+        for a in (self.overtakes, self.overtaken, self.collisions, self.caused, self.track_limits):
+            a[m] = 0
+        self.jump_start[m] = self.contact_now[m] = False
+        self.last_hit_s[m] = -1e9
+        for i in k:
+            self.retire_reason[i] = ""
+        self.incidents = [x for x in self.incidents if not m[x.a]]
+        self.leader_finish_s[m] = np.inf
+        w = len(self.worlds)
+        hold = (5.0 + rng.uniform(0.2, 1.5, w)) if self.rules.start_lights else np.zeros(w)
+        self.lights_out_s[m] = hold[self.widx[m]]
+        r.time_s[m] = -self.lights_out_s[m]
+        r.lap_start[m] = r.sector_start[m] = 0.0
+        self.grid_xy[m] = np.stack([r.state.x[m], r.state.y[m]], 1)
+        self.distance[m] = r.best_progress[m]
+        self.loop_time[m] = np.nan
+        self.loop_done[m] = -1
+        mm = m[:, None] | m[None, :]
+        self.ahead = np.where(mm, self.distance[:, None] > self.distance[None, :], self.ahead)
+        self.flip_since[mm] = np.nan
+        self.last_contact[mm] = -1e9
+        self.was_off[m] = False
         self._update_positions()
 
     @property
     def time_s(self) -> float:
-        """Race clock [s] (negative during the start-light countdown)."""
+        """Race clock of kart 0's race [s] (negative during the start-light countdown)."""
         return float(self.race.time_s[0])
 
     @property
+    def clock(self) -> np.ndarray:
+        """(N,) race clock of each kart's race [s]."""
+        return self.race.time_s
+
+    @property
     def lights_on(self) -> int:
-        """Start lights lit (0 once they are out; 0-5 during the countdown, 5 on the hold)."""
-        t = self.time_s + self.lights_out_s
+        """Start lights lit in kart 0's race (0 once they are out; 1-5 during the countdown)."""
+        t = self.time_s + self.lights_out_s[0]
         return 0 if self.time_s >= 0 else int(min(5, t + 1))
 
     @property
@@ -218,16 +239,17 @@ class RaceControl:
     def step(self, terminated: np.ndarray) -> None:
         """Update the race after ``race.step`` (whose ``terminated`` retires karts)."""
         r, rules = self.race, self.rules
-        now = self.time_s
+        now = r.time_s.copy()                           # (N,) each race's clock
         running = self.status == RUNNING
-        if now < 0:                                     # lights still on: nobody may move
+        lit = now < 0
+        if lit.any():                                   # lights still on: nobody may move
             moved = np.hypot(r.state.x - self.grid_xy[:, 0], r.state.y - self.grid_xy[:, 1]) > 0.5
-            jump = moved & ~self.jump_start & running
+            jump = moved & ~self.jump_start & running & lit
             self.jump_start |= jump
             self.penalty_s[jump] += rules.jump_start_penalty_s
-            r.stall_time[:] = 0.0
-            r.lap_start[:] = r.sector_start[:] = 0.0
-            terminated = terminated & (r.end_reason != 5)
+            r.stall_time[lit] = 0.0
+            r.lap_start[lit] = r.sector_start[lit] = 0.0
+            terminated = terminated & ~(lit & (r.end_reason == 5))
         self._contacts(now)
         self._track_limits(now, running)
         self.distance = np.where(running, r.best_progress, self.distance)
@@ -236,28 +258,27 @@ class RaceControl:
         fin = running & (r.laps >= rules.laps)
         if fin.any():
             self.status[fin] = FINISHED
-            self.finish_time[fin] = now
-            first = r.world[fin]
-            for w in np.unique(first):
-                sel = r.world == w
-                self.leader_finish_s[sel] = np.minimum(self.leader_finish_s[sel], now)
+            self.finish_time[fin] = now[fin]
+            first = np.full(len(self.worlds), np.inf)
+            np.minimum.at(first, self.widx[fin], now[fin])
+            self.leader_finish_s = np.minimum(self.leader_finish_s, first[self.widx])
         running = self.status == RUNNING
         flag = running & (now >= self.leader_finish_s + rules.finish_window_s)
         self.status[flag] = FLAGGED
-        self.finish_time[flag] = now
+        self.finish_time[flag] = now[flag]
         retire = running & ~flag & (terminated | (now >= self.max_race_s))
         for i in np.flatnonzero(retire):                # rare: a Python loop is fine here
             reason = END_REASONS[int(r.end_reason[i])] if terminated[i] else "race time limit"
-            if now - self.last_hit_s[i] < rules.victim_grace_s:
+            if now[i] - self.last_hit_s[i] < rules.victim_grace_s:
                 reason += " after contact"
             self.retire_reason[i] = reason
         self.status[retire] = RETIRED
-        self.finish_time[retire] = now
+        self.finish_time[retire] = now[retire]
         r.collidable[:] = self.status == RUNNING
         self._overtakes(now)
         self._update_positions()
 
-    def _contacts(self, now: float) -> None:
+    def _contacts(self, now: np.ndarray) -> None:
         rules = self.rules
         i, j, approach, _ = self.race.solver.pairs()
         self.contact_now[:] = False
@@ -265,26 +286,27 @@ class RaceControl:
             return
         self.contact_now[i] = self.contact_now[j] = True
         closing = approach[:, 0] + approach[:, 1]
-        new = (now - self.last_contact[i, j] > rules.rejoin_s) & (closing >= rules.min_collision_mps)
-        self.last_contact[i, j] = self.last_contact[j, i] = now
+        t = now[i]
+        new = (t - self.last_contact[i, j] > rules.rejoin_s) & (closing >= rules.min_collision_mps)
+        self.last_contact[i, j] = self.last_contact[j, i] = t
         for k in np.flatnonzero(new):                    # a few collisions per race
             a, b = int(i[k]), int(j[k])
             diff = approach[k, 0] - approach[k, 1]
             fault = a if diff > rules.fault_margin_mps else b if -diff > rules.fault_margin_mps else -1
-            inc = Incident(now, a, b, fault, float(closing[k]))
+            inc = Incident(float(now[a]), a, b, fault, float(closing[k]))
             self.collisions[[a, b]] += 1
             if fault >= 0:
                 self.caused[fault] += 1
                 victim = b if fault == a else a
-                self.last_hit_s[victim] = now
+                self.last_hit_s[victim] = now[a]
                 if closing[k] >= rules.min_penalty_mps:
                     inc.penalty_s = rules.collision_penalty_s
                     self.penalty_s[fault] += rules.collision_penalty_s
             else:
-                self.last_hit_s[[a, b]] = now
+                self.last_hit_s[[a, b]] = now[a]
             self.incidents.append(inc)
 
-    def _track_limits(self, now: float, running: np.ndarray) -> None:
+    def _track_limits(self, now: np.ndarray, running: np.ndarray) -> None:
         off = self.race.off_track & running
         new = off & ~self.was_off & (now - self.last_hit_s >= self.rules.victim_grace_s) & (now >= 0)
         self.was_off = off
@@ -292,7 +314,7 @@ class RaceControl:
         over = new & (self.track_limits > self.rules.track_limit_warnings)
         self.penalty_s[over] += self.rules.track_limit_penalty_s
 
-    def _timing(self, now: float, running: np.ndarray) -> None:
+    def _timing(self, now: np.ndarray, running: np.ndarray) -> None:
         """Timing loops: the time each kart first reached every ``loop_m`` of race distance."""
         k = np.floor((self.distance + self.loop_offset) / self.rules.loop_m).astype(np.int64)
         k = np.where(running, np.minimum(k, self.loops - 1), self.loop_done)
@@ -301,16 +323,17 @@ class RaceControl:
             if not todo.any():
                 break
             nxt = self.loop_done[todo] + 1
-            self.loop_time[np.flatnonzero(todo), nxt] = now
+            self.loop_time[np.flatnonzero(todo), nxt] = now[todo]
             self.loop_done[todo] = nxt
 
-    def _overtakes(self, now: float) -> None:
+    def _overtakes(self, now: np.ndarray) -> None:
         run = self.status == RUNNING
         both = run[:, None] & run[None, :] & self.same
         cur = self.distance[:, None] > self.distance[None, :]
         differs = both & (cur != self.ahead)
-        self.flip_since = np.where(differs, np.where(np.isnan(self.flip_since), now, self.flip_since), np.nan)
-        held = differs & (now - self.flip_since >= self.rules.overtake_hold_s) & (now > 0)
+        self.flip_since = np.where(differs, np.where(np.isnan(self.flip_since), now[:, None], self.flip_since),
+                                   np.nan)
+        held = differs & (now[:, None] - self.flip_since >= self.rules.overtake_hold_s) & (now[:, None] > 0)
         if held.any():
             passed = held & cur                          # i is now ahead of j
             self.overtakes += passed.sum(1).astype(np.int32)
@@ -334,7 +357,7 @@ class RaceControl:
         pos[order] = np.arange(n) - starts + 1
         self.position = pos
         # gaps from the timing loops: how long ago the other kart was where this one is now
-        now = self.time_s
+        now = r.time_s
         ahead_of = np.full(n, -1)
         leader = np.full(n, -1)
         rank = np.empty(n, np.int64)
