@@ -134,14 +134,14 @@ def _check_resumable(cfg: TrainConfig, ckpt):
                                   f"cannot continue with {flag} {getattr(cfg, name)}")
 
 
-def _race_lines(s: dict) -> list:
-    """The race part of an evaluation summary, as lines to print (none for time trial)."""
+def _race_text(s: dict) -> str:
+    """The race part of an evaluation summary, as a second line ("" for time trial)."""
     if "race" not in s:
-        return []
+        return ""
     r = s["race"]
-    return [f"  races vs {r['opponents']} ({r['difficulty']}): win rate {r['win_rate']:.0%}, mean position "
+    return (f"\n  races vs {r['opponents']} ({r['difficulty']}): win rate {r['win_rate']:.0%}, mean position "
             f"{r['mean_position']:.1f}/{r['karts']}, finished {r['finish_rate']:.0%}, "
-            f"collisions/lap {r['collisions_per_lap']:.2f}, overtakes/race {r['overtakes_per_race']:.1f}"]
+            f"collisions/lap {r['collisions_per_lap']:.2f}, overtakes/race {r['overtakes_per_race']:.1f}")
 
 
 def _make_envs(cfg: TrainConfig, tracks: list, n: int):
@@ -243,9 +243,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
         say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
-            f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}")
-        for line in _race_lines(s):
-            say(line)
+            f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}{_race_text(s)}")
 
     def time_left():
         return max_wall_s is None or time.perf_counter() - t0 < max_wall_s
