@@ -1,6 +1,7 @@
 """`python -m karting.drive`: a person drives a kart; telemetry is saved as for the AI.
 
     python -m karting.drive --track circuit.png [--view chase|fp] [--ghost best|FILE.csv|none]
+    python -m karting.drive --track circuit.png --opponents 3 --difficulty club   # race the AI
 
 Keys: arrows or WASD (steering is smoothed: holding a key winds the lock on over ~0.3 s and
 letting go returns it), Up/W throttle, Down/S brake; a gamepad is used when one is connected
@@ -14,6 +15,11 @@ this session (``--ghost best``, the default) or the best lap of a telemetry CSV,
 from ``karting.play`` (``--ghost telemetry_logs/ai.csv``). Telemetry (the env's schema, one
 episode per restart) goes to ``telemetry_logs/human_<track>_<time>.csv``: written on quit, after
 every lap and every 10 s of driving (atomically), so a crash loses at most a few seconds.
+
+With ``--opponents`` the person starts from the back of a grid of AI karts (start lights, a jump
+start costs 5 s), karts collide, and the HUD shows the position, the gaps and the standings;
+R restarts the race. The results are printed at the end and the race and the person's valid
+laps go to the track's leaderboard.
 """
 from __future__ import annotations
 
@@ -77,7 +83,8 @@ class DriveApp:
     """The window, the input, one kart's simulation, the recorder. ``step()`` is one frame."""
 
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
-                 size=(960, 600), realtime=True, save_every_s=10.0, controller=None):
+                 size=(960, 600), realtime=True, save_every_s=10.0, controller=None,
+                 opponents=0, difficulty="club", laps=3, start_lights=True):
         from .extras import require
         pygame = require("pygame", "gui")
         from .env.render import Renderer
@@ -90,11 +97,24 @@ class DriveApp:
         # kart and asks for R
         rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
                              max_stall_s=1e9)
-        self.batch = Race(self.track, 1, record_telemetry=True, max_episode_steps=2 ** 31 - 1,
-                          reward=rules)
-        self.renderer = Renderer(self.track, 2)     # pose slots for the kart and the ghost
+        from .env.race_env import parse_opponents
+        levels = parse_opponents(opponents, difficulty)
+        self.racing = bool(levels)
+        n = 1 + len(levels)
+        self.batch = Race(self.track, n, record_telemetry=True, max_episode_steps=2 ** 31 - 1,
+                          reward=rules, contacts=self.racing)
+        self.control = self.ai = None
+        if self.racing:
+            from .sim.opponents import AIDriver
+            from .sim.racing import RaceControl, RaceRules
+            self.control = RaceControl(self.batch, RaceRules(laps=laps, start_lights=start_lights),
+                                       drivers=["you"] + [f"AI {lv}" for lv in levels])
+            self.ai = AIDriver(self.track, [None] + levels)
+            self.grid_order = np.array([n - 1] + list(range(n - 1)))     # the person at the back
+            ghost = "none"
+        self.renderer = Renderer(self.track, n + 1)     # pose slots for the karts and the ghost
         self.rng = np.random.default_rng(0)
-        self.book = LapBook(1)
+        self.book = LapBook(n)
         name = self.track.name.removesuffix(".png")
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
@@ -127,7 +147,12 @@ class DriveApp:
 
     # ------------------------------------------------------------ session
     def restart(self, first=False):
-        self.batch.reset(np.ones(1, bool), self.rng)
+        if self.racing:
+            self.control.reset(self.rng, self.grid_order)
+            self.ai.reset(self.batch)
+            self.results_shown = False
+        else:
+            self.batch.reset(np.ones(1, bool), self.rng)
         self.steer = 0.0
         self.splits = []                     # sector split times of the current lap
         self.book.start()
@@ -231,19 +256,36 @@ class DriveApp:
         if not self.paused:
             steer, throttle = self.controller(self) if self.controller else self.controls()
             b = self.batch
-            _, term, _ = b.step(np.array([[steer, throttle]], np.float32))
+            act = np.zeros((b.n, 2), np.float32)
+            act[0] = steer, throttle
+            if self.racing:
+                rc = self.control
+                act[1:] = self.ai.act(b, rc.clock, rc.status == 0)[1:]
+                act = rc.hold(act)
+            _, term, _ = b.step(act)
             b.record()
             if b.sector[0] != self.sector_seen:
                 self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
                 self.sector_seen = int(b.sector[0])
-            if len(self.book.update_race(b)):
+            if 0 in self.book.update_race(b):
                 self._on_lap_done()
+            if self.racing:
+                self._race_step(term)
             if term[0]:
                 self.message = "into the tyre wall: R restarts"
             if b.time_s[0] - self.last_saved_t >= self.save_every_s:
                 self.save()
         self.draw()
         self.pg.display.flip()
+
+    def _race_step(self, term):
+        rc = self.control
+        rc.step(term)
+        if rc.status[0] == 3 and not self.message.startswith("OUT"):
+            self.message = f"OUT: {rc.retire_reason[0]}. R restarts the race"
+        if rc.status[0] in (1, 2) and not self.results_shown:
+            self.message = f"FINISHED P{rc.position[0]}/{self.batch.n}. R restarts the race"
+            self.results_shown = True
 
     def run(self):
         clock = self.pg.time.Clock()
@@ -289,7 +331,9 @@ class DriveApp:
         pg, b = self.pg, self.batch
         st = b.state
         from .env.render import CHASE, FIRST_PERSON
-        xs, ys, yaws = [float(st.x[0])], [float(st.y[0])], [float(st.yaw[0])]
+        keep = np.ones(b.n, bool) if self.control is None else (self.control.status == 0)
+        keep[0] = True
+        xs, ys, yaws = list(st.x[keep]), list(st.y[keep]), list(st.yaw[keep])
         ghost = self.ghost or self.best
         if self.show_ghost and ghost is not None and self.laps_done + int(b.lap_timed[0]) >= 1:
             gx, gy, gyaw = ghost.pose(self.lap_time_now())
@@ -312,6 +356,8 @@ class DriveApp:
         b = self.batch
         w, h = self.size
         self._text(f"{float(b.state.speed[0]) * 3.6:5.1f} km/h", (16, 12), self.big)
+        if self.racing:
+            self._race_hud()
         lap_no = int(b.laps[0]) + int(b.lap_timed[0])
         lt = self.lap_time_now()
         lines = [f"lap {lap_no}   {lt:6.2f} s" + ("" if b.lap_valid[0] else "  INVALID"),
@@ -346,6 +392,34 @@ class DriveApp:
                    (12, h - 24), self.small)
 
 
+    def _race_hud(self):
+        rc, w = self.control, self.size[0]
+        gap = f"  +{rc.gap_ahead_s[0]:.1f} s to P{rc.position[0] - 1}" if rc.position[0] > 1 and rc.time_s > 0 else ""
+        self._text(f"P{rc.position[0]}/{self.batch.n}{gap}", (16, 110), self.font, (255, 230, 90))
+        for k, i in enumerate(rc.standings()[:10]):
+            name = rc.drivers[i]
+            self._text(f"{k + 1:>2} {name[:12]:<12}", (16, 140 + 20 * k), self.small,
+                       (255, 230, 90) if i == 0 else (235, 235, 235))
+        lit = rc.lights_on
+        if lit:
+            for k in range(5):
+                self.pg.draw.circle(self.screen, (230, 20, 20) if k < lit else (60, 60, 60),
+                                    (w // 2 - 60 + 45 * k, int(self.size[1] * 0.3)), 18)
+
+    def finish(self):
+        """The race's results (printed) and the leaderboard: the person's valid laps and, in a
+        race, the classification. Returns the results or None."""
+        from . import leaderboard
+        laps = [lap.as_dict() for lap in self.book.laps[0]]
+        leaderboard.add_laps(self.track.name, "human", laps, "human")
+        if not self.racing:
+            return None
+        results = self.control.results()
+        if any(r["status"] != "running" for r in results):
+            leaderboard.add_race(self.track.name, self.control.rules.laps, results)
+        return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m karting.drive", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -355,6 +429,9 @@ def main(argv=None):
                     help="best (this session's best lap, default), a telemetry CSV (its best lap), or none")
     ap.add_argument("--out", help="telemetry CSV (default telemetry_logs/human_<track>_<time>.csv)")
     ap.add_argument("--size", default="960x600", help="window size WxH")
+    ap.add_argument("--opponents", default="0", help="race this many AI karts (or their levels: club,pro,...)")
+    ap.add_argument("--difficulty", default="club", help="level of the AI karts: rookie, club, pro, alien")
+    ap.add_argument("--laps", type=int, default=3, help="laps of the race (with --opponents)")
     args = ap.parse_args(argv)
     from .env.render import RendererUnavailable
     from .telemetry import TelemetryError
@@ -381,7 +458,8 @@ def main(argv=None):
               "run it blind (scripts/tests).", file=sys.stderr)
         return 2
     try:
-        app = DriveApp(args.track, args.view, args.ghost, args.out, size)
+        app = DriveApp(args.track, args.view, args.ghost, args.out, size, opponents=args.opponents,
+                       difficulty=args.difficulty, laps=args.laps)
     except (TrackError, RendererUnavailable, TelemetryError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -391,6 +469,10 @@ def main(argv=None):
             return 2
         raise
     path = app.run()
+    results = app.finish()
+    if results:
+        from .sim.racing import format_results
+        print(format_results(results, app.track.name, args.laps))
     if path:
         print(f"telemetry: {path} ({app.saved_rows} rows)")
         print(f"see it with: python -m karting.telemetry summary {path}")

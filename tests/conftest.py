@@ -9,10 +9,13 @@ from PIL import Image, ImageDraw
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 # derived tracks are cached on disk: the tests use a cache of their own (subprocesses inherit it)
 os.environ["KARTING_CACHE_DIR"] = tempfile.mkdtemp(prefix="karting-test-cache-")
+# leaderboards (written by race, play, drive, the expert) go to a folder of the tests' own
+os.environ["KARTING_OUTPUTS"] = tempfile.mkdtemp(prefix="karting-test-outputs-")
 
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(os.environ["KARTING_CACHE_DIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["KARTING_OUTPUTS"], ignore_errors=True)
 
 
 def draw_ring(path, size=(300, 200), radii=(120, 75), width_px=18, value=0):

@@ -67,6 +67,28 @@ def test_drive_on_a_real_display_both_views(x, ring_png, tmp_path):
     assert moved > 5
 
 
+def test_race_the_ai_on_a_real_display(x, ring_png, tmp_path):
+    proc = x.launch(["-m", "karting.drive", "--track", str(ring_png), "--out", str(tmp_path / "race.csv"),
+                     "--size", "640x400", "--opponents", "rookie,club", "--laps", "1"])
+    try:
+        wid = x.window("drive", proc)
+        time.sleep(1.5)                       # the start lights are on: everyone on the grid
+        grid = x.screenshot(wid, tmp_path / "grid.png")
+        shows_scene(grid)
+        # the rivals ahead on the grid: the blue and the yellow kart (the renderer's palette)
+        assert colour_fraction(grid, (0, 40, 180), (60, 110, 255)) > 0.001, "no blue kart"
+        assert colour_fraction(grid, (200, 160, 0), (255, 230, 70)) > 0.002, "no yellow kart"
+        assert colour_fraction(grid[100:140], (200, 0, 0), (255, 50, 50)) > 0.01, "no start lights"
+        x.focus(wid)
+        x.keys("Escape")
+        rc, out, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, err
+    assert "Pos  Driver" in out and "you" in out and "AI club" in out
+
+
 def test_checkpoint_editor_on_a_real_display(x, ring_png, tmp_path):
     png = tmp_path / "ring.png"
     shutil.copy(ring_png, png)
