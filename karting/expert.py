@@ -32,6 +32,7 @@ def main(argv=None):
     ap.add_argument("--telemetry", default=None,
                     help="write the best run's telemetry to this CSV (one track only)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--no-leaderboard", action="store_true", help="do not add the lap to the track's leaderboard")
     args = ap.parse_args(argv)
     from .track import TrackError, load_track, track_list
     try:
@@ -43,9 +44,13 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     results = []
+    from . import leaderboard
     for tr in tracks:
         r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry))
         results.append(r)
+        if r.completed and not args.no_leaderboard:
+            leaderboard.add_laps(tr.name, "expert (pure pursuit)",
+                                 [{"time_s": r.lap_time_s, "valid": True, "sectors_s": r.sector_times_s}], "expert")
         if not args.json:
             print(format_lap(r))
         if args.telemetry and r.telemetry is not None:

@@ -132,6 +132,11 @@ def main(argv=None):
     print(f"completion {s['completion_rate']:.0%} ({sum(r.completed for r in results)}/{len(results)}), "
           f"best valid lap {best}, mean reward {s['mean_reward']:.1f}")
 
+    from . import leaderboard
+    kept = leaderboard.add_laps(env.track.name, f"{Path(args.model).parent.name}/{Path(args.model).name}",
+                                [lap for r in results for lap in r.laps], leaderboard.model_hash(args.model))
+    if kept:
+        print(f"leaderboard: {kept} valid lap(s) -> {leaderboard.board_path(env.track.name)}")
     from .telemetry import write_csv
     df = env.batch.recorder.to_dataframe()
     keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])

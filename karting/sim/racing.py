@@ -442,7 +442,8 @@ def format_results(results: list, track: str = "", laps: int = 0) -> str:
         note = row["dnf_reason"] or ("jump start" if row["jump_start"] else "")
         if row["status"] == "flagged":
             note = note or "flagged"
-        lines.append(f"{row['position']:>3}  {row['driver'][:26]:<26} {row['laps']:>4} {t:>9} {b:>8} "
+        name = row["driver"] if len(row["driver"]) <= 26 else "..." + row["driver"][-23:]   # keep the file name
+        lines.append(f"{row['position']:>3}  {name:<26} {row['laps']:>4} {t:>9} {b:>8} "
                      f"{row['gap']:>9} {row['penalties_s']:>5.1f} {row['collisions']:>4} {row['caused']:>6} "
                      f"{row['overtakes']:>3} {row['grid']:>4} {row['positions_gained']:>+3}  {note}")
     return "\n".join(x for x in lines if x)
