@@ -144,6 +144,21 @@ def _race_text(s: dict) -> str:
             f"collisions/lap {r['collisions_per_lap']:.2f}, overtakes/race {r['overtakes_per_race']:.1f}")
 
 
+class _NoLeague:
+    def maybe_snapshot(self, agent, global_step):
+        return False
+
+
+def _attach_league(cfg: TrainConfig, envs, agent, device):
+    """With --league: the pool of past policies that drives the league karts (else a no-op)."""
+    if cfg.league <= 0:
+        return _NoLeague()
+    from .rl.league import League
+    league = League(agent, cfg.league_size, cfg.league_every, device, seed=cfg.seed)
+    envs.drive_league = league.act
+    return league
+
+
 def _make_envs(cfg: TrainConfig, tracks: list, n: int):
     """The training vector env: time trial (kart i on track i mod K) or, with --opponents, one
     race per env against AI karts."""
@@ -152,7 +167,8 @@ def _make_envs(cfg: TrainConfig, tracks: list, n: int):
             raise ValueError("--opponents trains on one track: name one --track")
         from .env.race_env import KartingRaceVectorEnv
         return KartingRaceVectorEnv(tracks[0], n, cfg.opponents, cfg.difficulty, laps=cfg.race_laps,
-                                    frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history)
+                                    frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
+                                    self_play=cfg.self_play, league=cfg.league)
     from .env import make_train_envs
     return make_train_envs(tracks, n, frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
                            random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps)
@@ -202,6 +218,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
     net = shadow.work if shadow is not None else agent
     envs = _make_envs(cfg, tracks, n)
+    league = _attach_league(cfg, envs, agent, device)
     evaluator = Evaluator(tracks, cfg, best_score)
     for p in stale:
         p.unlink()
@@ -269,6 +286,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
             if shadow is not None:
                 shadow.pull()
+            league.maybe_snapshot(agent, global_step)
             times["update"] += time.perf_counter() - tu
 
             fps = (global_step - start_step) / (time.perf_counter() - t0)

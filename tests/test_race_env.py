@@ -78,3 +78,29 @@ def test_native_frame_stack_and_race_telemetry(tmp_path):
         assert col in df.columns
     assert sorted(df["env"].unique()) == [0, 1] and set(df["position"].unique()) <= {1, 2}
     env.close()
+
+
+def test_self_play_races_end_together_and_restart(ring_png):
+    from karting.env.race_env import KartingRaceVectorEnv
+    from karting.sim.expert import PurePursuit
+    env = KartingRaceVectorEnv(ring_png, num_envs=4, opponents=0, laps=1, self_play=2, league=1)
+    calls = []
+    env.drive_league = lambda o: calls.append(len(o["vision"])) or np.zeros((len(o["vision"]), 2), np.float32)
+    obs, info = env.reset(seed=0)
+    assert obs["vision"].shape == (4, 84, 84, 3) and sorted(env.race_of) == [0, 0, 1, 1]
+    assert set(info["position"]) <= {1, 2, 3}
+    pp = PurePursuit(env.track)
+    for _ in range(1200):
+        b = env.batch
+        obs, r, term, trunc, info = env.step(pp.act(b.state, b.idx)[env.learners])
+        if (term | trunc).any():
+            break
+    assert calls and calls[0] == 2                          # one league kart per race
+    done = term | trunc
+    for race in np.unique(env.race_of[done]):
+        both = env.race_of == race
+        assert done[both].all() and term[both].sum() >= 1   # the race ends for both learners
+    obs, r, term, trunc, info = env.step(np.zeros((4, 2), np.float32))
+    assert (r[done] == 0).all() and not (term | trunc)[done].any()
+    assert (info["race_laps"][done] == 0).all()             # back on the grid
+    env.close()

@@ -100,6 +100,8 @@ def test_an_existing_run_is_not_overwritten_by_accident(first_run, ring_png, cap
     (["--save-name", "../x"], "--save-name must be a plain name"),
     (["--track", "nowhere.png"], "no such track file"),
     (["--resume-from", "missing.pt"], "no such model file"),
+    (["--opponents", "2", "--difficulty", "legend"], "unknown difficulty"),
+    (["--self-play", "3", "--vector-envs", "4"], "must be a multiple of --self-play"),
 ])
 def test_bad_arguments_get_clear_errors(ring_png, tmp_path, capsys, args, match):
     argv = ["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY, *args]
@@ -137,6 +139,17 @@ def test_several_tracks_and_frame_stack(ring_png, tmp_path):
     assert summary["global_step"] == 96
     ev = load_checkpoint(tmp_path / "checkpoints" / "multi" / "final.pt")
     assert ev["model"]["vision.0.weight"].shape[1] == 6
+
+
+def test_training_in_traffic_with_self_play_and_a_league(ring_png, tmp_path):
+    """Two learners per race, one league kart (a past self) and one rookie; evaluation races."""
+    summary = train.train(TrainConfig(track=str(ring_png), timesteps=128, vector_envs=4, n_steps=16,
+                                      batch_size=32, n_epochs=1, eval_episodes=2, opponents="1",
+                                      difficulty="rookie", self_play=2, league=1, league_every=64,
+                                      output_dir=str(tmp_path), save_name="traffic"), progress=False)
+    assert summary["global_step"] == 128
+    race = summary["eval"]["race"]
+    assert race["karts"] == 2 and 1 <= race["mean_position"] <= 2 and race["difficulty"] == "rookie"   # vs the AI
 
 
 def test_bfloat16_training_runs_and_stays_finite(ring_png, tmp_path):

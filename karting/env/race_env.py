@@ -102,7 +102,9 @@ class RaceSession:
         """Put the karts of ``races`` (indices; default all) back on their grid, without
         observing; returns the mask of karts restarted."""
         rc, b = self.control, self.batch
-        order = None if self.grid_order is None else np.tile(np.asarray(self.grid_order), self.races)
+        order = getattr(self, "grid_order_all", None)
+        if order is None and self.grid_order is not None:
+            order = np.tile(np.asarray(self.grid_order), self.races)
         rc.reset(rng, order, worlds=races)
         mask = np.ones(self.n, bool) if races is None else np.isin(b.world, races)
         if self.ai is not None:
@@ -242,37 +244,62 @@ class KartingRaceEnv(gym.Env):
 
 
 class KartingRaceVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` races at once, each one learning kart (from the back of its grid, or
-    ``grid_position``) against the same AI line-up: one physics batch, one render pass. What
-    ``karting.train --opponents`` trains in. A learner's episode ends as in ``KartingRace-v0``;
-    its race is then put back on the grid on the next step (Gymnasium's next-step autoreset:
-    that step returns the new race's first observation, reward 0)."""
+    """Races as a vector env for training: ``num_envs`` learning karts, ``self_play`` of them in
+    each race (so ``num_envs / self_play`` races), each race with the same AI line-up and
+    ``league`` karts driven from outside by ``drive_league(obs) -> actions`` (past versions of
+    the policy: :mod:`karting.rl.league`). One physics batch, one render pass for every kart
+    that has a camera (learners and league karts). What ``karting.train --opponents`` and
+    ``--self-play`` train in.
+
+    With one learner per race it starts from the back of the grid (or ``grid_position``); with
+    several, the grid is shuffled every race. A race ends for all its learners when one of them
+    finishes or retires (that one is terminated, the others truncated: their episode is cut, not
+    ended), or is flagged; it is then put back on the grid on the next step (Gymnasium's
+    next-step autoreset: that step returns the new race's first observation, reward 0)."""
     metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ,
                 "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
 
     def __init__(self, track="circuit.png", num_envs: int = 8, opponents=3, difficulty="club",
                  laps: int = 1, race_obs: bool = False, grid_position: int | None = None,
                  frame_stack: int = 1, telemetry_history: int = 1, reward: RaceReward = RaceReward(),
-                 render_mode=None, checkpoints=None):
+                 render_mode=None, checkpoints=None, self_play: int = 1, league: int = 0):
         levels = parse_opponents(opponents, difficulty)
-        per = len(levels) + 1
+        k, lg = int(self_play), int(league)
+        if k < 1 or lg < 0 or num_envs % k:
+            raise ValueError(f"self_play must be >= 1 and divide num_envs ({num_envs}); league >= 0 "
+                             f"(got self_play={self_play}, league={league})")
+        per = k + lg + len(levels)
+        if per < 2:
+            raise ValueError("a training race needs a rival: give opponents, self_play > 1 or league karts")
         slot = per if grid_position is None else int(grid_position)
-        if not 1 <= slot <= per:
+        if k == 1 and not 1 <= slot <= per:
             raise ValueError(f"grid_position must be 1..{per}, got {grid_position}")
-        order = [slot - 1] + [k for k in range(per) if k != slot - 1]
+        order = [slot - 1] + [j for j in range(per) if j != slot - 1] if k == 1 else None
         track = track if isinstance(track, Track) else load_track(track, checkpoints)
-        self.session = RaceSession(track, [None] + levels, rules=RaceRules(laps=laps),
-                                   names=["agent"] + [f"AI {lv}" for lv in levels], races=num_envs,
-                                   frame_stack=frame_stack, telemetry_history=telemetry_history, grid_order=order)
+        names = ([f"agent {j}" for j in range(k)] + [f"league {j}" for j in range(lg)]
+                 + [f"AI {lv}" for lv in levels])
+        races = num_envs // k
+        self.session = RaceSession(track, [None] * (k + lg) + levels, rules=RaceRules(laps=laps), names=names,
+                                   races=races, frame_stack=frame_stack, telemetry_history=telemetry_history,
+                                   grid_order=order)
         self.track, self.tracks = track, [track]
         self.num_envs, self.per, self.race_obs, self.reward_cfg = num_envs, per, race_obs, reward
+        self.self_play, self.league, self.races, self.shuffle = k, lg, races, k > 1
         self.render_mode = render_mode
-        self.learners = np.arange(num_envs) * per
+        slot_of = np.arange(races * per) % per
+        self.learners = np.flatnonzero(slot_of < k)                         # kart indices
+        self.league_karts = np.flatnonzero((slot_of >= k) & (slot_of < k + lg))
+        ext = self.session.ext_idx                                           # karts with cameras
+        self._learner_view = np.searchsorted(ext, self.learners)
+        self._league_view = np.searchsorted(ext, self.league_karts)
+        self.race_of = self.learners // per
+        self.drive_league = None                 # f(obs of the league karts) -> (L, 2) actions
         self.single_observation_space = race_observation_space(frame_stack, telemetry_history, race_obs)
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, bool)
+        self._ext_obs = None
         self.np_random = np.random.default_rng()
 
     @property
@@ -284,10 +311,11 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
         return np.full(self.num_envs, self.track.length)
 
     def _obs(self, obs):
-        tel = obs["telemetry"]
+        self._ext_obs = obs
+        tel = obs["telemetry"][self._learner_view]
         if self.race_obs:
             tel = np.concatenate([tel, self.session.race_vector(self.learners)], 1)
-        return {"vision": obs["vision"], "telemetry": tel}
+        return {"vision": obs["vision"][self._learner_view], "telemetry": tel}
 
     def _info(self) -> dict:
         b, rc = self.session.batch, self.session.control
@@ -297,36 +325,61 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
         rc, le = self.session.control, self.learners
         self._pos, self._caused, self._coll = rc.position[le].copy(), rc.caused[le].copy(), rc.collisions[le].copy()
 
+    def _shuffle_grid(self, races=None):
+        if self.shuffle:
+            order = np.concatenate([self.np_random.permutation(self.per) for _ in range(self.races)])
+            self.session.grid_order = order[: self.per] if self.races == 1 else None
+            self.session.grid_order_all = order
+
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         if seed is not None:
             if not isinstance(seed, (int, np.integer)):
                 seed = int(np.asarray(seed).ravel()[0])
             self.np_random = np.random.default_rng(seed)
             self.action_space.seed(seed)
+        self._shuffle_grid()
         obs = self.session.reset(self.np_random)
         self._autoreset[:] = False
         self._mark()
         return self._obs(obs), self._info()
+
+    def _league_actions(self):
+        if not len(self.league_karts):
+            return np.zeros((0, 2), np.float32)
+        if self.drive_league is None:
+            raise RuntimeError("league karts need a driver: set env.drive_league (karting.rl.league)")
+        o = self._ext_obs
+        return self.drive_league({"vision": o["vision"][self._league_view],
+                                  "telemetry": o["telemetry"][self._league_view]})
 
     def step(self, actions) -> tuple:
         s, le, cfg = self.session, self.learners, self.reward_cfg
         a = check_actions(actions, self.num_envs)
         reset_now = self._autoreset.copy()
         a[reset_now] = 0.0
-        _, reward, _ = s.step(a)
+        ext = np.zeros((len(s.ext_idx), 2), np.float32)
+        ext[self._learner_view] = a
+        ext[self._league_view] = self._league_actions()
+        _, reward, _ = s.step(ext)
         rc = s.control
         r = reward[le] + cfg.position_bonus * (self._pos - rc.position[le])
         r = r - cfg.collision_penalty * (rc.caused[le] - self._caused)
         r = r - cfg.contact_penalty * (rc.collisions[le] - self._coll)
         st = rc.status[le]
-        terminated = (st == 1) | (st == 3)
-        truncated = st == 2
+        ended = st != 0
+        race_over = np.zeros(self.races, bool)
+        race_over[self.race_of[ended]] = True
+        over = race_over[self.race_of]
+        terminated = over & ((st == 1) | (st == 3))
+        truncated = over & ~terminated
+        fresh = None
         if reset_now.any():
-            fresh = s.restart(self.np_random, races=np.flatnonzero(reset_now))
+            races = np.unique(self.race_of[reset_now])
+            if self.shuffle:
+                self._shuffle_grid()
+            fresh = s.restart(self.np_random, races=races)
             r[reset_now] = 0.0
             terminated, truncated = terminated & ~reset_now, truncated & ~reset_now
-        else:
-            fresh = None
         obs = s.batch.observe(fresh=fresh)
         s._record()
         self._mark()
@@ -335,7 +388,7 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
 
     def render(self):
         if self.render_mode == "rgb_array":
-            return self.session.batch.frame(0)
+            return self.session.batch.frame(int(self.learners[0]))
         return None
 
     def close(self, **kwargs):

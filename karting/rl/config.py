@@ -64,13 +64,18 @@ class TrainConfig:
                         "levels, e.g. rookie,club) from the back of the grid, one race per env")
     difficulty: str = _f("club", "level of the AI opponents: rookie, club, pro or alien (a comma "
                          "list cycles through them)")
-    race_laps: int = _f(1, "laps of a training race with --opponents")
+    race_laps: int = _f(1, "laps of a training race with --opponents or --self-play")
+    self_play: int = _f(1, "learning karts per race: K > 1 trains K karts of this policy racing each other "
+                        "(--vector-envs must be a multiple of K)")
+    league: int = _f(0, "karts per race driven by past versions of the policy (a pool of snapshots)")
+    league_size: int = _f(5, "past versions kept in the league")
+    league_every: int = _f(65_536, "env steps between snapshots of the policy into the league")
 
     def __post_init__(self):
         problems = []
         for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
                      "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes",
-                     "race_laps"):
+                     "race_laps", "self_play", "league_size", "league_every"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.learning_rate <= 0:
@@ -81,6 +86,10 @@ class TrainConfig:
             problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
         if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
             problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
+        if self.league < 0:
+            problems.append(f"--league must be >= 0 (got {self.league})")
+        if self.self_play > 1 and self.vector_envs % self.self_play:
+            problems.append(f"--vector-envs ({self.vector_envs}) must be a multiple of --self-play ({self.self_play})")
         if self.racing:
             try:
                 from ..env.race_env import parse_opponents
@@ -94,7 +103,7 @@ class TrainConfig:
     def racing(self) -> bool:
         """Whether training runs races against AI opponents."""
         o = str(self.opponents).strip()
-        return o not in ("", "0")
+        return o not in ("", "0") or self.self_play > 1 or self.league > 0
 
     @property
     def rollout_size(self) -> int:

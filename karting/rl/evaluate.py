@@ -164,8 +164,9 @@ class Evaluator:
             results += evaluate(agent, e, seed=self.seed + k, device=device)[0]
         s = summarize(results)
         if getattr(self.cfg, "racing", False):           # training in traffic: race results too
+            opp = self.cfg.opponents if str(self.cfg.opponents).strip() not in ("", "0") else "3"
             race = race_evaluate(agent, self.tracks[0], self.cfg, races=self.cfg.eval_episodes,
-                                 laps=self.cfg.race_laps, opponents=self.cfg.opponents,
+                                 laps=self.cfg.race_laps, opponents=opp,
                                  difficulty=self.cfg.difficulty, seed=self.seed, device=device)
             s["race"] = {k: v for k, v in race.items() if k != "results"}
         score = eval_score(s)
