@@ -113,3 +113,35 @@ def test_a_single_env_and_one_kart_of_the_vector_env_are_the_same_run():
     assert resets >= 2
     single.close()
     vec.close()
+
+
+def race_golden():
+    """Four AI levels, three laps on oval.png with start lights (contacts, slipstream, racecraft,
+    mistakes): a hash of every kart's state every step and the classification."""
+    from karting.sim.opponents import AIDriver
+    from karting.sim.race import Race
+    from karting.sim.racing import RaceControl, RaceRules
+    from karting.track import load_track
+    track = load_track("oval.png")
+    race = Race(track, 4, max_episode_steps=10 ** 9, contacts=True)
+    rc = RaceControl(race, RaceRules(laps=3, start_lights=True))
+    ai = AIDriver(track, ["rookie", "club", "pro", "alien"], seed=7)
+    rc.reset(np.random.default_rng(7), grid_order=[3, 1, 0, 2])
+    ai.reset(race)
+    h = hashlib.sha256()
+    while not rc.done:
+        _, term, _ = race.step(rc.hold(ai.act(race, rc.clock, rc.status == 0)))
+        rc.step(term)
+        for a in (race.state.x, race.state.y, race.state.vx, rc.position, rc.gap_ahead_s):
+            h.update(np.ascontiguousarray(a).tobytes())
+    res = [(r["driver"], r["position"], r["total_time_s"], r["collisions"], r["overtakes"]) for r in rc.results()]
+    return h.hexdigest()[:20], res
+
+
+RACE_GOLDEN = ('6899336ced26e7269d49', [('kart 2', 1, 106.064, 0, 0), ('kart 1', 2, 106.364, 0, 1),
+                                         ('kart 3', 3, 106.764, 0, 1), ('kart 0', 4, 109.214, 0, 0)])
+
+
+def test_golden_race():
+    digest, res = race_golden()
+    assert (digest, res) == RACE_GOLDEN

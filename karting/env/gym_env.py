@@ -4,7 +4,8 @@
 ## Description
 A kart on a circuit drawn as a PNG. The driver sees an 84x84 first-person camera image and a
 short telemetry vector, and drives with [steering, throttle]. Karts in a batch see the other
-karts on their track, but do not collide (each is its own episode). A vector env given a list of
+karts on their track, but do not collide (each is its own episode; races, where karts collide,
+are `karting.env.race_env`). A vector env given a list of
 tracks puts kart i on track i mod K, still as one batch: one physics state, one render pass.
 
 ## Action Space
