@@ -104,3 +104,36 @@ def test_self_play_races_end_together_and_restart(ring_png):
     assert (r[done] == 0).all() and not (term | trunc)[done].any()
     assert (info["race_laps"][done] == 0).all()             # back on the grid
     env.close()
+
+
+def test_pettingzoo_supersuit_sb3_pipeline():
+    """The pipeline PettingZoo -> SuperSuit -> Stable-Baselines3: black_death keeps done karts
+    (SuperSuit's vector env needs a constant set of agents), the env pickles as its arguments
+    (SuperSuit copies envs that way), and SB3's PPO learns on the Dict observations."""
+    import supersuit as ss
+    from stable_baselines3 import PPO
+    env = karting.parallel_env(track="oval.png", num_karts=2, laps=1, frame_stack=2, black_death=True)
+    v = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(env), 2, num_cpus=0, base_class="stable_baselines3")
+    obs = v.reset()
+    assert obs["vision"].shape == (4, 84, 84, 6) and obs["telemetry"].shape == (4, 9)
+    model = PPO("MultiInputPolicy", v, n_steps=16, batch_size=32, n_epochs=1, verbose=0)
+    model.learn(64)
+    assert model.num_timesteps >= 64
+    v.close()
+
+
+def test_black_death_reports_each_end_once_and_resets_together():
+    import supersuit as ss
+    env = karting.parallel_env(track="oval.png", num_karts=2, laps=1, black_death=True)
+    v = ss.pettingzoo_env_to_vec_env_v1(env)
+    v.reset(seed=0)
+    ends = []
+    for k in range(400):              # kart 0 straight on, kart 1 steering off: both hit the wall
+        _, r, term, trunc, _ = v.step(np.array([[0.0, 1.0], [0.2, 1.0]], np.float32))
+        if (term | trunc).any():
+            ends.append((k, tuple(term | trunc), tuple(r)))
+        if len(ends) == 2:
+            break
+    (k1, d1, _), (k2, d2, r2) = ends
+    assert d1 == (False, True) and d2 == (True, True) and k2 > k1
+    assert r2[1] == 0.0                                  # the zombie kart earns nothing

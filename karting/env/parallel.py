@@ -6,6 +6,11 @@ on pole); ``opponents`` adds built-in AI karts that are not agents. An agent lea
 ``env.agents`` when it finishes (terminated), retires (terminated) or is flagged (truncated);
 an action for an agent that is done, or a missing action for one that is not, is a ValueError.
 Observations, actions and rewards as ``KartingRace-v0``.
+
+``black_death=True`` keeps done agents in ``env.agents`` until every kart is done (their actions
+are ignored, their reward is 0, their observation is the parked kart's): what SuperSuit's
+``pettingzoo_env_to_vec_env_v1`` needs to turn the race into an SB3 vector env (SuperSuit's
+own ``black_death_v3`` accepts only Box observations, and these are a Dict).
 """
 from __future__ import annotations
 
@@ -26,7 +31,14 @@ class KartingParallelEnv(ParallelEnv):
     def __init__(self, track="circuit.png", num_karts: int = 4, laps: int = 3, opponents=0,
                  difficulty: str = "club", race_obs: bool = False, render_mode=None,
                  frame_stack: int = 1, telemetry_history: int = 1, record_telemetry: bool = False,
-                 reward: RaceReward = RaceReward(), start_lights: bool = False, checkpoints=None):
+                 reward: RaceReward = RaceReward(), start_lights: bool = False, checkpoints=None,
+                 black_death: bool = False):
+        self.black_death = black_death
+        self._init_args = dict(black_death=black_death, track=track, num_karts=num_karts, laps=laps,
+                               opponents=opponents, difficulty=difficulty, race_obs=race_obs, render_mode=render_mode,
+                               frame_stack=frame_stack, telemetry_history=telemetry_history,
+                               record_telemetry=record_telemetry, reward=reward, start_lights=start_lights,
+                               checkpoints=checkpoints)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if int(num_karts) < 1:
@@ -44,6 +56,14 @@ class KartingParallelEnv(ParallelEnv):
         self.agents = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self.np_random = np.random.default_rng()
+
+    def __getstate__(self):
+        """Pickled as its arguments (the GL context cannot be): SuperSuit's
+        ``concat_vec_envs_v1`` copies envs this way, and each copy builds its own session."""
+        return self._init_args
+
+    def __setstate__(self, state):
+        self.__init__(**state)
 
     def observation_space(self, agent):
         return self._obs_space
@@ -80,11 +100,15 @@ class KartingParallelEnv(ParallelEnv):
 
     def step(self, actions: dict):
         done_given = [a for a in actions if a not in self.agents]
+        if self.black_death:
+            actions = {a: v for a, v in actions.items() if a in self.agents
+                       and self.session.control.status[self._index[a]] == RUNNING}
         if done_given:
             bad = done_given[0]
             why = "is not a kart of this race" if bad not in self._index else "is done (finished, retired or flagged)"
             raise ValueError(f"action for {bad!r}, which {why}: send actions only for env.agents")
-        missing = [a for a in self.agents if a not in actions]
+        running = [a for a in self.agents if self.session.control.status[self._index[a]] == RUNNING]
+        missing = [a for a in running if a not in actions]
         if missing:
             raise ValueError(f"no action for {missing[0]!r}: every agent in env.agents needs one")
         n = len(self.possible_agents)
@@ -100,13 +124,19 @@ class KartingParallelEnv(ParallelEnv):
         self._pos, self._caused, self._coll = rc.position.copy(), rc.caused.copy(), rc.collisions.copy()
         live = list(self.agents)
         st = rc.status
-        rewards = {a: float(r[self._index[a]]) for a in live}
-        terms = {a: bool(st[self._index[a]] in (FINISHED, RETIRED)) for a in live}
-        truncs = {a: bool(st[self._index[a]] == FLAGGED) for a in live}
+        was_running = np.array([a in running for a in live])
+        rewards = {a: float(r[self._index[a]]) if run else 0.0 for a, run in zip(live, was_running)}
+        # a kart's end is reported on the step it ends (with black_death, and for everyone on
+        # the race's last step: a zombie kart between the two reports neither)
+        last = not (st[: len(self.possible_agents)] == RUNNING).any()
+        report = {a: run or last or not self.black_death for a, run in zip(live, was_running)}
+        terms = {a: bool(st[self._index[a]] in (FINISHED, RETIRED)) and report[a] for a in live}
+        truncs = {a: bool(st[self._index[a]] == FLAGGED) and report[a] for a in live}
         out_obs = self._obs(obs, live)
         infos = self._infos(live)
-        self.agents = [a for a in live if st[self._index[a]] == RUNNING]
-        if not self.agents:
+        still = [a for a in live if st[self._index[a]] == RUNNING]
+        self.agents = (live if still else []) if self.black_death else still
+        if not still:
             for a in live:
                 infos[a]["results"] = rc.results()
         return out_obs, rewards, terms, truncs, infos
