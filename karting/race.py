@@ -24,8 +24,8 @@ PALETTE = np.array([(0.9, 0.1, 0.1), (0.1, 0.3, 0.9), (1.0, 0.8, 0.1), (0.1, 0.7
 
 
 class TVComposer:
-    """960x400 frames: chase camera of the followed kart with its first-person view (if it has a
-    camera) and a standings tower overlaid | the map with every kart."""
+    """960x400 frames: chase camera of the followed kart with its first-person view and a
+    standings tower overlaid | the map with every kart."""
 
     H = 400
 
@@ -37,8 +37,14 @@ class TVComposer:
 
     def frame(self, session, follow: int) -> np.ndarray:
         from PIL import Image, ImageDraw
+        from .env.render import FIRST_PERSON
         b, rc = session.batch, session.control
-        img = b.frame(follow, size=(640, self.H))
+        st = b.state
+        img = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(640, self.H))
+        # the followed kart's first-person view, as its camera (84x84) would see it, at 2x
+        fp = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(84, 84), camera=FIRST_PERSON)
+        img[6:174, 6:174] = np.repeat(np.repeat(fp, 2, 0), 2, 1)
+        img[4:6, 4:176] = img[174:176, 4:176] = img[4:176, 4:6] = img[4:176, 174:176] = 255
         pil = Image.fromarray(img)
         d = ImageDraw.Draw(pil)
         order = rc.standings()

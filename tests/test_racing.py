@@ -131,3 +131,24 @@ def test_finishing_order_and_status(oval):
     assert (rc.status == FINISHED).all()
     first = rc.standings()[0]
     assert rc.finish_time[first] <= rc.finish_time[rc.standings()[1]] + rc.penalty_s.max()
+
+
+def test_a_kart_knocked_off_is_not_penalised_for_track_limits(oval):
+    race, rc = new_race(oval, 2, laps=1)
+    rc.reset(np.random.default_rng(0))
+    race.time_s[:] = 10.0
+    running = np.ones(2, bool)
+    for k in range(RaceRules().track_limit_warnings + 2):     # excursions: off, back on, off...
+        rc.last_hit_s[0] = 10.0 - 1.0                          # kart 0 was hit a second ago
+        race.off_track[:] = k % 2 == 0
+        rc._track_limits(race.time_s, running)
+        race.off_track[:] = False
+        rc._track_limits(race.time_s, running)
+    assert rc.track_limits[0] == 0 and rc.penalty_s[0] == 0
+    assert rc.track_limits[1] == 3                             # the other kart's three count
+    for _ in range(2):
+        race.off_track[:] = True
+        rc._track_limits(race.time_s, running)
+        race.off_track[:] = False
+        rc._track_limits(race.time_s, running)
+    assert rc.penalty_s[1] == 2 * RaceRules().track_limit_penalty_s   # beyond three warnings
