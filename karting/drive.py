@@ -442,6 +442,14 @@ def main(argv=None):
             raise ValueError
     except ValueError:
         ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
+    try:
+        from .env.race_env import parse_opponents
+        parse_opponents(args.opponents, args.difficulty)
+        if args.laps < 1:
+            raise ValueError(f"--laps must be >= 1 (got {args.laps})")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     import os
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     from .extras import MissingExtra, require

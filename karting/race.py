@@ -1,15 +1,16 @@
 """`python -m karting.race`: a race of AI karts and trained models, with a results table, JSON,
 race telemetry, a TV-style video and the track's leaderboard.
 
-    python -m karting.race --track circuit.png --opponents club,club,pro,alien --laps 3 \
-        --video race.mp4 --telemetry race.csv
-    python -m karting.race --track circuit.png --model outputs/checkpoints/x/best.pt \
-        --opponents 5 --difficulty pro --json race.json
+    python -m karting.race --track circuit.png --opponents club,club,pro,alien --video race.mp4
+    python -m karting.race --model outputs/checkpoints/quickstart/best.pt --opponents 5 --difficulty pro
+    python -m karting.race --model outputs/checkpoints/quickstart/best.pt --difficulty rookie --races 10
 
 Models (``--model``, repeatable) start at the front of the grid in the order given, the AI karts
 behind them (``--grid random`` shuffles everyone, seeded). The video follows the leader (or
-``--follow K``): chase camera, the first-person view of a model kart, a standings tower, and a
-map with every kart. Exit code 0: the race ran; 2: bad input (track, model, difficulty, grid).
+``--follow K``): chase camera, that kart's first-person view, a standings tower, and a map with
+every kart. ``--races N`` (one model) races it N times in one batch from the back of the grid
+and prints its win rate, mean position, collisions and overtakes. Exit code 0: the race ran;
+2: bad input (track, model, difficulty, grid).
 """
 from __future__ import annotations
 
