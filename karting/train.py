@@ -165,10 +165,11 @@ def _make_envs(cfg: TrainConfig, tracks: list, n: int):
     if cfg.racing:
         if len(tracks) > 1:
             raise ValueError("--opponents trains on one track: name one --track")
-        from .env.race_env import KartingRaceVectorEnv
+        from .env.race_env import KartingRaceVectorEnv, RaceReward
+        reward = RaceReward(cfg.position_bonus, cfg.collision_penalty, cfg.contact_penalty)
         return KartingRaceVectorEnv(tracks[0], n, cfg.opponents, cfg.difficulty, laps=cfg.race_laps,
                                     frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                                    self_play=cfg.self_play, league=cfg.league)
+                                    reward=reward, self_play=cfg.self_play, league=cfg.league)
     from .env import make_train_envs
     return make_train_envs(tracks, n, frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
                            random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps)

@@ -65,6 +65,10 @@ class TrainConfig:
     difficulty: str = _f("club", "level of the AI opponents: rookie, club, pro or alien (a comma "
                          "list cycles through them)")
     race_laps: int = _f(1, "laps of a training race with --opponents or --self-play")
+    position_bonus: float = _f(2.0, "race reward per place gained (minus per place lost)")
+    collision_penalty: float = _f(10.0, "race penalty per collision the kart caused (too high makes "
+                                  "timid drivers, too low dangerous ones)")
+    contact_penalty: float = _f(1.0, "race penalty per collision the kart was in, whoever caused it")
     self_play: int = _f(1, "learning karts per race: K > 1 trains K karts of this policy racing each other "
                         "(--vector-envs must be a multiple of K)")
     league: int = _f(0, "karts per race driven by past versions of the policy (a pool of snapshots)")
