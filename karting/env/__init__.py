@@ -1,6 +1,7 @@
 """Gymnasium environments over :mod:`karting.sim`: ``spec`` (the observation and action
 contract), ``batch`` (a race with observations), ``render`` (the batched EGL renderer, the only
-module that imports moderngl), ``gym_env`` (``Karting-v0``, the vector env), ``sb3`` (the
+module that imports moderngl), ``gym_env`` (``Karting-v0``, the vector env), ``race_env``
+(``KartingRace-v0``, races as a vector env for training), ``parallel`` (PettingZoo), ``sb3`` (the
 Stable-Baselines3 adapter). The contract is :mod:`karting.env.gym_env`'s docstring."""
 from ..sim.race import RewardConfig
 from .batch import KartBatch
