@@ -216,11 +216,10 @@ def main(argv=None):
 def _leaderboard(session, results, args):
     from . import leaderboard
     b = session.batch
-    book_laps = getattr(session, "laps_by_kart", None)
     for row in results:
         i = row["kart"]
         src = leaderboard.model_hash(args.model[i]) if i < len(args.model) else row["driver"]
-        if b.best_lap_time[i] > 0 and book_laps is None:
+        if b.best_lap_time[i] > 0:
             leaderboard.add_laps(session.track.name, row["driver"],
                                  [{"time_s": b.best_lap_time[i], "valid": True,
                                    "sectors_s": []}], src)

@@ -84,11 +84,9 @@ class KartBatch(Race):
         has a camera."""
         st = self.state
         img = self.renderer.render_chase(st.x, st.y, st.yaw, index, size=size)
-        view = index if self.views is None else np.flatnonzero(self.views == index)
-        if self.views is not None:
-            if len(view) == 0:
-                return img
-            view = int(view[0])
+        if self.views is not None and index not in self.views:
+            return img
+        view = index if self.views is None else int(np.flatnonzero(self.views == index)[0])
         fp = self.vision[view, :, :, -3:]
         big = np.repeat(np.repeat(fp, 2, 0), 2, 1)
         img[6:6 + 2 * VIEW, 6:6 + 2 * VIEW] = big

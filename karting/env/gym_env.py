@@ -84,6 +84,18 @@ from .spec import check_actions as _check_actions
 from .spec import observation_space as _spaces
 
 
+def reseed(env: gym.vector.VectorEnv, seed) -> None:
+    """A vector env's ``reset(seed=...)``: a new ``np_random`` and seeded action spaces (a
+    sequence of seeds, as Gymnasium's wrappers may pass, counts by its first)."""
+    if seed is None:
+        return
+    if not isinstance(seed, (int, np.integer)):
+        seed = int(np.asarray(seed).ravel()[0])
+    env.np_random = np.random.default_rng(seed)
+    env.single_action_space.seed(seed)
+    env.action_space.seed(seed)
+
+
 class KartingVectorEnv(gym.vector.VectorEnv):
     __doc__ = __doc__
     metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ,
@@ -123,12 +135,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.np_random = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
-        if seed is not None:
-            if not isinstance(seed, (int, np.integer)):
-                seed = int(np.asarray(seed).ravel()[0])
-            self.np_random = np.random.default_rng(seed)
-            self.single_action_space.seed(seed)
-            self.action_space.seed(seed)
+        reseed(self, seed)
         everyone = np.ones(self.num_envs, bool)
         self.batch.reset(everyone, self.np_random)
         self._autoreset[:] = False

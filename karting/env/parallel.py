@@ -83,8 +83,7 @@ class KartingParallelEnv(ParallelEnv):
         return out
 
     def _infos(self, agents):
-        b, rc = self.session.batch, self.session.control
-        info = {**b.info(), **rc.info()}
+        info = self.session.info()
         return {a: {k: (v[self._index[a]].item() if np.ndim(v[self._index[a]]) == 0 else v[self._index[a]])
                     for k, v in info.items()} for a in agents}
 
@@ -93,9 +92,6 @@ class KartingParallelEnv(ParallelEnv):
             self.np_random = np.random.default_rng(seed)
         obs = self.session.reset(self.np_random)
         self.agents = list(self.possible_agents)
-        rc = self.session.control
-        self._pos = rc.position.copy()
-        self._caused, self._coll = rc.caused.copy(), rc.collisions.copy()
         return self._obs(obs, self.agents), self._infos(self.agents)
 
     def step(self, actions: dict):
@@ -117,11 +113,8 @@ class KartingParallelEnv(ParallelEnv):
             act[self._index[a]] = np.asarray(v, np.float32).reshape(2)
         s = self.session
         obs, reward, _ = s.step(act)
-        rc, cfg = s.control, self.reward_cfg
-        r = reward[:n] + cfg.position_bonus * (self._pos[:n] - rc.position[:n])
-        r = r - cfg.collision_penalty * (rc.caused[:n] - self._caused[:n])
-        r = r - cfg.contact_penalty * (rc.collisions[:n] - self._coll[:n])
-        self._pos, self._caused, self._coll = rc.position.copy(), rc.caused.copy(), rc.collisions.copy()
+        rc = s.control
+        r = reward[:n] + self.reward_cfg.terms(s, slice(0, n))
         live = list(self.agents)
         st = rc.status
         was_running = np.array([a in running for a in live])

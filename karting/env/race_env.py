@@ -20,6 +20,7 @@ from ..sim.physics import CONTROL_HZ
 from ..sim.racing import RUNNING, RaceControl, RaceRules
 from ..track import Track, load_track
 from .batch import KartBatch
+from .gym_env import reseed
 from .spec import check_actions, observation_space
 
 RACE_OBS_NAMES = ("position", "gap_ahead", "gap_behind")
@@ -34,6 +35,11 @@ class RaceReward:
     position_bonus: float = 2.0
     collision_penalty: float = 10.0
     contact_penalty: float = 1.0
+
+    def terms(self, session: "RaceSession", karts) -> np.ndarray:
+        """The race terms of the last step for ``karts`` (from ``session``'s per-step changes)."""
+        return (self.position_bonus * session.places_gained[karts] - self.collision_penalty * session.new_caused[karts]
+                - self.contact_penalty * session.new_collisions[karts])
 
 
 def parse_opponents(opponents, difficulty="club") -> list:
@@ -63,6 +69,7 @@ class RaceSession:
                  names: list | None = None, races: int = 1, frame_stack: int = 1,
                  telemetry_history: int = 1, render: bool = True, record_telemetry: bool = False,
                  seed: int = 0, grid_order=None):
+        """``grid_order``: per race, lower starts further forward (default kart order)."""
         self.track = track if isinstance(track, Track) else load_track(track)
         per = len(drivers)
         if per < 1:
@@ -83,30 +90,35 @@ class RaceSession:
             from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
             self.batch.recorder = TelemetryRecorder(extra=RACE_COLUMNS)
         self.control = RaceControl(self.batch, self.rules, drivers=list(names) * races)
-        self.ai = AIDriver(self.track, [d for d in self.drivers], seed=seed) if (~self.external).any() else None
+        self.ai = AIDriver(self.track, list(self.drivers), seed=seed) if (~self.external).any() else None
         self.grid_order = grid_order
-        self.seed = seed
+        z = np.zeros(n)
+        self.places_gained, self.new_caused, self.new_collisions = z, z.copy(), z.copy()
+        self._prev = np.zeros((3, n))          # position, caused, collisions after the last step
 
     @property
     def n(self) -> int:
         return self.batch.n
 
-    def reset(self, rng: np.random.Generator) -> dict:
+    def reset(self, rng: np.random.Generator, order=None) -> dict:
         """Everyone onto the grid; returns the outside karts' observations."""
-        self.restart(rng)
+        self.restart(rng, order=order)
         obs = self.batch.observe(fresh=np.ones(self.n, bool))
         self._record()
         return obs
 
-    def restart(self, rng: np.random.Generator, races=None) -> np.ndarray:
+    def restart(self, rng: np.random.Generator, races=None, order=None) -> np.ndarray:
         """Put the karts of ``races`` (indices; default all) back on their grid, without
-        observing; returns the mask of karts restarted."""
+        observing; ``order`` (per kart) overrides ``grid_order``. Returns the mask of karts
+        restarted."""
         rc, b = self.control, self.batch
-        order = getattr(self, "grid_order_all", None)
         if order is None and self.grid_order is not None:
             order = np.tile(np.asarray(self.grid_order), self.races)
         rc.reset(rng, order, worlds=races)
         mask = np.ones(self.n, bool) if races is None else np.isin(b.world, races)
+        self._prev[:, mask] = np.stack([rc.position, rc.caused, rc.collisions])[:, mask]
+        for a in (self.places_gained, self.new_caused, self.new_collisions):
+            a[mask] = 0
         if self.ai is not None:
             self.ai.reset(b, seed=int(rng.integers(2 ** 31)) if races is None else None, mask=mask)
         self._visible()
@@ -123,10 +135,18 @@ class RaceSession:
             full[~self.external] = ai[~self.external]
         reward, terminated, _ = b.step(rc.hold(full))
         rc.step(terminated)
+        now = np.stack([rc.position, rc.caused, rc.collisions]).astype(np.float64)
+        self.places_gained = self._prev[0] - now[0]
+        self.new_caused, self.new_collisions = now[1] - self._prev[1], now[2] - self._prev[2]
+        self._prev = now
         self._visible()
         obs = b.observe()
         self._record()
         return obs, reward, terminated
+
+    def info(self) -> dict:
+        """Per-kart arrays: the time-trial info plus the race's (position, gaps, collisions...)."""
+        return {**self.batch.info(), **self.control.info()}
 
     def _visible(self):
         if self.batch.renderer is not None:
@@ -202,18 +222,13 @@ class KartingRaceEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         super().reset(seed=seed)
         obs = self.session.reset(self.np_random)
-        rc = self.session.control
-        self._pos, self._caused, self._coll = int(rc.position[0]), 0, 0
         return self._obs(obs), self._info()
 
     def step(self, action) -> tuple:
         s = self.session
         obs, reward, _ = s.step(np.asarray(action, np.float32).reshape(1, 2))
-        rc, cfg = s.control, self.reward_cfg
-        r = float(reward[0]) + cfg.position_bonus * (self._pos - int(rc.position[0]))
-        r -= cfg.collision_penalty * (int(rc.caused[0]) - self._caused)
-        r -= cfg.contact_penalty * (int(rc.collisions[0]) - self._coll)
-        self._pos, self._caused, self._coll = int(rc.position[0]), int(rc.caused[0]), int(rc.collisions[0])
+        rc = s.control
+        r = float(reward[0] + self.reward_cfg.terms(s, 0))
         status = int(rc.status[0])
         terminated = status in (1, 3)
         truncated = status == 2
@@ -223,9 +238,8 @@ class KartingRaceEnv(gym.Env):
         return self._obs(obs), r, terminated, truncated, info
 
     def _info(self) -> dict:
-        b, rc = self.session.batch, self.session.control
-        info = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in {**b.info(), **rc.info()}.items()}
-        info["sector"] = int(b.sector[0]) + 1
+        info = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in self.session.info().items()}
+        info["sector"] = int(self.session.batch.sector[0]) + 1
         return info
 
     def render(self):
@@ -318,29 +332,18 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
         return {"vision": obs["vision"][self._learner_view], "telemetry": tel}
 
     def _info(self) -> dict:
-        b, rc = self.session.batch, self.session.control
-        return {k: v[self.learners] for k, v in {**b.info(), **rc.info()}.items()}
+        return {k: v[self.learners] for k, v in self.session.info().items()}
 
-    def _mark(self):
-        rc, le = self.session.control, self.learners
-        self._pos, self._caused, self._coll = rc.position[le].copy(), rc.caused[le].copy(), rc.collisions[le].copy()
-
-    def _shuffle_grid(self, races=None):
-        if self.shuffle:
-            order = np.concatenate([self.np_random.permutation(self.per) for _ in range(self.races)])
-            self.session.grid_order = order[: self.per] if self.races == 1 else None
-            self.session.grid_order_all = order
+    def _grid(self):
+        """Self-play: a shuffled grid for every race (None: the session's fixed order)."""
+        if not self.shuffle:
+            return None
+        return np.concatenate([self.np_random.permutation(self.per) for _ in range(self.races)])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
-        if seed is not None:
-            if not isinstance(seed, (int, np.integer)):
-                seed = int(np.asarray(seed).ravel()[0])
-            self.np_random = np.random.default_rng(seed)
-            self.action_space.seed(seed)
-        self._shuffle_grid()
-        obs = self.session.reset(self.np_random)
+        reseed(self, seed)
+        obs = self.session.reset(self.np_random, order=self._grid())
         self._autoreset[:] = False
-        self._mark()
         return self._obs(obs), self._info()
 
     def _league_actions(self):
@@ -361,11 +364,8 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
         ext[self._learner_view] = a
         ext[self._league_view] = self._league_actions()
         _, reward, _ = s.step(ext)
-        rc = s.control
-        r = reward[le] + cfg.position_bonus * (self._pos - rc.position[le])
-        r = r - cfg.collision_penalty * (rc.caused[le] - self._caused)
-        r = r - cfg.contact_penalty * (rc.collisions[le] - self._coll)
-        st = rc.status[le]
+        r = reward[le] + cfg.terms(s, le)
+        st = s.control.status[le]
         ended = st != 0
         race_over = np.zeros(self.races, bool)
         race_over[self.race_of[ended]] = True
@@ -374,15 +374,11 @@ class KartingRaceVectorEnv(gym.vector.VectorEnv):
         truncated = over & ~terminated
         fresh = None
         if reset_now.any():
-            races = np.unique(self.race_of[reset_now])
-            if self.shuffle:
-                self._shuffle_grid()
-            fresh = s.restart(self.np_random, races=races)
+            fresh = s.restart(self.np_random, races=np.unique(self.race_of[reset_now]), order=self._grid())
             r[reset_now] = 0.0
             terminated, truncated = terminated & ~reset_now, truncated & ~reset_now
         obs = s.batch.observe(fresh=fresh)
         s._record()
-        self._mark()
         self._autoreset = terminated | truncated
         return self._obs(obs), r.astype(np.float32), terminated, truncated, self._info()
 

@@ -470,7 +470,7 @@ class Renderer:
         self.nv = len(self.views)
         self.kart_world = vt.copy() if kart_world is None else np.asarray(kart_world, np.int64)
         self.kart_visible = np.ones(self.n, bool)
-        cam_track = vt[self.views]
+        self._cam_track = cam_track = vt[self.views]         # track of each camera
         order = np.argsort(cam_track, kind="stable")         # cameras grouped by track
         self._cam_base = np.searchsorted(cam_track[order], np.arange(len(self.tracks)))
         self._cam_count = np.bincount(cam_track, minlength=len(self.tracks))
@@ -531,7 +531,7 @@ class Renderer:
         self._cam_sees = ((self.kart_world[self.views][:, None] == self.kart_world[None, :])
                           & (self.views[:, None] != np.arange(self.n)[None, :]))
         self._track_chunks = np.arange(len(self.tracks))[:, None] == self.chunk_track[None, :]  # (K, C)
-        cam_track = self.view_track[self.views]
+        cam_track = self._cam_track
         self._cam_chunks = self._track_chunks[cam_track]                                         # (V, C)
         self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
         self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
