@@ -359,7 +359,7 @@ class DriveApp:
         if self.racing:
             self._race_hud()
         lap_no = int(b.laps[0]) + int(b.lap_timed[0])
-        lt = self.lap_time_now()
+        lt = max(self.lap_time_now(), 0.0)       # 0 while the start lights are on
         lines = [f"lap {lap_no}   {lt:6.2f} s" + ("" if b.lap_valid[0] else "  INVALID"),
                  f"last {b.last_lap_time[0]:6.2f} s" if b.last_lap_time[0] else "last    -",
                  f"best {self.best.lap_time:6.2f} s" if self.best else "best    -"]
