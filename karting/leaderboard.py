@@ -27,8 +27,9 @@ def board_path(track_name: str, root: str | Path | None = None) -> Path:
 
 
 def model_hash(path: str | Path) -> str:
-    """First 12 hex digits of the sha256 of a model file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    """First 12 hex digits of the sha256 of a model file (or of a shipped model, by name)."""
+    from .models import resolve_model
+    return hashlib.sha256(resolve_model(path).read_bytes()).hexdigest()[:12]
 
 
 @contextlib.contextmanager

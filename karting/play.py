@@ -79,9 +79,11 @@ def _fmt_lap(lap):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="checkpoint written by karting.train (.pt)")
+    ap.add_argument("--model", required=True,
+                    help="checkpoint written by karting.train (.pt), or 'generalist' (the shipped any-track model)")
     ap.add_argument("--track", default=None,
-                    help="track PNG (path or shipped name); default: the first track it trained on")
+                    help="track PNG (path or shipped name); default: the first named track it trained on "
+                         "(circuit.png for a model trained only on generated tracks)")
     ap.add_argument("--episodes", type=int, default=5, help="episodes to run (default 5)")
     ap.add_argument("--laps", type=int, default=1, help="laps per episode (default 1)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the start positions (default 0)")
@@ -97,13 +99,15 @@ def main(argv=None):
     import torch
     from .env.render import RendererUnavailable
     from .rl.checkpoint import CheckpointError, load_agent
+    from .rl.config import GENERATED
     from .rl.evaluate import evaluate, make_eval_env, summarize
     from .track import TrackError, track_list
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     try:
         agent, cfg, data = load_agent(args.model, device)
-        track = args.track or str(track_list(cfg.track)[0])
+        named = [t for t in str(cfg.track).split(",") if t.strip() and t.strip() != GENERATED]
+        track = args.track or (str(track_list(",".join(named))[0]) if named else "circuit.png")
         env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True)
     except (CheckpointError, TrackError, RendererUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -133,7 +137,8 @@ def main(argv=None):
           f"best valid lap {best}, mean reward {s['mean_reward']:.1f}")
 
     from . import leaderboard
-    kept = leaderboard.add_laps(env.track.name, f"{Path(args.model).parent.name}/{Path(args.model).name}",
+    from .models import model_label
+    kept = leaderboard.add_laps(env.track.name, model_label(args.model),
                                 [lap for r in results for lap in r.laps], leaderboard.model_hash(args.model))
     if kept:
         print(f"leaderboard: {kept} valid lap(s) -> {leaderboard.board_path(env.track.name)}")
@@ -141,7 +146,7 @@ def main(argv=None):
     df = env.batch.recorder.to_dataframe()
     keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
     model, track_name = Path(args.model), env.track.name.removesuffix(".png")
-    name = args.telemetry or f"play_{model.parent.name}_{model.stem}_{track_name}.csv"
+    name = args.telemetry or f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
     path = write_csv(df[keep], name)
     print(f"telemetry: {path} ({int(keep.sum())} rows)")
     if composer is not None:

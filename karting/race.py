@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -148,7 +147,8 @@ def _setup(args):
         raise ValueError("nobody to race: give --opponents and/or --model")
     if args.laps < 1:
         raise ValueError(f"--laps must be >= 1 (got {args.laps})")
-    names = [f"{Path(p).parent.name}/{Path(p).name}" for p in args.model] + [f"AI {lv}" for lv in levels]
+    from .models import model_label
+    names = [model_label(p) for p in args.model] + [f"AI {lv}" for lv in levels]
     order = None
     if args.grid == "random":
         order = np.random.default_rng(args.seed).permutation(n)

@@ -120,8 +120,19 @@ def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_st
         done = term | trunc
         buf.rewards[t] = scaler(reward, done, stats.valid) if scaler is not None else reward
         buf.terminated[t], buf.truncated[t] = term, trunc
+        stats.track_lengths = envs.track_lengths        # a pool may have replaced a track
         stats.step(reward, done, info, global_step + (t + 1) * n, time.perf_counter() - t0)
     return obs
+
+
+def _resume_checkpoint(cfg: TrainConfig, device):
+    """The checkpoint ``--resume-from`` names (checked against this run's architecture), or None."""
+    if not cfg.resume_from:
+        return None
+    from .rl.checkpoint import load_checkpoint
+    ckpt = load_checkpoint(cfg.resume_from, device)
+    _check_resumable(cfg, ckpt)
+    return ckpt
 
 
 def _check_resumable(cfg: TrainConfig, ckpt):
@@ -159,6 +170,74 @@ def _attach_league(cfg: TrainConfig, envs, agent, device):
     return league
 
 
+def training_tracks(cfg: TrainConfig) -> tuple:
+    """``(paths, pool, eval_paths)``: the training tracks in slot order (with ``--track
+    generated`` the pool's tracks first, then the named ones), the TrackPool (or None), and the
+    tracks evaluation drives (generated validation tracks instead of the changing pool)."""
+    from .rl.config import GENERATED
+    from .track import track_list
+    named = [p.strip() for p in str(cfg.track).split(",") if p.strip() and p.strip() != GENERATED]
+    paths = track_list(",".join(named)) if named else []
+    if not cfg.generated:
+        return paths, None, paths
+    from .track.pool import VALIDATION_SEEDS, TrackPool, generated_track
+    pool = TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every)
+    val = []
+    for s in VALIDATION_SEEDS:          # four lappable validation tracks
+        if len(val) < 4 and (p := generated_track(s)) is not None:
+            val.append(p)
+    return list(pool.paths) + paths, pool, val + paths
+
+
+def _checked_tracks(cfg: TrainConfig) -> tuple:
+    """:func:`training_tracks`, with the combinations that cannot work refused."""
+    if cfg.bc and cfg.racing:
+        raise ValueError("--bc clones the expert in time trials; it does not combine with --opponents")
+    if cfg.generated and cfg.racing:
+        raise ValueError("--track generated trains time trials; races (--opponents) take one named track")
+    tracks, pool, eval_tracks = training_tracks(cfg)
+    if len(tracks) > cfg.vector_envs:
+        raise ValueError(f"{len(tracks)} training tracks need at least as many karts: raise --vector-envs "
+                         f"to {len(tracks)} or more{' or lower --track-pool' if pool else ''}")
+    return tracks, pool, eval_tracks
+
+
+def _track_names(cfg: TrainConfig, tracks, pool) -> str:
+    names = [p.name for p in tracks]
+    if pool is not None:
+        names = ([f"{cfg.track_pool} generated tracks (new ones every {cfg.pool_every} episodes)"]
+                 + names[cfg.track_pool:])
+    return ", ".join(names)
+
+
+def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, device, log):
+    """With ``--bc expert`` (and not resuming): behaviour cloning (+ DAgger) before PPO; its
+    summary, or None."""
+    if not cfg.bc or ckpt is not None:
+        return None
+    from .rl.bc import behaviour_clone
+    out = behaviour_clone(agent, shadow, envs, cfg.bc_steps, cfg.bc_rounds,
+                          scaler if cfg.norm_reward else None, cfg.gamma, seed=cfg.seed,
+                          epochs=cfg.bc_epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
+                          device=device, log=log)
+    scaler.ret[:] = 0.0
+    for r in out["rounds"]:
+        writer.add_scalar("bc/action_mse", r["action_mse"], r["round"])
+        writer.add_scalar("bc/value_mse", r["value_mse"], r["round"])
+        writer.add_scalar("bc/samples", r["samples"], r["round"])
+    return out
+
+
+def _renew_pool(pool, stats, envs, writer, global_step) -> None:
+    """With a track pool: replace its oldest tracks when enough episodes have finished."""
+    if pool is None:
+        return
+    swaps = pool.on_episodes(stats.episodes - pool.episodes)
+    if swaps:
+        envs.replace_tracks(swaps)
+        writer.add_scalar("pool/tracks_replaced", pool.replaced, global_step)
+
+
 def _make_envs(cfg: TrainConfig, tracks: list, n: int):
     """The training vector env: time trial (kart i on track i mod K) or, with --opponents, one
     race per env against AI karts."""
@@ -189,25 +268,23 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     from .env.spec import ACTION_SPACE, observation_space
     from .rl.buffer import RolloutBuffer
-    from .rl.checkpoint import load_checkpoint, save_checkpoint, save_json
+    from .rl.checkpoint import save_checkpoint, save_json
     from .rl.episodes import EpisodeStats
     from .rl.evaluate import Evaluator
     from .rl.policy import Agent, obs_to_tensors
     from .rl.ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
     from .rl.tensorboard import log_eval, log_update
-    from .track import track_list
 
     # ---- set-up: device, network, optimizer, resume, envs, storage, logging
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    tracks = track_list(cfg.track)
     n, t_len = cfg.vector_envs, cfg.n_steps
-    ckpt = load_checkpoint(cfg.resume_from, device) if cfg.resume_from else None
-    if ckpt is not None:
-        _check_resumable(cfg, ckpt)
+    tracks, pool, eval_tracks = _checked_tracks(cfg)
+    ckpt = _resume_checkpoint(cfg, device)
     ckpt_dir, tb_dir, stale = _prepare_dirs(cfg, overwrite)
     agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history), ACTION_SPACE,
-                              log_std_init=cfg.log_std_init).to(device)
+                              log_std_init=cfg.log_std_init, telemetry=cfg.telemetry,
+                              vision=cfg.vision).to(device)
     agent = agent.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     scaler = RewardScaler(n, cfg.gamma)
@@ -220,14 +297,15 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     net = shadow.work if shadow is not None else agent
     envs = _make_envs(cfg, tracks, n)
     league = _attach_league(cfg, envs, agent, device)
-    evaluator = Evaluator(tracks, cfg, best_score)
+    evaluator = Evaluator(eval_tracks, cfg, best_score)
     for p in stale:
         p.unlink()
     save_json(ckpt_dir / "config.json", cfg.to_dict())
     writer = SummaryWriter(str(tb_dir), purge_step=global_step + 1 if ckpt is not None else None)
-    log(f"training on {', '.join(p.name for p in tracks)}: {n} karts, device {device}, "
+    log(f"training on {_track_names(cfg, tracks, pool)}: {n} karts, device {device}, "
         f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
         f"GL renderer: {envs.batch.renderer.gl_renderer}")
+    bc_summary = _warm_start(cfg, ckpt, agent, shadow, envs, scaler, writer, device, log)
     buf = RolloutBuffer(t_len, n, envs.single_observation_space)
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
@@ -267,6 +345,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         return max_wall_s is None or time.perf_counter() - t0 < max_wall_s
 
     # ---- the loop: rollout, GAE, PPO update, logging, checkpoints, evaluation
+    if bc_summary is not None:
+        run_eval()                     # the cloned policy, before PPO changes it
+        bc_summary["eval"] = evaluator.last
     interrupted = False
     try:
         while global_step < cfg.timesteps and time_left():
@@ -276,6 +357,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                                   device, times, global_step, t0)
             global_step += n * t_len
             update += 1
+            _renew_pool(pool, stats, envs, writer, global_step)
 
             tu = time.perf_counter()
             with torch.inference_mode():
@@ -318,7 +400,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             "fps": (global_step - start_step) / max(wall - times["eval"], 1e-9),
             "times": times, "eval": evaluator.last, "eval_history": evaluator.history,
             "first_valid_lap_training": stats.first_valid_lap, "episodes": stats.episodes,
-            "best_lap_training": stats.best_lap, "interrupted": interrupted}
+            "best_lap_training": stats.best_lap, "interrupted": interrupted, "bc": bc_summary,
+            "pool": pool.state_dict() if pool is not None else None}
 
 
 def build_parser():

@@ -133,10 +133,35 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, bool)
         self.np_random = np.random.default_rng()
+        self._swap_due: dict = {}       # slot -> Track: replaced at the karts' next reset
+        self._swap_now: dict = {}
+
+    def replace_tracks(self, new: dict) -> None:
+        """Schedule ``{slot: track}`` replacements (a Track, PNG path or name each). The karts on
+        a replaced slot end their episode at the next step (truncated, the final observation on
+        the old track) and start the following one on the new track."""
+        if self.metadata["autoreset_mode"] != gym.vector.AutoresetMode.NEXT_STEP:
+            raise ValueError("replace_tracks needs the next-step autoreset mode")
+        for slot, t in new.items():
+            if not 0 <= int(slot) < len(self.tracks):
+                raise ValueError(f"track slot {slot} out of range (0..{len(self.tracks) - 1})")
+            self._swap_due[int(slot)] = t if isinstance(t, Track) else load_track(t)
+
+    def _apply_swaps(self) -> None:
+        b = self.batch
+        for slot, t in self._swap_now.items():
+            b.set_track(slot, t)
+            if b.renderer is not None:
+                b.renderer.replace_track(slot, t)
+        self._swap_now = {}
+        self.tracks, self.track = list(b.tracks), b.tracks[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         reseed(self, seed)
         everyone = np.ones(self.num_envs, bool)
+        self._swap_now.update(self._swap_due)
+        self._swap_due = {}
+        self._apply_swaps()
         self.batch.reset(everyone, self.np_random)
         self._autoreset[:] = False
         obs = self.batch.observe(fresh=everyone)
@@ -151,6 +176,14 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         reset_now = self._autoreset.copy()
         a[reset_now] = 0.0
         reward, terminated, truncated = b.step(a)
+        if self._swap_now:
+            self._apply_swaps()            # their karts are in reset_now
+        for slot in list(self._swap_due):
+            on = self.assignment == slot
+            if (on & reset_now).any():     # one of its karts restarts now: end them all next step
+                continue
+            truncated = truncated | (on & ~terminated)
+            self._swap_now[slot] = self._swap_due.pop(slot)
         if reset_now.any():
             b.reset(reset_now, self.np_random)
             reward = reward.copy()

@@ -518,29 +518,13 @@ class Renderer:
         self.p_sky["panorama"].value = 4
 
         self.grounds = [self._ground(ctx, t) for t in self.tracks]
-        strips, chunk_track = [], []
-        for k, t in enumerate(self.tracks):
-            w = wall_strips(t)
-            strips += w
-            chunk_track += [k] * len(w)
-        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range, strip_of = chunk_strips(
-            strips, [wall_view_m] * len(strips))
-        self.chunk_track = np.asarray(chunk_track, np.int64)[strip_of]
-        # which karts and which wall chunks each camera may draw: fixed, so computed once
-        # (V, N): the karts a camera may draw: same world, not its own kart
+        self._wall_view_m = wall_view_m
+        self._walls = [wall_strips(t) for t in self.tracks]
+        self.solid_tex = self.chunk_buf = self.vao_solid = None
+        self._build_walls(ctx)
+        # (V, N): the karts a camera may draw: same world, not its own kart (fixed: computed once)
         self._cam_sees = ((self.kart_world[self.views][:, None] == self.kart_world[None, :])
                           & (self.views[:, None] != np.arange(self.n)[None, :]))
-        self._track_chunks = np.arange(len(self.tracks))[:, None] == self.chunk_track[None, :]  # (K, C)
-        cam_track = self._cam_track
-        self._cam_chunks = self._track_chunks[cam_track]                                         # (V, C)
-        self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
-        self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        # each camera culls only its own track's chunks
-        per_track = np.bincount(self.chunk_track, minlength=len(self.tracks))
-        most = max(int(per_track[cam_track].sum()), int(per_track.max()), 1)
-        self.chunk_buf = ctx.buffer(reserve=most * 8)
-        self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
-                                          mode=moderngl.TRIANGLE_STRIP)
         kv, ki = kart_mesh()
         self._pairs = np.zeros((max(self.nv * self.n, self.n, 1), 2), np.int32)
         self.pair_buf = ctx.buffer(reserve=self._pairs.nbytes)
@@ -555,6 +539,45 @@ class Renderer:
         self.p_ground["ground"].value = 1
         self.p_kart["kart_poses"].value = 2
         self.p_solid["solid_verts"].value = 3
+
+    def _build_walls(self, ctx):
+        """The tyre walls of every track as one chunked vertex texture, and which chunks each
+        camera may draw (its own track's)."""
+        import moderngl
+        strips, chunk_track = [], []
+        for k, w in enumerate(self._walls):
+            strips += w
+            chunk_track += [k] * len(w)
+        tex_v, self.chunk_first, self.chunk_xy, self.chunk_r, self.chunk_range, strip_of = chunk_strips(
+            strips, [self._wall_view_m] * len(strips))
+        self.chunk_track = np.asarray(chunk_track, np.int64)[strip_of]
+        self._track_chunks = np.arange(len(self.tracks))[:, None] == self.chunk_track[None, :]  # (K, C)
+        cam_track = self._cam_track
+        self._cam_chunks = self._track_chunks[cam_track]                                         # (V, C)
+        for old in (self.solid_tex, self.vao_solid, self.chunk_buf):
+            if old is not None:
+                old.release()
+        self.solid_tex = ctx.texture((tex_v.shape[1], tex_v.shape[0]), 4, tex_v.tobytes(), dtype="f4")
+        self.solid_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        # each camera culls only its own track's chunks
+        per_track = np.bincount(self.chunk_track, minlength=len(self.tracks))
+        most = max(int(per_track[cam_track].sum()), int(per_track.max()), 1)
+        self.chunk_buf = ctx.buffer(reserve=most * 8)
+        self.vao_solid = ctx.vertex_array(self.p_solid, [(self.chunk_buf, "2i/i", "in_chunk")],
+                                          mode=moderngl.TRIANGLE_STRIP)
+
+    def replace_track(self, slot: int, track: Track) -> None:
+        """Put ``track`` in place of track ``slot`` (its ground and walls; the cameras on that
+        slot draw the new track from the next render)."""
+        slot = int(slot)
+        with self.ctx:
+            for obj in self.grounds[slot]:
+                obj.release()
+            self.tracks[slot] = track
+            self.track = self.tracks[0]
+            self.grounds[slot] = self._ground(self.ctx, track)
+            self._walls[slot] = wall_strips(track)
+            self._build_walls(self.ctx)
 
     def _ground(self, ctx, track):
         """The textured ground of one track: (texture, vertex array)."""

@@ -41,8 +41,14 @@ def save_json(path: str | Path, obj) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Read a checkpoint safely; ``CheckpointError`` for anything that is not a usable one."""
-    path = Path(path)
+    """Read a checkpoint safely; ``CheckpointError`` for anything that is not a usable one.
+    ``path`` may be the name of a model shipped with the package (``generalist``)."""
+    from ..models import SHIPPED, resolve_model
+    shipped = str(path) in SHIPPED
+    path = resolve_model(path)
+    if shipped and not path.is_file():
+        raise CheckpointError(f"{path}: the shipped model {path.stem!r} is not in this installation "
+                              "(reinstall karting, or give a path to a .pt file)")
     if not path.is_file():
         hint = ""
         if path.parent.is_dir():
@@ -82,7 +88,7 @@ def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tu
     from .policy import Agent
     cfg = TrainConfig.from_dict(data["config"])
     agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                  log_std_init=cfg.log_std_init)
+                  log_std_init=cfg.log_std_init, telemetry=cfg.telemetry, vision=cfg.vision)
     try:
         agent.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError) as e:

@@ -10,6 +10,10 @@ import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 
+#: the --track entry that stands for a pool of procedurally generated tracks
+GENERATED = "generated"
+
+
 def _f(default, help, **kw):
     return field(default=default, metadata={"help": help, **kw})
 
@@ -18,12 +22,30 @@ def _f(default, help, **kw):
 class TrainConfig:
     """Every setting of a training run; the field names are ``python -m karting.train``'s flags."""
     track: str = _f("circuit.png", "track PNG (path or shipped name), a comma-separated list of "
-                    "PNGs, or a folder of PNGs; with several tracks, env i drives track i mod K")
+                    "PNGs, or a folder of PNGs; with several tracks, env i drives track i mod K; "
+                    "'generated' (alone or in the list) adds a pool of procedurally generated "
+                    "tracks (--track-pool)")
     timesteps: int = _f(1_000_000, "total environment steps to train for, summed over all envs "
                         "(with --resume-from: the total including the steps already done)")
     vector_envs: int = _f(16, "karts simulated in parallel (one batched env per track)")
     save_name: str = _f("karting_ppo", "run name: checkpoints go to "
                         "<output-dir>/checkpoints/<save-name>/, logs to <output-dir>/tensorboard/<save-name>/")
+    track_pool: int = _f(16, "with --track generated: generated tracks held at a time")
+    pool_swap: int = _f(2, "with --track generated: tracks of the pool replaced by new ones at a time "
+                        "(0 = a fixed pool)")
+    pool_every: int = _f(200, "with --track generated: finished training episodes between two replacements")
+    bc: str = _f("", "behaviour cloning before PPO: 'expert' pretrains the policy (and value) on "
+                 "the scripted expert's driving of the training tracks, with DAgger rounds; '' = off",
+                 choices=("", "expert"))
+    bc_steps: int = _f(65_536, "with --bc: kart-steps of data (half the expert driving, half DAgger)")
+    bc_rounds: int = _f(2, "with --bc: DAgger rounds after the expert's own driving (0 = plain cloning)")
+    bc_epochs: int = _f(3, "with --bc: passes over the aggregated data after each round")
+    telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
+                        "own state only: speed, steering, throttle, brake, g-forces; no racing-line "
+                        "distance, curvature or checkpoint bearing: the camera must see the track)",
+                        choices=("full", "kart"))
+    vision: bool = _f(True, "feed the camera image to the network (false: the image is zeroed, a "
+                      "telemetry-only ablation)")
     learning_rate: float = _f(3e-4, "Adam step size")
     ent_coef: float = _f(0.0, "entropy bonus coefficient in the PPO loss")
     resume_from: str | None = _f(None, "checkpoint (.pt) to continue from: its weights, optimizer, "
@@ -79,7 +101,8 @@ class TrainConfig:
         problems = []
         for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
                      "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes",
-                     "race_laps", "self_play", "league_size", "league_every"):
+                     "race_laps", "self_play", "league_size", "league_every", "track_pool", "pool_every",
+                     "bc_steps", "bc_epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.learning_rate <= 0:
@@ -90,6 +113,10 @@ class TrainConfig:
             problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
         if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
             problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
+        if self.bc_rounds < 0:
+            problems.append(f"--bc-rounds must be >= 0 (got {self.bc_rounds})")
+        if self.pool_swap < 0:
+            problems.append(f"--pool-swap must be >= 0 (got {self.pool_swap})")
         if self.league < 0:
             problems.append(f"--league must be >= 0 (got {self.league})")
         if self.self_play > 1 and self.vector_envs % self.self_play:
@@ -102,6 +129,11 @@ class TrainConfig:
                 problems.append(f"--opponents/--difficulty: {e}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def generated(self) -> bool:
+        """Whether the training tracks include a pool of generated ones (``--track generated``)."""
+        return GENERATED in [p.strip() for p in str(self.track).split(",")]
 
     @property
     def racing(self) -> bool:

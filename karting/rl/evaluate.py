@@ -46,20 +46,22 @@ def end_reason(b, i: int, lap_done: bool) -> str:
 
 
 def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", deterministic: bool = True,
-             on_step=None) -> tuple:
+             on_step=None, actor=None) -> tuple:
     """Run one episode per kart of ``env`` (a ``KartingVectorEnv`` from ``make_eval_env``) until
     each has driven ``laps`` laps or its episode ended. ``on_step(env, active)`` is called after
-    every step. Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the last
-    step of each kart's episode (for cutting its telemetry)."""
+    every step; ``actor(obs) -> actions`` drives instead of ``agent`` when given (e.g. the
+    scripted expert). Returns ``(results, end_step)``: one ``EpisodeResult`` per kart and the
+    last step of each kart's episode (for cutting its telemetry)."""
     n, b = env.num_envs, env.batch
     obs, info = env.reset(seed=seed)
+    names = [env.tracks[k].name for k in env.assignment]
     active = np.ones(n, bool)
     ret, steps = np.zeros(n), np.zeros(n, np.int64)
     book = LapBook(n)
     results = [None] * n
     end_step = np.zeros(n, np.int64)
     while active.any():
-        actions = policy_actions(agent, obs, device, deterministic)
+        actions = actor(obs) if actor is not None else policy_actions(agent, obs, device, deterministic)
         obs, reward, term, trunc, info = env.step(actions)
         ret[active] += reward[active]
         steps[active] += 1
@@ -67,7 +69,7 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", determinist
         lap_done = info["lap"] >= laps
         finished = active & (term | trunc | lap_done)
         for i in np.flatnonzero(finished):
-            results[i] = EpisodeResult(env.track.name, bool(lap_done[i]), float(ret[i]),
+            results[i] = EpisodeResult(names[i], bool(lap_done[i]), float(ret[i]),
                                        int(steps[i]), end_reason(b, i, lap_done[i]),
                                        [lap.as_dict() for lap in book.laps[i]])
             end_step[i] = steps[i]

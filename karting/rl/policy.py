@@ -24,6 +24,10 @@ from torch.distributions import Normal
 from ..env.spec import TELEMETRY_SIZE, VIEW
 
 
+#: telemetry presets: which of the 9 values (karting.env.spec.TELEMETRY_NAMES) the network sees
+TELEMETRY_PRESETS = {"full": tuple(range(TELEMETRY_SIZE)), "kart": (0, 1, 2, 3, 4, 5)}
+
+
 def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
     """Orthogonal weights with ``gain``, constant bias (CleanRL's ``layer_init``)."""
     nn.init.orthogonal_(layer.weight, gain)
@@ -63,7 +67,7 @@ class RunningNorm(nn.Module):
 class Agent(nn.Module):
     """The hybrid CNN + MLP actor-critic (see the module docstring); CleanRL's API."""
     def __init__(self, frame_stack: int = 1, telemetry_history: int = 1, action_dim: int = 2,
-                 log_std_init: float = 0.0):
+                 log_std_init: float = 0.0, telemetry: str = "full", vision: bool = True):
         super().__init__()
         c = 3 * frame_stack
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
@@ -85,6 +89,13 @@ class Agent(nn.Module):
                                     layer_init(nn.Linear(256, 1), gain=1.0))
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
         self.n_flat = n_flat
+        # input ablations (not saved in the weights: the run's config says which)
+        if telemetry not in TELEMETRY_PRESETS:
+            raise ValueError(f"telemetry must be one of {sorted(TELEMETRY_PRESETS)}, got {telemetry!r}")
+        keep = torch.zeros(TELEMETRY_SIZE)
+        keep[list(TELEMETRY_PRESETS[telemetry])] = 1.0
+        self.register_buffer("telemetry_keep", keep.repeat(telemetry_history), persistent=False)
+        self.telemetry_preset, self.use_vision = telemetry, bool(vision)
 
     @classmethod
     def from_spaces(cls, observation_space, action_space, **kwargs) -> "Agent":
@@ -101,8 +112,13 @@ class Agent(nn.Module):
         """vision (B, 84, 84, C) uint8 (or float in 0..255), telemetry (B, T) -> (B, 512)."""
         dt = self.fusion[0].weight.dtype      # float32, or bfloat16 in a LowPrecisionCopy
         x = vision.permute(0, 3, 1, 2).to(dt).div_(255.0)
+        if not self.use_vision:
+            x = torch.zeros_like(x)
         v = self.vision(x.contiguous(memory_format=torch.channels_last))
-        t = self.telemetry(self.telemetry_norm(telemetry.float()).to(dt))
+        tn = self.telemetry_norm(telemetry.float())
+        if self.telemetry_preset != "full":
+            tn = tn * self.telemetry_keep
+        t = self.telemetry(tn.to(dt))
         return self.fusion(torch.cat([v, t], dim=1))
 
     def get_value(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:

@@ -107,6 +107,7 @@ class ExpertLap:
     lap_time_s: float = 0.0         # fastest clean lap (standing or flying) [s]
     sector_times_s: tuple = ()      # its sectors [s]
     standing_lap_s: float = 0.0     # that setting's first lap, from rest (0 if not clean)
+    best_standing_s: float = 0.0    # the fastest clean first lap from rest of any setting (0: none)
     mu_use: float = 0.0
     line_weight: float = 0.0
     clean_settings: int = 0         # how many of the settings tried drove a clean lap
@@ -158,6 +159,8 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
     clean = np.isfinite(best)
     out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
                     clean_settings=int(clean.sum()), settings_tried=n)
+    if (standing > 0).any():
+        out.best_standing_s = float(standing[standing > 0].min())
     if clean.any():
         i = int(np.argmin(best))
         out.lap_time_s, out.sector_times_s = float(best[i]), tuple(float(x) for x in best_sectors[i])
@@ -165,4 +168,48 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
         if record:
             df = batch.recorder.to_dataframe()
             out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
+    return out
+
+
+def _reference_key(track: Track, laps: int) -> str:
+    """The derived track's content, the lap count and the source of the code that decides a lap
+    time (physics, race, expert): a cached reference is recomputed when any of them changes."""
+    import hashlib
+    from pathlib import Path
+    h = hashlib.sha256(f"reference v2 laps={laps}\n".encode())
+    for a in (track.surface, track.centre, track.gates, track.racing_offset):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr((track.scale, track.length, track.sector_gates)).encode())
+    here = Path(__file__).parent
+    for name in ("physics.py", "race.py", "expert.py", "laps.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def reference_cached(track: Track, laps: int = 2) -> dict:
+    """:func:`reference_lap`'s numbers (no telemetry) as a dict, kept on disk next to the track
+    cache (``$KARTING_CACHE_DIR``) so that each track and code version is driven once."""
+    import json
+    from ..files import atomic_write
+    from ..track.catalog import cache_dir
+    keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",
+            "best_standing_s", "mu_use", "line_weight", "clean_settings", "settings_tried")
+    key = _reference_key(track, laps)
+    d = cache_dir()
+    f = None if d is None else d.parent / "reference" / f"{track.name[:40]}-{key[:24]}.json"
+    if f is not None and f.exists():
+        try:
+            out = json.loads(f.read_text())
+            if out.get("key") == key:
+                return {k: out[k] for k in keys}
+        except (OSError, ValueError, KeyError):
+            pass
+    r = reference_lap(track, laps=laps)
+    out = {k: getattr(r, k) for k in keys}
+    out["sector_times_s"] = list(out["sector_times_s"])
+    if f is not None:
+        try:
+            atomic_write(f, lambda fh: fh.write(json.dumps({**out, "key": key})), text=True)
+        except OSError:
+            pass
     return out

@@ -88,6 +88,19 @@ class Race:
             from .contact import ContactSolver
             self.solver = ContactSolver(params.mass_kg, params.yaw_inertia_kgm2)
 
+    def set_track(self, slot: int, track) -> None:
+        """Replace track ``slot`` by ``track`` (a Track). The karts on that slot must be
+        :meth:`reset` before they step again; the other karts drive on undisturbed."""
+        from ..track.trackset import TrackSet
+        tracks = list(self.tracks)
+        tracks[int(slot)] = track
+        self.ts = TrackSet(tracks)
+        self.tracks, self.track = self.ts.tracks, self.ts.tracks[0]
+        self.length = self.ts.length[self.kart_track]
+        on = self.kart_track == slot
+        self.idx[on] = 0                                        # until their reset
+        self.gidx = self.ts.c_off[self.kart_track] + self.idx   # flat offsets moved
+
     def surface_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Surface under (x[i], y[i]) on kart i's track."""
         return self.ts.surface_at(x, y, self.kart_track)

@@ -285,3 +285,121 @@ def generate(seed: int, scale: float = DEFAULT_SCALE_M_PER_PX, margin_m: float =
     im = draw(pts, width, size, scale=scale)
     seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
     return im, {"seed": seed, "length_m": float(seg), "width_m": width}
+
+
+# ---------------------------------------------------------------- varied generation (training, benchmark)
+
+#: paint styles of :func:`generate_varied`: (asphalt RGB, grass RGB, noise sigma, transparent grass)
+PAINT_STYLES = {
+    "black_on_white": ((0, 0, 0), (255, 255, 255), 0.0, False),
+    "grey_on_green": ((85, 85, 90), (70, 150, 60), 0.0, False),
+    "dark_on_light_grey": ((40, 40, 48), (200, 200, 200), 0.0, False),
+    "pencil_scan": ((60, 60, 70), (235, 232, 220), 10.0, False),
+    "transparent": ((30, 30, 30), (255, 255, 255), 0.0, True),
+}
+SCALES_M_PER_PX = (0.35, 0.5, 0.65)
+
+
+def generate_varied_layout(seed: int, max_tries: int = 500) -> tuple:
+    """A random drivable closed centre line with more variety than :func:`generate_layout`:
+    ``(points (N, 2) metres y down, width_m)``. 6-22 control points around a star-shaped loop
+    (some pulled in: hairpins and infield loops), an aspect ratio of 1-2.2, optionally a long
+    straight (points on a line between two control points) and chicanes (a small lateral kink
+    on a straight); lengths 0.6-2.0 km, widths 7-12 m; corners no tighter than MIN_RADIUS_M."""
+    rng = np.random.default_rng(seed)
+    for _ in range(max_tries):
+        u = rng.random()
+        if u < 0.6:        # straights and corners, as real circuits: flowing or technical
+            c, width = _polygon_layout(rng, technical=u < 0.35)
+            if c is not None and _layout_ok(c[::4], width):
+                return c, width
+            continue
+        n = int(rng.integers(6, 23))
+        ang = 2 * np.pi * (np.arange(n) + rng.uniform(-0.4, 0.4, n)) / n
+        rad = rng.uniform(0.55, 1.0, n)
+        pull = rng.random(n) < rng.uniform(0.0, 0.45)
+        rad[pull] *= rng.uniform(0.3, 0.65, pull.sum())
+        aspect = rng.uniform(1.0, 2.2)
+        pts = np.stack([aspect * rad * np.cos(ang), rad * np.sin(ang)], 1)
+        if rng.random() < 0.5:                        # a long straight: 3 points on one line
+            i = int(rng.integers(n))
+            a, b = pts[i], pts[(i + 1) % n]
+            extra = [a + (b - a) * f for f in (0.33, 0.66)]
+            if rng.random() < 0.5:                    # a chicane in its middle
+                d = (b - a) / max(np.linalg.norm(b - a), 1e-9)
+                side = np.array([-d[1], d[0]]) * rng.uniform(0.04, 0.08) * rng.choice([-1, 1])
+                extra = [a + (b - a) * 0.3, a + (b - a) * 0.45 + side, a + (b - a) * 0.6 - side,
+                         a + (b - a) * 0.75]
+            pts = np.vstack([pts[: i + 1], extra, pts[i + 1:]])
+        c = spline_loop(pts, 4000)
+        length = float(rng.uniform(600.0, 2000.0))
+        seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
+        c = c * (length / seg)
+        width = float(rng.uniform(7.0, 12.0))
+        if _layout_ok(c[::4], width):
+            return c, width
+    raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
+
+
+def _polygon_layout(rng, technical: bool = False) -> tuple:
+    """Straights joined by corners: a random star-shaped polygon (5-14 vertices; technical:
+    12-28 with deep notches, like the real circuits' hairpins and infield sections), scaled to
+    its lap length, its corners rounded by Gaussian smoothing of 5-16 m (technical: 3-8 m;
+    :func:`_layout_ok` rejects what is too tight). ``(None, w)`` when degenerate."""
+    from scipy.ndimage import gaussian_filter1d
+    n = int(rng.integers(12, 29) if technical else rng.integers(5, 15))
+    ang = np.sort(2 * np.pi * (np.arange(n) + rng.uniform(-0.35, 0.35, n)) / n)
+    rad = rng.uniform(0.5, 1.0, n)
+    pull = rng.random(n) < (0.4 if technical else 0.3)
+    rad[pull] *= rng.uniform(0.25 if technical else 0.35, 0.7, pull.sum())
+    pts = np.stack([rng.uniform(1.0, 2.5 if technical else 2.0) * rad * np.cos(ang), rad * np.sin(ang)], 1)
+    closed = np.vstack([pts, pts[:1]])
+    per = np.linalg.norm(np.diff(closed, axis=0), axis=1).sum()
+    length = float(rng.uniform(600.0, 2000.0))
+    pts = pts * (length / per)
+    dense, _ = _densify(pts, 1.0)
+    sigma = rng.uniform(3.0, 8.0) if technical else rng.uniform(5.0, 16.0)
+    while True:     # technical: as little rounding as keeps the tightest corner drivable
+        c = np.stack([gaussian_filter1d(dense[:, k], sigma, mode="wrap") for k in range(2)], 1)
+        seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
+        if seg.sum() < 300:
+            return None, 0.0
+        c = c * (length / seg.sum())
+        if not technical or sigma > 30 or np.abs(curvature(c[::4])).max() <= 1.0 / (MIN_RADIUS_M + 0.5):
+            break
+        sigma *= 1.2
+    return c, float(rng.uniform(7.0, 12.0))
+
+
+def paint_style(im: "Image.Image", style: str, seed: int = 0) -> "Image.Image":
+    """Repaint a black-on-white track image (``L`` mode) in one of PAINT_STYLES."""
+    from PIL import Image
+    dark, light, noise, transparent = PAINT_STYLES[style]
+    a = np.asarray(im, np.float32)[..., None] / 255.0          # 0 asphalt .. 1 grass
+    rgb = np.float32(dark) * (1 - a) + np.float32(light) * a
+    if noise:      # specks of pencil and paper grain on ~3 % of the pixels (PNG stays small)
+        rng = np.random.default_rng(seed)
+        speck = rng.random(rgb.shape[:2]) < 0.03
+        rgb[speck] += rng.normal(0.0, 4 * noise, int(speck.sum()))[:, None]
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    if transparent:
+        alpha = ((1 - a[..., 0]) * 255).astype(np.uint8)
+        return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    return Image.fromarray(rgb, "RGB")
+
+
+def generate_varied(seed: int, margin_m: float = 20.0) -> tuple:
+    """A procedural track as a user might paint it: ``(PIL image, checkpoints entry, info)``.
+    The layout is :func:`generate_varied_layout`; the scale (0.35/0.5/0.65 m/px), the paint
+    style (PAINT_STYLES) and the driving direction are drawn from the same seed."""
+    c, width = generate_varied_layout(seed)
+    rng = np.random.default_rng([seed, 1])
+    scale = float(rng.choice(SCALES_M_PER_PX))
+    style = str(rng.choice(sorted(PAINT_STYLES)))
+    direction = str(rng.choice(["clockwise", "counterclockwise"]))
+    pts, size = _frame_size(c, margin_m + width / 2)
+    im = paint_style(draw(pts, width, size, scale=scale), style, seed)
+    seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
+    entry = {"scale_m_per_px": scale, "direction": direction}
+    return im, entry, {"seed": seed, "length_m": float(seg), "width_m": width, "style": style,
+                       "scale_m_per_px": scale, "direction": direction}

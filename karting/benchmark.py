@@ -1,0 +1,195 @@
+"""`python -m karting.benchmark --model M`: how well a driver drives tracks it has never seen.
+
+    python -m karting.benchmark --model outputs/checkpoints/general/best.pt --json bench.json
+    python -m karting.benchmark --model generalist          # the model shipped with the package
+    python -m karting.benchmark --model expert              # the scripted expert, for scale
+
+The test split (version 1, never changed once published) is ``tracks/benchmark/``: 11 real circuits
+of ``shared/real_tracks`` imported at kart scale (1.4 km, 9 m; Suzuka cannot be drawn: it crosses
+itself) and 20 generated tracks from seeds training never draws (``tools/make_benchmark.py`` made
+them; ``benchmark.json`` lists them). The shipped tracks are reported too (``--split shipped``; not in
+the score): a driver for any track should still drive them.
+
+Per track, ``--episodes`` (default 5) one-lap episodes from a standing start on the start/finish
+line (each with its own small lateral offset and heading error, as in ``karting.play``), all tracks
+and episodes in one batch: lap completion, valid laps, best and mean valid lap, and the best lap's
+ratio to the scripted expert's standing-start reference lap on that track (the fastest clean
+first lap from rest of the settings ``karting.expert`` tries; cached per track and code
+version). A track counts as *lapped* when at least 3 of 5 episodes (60 %) drove a valid lap,
+*at pace* when lapped at <= 1.15x the reference.
+Score = 100 x mean over the test tracks of (valid-lap rate x min(1, reference / best lap)).
+Exit code 0, or 2 for bad input (model, tracks, renderer).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+from .track.build import DEFAULT_TRACKS_DIR
+
+BENCHMARK_DIR = DEFAULT_TRACKS_DIR / "benchmark"
+SHIPPED_TRACKS = ("circuit.png", "oval.png", "twisty.png", "brands_kart.png")
+LAPPED_SHARE = 0.6        # >= 3 of 5 episodes with a valid lap
+PACE_RATIO = 1.15
+
+
+def split_tracks(split: str) -> list:
+    """The track paths of a split: ``test`` (tracks/benchmark, in manifest order), ``shipped``,
+    or ``all`` (both)."""
+    from .track import TrackError
+    if split not in ("test", "shipped", "all"):
+        raise ValueError(f"--split must be test, shipped or all, got {split!r}")
+    out = []
+    if split in ("test", "all"):
+        manifest = BENCHMARK_DIR / "benchmark.json"
+        if not manifest.exists():
+            raise TrackError(f"{manifest}: the benchmark's tracks are missing (reinstall karting, or "
+                             "rebuild them with tools/make_benchmark.py)")
+        out += [BENCHMARK_DIR / t["file"] for t in json.loads(manifest.read_text())["tracks"]]
+    if split in ("shipped", "all"):
+        out += [DEFAULT_TRACKS_DIR / t for t in SHIPPED_TRACKS]
+    return out
+
+
+def _track_rows(results, tracks, refs, episodes):
+    rows = []
+    for k, tr in enumerate(tracks):
+        rs = results[k::len(tracks)][:episodes]
+        valid = [lap["time_s"] for r in rs for lap in r.laps if lap["valid"]]
+        best = min(valid) if valid else math.nan
+        ref = refs[k]
+        ref_lap = ref["best_standing_s"] or math.nan
+        ratio = best / ref_lap if valid and math.isfinite(ref_lap) and ref_lap > 0 else math.nan
+        valid_rate = sum(any(lap["valid"] for lap in r.laps) for r in rs) / len(rs)
+        lapped = valid_rate >= LAPPED_SHARE - 1e-9
+        rows.append({"track": tr.name, "length_m": round(tr.length, 1), "episodes": len(rs),
+                     "completion_rate": sum(r.completed for r in rs) / len(rs),
+                     "valid_lap_rate": valid_rate, "best_lap_s": best,
+                     "mean_lap_s": float(np.mean(valid)) if valid else math.nan,
+                     "reference_lap_s": ref_lap, "reference_flying_s": ref["lap_time_s"] or math.nan,
+                     "ratio": ratio, "lapped": lapped,
+                     "at_pace": bool(lapped and math.isfinite(ratio) and ratio <= PACE_RATIO),
+                     "score": 100 * valid_rate * min(1.0, 1.0 / ratio) if math.isfinite(ratio) else 0.0,
+                     "ends": sorted({r.end for r in rs})})
+    return rows
+
+
+def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device: str = "cpu",
+        log=print) -> dict:
+    """Drive the benchmark; returns the report (per-track rows, the test summary, the model)."""
+    from .env import KartingVectorEnv
+    from .rl.evaluate import evaluate
+    from .sim.expert import reference_cached
+    from .track import load_track
+    paths = split_tracks(split)
+    tracks = [load_track(p) for p in paths]
+    t0 = time.perf_counter()
+    refs = [reference_cached(t) for t in tracks]
+    ref_s = time.perf_counter() - t0
+    longest = max((r["best_standing_s"] for r in refs if r["best_standing_s"]), default=120.0)
+    limit = int(20 * max(120.0, 2.5 * longest))
+    n = len(tracks) * episodes
+    info = {"model": model, "split": split, "episodes_per_track": episodes, "seed": seed}
+    if model == "expert":
+        env = KartingVectorEnv(tracks, num_envs=n, max_episode_steps=limit, show_other_karts=False)
+        from .rl.bc import BatchExpert
+        expert = BatchExpert(env)
+        agent, actor = None, (lambda obs: expert.act())
+    else:
+        from .rl.checkpoint import load_agent
+        agent, cfg, data = load_agent(model, device)
+        if cfg.bfloat16(device):
+            from .rl.ppo import LowPrecisionCopy
+            agent = LowPrecisionCopy(agent).work
+        env = KartingVectorEnv(tracks, num_envs=n, frame_stack=cfg.frame_stack,
+                               telemetry_history=cfg.telemetry_history, max_episode_steps=limit,
+                               show_other_karts=False)
+        actor = None
+        info.update(trained_steps=int(data.get("global_step", 0)), trained_on=cfg.track,
+                    telemetry=cfg.telemetry, vision=cfg.vision)
+    log(f"benchmark ({split}): {len(tracks)} tracks x {episodes} episodes = {n} karts in one batch; "
+        f"driver {model}")
+    t1 = time.perf_counter()
+    results, _ = evaluate(agent, env, laps=1, seed=seed, device=device, actor=actor)
+    env.close()
+    rows = _track_rows(results, tracks, refs, episodes)
+    test_names = {p.name for p in split_tracks("test")} if split != "shipped" else set()
+    test = [r for r in rows if r["track"] in test_names]
+    summary = {}
+    if test:
+        summary = {"tracks": len(test), "lapped": sum(r["lapped"] for r in test),
+                   "at_pace": sum(r["at_pace"] for r in test),
+                   "real_lapped": sum(r["lapped"] for r in test if r["track"].startswith("real_")),
+                   "real_tracks": sum(r["track"].startswith("real_") for r in test),
+                   "valid_lap_rate": float(np.mean([r["valid_lap_rate"] for r in test])),
+                   "score": float(np.mean([r["score"] for r in test]))}
+    return {**info, "rows": rows, "test": summary, "drive_s": time.perf_counter() - t1, "reference_s": ref_s}
+
+
+def _f(x, fmt="{:.2f}"):
+    return fmt.format(x) if isinstance(x, (int, float)) and math.isfinite(x) else "-"
+
+
+def format_report(rep: dict) -> str:
+    lines = [f"{'track':24s} {'length':>7s} {'laps ok':>7s} {'best':>7s} {'expert':>7s} {'ratio':>6s}  result"]
+    for r in rep["rows"]:
+        verdict = "at pace" if r["at_pace"] else ("lapped" if r["lapped"] else "not lapped")
+        lines.append(f"{r['track']:24s} {r['length_m']:6.0f}m {r['valid_lap_rate']:7.0%} {_f(r['best_lap_s']):>7s} "
+                     f"{_f(r['reference_lap_s']):>7s} {_f(r['ratio']):>6s}  {verdict}"
+                     f"{'' if r['lapped'] else ' (' + ', '.join(r['ends']) + ')'}")
+    s = rep["test"]
+    if s:
+        lines.append(f"test split: lapped {s['lapped']}/{s['tracks']} (real circuits {s['real_lapped']}/"
+                     f"{s['real_tracks']}), at <= {PACE_RATIO}x the expert {s['at_pace']}/{s['tracks']}, "
+                     f"valid-lap rate {s['valid_lap_rate']:.0%}, score {s['score']:.1f}")
+    return "\n".join(lines)
+
+
+def _plain(x):
+    """The report as strict JSON: NaN (no lap) becomes null."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m karting.benchmark", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True,
+                    help="a model file (.pt from karting.train), 'generalist' (shipped), or 'expert'")
+    ap.add_argument("--split", default="all", choices=("test", "shipped", "all"),
+                    help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default)")
+    ap.add_argument("--episodes", type=int, default=5, help="standing-start episodes per track (default 5)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the start poses (default 0)")
+    ap.add_argument("--json", default=None, help="write the report as JSON to this file")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    args = ap.parse_args(argv)
+    if args.episodes < 1:
+        ap.error("--episodes must be >= 1")
+    from .env.render import RendererUnavailable
+    from .rl.checkpoint import CheckpointError
+    from .track import TrackError
+    try:
+        rep = run(args.model, args.split, args.episodes, args.seed, args.device)
+    except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_report(rep))
+    print(f"({rep['drive_s']:.0f} s driving, {rep['reference_s']:.0f} s for the expert's reference laps)")
+    if args.json:
+        from .rl.checkpoint import save_json
+        print(f"report: {save_json(args.json, _plain(rep))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Generated tracks on disk, and the pool of them that ``--track generated`` trains on.
+
+A generated track is :func:`karting.track.generate.generate_varied` of a seed, written once as a
+PNG plus its own ``checkpoints.json`` (scale, direction) under
+``<cache>/generated/v<GENERATOR_VERSION>/gen_<seed>/`` (``$KARTING_CACHE_DIR``, as the track cache;
+a temporary folder when the cache is off), and checked once by the scripted expert: a seed whose
+track the expert cannot lap cleanly is never used (the check's result is kept beside the PNG).
+
+Seeds are split so that training never sees a test track: the benchmark's generated tracks are
+:data:`BENCHMARK_SEEDS` (shipped as PNGs in ``tracks/benchmark/``), evaluation during training
+uses :data:`VALIDATION_SEEDS`, and the pool draws training seeds below :data:`TRAIN_SEED_LIMIT`.
+
+:class:`TrackPool` holds ``size`` tracks at a time and, every ``every`` finished episodes,
+replaces ``swap`` of them (the oldest first) by new ones drawn from its seeded stream.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: bump when generate_varied draws different tracks from the same seed
+GENERATOR_VERSION = 1
+TRAIN_SEED_LIMIT = 800_000
+VALIDATION_SEEDS = tuple(range(800_000, 800_008))
+BENCHMARK_SEEDS = tuple(range(900_000, 900_020))
+
+
+def generated_root() -> Path:
+    """Where generated tracks are kept."""
+    from .catalog import cache_dir
+    d = cache_dir()
+    base = d.parent if d is not None else Path(tempfile.gettempdir()) / f"karting-{os.getuid()}"
+    return base / "generated" / f"v{GENERATOR_VERSION}"
+
+
+def generated_track(seed: int, root: Path | None = None, check: bool = True) -> Path | None:
+    """The PNG of generated track ``seed`` (written on first use). With ``check``, None when the
+    scripted expert cannot lap it cleanly (decided once, remembered on disk)."""
+    from ..files import atomic_write
+    from .catalog import save_track_entry
+    from .generate import generate_varied, save_png
+    seed = int(seed)
+    folder = (Path(root) if root is not None else generated_root()) / f"gen_{seed:06d}"
+    png = folder / f"gen_{seed:06d}.png"
+    cp = folder / "checkpoints.json"
+    if not (png.exists() and cp.exists()):
+        im, entry, _ = generate_varied(seed)
+        save_track_entry(png.name, entry, cp)       # the entry first: a PNG without it is redone
+        save_png(im, png)
+    if not check:
+        return png
+    verdict = folder / "expert.json"
+    try:
+        ok = bool(json.loads(verdict.read_text())["completed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        from ..sim.expert import reference_lap
+        from .catalog import load_track
+        r = reference_lap(load_track(png))
+        ok = bool(r.completed)
+        atomic_write(verdict, lambda f: f.write(json.dumps(
+            {"completed": ok, "lap_time_s": r.lap_time_s, "length_m": r.length_m})), text=True)
+    return png if ok else None
+
+
+def _train_seeds(seed: int):
+    """The endless stream of training seeds of a run (never a validation or benchmark seed)."""
+    rng = np.random.default_rng([int(seed), 7919])
+    while True:
+        yield int(rng.integers(0, TRAIN_SEED_LIMIT))
+
+
+class TrackPool:
+    """``size`` generated training tracks at a time, ``swap`` of them replaced every ``every``
+    finished episodes (see the module docstring). ``paths`` are the current tracks in slot order."""
+
+    def __init__(self, size: int, seed: int = 0, swap: int = 2, every: int = 200, root: Path | None = None):
+        if size < 1 or swap < 0 or every < 1:
+            raise ValueError("the track pool needs size >= 1, swap >= 0, every >= 1")
+        self.size, self.swap, self.every, self.root = int(size), min(int(swap), int(size)), int(every), root
+        self._stream = _train_seeds(seed)
+        self.seeds: list = []
+        self.paths: list = []
+        while len(self.paths) < self.size:
+            s, p = self._draw()
+            self.seeds.append(s)
+            self.paths.append(p)
+        self.age = list(range(self.size))        # lower = older
+        self._next_age = self.size
+        self.episodes, self._due = 0, self.every
+        self.replaced = 0
+
+    def _draw(self) -> tuple:
+        for s in self._stream:
+            if s in self.seeds:
+                continue
+            p = generated_track(s, self.root)
+            if p is not None:
+                return s, p
+        raise RuntimeError("unreachable")
+
+    def on_episodes(self, finished: int) -> dict:
+        """Count ``finished`` episodes; when a swap is due, ``{slot: new PNG path}`` (else {})."""
+        self.episodes += int(finished)
+        if self.swap == 0 or self.episodes < self._due:
+            return {}
+        self._due = self.episodes + self.every
+        out = {}
+        for slot in np.argsort(self.age, kind="stable")[: self.swap]:
+            s, p = self._draw()
+            slot = int(slot)
+            self.seeds[slot], self.paths[slot] = s, p
+            self.age[slot] = self._next_age
+            self._next_age += 1
+            out[slot] = p
+        self.replaced += len(out)
+        return out
+
+    def state_dict(self) -> dict:
+        return {"seeds": list(self.seeds), "episodes": self.episodes, "replaced": self.replaced}

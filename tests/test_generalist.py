@@ -1,0 +1,212 @@
+"""A driver for any track: generated tracks, the training pool, swapping tracks in a running
+env, behaviour cloning from the expert, input ablations, shipped models, the benchmark split."""
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from karting.track import load_track
+
+
+# ---------------------------------------------------------------- generated tracks
+
+def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
+    from karting.track.generate import generate_varied
+    from karting.track.pool import generated_track
+    a, ea, ia = generate_varied(11)
+    b, eb, ib = generate_varied(11)
+    assert a.tobytes() == b.tobytes() and ea == eb and ia == ib
+    infos = [generate_varied(s)[2] for s in range(12)]
+    assert len({i["style"] for i in infos}) >= 3 and len({i["scale_m_per_px"] for i in infos}) >= 2
+    assert {i["direction"] for i in infos} == {"clockwise", "counterclockwise"}
+    assert all(600 <= i["length_m"] <= 2000 and 7 <= i["width_m"] <= 12 for i in infos)
+    png = generated_track(11, root=tmp_path)
+    assert png is not None and png.exists() and (png.parent / "expert.json").exists()
+    tr = load_track(png)
+    assert abs(tr.length - ia["length_m"]) < 0.03 * ia["length_m"]      # what was asked for
+    assert json.loads((png.parent / "expert.json").read_text())["completed"] is True
+
+
+def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(monkeypatch, tmp_path):
+    from karting.track import pool as pool_mod
+    drawn = []
+
+    def fake(seed, root=None, check=True):
+        drawn.append(seed)
+        return None if seed % 5 == 0 else tmp_path / f"gen_{seed}.png"   # some "not lappable"
+    monkeypatch.setattr(pool_mod, "generated_track", fake)
+    p = pool_mod.TrackPool(4, seed=3, swap=2, every=10)
+    assert len(p.paths) == 4 and all(s % 5 for s in p.seeds) and len(set(p.seeds)) == 4
+    first = list(p.seeds)
+    assert p.on_episodes(9) == {}
+    swapped = p.on_episodes(1)
+    assert sorted(swapped) == [0, 1] and p.seeds[2:] == first[2:]          # the two oldest
+    assert sorted(p.seeds[:2]) != sorted(first[:2])
+    assert sorted(p.on_episodes(10)) == [2, 3]                              # then the next oldest
+    assert sorted(p.on_episodes(10)) == [0, 1] and p.replaced == 6
+    assert not set(drawn) & set(pool_mod.BENCHMARK_SEEDS + pool_mod.VALIDATION_SEEDS)
+    assert max(drawn) < pool_mod.TRAIN_SEED_LIMIT
+    again = pool_mod.TrackPool(4, seed=3, swap=2, every=10)
+    assert again.seeds == first                                             # seeded
+
+
+# ---------------------------------------------------------------- swapping tracks in a running env
+
+def test_replacing_a_track_ends_its_karts_episodes_and_leaves_the_others_untouched(ring_png, tmp_path):
+    from conftest import draw_ring
+    from karting.env import KartingVectorEnv
+    wide = load_track(draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85)))
+    small = load_track(draw_ring(tmp_path / "small.png", size=(260, 200), radii=(100, 75)))
+    ring = load_track(ring_png)
+    envs = [KartingVectorEnv([ring, wide], num_envs=4, random_start=True) for _ in range(2)]
+    for e in envs:
+        e.reset(seed=5)
+    act = np.tile(np.float32([0.05, 0.7]), (4, 1))
+    for _ in range(10):
+        for e in envs:
+            e.step(act)
+    envs[1].replace_tracks({1: small})
+    a, b = envs[0].step(act), envs[1].step(act)
+    assert list(b[3]) == [False, True, False, True]              # slot 1's karts truncated
+    assert np.array_equal(a[0]["vision"][[1, 3]], b[0]["vision"][[1, 3]])   # final obs: old track
+    a, b = envs[0].step(act), envs[1].step(act)                   # the reset step: new track
+    assert [t.name for t in envs[1].tracks] == ["ring.png", "small.png"]
+    assert np.allclose(envs[1].track_lengths[[1, 3]], small.length)
+    assert (b[1][[1, 3]] == 0).all() and not b[2].any() and not b[3].any()
+    for _ in range(20):
+        a, b = envs[0].step(act), envs[1].step(act)
+        for k in ("vision", "telemetry"):                          # karts 0 and 2: bit-identical
+            assert np.array_equal(a[0][k][[0, 2]], b[0][k][[0, 2]])
+        assert np.array_equal(a[1][[0, 2]], b[1][[0, 2]])
+    assert not np.array_equal(a[0]["vision"][[1, 3]], b[0]["vision"][[1, 3]])
+    assert (b[4]["progress"][[1, 3]] < small.length).all()
+    with pytest.raises(ValueError, match="slot 5"):
+        envs[1].replace_tracks({5: small})
+    for e in envs:
+        e.close()
+
+
+# ---------------------------------------------------------------- behaviour cloning
+
+def test_the_batch_expert_drives_each_track_with_its_own_setting(ring_png, tmp_path):
+    from conftest import draw_ring
+    from karting.env import KartingVectorEnv
+    from karting.rl.bc import BatchExpert
+    from karting.rl.evaluate import evaluate, summarize
+    wide = draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85))
+    env = KartingVectorEnv([ring_png, wide], num_envs=4, show_other_karts=False)
+    expert = BatchExpert(env)
+    res, _ = evaluate(None, env, actor=lambda obs: expert.act())
+    s = summarize(res)
+    assert s["valid_lap_rate"] == 1.0 and {r.track for r in res} == {"ring.png", "wide.png"}
+    env.close()
+
+
+def test_behaviour_cloning_learns_the_experts_actions(ring_png):
+    from karting.env import KartingVectorEnv
+    from karting.rl.bc import behaviour_clone
+    from karting.rl.policy import Agent
+    from karting.rl.ppo import RewardScaler
+    torch.manual_seed(0)
+    env = KartingVectorEnv(ring_png, num_envs=4, random_start=True)
+    agent = Agent(log_std_init=-0.5)
+    out = behaviour_clone(agent, None, env, samples=1024, rounds=1, scaler=RewardScaler(4, 0.99), gamma=0.99,
+                          epochs=6, batch_size=64, lr=1e-3, log=lambda *a: None)
+    r0, r1 = out["rounds"]
+    assert out["samples"] == 1024 and r1["samples"] == 1024 and r0["samples"] == 512
+    assert r0["action_mse"] < 0.05, r0           # an untrained head starts near 0.3
+    assert float(agent.log_std.detach().max()) <= -1.0    # exploration narrowed for PPO
+    env.close()
+
+
+def test_training_with_bc_and_a_generated_pool_swaps_tracks(ring_png, tmp_path, monkeypatch):
+    """--track generated,<ring> --bc expert: BC, an evaluation of the cloned policy, PPO, swaps."""
+    from conftest import draw_ring
+    from karting import train
+    from karting.rl.config import TrainConfig
+    from karting.track import pool as pool_mod
+    rings = [draw_ring(tmp_path / f"g{i}.png", size=(300 + 20 * i, 200 + 10 * i), radii=(120 + 8 * i, 75 + 4 * i))
+             for i in range(6)]
+    it = itertools.cycle(rings)
+    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True: next(it))
+    cfg = TrainConfig(track=f"generated,{ring_png}", track_pool=2, pool_swap=1, pool_every=2, vector_envs=3,
+                      n_steps=16, batch_size=24, n_epochs=1, timesteps=96, max_episode_steps=10,
+                      eval_episodes=3, eval_freq=0, bc="expert", bc_steps=96, bc_rounds=1, bc_epochs=1,
+                      output_dir=str(tmp_path), save_name="gen")
+    s = train.train(cfg, progress=False)
+    assert s["global_step"] == 96 and s["bc"]["samples"] == 96 and "eval" in s["bc"]
+    assert s["pool"]["replaced"] >= 1 and len(s["eval_history"]) == 2      # after BC, at the end
+
+
+# ---------------------------------------------------------------- input ablations
+
+def test_telemetry_kart_and_vision_off_hide_their_inputs():
+    from karting.rl.policy import Agent
+    torch.manual_seed(0)
+    v = torch.randint(0, 255, (3, 84, 84, 3), dtype=torch.uint8)
+    t = torch.randn(3, 9)
+    t2 = t.clone()
+    t2[:, 6:] += 5.0                         # racing line, curvature, checkpoint bearing
+    kart = Agent(telemetry="kart")
+    assert torch.equal(kart.get_value(v, t), kart.get_value(v, t2))
+    full = Agent(telemetry="full")
+    full.load_state_dict(kart.state_dict())   # same weights: the preset is not in the file
+    assert not torch.equal(full.get_value(v, t), full.get_value(v, t2))
+    blind = Agent(vision=False)
+    assert torch.equal(blind.get_value(v, t), blind.get_value(torch.zeros_like(v), t))
+    assert not torch.equal(kart.get_value(v, t), kart.get_value(torch.zeros_like(v), t))
+    with pytest.raises(ValueError, match="telemetry"):
+        Agent(telemetry="none")
+
+
+# ---------------------------------------------------------------- models by name, the benchmark
+
+def test_a_shipped_model_name_resolves_or_says_it_is_missing(monkeypatch, tmp_path):
+    from karting import models
+    from karting.rl.checkpoint import CheckpointError, load_checkpoint
+    monkeypatch.setitem(models.SHIPPED, "generalist", tmp_path / "generalist.pt")
+    with pytest.raises(CheckpointError, match="shipped model 'generalist' is not in this installation"):
+        load_checkpoint("generalist")
+    assert models.resolve_model("some/file.pt") == Path("some/file.pt")
+
+
+def test_the_benchmark_split_is_frozen():
+    from karting.benchmark import BENCHMARK_DIR, split_tracks
+    from karting.track.pool import BENCHMARK_SEEDS
+    test = split_tracks("test")
+    assert len(test) == 31
+    assert sum(p.name.startswith("real_") for p in test) == 11
+    assert {p.name for p in test if p.name.startswith("gen_")} == {f"gen_{s}.png" for s in BENCHMARK_SEEDS}
+    h = hashlib.sha256()
+    for p in sorted(BENCHMARK_DIR.iterdir()):
+        if p.suffix in (".png", ".json"):
+            h.update(p.name.encode() + p.read_bytes())
+    assert h.hexdigest() == FROZEN_BENCHMARK_V1, "tracks/benchmark changed: a published split never changes"
+    assert len(split_tracks("all")) == 35
+
+
+FROZEN_BENCHMARK_V1 = "28f3f5faae58db713cfb1c0eff1433738bae4c32b30934868ad8422b27b3d607"
+
+
+def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path, capsys):
+    from karting import benchmark
+    rc = benchmark.main(["--model", "expert", "--split", "shipped", "--episodes", "2",
+                         "--json", str(tmp_path / "b.json")])
+    assert rc == 0
+    rep = json.loads((tmp_path / "b.json").read_text())
+    assert [r["track"] for r in rep["rows"]] == list(benchmark.SHIPPED_TRACKS)
+    assert all(r["lapped"] and 0.95 < r["ratio"] < 1.05 for r in rep["rows"])
+    out = capsys.readouterr().out
+    assert "circuit.png" in out and "at pace" in out
+
+
+def test_the_benchmark_refuses_bad_models(tmp_path, capsys):
+    from karting import benchmark
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    assert benchmark.main(["--model", str(bad), "--split", "shipped"]) == 2
+    assert "not a readable model file" in capsys.readouterr().err
