@@ -183,8 +183,8 @@ def training_tracks(cfg: TrainConfig) -> tuple:
     from .track.pool import VALIDATION_SEEDS, TrackPool, generated_track
     pool = TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every)
     val = []
-    for s in VALIDATION_SEEDS:          # four lappable validation tracks
-        if len(val) < 4 and (p := generated_track(s)) is not None:
+    for s in VALIDATION_SEEDS:          # six lappable validation tracks
+        if len(val) < 6 and (p := generated_track(s)) is not None:
             val.append(p)
     return list(pool.paths) + paths, pool, val + paths
 

@@ -2,6 +2,7 @@
 
     python scripts/learning_curve.py --precision float32 --minutes 20
     python scripts/learning_curve.py --precision bfloat16 --minutes 20
+    python scripts/learning_curve.py --precision bfloat16 --minutes 10 --bc-steps 32768 --name learn_bc
     python scripts/learning_curve.py --plot outputs/learning/*.json --out docs/learning_curve.png
 
 Trains with ``karting.train`` (the README's settings: 16 karts, n_steps 128, batch 256, 4
@@ -28,16 +29,21 @@ def run(args):
                       batch_size=256, n_epochs=4, precision=args.precision, seed=args.seed,
                       save_name=name, eval_freq=args.eval_freq, eval_episodes=20,
                       checkpoint_freq=10 ** 9, output_dir=args.output_dir,
-                      learning_rate=args.learning_rate, ent_coef=args.ent_coef)
+                      learning_rate=args.learning_rate, ent_coef=args.ent_coef,
+                      bc="expert" if args.bc_steps else "", bc_steps=max(args.bc_steps, 1))
     s = train(cfg, progress=not args.no_progress, overwrite=True, max_wall_s=args.minutes * 60)
-    hist = s["eval_history"]
+    bc_s = s["bc"]["wall_s"] if s["bc"] else 0.0     # the warm start, before PPO's clock starts
+    hist = [{**h, "wall_s": h["wall_s"] + bc_s} for h in s["eval_history"]]
+    if s["bc"]:
+        hist[0]["wall_s"] = bc_s + hist[0]["eval_s"]    # the evaluation right after cloning
     first_valid = next((h for h in hist if h["valid_lap_rate"] > 0), None)
     ninety = next((h for h in hist if h["completion_rate"] >= 0.9), None)
     best = min((h["best_lap_time"] for h in hist if math.isfinite(h["best_lap_time"])), default=math.nan)
     result = {"label": args.label, "config": cfg.to_dict(), "history": hist, "fps": s["fps"], "steps": s["global_step"],
               "wall_s": s["wall_s"], "times": s["times"],
               "first_valid_lap_training": s["first_valid_lap_training"],
-              "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best}
+              "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best,
+              "bc_s": bc_s, "bc": s["bc"]}
     out = Path(args.output_dir) / "learning" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
@@ -46,6 +52,8 @@ def run(args):
         return (f"{h['global_step']:,} steps, {h['wall_s'] / 60:.1f} min" if h else "not reached")
     print(f"\n{name} on {args.track}: {s['global_step']:,} steps in {s['wall_s'] / 60:.1f} min "
           f"({s['fps']:,.0f} steps/s without evaluations; evaluations {s['times']['eval'] / 60:.1f} min)")
+    if s["bc"]:
+        print(f"behaviour cloning: {s['bc']['samples']:,} samples in {bc_s / 60:.1f} min (included below)")
     print(f"first valid lap in training:      {when(s['first_valid_lap_training'])}")
     print(f"first valid lap in evaluation:    {when(first_valid)}")
     print(f">= 90% lap completion (20 laps):  {when(ninety)}")
@@ -95,6 +103,8 @@ def main(argv=None):
     ap.add_argument("--learning-rate", type=float, default=3e-4)
     ap.add_argument("--ent-coef", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bc-steps", type=int, default=0, help="behaviour cloning from the expert first: "
+                    "this many kart-steps (0 = off)")
     ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
     ap.add_argument("--label", default=None, help="legend label in the plot (default: the precision)")
     ap.add_argument("--output-dir", default="outputs")

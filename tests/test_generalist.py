@@ -119,7 +119,7 @@ def test_behaviour_cloning_learns_the_experts_actions(ring_png):
     r0, r1 = out["rounds"]
     assert out["samples"] == 1024 and r1["samples"] == 1024 and r0["samples"] == 512
     assert r0["action_mse"] < 0.05, r0           # an untrained head starts near 0.3
-    assert float(agent.log_std.detach().max()) <= -1.0    # exploration narrowed for PPO
+    assert float(agent.log_std.detach().max()) <= -1.5    # exploration narrowed for PPO
     env.close()
 
 
@@ -187,6 +187,29 @@ def test_the_benchmark_split_is_frozen():
             h.update(p.name.encode() + p.read_bytes())
     assert h.hexdigest() == FROZEN_BENCHMARK_V1, "tracks/benchmark changed: a published split never changes"
     assert len(split_tracks("all")) == 35
+    import io
+    from karting.track.generate import generate_varied
+    im, entry, _ = generate_varied(BENCHMARK_SEEDS[3], version=1)     # tools/make_benchmark.py's recipe
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    assert buf.getvalue() == (BENCHMARK_DIR / f"gen_{BENCHMARK_SEEDS[3]}.png").read_bytes()
+    cp = json.loads((BENCHMARK_DIR / "checkpoints.json").read_text())["tracks"]
+    assert cp[f"gen_{BENCHMARK_SEEDS[3]}.png"] == entry
+
+
+def test_generator_v2_has_the_tight_corners_of_real_circuits_at_kart_scale():
+    """Version 1 (the benchmark's generated tracks) had ~1 % of a lap under 15 m radius; the
+    real circuits at 1.4 km have 4-11 %. Version 2 (the training pool) gets closer."""
+    from karting.track.generate import generate_varied_layout
+    from karting.track.geometry import curvature
+
+    def tight(version):
+        share = []
+        for s in range(12):
+            c, _ = generate_varied_layout(s, version=version)
+            share.append(float((np.abs(curvature(c[::2])) > 1 / 15).mean()))
+        return np.mean(share)
+    assert tight(2) > 2 * tight(1)
 
 
 FROZEN_BENCHMARK_V1 = "28f3f5faae58db713cfb1c0eff1433738bae4c32b30934868ad8422b27b3d607"

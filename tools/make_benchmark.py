@@ -7,7 +7,8 @@ their checkpoints.json are versioned in the repository; this script is how they 
   kart scale: 1400 m, 9 m wide, the CSV's direction, start/finish at its first point.
   Zandvoort is 1500 m and 8 m wide (at 1400 m x 9 m two of its sections merge on the PNG);
   Suzuka is left out: its figure of eight crosses itself on a bridge, which a PNG cannot draw;
-* 20 procedurally generated tracks (karting.track.generate.generate_varied) from the seeds
+* 20 procedurally generated tracks (karting.track.generate.generate_varied, generator version 1:
+  what people draw, flowing, corners of 9 m radius and more) from the seeds
   karting.track.pool.BENCHMARK_SEEDS, which training never draws; a seed whose track the
   scripted expert cannot lap cleanly is replaced by the next one (none was, in version 1).
 
@@ -29,6 +30,7 @@ REAL = ("Austin", "BrandsHatch", "Budapest", "Catalunya", "Hockenheim", "Melbour
 SIZE = {"Zandvoort": (1500.0, 8.0)}
 DEFAULT_SIZE = (1400.0, 9.0)
 VERSION = 1
+GENERATOR = 1         # generate_varied's version that made this split (karting.track.generate)
 
 
 def main(argv=None):
@@ -62,7 +64,7 @@ def main(argv=None):
     made = 0
     while made < len(BENCHMARK_SEEDS):
         seed = next(seeds)
-        im, entry, info = generate_varied(seed)
+        im, entry, info = generate_varied(seed, version=GENERATOR)
         png = out / f"gen_{seed}.png"
         save_track_entry(png.name, entry, cp)
         save_png(im, png)

@@ -150,7 +150,7 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
 
 def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma: float, seed: int = 0,
                     epochs: int = 3, batch_size: int = 256, lr: float = 3e-4, device="cpu", log=print,
-                    log_std: float = -1.0) -> dict:
+                    log_std: float = -1.5) -> dict:
     """BC + DAgger (see the module docstring): ``samples`` kart-steps in all, half driven by the
     expert, the rest over ``rounds`` DAgger rounds. Returns a summary (samples, losses, times)."""
     rng = np.random.default_rng([seed, 31337])

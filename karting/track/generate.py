@@ -238,11 +238,11 @@ MIN_RADIUS_M = 9.0         # tightest corner generated (a kart hairpin)
 GRASS_GAP_M = 8.0          # grass between two parts of the track that pass each other
 
 
-def _layout_ok(c, width_m):
-    """True when the closed centre line (metres) has no corner tighter than MIN_RADIUS_M and no
+def _layout_ok(c, width_m, min_radius_m=MIN_RADIUS_M):
+    """True when the closed centre line (metres) has no corner tighter than ``min_radius_m`` and no
     two parts (more than a few widths apart along the track) closer than width + GRASS_GAP_M."""
     from scipy.spatial import cKDTree
-    if np.abs(curvature(c)).max() > 1.0 / MIN_RADIUS_M:
+    if np.abs(curvature(c)).max() > 1.0 / min_radius_m:
         return False
     seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
@@ -300,18 +300,32 @@ PAINT_STYLES = {
 SCALES_M_PER_PX = (0.35, 0.5, 0.65)
 
 
-def generate_varied_layout(seed: int, max_tries: int = 500) -> tuple:
+#: generate_varied's versions: the tightest corner [m], the share of technical layouts (polygons
+#: with deep notches, rounded as little as that corner allows) and of flowing polygons. Version 1
+#: made the benchmark's generated tracks; version 2 adds the kart hairpins (4-5 m radius at 1.4 km)
+#: and the share of tight corners that the real circuits have at kart scale (7-11 % of a lap
+#: under 15 m radius, where version 1 had ~1 %).
+GENERATOR_VERSIONS = {1: {"min_radius_m": MIN_RADIUS_M, "technical": 0.35, "polygon": 0.6},
+                      2: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75}}
+LATEST_GENERATOR = 2
+
+
+def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATEST_GENERATOR) -> tuple:
     """A random drivable closed centre line with more variety than :func:`generate_layout`:
     ``(points (N, 2) metres y down, width_m)``. 6-22 control points around a star-shaped loop
     (some pulled in: hairpins and infield loops), an aspect ratio of 1-2.2, optionally a long
     straight (points on a line between two control points) and chicanes (a small lateral kink
-    on a straight); lengths 0.6-2.0 km, widths 7-12 m; corners no tighter than MIN_RADIUS_M."""
+    on a straight); lengths 0.6-2.0 km, widths 7-12 m; corners no tighter than the version's
+    minimum radius (GENERATOR_VERSIONS)."""
+    v = GENERATOR_VERSIONS[version]
+    rmin = v["min_radius_m"]
     rng = np.random.default_rng(seed)
+    u0 = rng.random() if version >= 2 else None     # v2: the family is kept until a layout fits
     for _ in range(max_tries):
-        u = rng.random()
-        if u < 0.6:        # straights and corners, as real circuits: flowing or technical
-            c, width = _polygon_layout(rng, technical=u < 0.35)
-            if c is not None and _layout_ok(c[::4], width):
+        u = rng.random() if u0 is None else u0
+        if u < v["polygon"]:        # straights and corners, as real circuits: flowing or technical
+            c, width = _polygon_layout(rng, technical=u < v["technical"], min_radius_m=rmin, version=version)
+            if c is not None and _layout_ok(c[::4], width, rmin):
                 return c, width
             continue
         n = int(rng.integers(6, 23))
@@ -336,36 +350,44 @@ def generate_varied_layout(seed: int, max_tries: int = 500) -> tuple:
         seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
         c = c * (length / seg)
         width = float(rng.uniform(7.0, 12.0))
-        if _layout_ok(c[::4], width):
+        if _layout_ok(c[::4], width, rmin):
             return c, width
     raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
 
 
-def _polygon_layout(rng, technical: bool = False) -> tuple:
+#: the shape of technical polygons per generator version: vertices, radius range, share pulled
+#: in and by how much (version 2: more and deeper notches, so more slow corners per lap)
+TECHNICAL = {1: ((12, 29), (0.5, 1.0), 0.4, (0.25, 0.7)), 2: ((14, 31), (0.35, 1.0), 0.5, (0.2, 0.6))}
+
+
+def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADIUS_M, version: int = 1) -> tuple:
     """Straights joined by corners: a random star-shaped polygon (5-14 vertices; technical:
-    12-28 with deep notches, like the real circuits' hairpins and infield sections), scaled to
-    its lap length, its corners rounded by Gaussian smoothing of 5-16 m (technical: 3-8 m;
-    :func:`_layout_ok` rejects what is too tight). ``(None, w)`` when degenerate."""
+    12-30 with deep notches, like the real circuits' hairpins and infield sections), scaled to
+    its lap length, its corners rounded by Gaussian smoothing of 5-16 m (technical: as little
+    as keeps the tightest corner above ``min_radius_m``; :func:`_layout_ok` rejects the rest).
+    ``(None, w)`` when degenerate."""
     from scipy.ndimage import gaussian_filter1d
-    n = int(rng.integers(12, 29) if technical else rng.integers(5, 15))
+    (n_lo, n_hi), (r_lo, r_hi), pull_p, (f_lo, f_hi) = TECHNICAL[version] if technical else (
+        (5, 15), (0.5, 1.0), 0.3, (0.35, 0.7))
+    n = int(rng.integers(n_lo, n_hi))
     ang = np.sort(2 * np.pi * (np.arange(n) + rng.uniform(-0.35, 0.35, n)) / n)
-    rad = rng.uniform(0.5, 1.0, n)
-    pull = rng.random(n) < (0.4 if technical else 0.3)
-    rad[pull] *= rng.uniform(0.25 if technical else 0.35, 0.7, pull.sum())
+    rad = rng.uniform(r_lo, r_hi, n)
+    pull = rng.random(n) < pull_p
+    rad[pull] *= rng.uniform(f_lo, f_hi, pull.sum())
     pts = np.stack([rng.uniform(1.0, 2.5 if technical else 2.0) * rad * np.cos(ang), rad * np.sin(ang)], 1)
     closed = np.vstack([pts, pts[:1]])
     per = np.linalg.norm(np.diff(closed, axis=0), axis=1).sum()
     length = float(rng.uniform(600.0, 2000.0))
     pts = pts * (length / per)
     dense, _ = _densify(pts, 1.0)
-    sigma = rng.uniform(3.0, 8.0) if technical else rng.uniform(5.0, 16.0)
+    sigma = rng.uniform(min(3.0, min_radius_m * 0.4), 8.0) if technical else rng.uniform(5.0, 16.0)
     while True:     # technical: as little rounding as keeps the tightest corner drivable
         c = np.stack([gaussian_filter1d(dense[:, k], sigma, mode="wrap") for k in range(2)], 1)
         seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
         if seg.sum() < 300:
             return None, 0.0
         c = c * (length / seg.sum())
-        if not technical or sigma > 30 or np.abs(curvature(c[::4])).max() <= 1.0 / (MIN_RADIUS_M + 0.5):
+        if not technical or sigma > 30 or np.abs(curvature(c[::4])).max() <= 1.0 / (min_radius_m + 0.5):
             break
         sigma *= 1.2
     return c, float(rng.uniform(7.0, 12.0))
@@ -388,11 +410,11 @@ def paint_style(im: "Image.Image", style: str, seed: int = 0) -> "Image.Image":
     return Image.fromarray(rgb, "RGB")
 
 
-def generate_varied(seed: int, margin_m: float = 20.0) -> tuple:
+def generate_varied(seed: int, margin_m: float = 20.0, version: int = LATEST_GENERATOR) -> tuple:
     """A procedural track as a user might paint it: ``(PIL image, checkpoints entry, info)``.
     The layout is :func:`generate_varied_layout`; the scale (0.35/0.5/0.65 m/px), the paint
     style (PAINT_STYLES) and the driving direction are drawn from the same seed."""
-    c, width = generate_varied_layout(seed)
+    c, width = generate_varied_layout(seed, version=version)
     rng = np.random.default_rng([seed, 1])
     scale = float(rng.choice(SCALES_M_PER_PX))
     style = str(rng.choice(sorted(PAINT_STYLES)))

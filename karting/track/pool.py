@@ -1,6 +1,7 @@
 """Generated tracks on disk, and the pool of them that ``--track generated`` trains on.
 
-A generated track is :func:`karting.track.generate.generate_varied` of a seed, written once as a
+A generated track is :func:`karting.track.generate.generate_varied` of a seed (generator version
+GENERATOR_VERSION: tight corners and hairpins like the real circuits at kart scale), written once as a
 PNG plus its own ``checkpoints.json`` (scale, direction) under
 ``<cache>/generated/v<GENERATOR_VERSION>/gen_<seed>/`` (``$KARTING_CACHE_DIR``, as the track cache;
 a temporary folder when the cache is off), and checked once by the scripted expert: a seed whose
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: bump when generate_varied draws different tracks from the same seed
-GENERATOR_VERSION = 1
+#: the version of generate_varied the pool draws from (its folder on disk is per version)
+GENERATOR_VERSION = 2
 TRAIN_SEED_LIMIT = 800_000
 VALIDATION_SEEDS = tuple(range(800_000, 800_008))
 BENCHMARK_SEEDS = tuple(range(900_000, 900_020))
@@ -48,7 +49,7 @@ def generated_track(seed: int, root: Path | None = None, check: bool = True) -> 
     png = folder / f"gen_{seed:06d}.png"
     cp = folder / "checkpoints.json"
     if not (png.exists() and cp.exists()):
-        im, entry, _ = generate_varied(seed)
+        im, entry, _ = generate_varied(seed, version=GENERATOR_VERSION)
         save_track_entry(png.name, entry, cp)       # the entry first: a PNG without it is redone
         save_png(im, png)
     if not check:
