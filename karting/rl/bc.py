@@ -114,9 +114,6 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
     idx = torch.arange(len(act))[valid]
     net = agent if shadow is None else shadow.work
     opt = torch.optim.Adam(agent.parameters(), lr=lr, eps=1e-5)
-    agent.telemetry_norm.update(tel[idx])
-    if shadow is not None:
-        shadow.pull()
     target_a = act.clamp(-1, 1)
     stats = {}
     for ep in range(epochs):
@@ -165,6 +162,9 @@ def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma
             continue
         tc = time.perf_counter()
         part, info = collect(env, expert, net, m, 0.5 ** r if r else 1.0, scaler, gamma, rng, device)
+        agent.telemetry_norm.update(torch.as_tensor(part[1][part[4]]))    # each sample counted once
+        if shadow is not None:
+            shadow.pull()
         data = part if data is None else tuple(np.concatenate([a, b]) for a, b in zip(data, part))
         collect_s = time.perf_counter() - tc
         tf = time.perf_counter()
