@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -365,7 +366,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
                                    next_value, cfg.gamma, cfg.gae_lambda)
             batch = buf.minibatch_source(adv, ret, device)
-            upd = ppo_update(agent, optimizer, batch, upd_cfg, generator=gen, shadow=shadow)
+            warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
+            upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm), generator=gen,
+                             shadow=shadow)
             agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
             if shadow is not None:
                 shadow.pull()

@@ -30,7 +30,8 @@ def run(args):
                       save_name=name, eval_freq=args.eval_freq, eval_episodes=20,
                       checkpoint_freq=10 ** 9, output_dir=args.output_dir,
                       learning_rate=args.learning_rate, ent_coef=args.ent_coef,
-                      bc="expert" if args.bc_steps else "", bc_steps=max(args.bc_steps, 1))
+                      bc="expert" if args.bc_steps else "", bc_steps=max(args.bc_steps, 1),
+                      bc_value_warmup=args.bc_value_warmup)
     s = train(cfg, progress=not args.no_progress, overwrite=True, max_wall_s=args.minutes * 60)
     bc_s = s["bc"]["wall_s"] if s["bc"] else 0.0     # the warm start, before PPO's clock starts
     hist = [{**h, "wall_s": h["wall_s"] + bc_s} for h in s["eval_history"]]
@@ -105,6 +106,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bc-steps", type=int, default=0, help="behaviour cloning from the expert first: "
                     "this many kart-steps (0 = off)")
+    ap.add_argument("--bc-value-warmup", type=int, default=0, help="with --bc-steps: value-only PPO updates first")
     ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
     ap.add_argument("--label", default=None, help="legend label in the plot (default: the precision)")
     ap.add_argument("--output-dir", default="outputs")

@@ -233,3 +233,20 @@ def test_the_benchmark_refuses_bad_models(tmp_path, capsys):
     bad.write_bytes(b"not a model")
     assert benchmark.main(["--model", str(bad), "--split", "shipped"]) == 2
     assert "not a readable model file" in capsys.readouterr().err
+
+
+def test_a_value_only_update_leaves_the_policy_unchanged():
+    from karting.rl.policy import Agent
+    from karting.rl.ppo import UpdateConfig, ppo_update
+    torch.manual_seed(0)
+    agent = Agent()
+    opt = torch.optim.Adam(agent.parameters(), lr=1e-3)
+    b = 64
+    batch = {"vision": torch.randint(0, 255, (b, 84, 84, 3), dtype=torch.uint8), "telemetry": torch.randn(b, 9),
+             "actions": torch.randn(b, 2), "logprobs": torch.randn(b), "values": torch.zeros(b),
+             "advantages": torch.randn(b), "returns": torch.randn(b) * 3}
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    ppo_update(agent, opt, batch, UpdateConfig(n_epochs=2, batch_size=32, value_only=True))
+    after = agent.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("critic.") for k in changed)

@@ -40,6 +40,8 @@ class TrainConfig:
     bc_steps: int = _f(65_536, "with --bc: kart-steps of data (half the expert driving, half DAgger)")
     bc_rounds: int = _f(2, "with --bc: DAgger rounds after the expert's own driving (0 = plain cloning)")
     bc_epochs: int = _f(3, "with --bc: passes over the aggregated data after each round")
+    bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
+                              "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
                         "own state only: speed, steering, throttle, brake, g-forces; no racing-line "
                         "distance, curvature or checkpoint bearing: the camera must see the track)",
@@ -113,8 +115,9 @@ class TrainConfig:
             problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
         if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
             problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
-        if self.bc_rounds < 0:
-            problems.append(f"--bc-rounds must be >= 0 (got {self.bc_rounds})")
+        if self.bc_rounds < 0 or self.bc_value_warmup < 0:
+            problems.append(f"--bc-rounds and --bc-value-warmup must be >= 0 (got {self.bc_rounds}, "
+                            f"{self.bc_value_warmup})")
         if self.pool_swap < 0:
             problems.append(f"--pool-swap must be >= 0 (got {self.pool_swap})")
         if self.league < 0:

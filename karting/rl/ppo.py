@@ -54,6 +54,7 @@ class UpdateConfig:
     max_grad_norm: float = 0.5
     target_kl: float | None = None   # stop the epochs early when approx KL exceeds this
     normalize_advantages: bool = True
+    value_only: bool = False         # train the critic alone (the policy terms are left out)
 
 
 class LowPrecisionCopy:
@@ -132,11 +133,15 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
             else:
                 v_loss = 0.5 * ((newvalue - ret) ** 2).mean()
             ent = entropy.mean()
-            loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+            loss = cfg.vf_coef * v_loss if cfg.value_only else pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if shadow is not None:
                 shadow.push_grads()
+            if cfg.value_only:          # only the value head learns: the policy stays as it is
+                for name, p in agent.named_parameters():
+                    if not name.startswith("critic."):
+                        p.grad = None
             nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
             optimizer.step()
             if shadow is not None:
