@@ -3,6 +3,8 @@
 #   1. EGL on the NVIDIA device: GL_RENDERER must not be llvmpipe
 #   2. env steps/s with rendering at 64, 256 and 1024 karts (random-start karts, a fixed driver)
 #   3. `karting.train --device cuda` for about a minute: training fps
+#   4. with --generalist MINUTES: BC + PPO on generated tracks for that long, then the benchmark
+#      (best.pt stays under $OUT/checkpoints/general_gpu: bring it back)
 # Figures go to stdout and to $OUT/gpu_check.json when $OUT is set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,26 @@ out.update(train_device=device, train_fps=round(s["fps"]), train_steps=s["global
            train_env_s=round(s["times"]["env"], 1), train_update_s=round(s["times"]["update"], 1))
 print(f"karting.train --device {device}: {s['fps']:,.0f} env-steps/s over {s['global_step']:,} steps "
       f"(env {s['times']['env']:.0f} s, policy {s['times']['policy']:.0f} s, update {s['times']['update']:.0f} s)")
+if "--generalist" in sys.argv:       # 4. the any-track driver: BC + PPO on generated tracks, then the benchmark
+    minutes = float(sys.argv[sys.argv.index("--generalist") + 1])
+    outdir = os.environ.get("OUT") or tempfile.mkdtemp()
+    big = device == "cuda" and not quick
+    cfg = TrainConfig(track="generated,circuit.png,oval.png,twisty.png", track_pool=24 if big else 2,
+                      vector_envs=64 if big else 8, n_steps=64 if big else 16, batch_size=1024 if big else 64,
+                      bc="expert", bc_steps=524288 if big else 1024, bc_rounds=5 if big else 1, bc_epochs=2,
+                      eval_freq=262144 if big else 10**9, eval_episodes=27 if big else 9, device=device,
+                      output_dir=outdir, save_name="general_gpu", checkpoint_freq=10**9)
+    t0 = time.time()
+    s = train(cfg, progress=False, max_wall_s=minutes * 60)
+    out.update(generalist_steps=s["global_step"], generalist_wall_s=round(time.time() - t0),
+               generalist_bc_s=round(s["bc"]["wall_s"]), generalist_evals=[
+                   (h["global_step"], h["completion_rate"]) for h in s["eval_history"]])
+    from karting.benchmark import format_report, run
+    rep = run(s["best"] or s["final"], "all", 5 if big else 1, device=device)
+    print(format_report(rep))
+    out["generalist_benchmark"] = rep["test"]
+    print(f"generalist: {s['global_step']:,} PPO steps, BC {s['bc']['wall_s']:.0f} s, evaluations "
+          f"{out['generalist_evals']}, checkpoints in {outdir}/checkpoints/general_gpu")
 if os.environ.get("OUT"):
     with open(os.path.join(os.environ["OUT"], "gpu_check.json"), "w") as f:
         json.dump(out, f, indent=2)
