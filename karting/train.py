@@ -146,6 +146,12 @@ def _check_resumable(cfg: TrainConfig, ckpt):
                                   f"cannot continue with {flag} {getattr(cfg, name)}")
 
 
+def _ends_text(s: dict) -> str:
+    """How the evaluation's unfinished episodes ended, e.g. " (3 hit the tyre wall, 1 stalled)"."""
+    other = {k: v for k, v in s.get("ends", {}).items() if k != "laps done"}
+    return f" ({', '.join(f'{v} {k}' for k, v in other.items())})" if other else ""
+
+
 def _race_text(s: dict) -> str:
     """The race part of an evaluation summary, as a second line ("" for time trial)."""
     if "race" not in s:
@@ -340,7 +346,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
         say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
-            f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}{_race_text(s)}")
+            f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}{_ends_text(s)}"
+            f"{_race_text(s)}")
 
     def time_left():
         return max_wall_s is None or time.perf_counter() - t0 < max_wall_s

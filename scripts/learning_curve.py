@@ -21,17 +21,46 @@ from pathlib import Path
 
 
 
+def overrides(pairs) -> dict:
+    """``--set name=value`` pairs -> TrainConfig fields, typed as ``karting.train``'s flags are."""
+    import argparse as ap
+    from karting.rl.config import TrainConfig, add_arguments
+    parser = add_arguments(ap.ArgumentParser())
+    out = {}
+    for pair in pairs or []:
+        name, _, value = pair.partition("=")
+        flag = "--" + name.strip().replace("_", "-")
+        out[name.strip().replace("-", "_")] = getattr(parser.parse_args([flag, value]), name.strip().replace("-", "_"))
+    TrainConfig(**out)        # unknown names or bad values fail here, before training
+    return out
+
+
+def final_evaluation(path, track: str, episodes: int, seed: int) -> dict:
+    """``episodes`` standing-start laps of a checkpoint on ``track`` in one batch, as
+    ``karting.play --episodes N`` drives them (deterministic, varied start poses, the run's arithmetic)."""
+    from karting.rl.checkpoint import load_agent
+    from karting.rl.evaluate import evaluate, make_eval_env, summarize
+    from karting.rl.ppo import LowPrecisionCopy
+    agent, cfg, _ = load_agent(path)
+    if cfg.bfloat16("cpu"):
+        agent = LowPrecisionCopy(agent).work
+    env = make_eval_env(track, episodes, cfg)
+    results, _ = evaluate(agent, env, 1, seed)
+    env.close()
+    return {**summarize(results), "seed": seed}
+
+
 def run(args):
     from karting.rl.config import TrainConfig
     from karting.train import train
     name = args.name or f"learn_{args.precision}_s{args.seed}"
-    cfg = TrainConfig(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,
+    cfg = TrainConfig(**{**dict(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,
                       batch_size=256, n_epochs=4, precision=args.precision, seed=args.seed,
-                      save_name=name, eval_freq=args.eval_freq, eval_episodes=20,
+                      save_name=name, eval_freq=args.eval_freq, eval_episodes=args.eval_episodes,
                       checkpoint_freq=10 ** 9, output_dir=args.output_dir,
                       learning_rate=args.learning_rate, ent_coef=args.ent_coef,
                       bc="expert" if args.bc_steps else "", bc_steps=max(args.bc_steps, 1),
-                      bc_value_warmup=args.bc_value_warmup)
+                      bc_value_warmup=args.bc_value_warmup), **overrides(args.set)})
     s = train(cfg, progress=not args.no_progress, overwrite=True, max_wall_s=args.minutes * 60)
     bc_s = s["bc"]["wall_s"] if s["bc"] else 0.0     # the warm start, before PPO's clock starts
     hist = [{**h, "wall_s": h["wall_s"] + bc_s} for h in s["eval_history"]]
@@ -45,6 +74,10 @@ def run(args):
               "first_valid_lap_training": s["first_valid_lap_training"],
               "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best,
               "bc_s": bc_s, "bc": s["bc"]}
+    if args.final_episodes:             # best.pt and final.pt on many laps (other start poses than training's evaluations)
+        for which in ("best", "final"):
+            if s.get(which):
+                result[f"{which}_eval"] = final_evaluation(s[which], args.track, args.final_episodes, 777)
     out = Path(args.output_dir) / "learning" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
@@ -61,7 +94,50 @@ def run(args):
     last = hist[-1] if hist else {}
     print(f"last evaluation: completion {last.get('completion_rate', 0):.0%}; best valid lap "
           f"{best:.2f} s" if math.isfinite(best) else "no valid lap in evaluation")
+    for which in ("best", "final"):
+        if f"{which}_eval" in result:
+            e = result[f"{which}_eval"]
+            print(f"{which}.pt over {e['episodes']} laps (start seed 777): completion {e['completion_rate']:.0%}, "
+                  f"valid {e['valid_lap_rate']:.0%}, best lap {e['best_lap_time']:.2f} s; ends {e['ends']}")
     print(f"history: {out}")
+
+
+def reliability(r: dict) -> dict:
+    """The issue-15 reliability figures of one run: the first evaluation at >= 90 % completion, the
+    lowest evaluation after it, the last one, and best.pt over the many-lap final evaluation."""
+    h = r["history"]
+    first = next((k for k, x in enumerate(h) if x["completion_rate"] >= 0.9), None)
+    after = [x["completion_rate"] for x in h[first + 1:]] if first is not None else []
+    best = r.get("best_eval", {})
+    return {"label": r.get("label") or r["config"]["save_name"], "seed": r["config"]["seed"], "steps": r["steps"], "minutes": r["wall_s"] / 60,
+            "first_90": h[first] if first is not None else None,
+            "min_after": min(after) if after else None, "last": h[-1]["completion_rate"] if h else None,
+            "best_completion": best.get("completion_rate"), "best_valid": best.get("valid_lap_rate"),
+            "best_lap": best.get("best_lap_time"), "best_episodes": best.get("episodes"),
+            "best_ends": best.get("ends"),
+            "final_completion": r.get("final_eval", {}).get("completion_rate")}
+
+
+def summary(args):
+    """A markdown table of the runs' reliability, and whether each meets issue 15's targets."""
+    print("| run | seed | steps (min) | first eval >= 90 % | lowest eval after it | last eval | best.pt over N laps: "
+          "completion / valid / best lap | final.pt completion | targets met |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    met = 0
+    for f in args.summary:
+        x = reliability(json.loads(Path(f).read_text()))
+        f90 = (f"{x['first_90']['global_step']:,} ({x['first_90']['wall_s'] / 60:.1f} min)"
+               if x["first_90"] else "never")
+        pct = lambda v: "-" if v is None else f"{100 * v:.0f} %"      # noqa: E731
+        ok = (x["best_completion"] is not None and x["best_completion"] >= 0.95 and x["first_90"] is not None
+              and (x["min_after"] is None or x["min_after"] >= 0.8))
+        met += ok
+        lap = "-" if x["best_lap"] is None or not math.isfinite(x["best_lap"]) else f"{x['best_lap']:.2f} s"
+        print(f"| {x['label']} | {x['seed']} | {x['steps']:,} ({x['minutes']:.1f}) | {f90} | {pct(x['min_after'])} | {pct(x['last'])} | "
+              f"{pct(x['best_completion'])} / {pct(x['best_valid'])} / {lap} (N={x['best_episodes']}) | "
+              f"{pct(x['final_completion'])} | {'yes' if ok else 'no'} |")
+    print(f"\n{met} of {len(args.summary)} runs meet the targets (best.pt >= 95 % over the final evaluation; "
+          f"no evaluation below 80 % after the first >= 90 % one)")
 
 
 def plot(args):
@@ -88,7 +164,7 @@ def plot(args):
     axes[1].axhline(90, color="grey", ls="--", lw=1)
     axes[1].axvline(20, color="grey", ls=":", lw=1)
     axes[0].legend(fontsize=8)
-    fig.suptitle("PPO from pixels + telemetry on circuit.png (16 karts, n_steps 128, batch 256, 4 epochs)")
+    fig.suptitle(args.title)
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
     print(f"plot: {args.out}")
@@ -107,14 +183,26 @@ def main(argv=None):
     ap.add_argument("--bc-steps", type=int, default=0, help="behaviour cloning from the expert first: "
                     "this many kart-steps (0 = off)")
     ap.add_argument("--bc-value-warmup", type=int, default=0, help="with --bc-steps: value-only PPO updates first")
+    ap.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="any other karting.train flag, "
+                    "e.g. --set anneal_lr=true target_kl=0.02")
+    ap.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes (default 20)")
+    ap.add_argument("--final-episodes", type=int, default=100, help="after training, drive best.pt and "
+                    "final.pt for this many laps (0 = skip)")
     ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
     ap.add_argument("--label", default=None, help="legend label in the plot (default: the precision)")
     ap.add_argument("--output-dir", default="outputs")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
     ap.add_argument("--out", default="docs/learning_curve.png")
+    ap.add_argument("--title", default="PPO from pixels + telemetry on circuit.png (16 karts, n_steps 128, batch 256, 4 epochs)")
+    ap.add_argument("--summary", nargs="+", help="history JSON files: print their reliability table instead of training")
     args = ap.parse_args(argv)
-    plot(args) if args.plot else run(args)
+    if args.summary:
+        summary(args)
+    elif args.plot:
+        plot(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

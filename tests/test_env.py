@@ -214,6 +214,30 @@ def test_zigzag_pays_progress_not_distance(ring_track):
     assert b.best_progress[0] < dist                          # zig-zagging drives further than it progresses
 
 
+@pytest.mark.parametrize("pay", [False, True])
+def test_progress_on_the_grass_is_not_paid(ring_track, pay):
+    from karting.sim.race import RewardConfig
+    tr = ring_track
+    b = KartBatch(tr, 1, render=False, reward=RewardConfig(pay_off_track_progress=pay))
+    b.reset(np.ones(1, bool), np.random.default_rng(0))
+    j = b.idx[0] + 20                                         # beside the track, facing along it, at speed
+    b.state.x[:], b.state.y[:] = tr.centre[j] + tr.normal[j] * (tr.width[j] / 2 + 2.0)
+    b.state.yaw[:] = np.arctan2(tr.tangent[j, 1], tr.tangent[j, 0])
+    b.state.vx[:] = 12.0
+    start, total = b.best_progress[0], 0.0
+    for _ in range(20):                                       # 1 s on the grass: under the 3 s limit
+        r, term, trunc = b.step(np.array([[0.0, 1.0]], np.float32))
+        assert b.off_track[0] and not term[0]
+        total += float(r[0])
+    covered = b.best_progress[0] - start
+    penalty = b.reward_cfg.off_track_penalty * 20 * b.dt
+    assert covered > 5.0                                      # the cut covered ground...
+    if pay:                                                   # (the old reward: paid, net positive)
+        assert total == pytest.approx(covered - penalty, abs=1e-3) and total > 0
+    else:                                                     # ...that is never paid
+        assert total == pytest.approx(-penalty, abs=1e-4)
+
+
 def test_cut_or_missed_checkpoint_spoils_the_lap(ring_track):
     tr = ring_track
     b = KartBatch(tr, 1, render=False, max_episode_steps=4000)

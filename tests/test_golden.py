@@ -13,11 +13,11 @@ import pytest
 from karting.env import KartingVectorEnv
 
 GL_RENDERER = "llvmpipe (LLVM 15.0.6, 256 bits)"
-GOLDEN = {  # recorded at 76c0a5f, before the restructure of issue 13
-    'circuit.png': {'sim': '042b61485407b247646d', 'vision': '64c84a168d5a7f09178d', 'telemetry_csv': '07394fd9bebe6b1e0ae8', 'episode_ends': 14, 'expert': [49.999999999997165, 53.4499999999991, 15.9499999999991, 17.599999999999, 16.449999999999065, 42]},
-    'oval.png': {'sim': '320807075566c68ee0bc', 'vision': '139e002b96f306ce97b3', 'telemetry_csv': '635febd6d08d66470de7', 'episode_ends': 12, 'expert': [33.5999999999981, 37.000000000000036, 10.599999999999397, 12.249999999999304, 10.749999999999396, 42]},
-    'twisty.png': {'sim': 'f138f7ab1d6d3706c10f', 'vision': 'ddbfa74cb7a13af56761', 'telemetry_csv': '397f28c86d90364f5abd', 'episode_ends': 14, 'expert': [44.0999999999975, 47.09999999999946, 13.299999999999244, 16.449999999999072, 14.349999999999184, 42]},
-    'brands_kart.png': {'sim': 'ec85d384ff5a92bb2f1f', 'vision': 'f21a2689c977b1181fa8', 'telemetry_csv': '75da8c06045e41ce53e6', 'episode_ends': 14, 'expert': [60.24999999999658, 63.59999999999852, 19.29999999999891, 18.09999999999897, 22.8499999999987, 39]},
+GOLDEN = {  # recorded at 76c0a5f (issue 13); sim/telemetry re-recorded when off-track progress stopped being paid (issue 15)
+    'circuit.png': {'sim': 'c54a258c3d2a4fd68f35', 'vision': '64c84a168d5a7f09178d', 'telemetry_csv': 'e31625268adfb7ee5deb', 'episode_ends': 14, 'expert': [49.999999999997165, 53.4499999999991, 15.9499999999991, 17.599999999999, 16.449999999999065, 42]},
+    'oval.png': {'sim': '211657f9f04bb0f222b9', 'vision': '139e002b96f306ce97b3', 'telemetry_csv': 'd5467bd5e145fdddad3a', 'episode_ends': 12, 'expert': [33.5999999999981, 37.000000000000036, 10.599999999999397, 12.249999999999304, 10.749999999999396, 42]},
+    'twisty.png': {'sim': 'e402785e4f4a77d62f37', 'vision': 'ddbfa74cb7a13af56761', 'telemetry_csv': '1015bdb60977544c10f3', 'episode_ends': 14, 'expert': [44.0999999999975, 47.09999999999946, 13.299999999999244, 16.449999999999072, 14.349999999999184, 42]},
+    'brands_kart.png': {'sim': 'b2463cf0939862fad66c', 'vision': 'f21a2689c977b1181fa8', 'telemetry_csv': '783fa0a92305afab8e32', 'episode_ends': 14, 'expert': [60.24999999999658, 63.59999999999852, 19.29999999999891, 18.09999999999897, 22.8499999999987, 39]},
 }
 
 

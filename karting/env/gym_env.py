@@ -35,7 +35,9 @@ index  name                 meaning                                          bou
 ## Rewards
 Per step: metres of *new* progress along the centre line (the best progress so far only grows,
 so driving backwards and forwards again, or rocking across a line, pays nothing; capped at twice
-the distance the kart actually drove, so a shortcut cannot pay more than the road), plus
+the distance the kart actually drove, so a shortcut cannot pay more than the road; progress made
+off the track counts as covered but is never paid, so cutting a corner over the grass loses the
+metres it skips), plus
 ``checkpoint_bonus`` for each checkpoint crossed in order while on track (each counts once),
 plus ``lap_bonus`` for a valid lap; minus ``off_track_penalty`` per second off the track and
 ``wrong_way_penalty`` per second facing backwards while moving, and ``crash_penalty`` once for

@@ -32,6 +32,10 @@ class RewardConfig:
     max_backwards_m: float = 30.0
     max_stall_s: float = 5.0             # ends an episode that makes no new progress for this long
     min_progress_mps: float = 1.0        # "new progress" = best progress growing at >= this rate
+    # progress made off the track (grass, tyre wall) counts as covered but is not paid: before
+    # this, cutting a corner over the grass earned more metres per step than its penalty cost
+    # (1 m/step at 20 m/s against 0.5), and PPO learned to cut (True restores that reward)
+    pay_off_track_progress: bool = False
 
 
 class Race:
@@ -222,7 +226,8 @@ class Race:
         self.stall_time = np.where(gain < cfg.min_progress_mps * dt, self.stall_time + dt, 0.0)
         self.lap_valid &= ~self.off_track
 
-        reward = gain - dt * (cfg.off_track_penalty * self.off_track + cfg.wrong_way_penalty * wrong)
+        paid = gain if cfg.pay_off_track_progress else np.where(self.off_track, 0.0, gain)
+        reward = paid - dt * (cfg.off_track_penalty * self.off_track + cfg.wrong_way_penalty * wrong)
         reward -= cfg.crash_penalty * self.crashed
 
         crossed = self.best_progress >= self.next_gate_progress
