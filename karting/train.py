@@ -40,9 +40,12 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval):
+def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval, ema=None):
+    """What a checkpoint holds: ``model`` is the policy that drives (the weight average with
+    --policy-ema), ``train_model`` the raw weights training continues from (only with an average)."""
     import torch
-    return {"model": agent.state_dict(), "optimizer": optimizer.state_dict(),
+    extra = {} if ema is None else {"train_model": agent.state_dict()}
+    return {"model": (agent if ema is None else ema).state_dict(), **extra, "optimizer": optimizer.state_dict(),
             "reward_scaler": scaler.state_dict(), "config": cfg.to_dict(),
             "global_step": int(global_step), "update": int(update),
             "best_score": list(best_score) if best_score else None, "eval": last_eval,
@@ -76,15 +79,17 @@ def _anneal(optimizer, cfg: TrainConfig, global_step: int):
         g["lr"] = cfg.learning_rate * max(0.0, 1.0 - global_step / cfg.timesteps)
 
 
-def _restore(ckpt, path, agent, optimizer, scaler, log=print):
-    """Continue from a checkpoint (None: a fresh run): weights, optimizer, reward scaler, torch
-    RNG; returns ``(global_step, update, best_score)``."""
+def _restore(ckpt, path, agent, optimizer, scaler, log=print, ema=None):
+    """Continue from a checkpoint (None: a fresh run): weights (and their average), optimizer,
+    reward scaler, torch RNG; returns ``(global_step, update, best_score)``."""
     import torch
     from .rl.checkpoint import CheckpointError
     if ckpt is None:
         return 0, 0, None
     try:
-        agent.load_state_dict(ckpt["model"])
+        agent.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+        if ema is not None:        # the average goes on from the saved one (or starts at the weights)
+            ema.load_state_dict(ckpt["model"] if "train_model" in ckpt else agent.state_dict())
         optimizer.load_state_dict(ckpt["optimizer"])
     except (RuntimeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: does not fit this network or optimizer: "
@@ -96,6 +101,58 @@ def _restore(ckpt, path, agent, optimizer, scaler, log=print):
     step = int(ckpt.get("global_step", 0))
     log(f"resumed from {path} at step {step:,}")
     return step, int(ckpt.get("update", 0)), tuple(ckpt["best_score"]) if ckpt.get("best_score") else None
+
+
+def _update_telemetry_norm(cfg: TrainConfig, agent, batch) -> None:
+    """Fold a rollout's telemetry into the normaliser's running statistics (--norm-telemetry)."""
+    if cfg.norm_telemetry:
+        agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
+
+
+class WeightAverage:
+    """An exponential moving average of an agent's weights (the decay per PPO update; during the
+    first updates the decay is min(decay, (1 + k) / (10 + k)) so the average is not anchored to the
+    initial weights, as TensorFlow's ExponentialMovingAverage with num_updates). Buffers (the
+    telemetry normaliser) are copied, not averaged. The average drives evaluations and is what
+    best.pt and final.pt hold: PPO's last updates can tip a deterministic policy over an edge it
+    drove well before (a spin, a stall), and the average moves only as fast as its horizon."""
+
+    def __init__(self, agent, decay: float):
+        import copy
+        self.decay, self.k = decay, 0
+        self.on = decay > 0              # off (0): the agent itself drives, nothing is copied
+        self.model = copy.deepcopy(agent) if self.on else agent
+        for p in self.model.parameters() if self.on else ():
+            p.requires_grad_(False)
+
+    @property
+    def average(self):
+        """The averaged module, or None when averaging is off."""
+        return self.model if self.on else None
+
+    def driver(self, net, shadow):
+        """What drives evaluations: the average (in the run's arithmetic), or ``net`` when off."""
+        if not self.on:
+            return net
+        from .rl.ppo import LowPrecisionCopy
+        return LowPrecisionCopy(self.model).work if shadow is not None else self.model
+
+    def reset(self, agent) -> None:
+        """Start the average again at ``agent``'s weights (after behaviour cloning)."""
+        if self.on:
+            self.model.load_state_dict(agent.state_dict())
+
+    def update(self, agent) -> None:
+        import torch
+        if not self.on:
+            return
+        d = min(self.decay, (1 + self.k) / (10 + self.k))
+        self.k += 1
+        with torch.no_grad():
+            for e, p in zip(self.model.parameters(), agent.parameters()):
+                e.lerp_(p, 1.0 - d)
+            for e, b in zip(self.model.buffers(), agent.buffers()):
+                e.copy_(b)
 
 
 def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0):
@@ -217,21 +274,23 @@ def _track_names(cfg: TrainConfig, tracks, pool) -> str:
     return ", ".join(names)
 
 
-def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, device, log):
-    """With ``--bc expert`` (and not resuming): behaviour cloning (+ DAgger) before PPO; its
-    summary, or None."""
+def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, device, log, average=None):
+    """With ``--bc expert`` (and not resuming): behaviour cloning (+ DAgger) before PPO (the
+    weight average, if any, restarts at the clone); its summary, or None."""
     if not cfg.bc or ckpt is not None:
         return None
     from .rl.bc import behaviour_clone
     out = behaviour_clone(agent, shadow, envs, cfg.bc_steps, cfg.bc_rounds,
                           scaler if cfg.norm_reward else None, cfg.gamma, seed=cfg.seed,
                           epochs=cfg.bc_epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
-                          device=device, log=log)
+                          device=device, log=log, norm_telemetry=cfg.norm_telemetry)
     scaler.ret[:] = 0.0
     for r in out["rounds"]:
         writer.add_scalar("bc/action_mse", r["action_mse"], r["round"])
         writer.add_scalar("bc/value_mse", r["value_mse"], r["round"])
         writer.add_scalar("bc/samples", r["samples"], r["round"])
+    if average is not None:
+        average.reset(agent)
     return out
 
 
@@ -295,7 +354,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     agent = agent.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     scaler = RewardScaler(n, cfg.gamma)
-    global_step, update, best_score = _restore(ckpt, cfg.resume_from, agent, optimizer, scaler, log)
+    average = WeightAverage(agent, cfg.policy_ema)      # --policy-ema: the weights that drive
+    global_step, update, best_score = _restore(ckpt, cfg.resume_from, agent, optimizer, scaler, log,
+                                               average.average)
+    average.k = update
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                            target_kl=cfg.target_kl)
@@ -312,7 +374,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     log(f"training on {_track_names(cfg, tracks, pool)}: {n} karts, device {device}, "
         f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
         f"GL renderer: {envs.batch.renderer.gl_renderer}")
-    bc_summary = _warm_start(cfg, ckpt, agent, shadow, envs, scaler, writer, device, log)
+    bc_summary = _warm_start(cfg, ckpt, agent, shadow, envs, scaler, writer, device, log, average)
     buf = RolloutBuffer(t_len, n, envs.single_observation_space)
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
@@ -327,7 +389,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     def save(name):
         payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
-                                      evaluator.best_score, evaluator.last)
+                                      evaluator.best_score, evaluator.last, average.average)
         path = save_checkpoint(ckpt_dir / name, payload)
         if on_checkpoint is not None:
             writer.flush()
@@ -336,7 +398,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     def run_eval():
         te = time.perf_counter()
-        s, improved = evaluator(net, device)
+        s, improved = evaluator(average.driver(net, shadow), device)
         evaluator.last = {**s, "global_step": int(global_step), "wall_s": time.perf_counter() - t0,
                           "eval_s": times["eval"] + time.perf_counter() - te}
         evaluator.history.append(evaluator.last)
@@ -376,9 +438,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
             upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm), generator=gen,
                              shadow=shadow)
-            agent.telemetry_norm.update(batch["telemetry"][batch["valid"]])
+            _update_telemetry_norm(cfg, agent, batch)
             if shadow is not None:
                 shadow.pull()
+            average.update(agent)
             league.maybe_snapshot(agent, global_step)
             times["update"] += time.perf_counter() - tu
 

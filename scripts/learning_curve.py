@@ -74,7 +74,11 @@ def run(args):
               "first_valid_lap_training": s["first_valid_lap_training"],
               "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best,
               "bc_s": bc_s, "bc": s["bc"]}
-    if args.final_episodes:             # best.pt and final.pt on many laps (other start poses than training's evaluations)
+    if args.benchmark and s.get("best"):  # zero-shot on the benchmark's tracks (karting.benchmark)
+        from karting.benchmark import run as bench
+        rep = bench(s["best"], split="all")
+        result["benchmark"] = {"test": rep["test"], "rows": rep["rows"]}
+    if args.final_episodes:     # best.pt and final.pt on many laps (start poses unlike training's evaluations)
         for which in ("best", "final"):
             if s.get(which):
                 result[f"{which}_eval"] = final_evaluation(s[which], args.track, args.final_episodes, 777)
@@ -109,7 +113,8 @@ def reliability(r: dict) -> dict:
     first = next((k for k, x in enumerate(h) if x["completion_rate"] >= 0.9), None)
     after = [x["completion_rate"] for x in h[first + 1:]] if first is not None else []
     best = r.get("best_eval", {})
-    return {"label": r.get("label") or r["config"]["save_name"], "seed": r["config"]["seed"], "steps": r["steps"], "minutes": r["wall_s"] / 60,
+    return {"label": r.get("label") or r["config"]["save_name"], "seed": r["config"]["seed"],
+            "steps": r["steps"], "minutes": r["wall_s"] / 60,
             "first_90": h[first] if first is not None else None,
             "min_after": min(after) if after else None, "last": h[-1]["completion_rate"] if h else None,
             "best_completion": best.get("completion_rate"), "best_valid": best.get("valid_lap_rate"),
@@ -133,9 +138,23 @@ def summary(args):
               and (x["min_after"] is None or x["min_after"] >= 0.8))
         met += ok
         lap = "-" if x["best_lap"] is None or not math.isfinite(x["best_lap"]) else f"{x['best_lap']:.2f} s"
-        print(f"| {x['label']} | {x['seed']} | {x['steps']:,} ({x['minutes']:.1f}) | {f90} | {pct(x['min_after'])} | {pct(x['last'])} | "
+        print(f"| {x['label']} | {x['seed']} | {x['steps']:,} ({x['minutes']:.1f}) | {f90} | "
+              f"{pct(x['min_after'])} | {pct(x['last'])} | "
               f"{pct(x['best_completion'])} / {pct(x['best_valid'])} / {lap} (N={x['best_episodes']}) | "
               f"{pct(x['final_completion'])} | {'yes' if ok else 'no'} |")
+    benched = [json.loads(Path(f).read_text()) for f in args.summary]
+    benched = [r for r in benched if "benchmark" in r]
+    if benched:
+        print("\n| run | seed | circuit.png: best.pt completion (N laps) / best lap | benchmark test split: lapped "
+              "(real) / at pace / valid-lap rate / score |")
+        print("|---|---|---|---|")
+        for r in benched:
+            x, b = reliability(r), r["benchmark"]["test"]
+            lap = "-" if x["best_lap"] is None or not math.isfinite(x["best_lap"]) else f"{x['best_lap']:.2f} s"
+            print(f"| {x['label']} | {x['seed']} | "
+                  f"{100 * (x['best_completion'] or 0):.0f} % ({x['best_episodes']}) / {lap} | "
+                  f"{b['lapped']}/{b['tracks']} ({b['real_lapped']}/{b['real_tracks']}) / {b['at_pace']} / "
+                  f"{100 * b['valid_lap_rate']:.0f} % / {b['score']:.1f} |")
     print(f"\n{met} of {len(args.summary)} runs meet the targets (best.pt >= 95 % over the final evaluation; "
           f"no evaluation below 80 % after the first >= 90 % one)")
 
@@ -186,6 +205,8 @@ def main(argv=None):
     ap.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="any other karting.train flag, "
                     "e.g. --set anneal_lr=true target_kl=0.02")
     ap.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes (default 20)")
+    ap.add_argument("--benchmark", action="store_true", help="after training, run karting.benchmark on best.pt "
+                    "(all 35 tracks, ~1.5 min) and keep its test-split summary")
     ap.add_argument("--final-episodes", type=int, default=100, help="after training, drive best.pt and "
                     "final.pt for this many laps (0 = skip)")
     ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
@@ -194,8 +215,10 @@ def main(argv=None):
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
     ap.add_argument("--out", default="docs/learning_curve.png")
-    ap.add_argument("--title", default="PPO from pixels + telemetry on circuit.png (16 karts, n_steps 128, batch 256, 4 epochs)")
-    ap.add_argument("--summary", nargs="+", help="history JSON files: print their reliability table instead of training")
+    ap.add_argument("--title", default="PPO from pixels + telemetry on circuit.png "
+                    "(16 karts, n_steps 128, batch 256, 4 epochs)")
+    ap.add_argument("--summary", nargs="+", help="history JSON files: print their reliability table "
+                    "instead of training")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args)

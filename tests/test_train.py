@@ -207,3 +207,35 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     assert not TrainConfig(precision="float32").bfloat16()
     monkeypatch.setattr(config, "native_bfloat16", lambda device="cpu": False)
     assert not TrainConfig().bfloat16()
+
+
+def test_weight_average_drives_evaluations_and_checkpoints(ring_png, tmp_path):
+    from karting.rl.policy import Agent
+    agent = Agent()
+    avg = train.WeightAverage(agent, decay=0.9)
+    w0 = agent.actor[0].weight.detach().clone()
+    with torch.no_grad():
+        for p in agent.parameters():
+            p.add_(1.0)
+        agent.telemetry_norm.count.fill_(42.0)
+    avg.update(agent)                       # first update: decay min(0.9, 1/10) = 0.1
+    assert torch.allclose(avg.model.actor[0].weight, 0.1 * w0 + 0.9 * (w0 + 1.0), atol=1e-6)
+    assert avg.model.telemetry_norm.count.item() == 42.0          # buffers copied, not averaged
+    avg.update(agent)
+    assert avg.k == 2 and torch.allclose(avg.model.actor[0].weight, w0 + 1.0 - 0.1 * 2 / 11, atol=1e-5)
+
+    # in a run: best.pt/final.pt drive the average, the raw weights ride along for resuming
+    assert run_train(ring_png, tmp_path, "--timesteps", "128", "--save-name", "ema", "--eval-freq", "64",
+                     "--policy-ema", "0.9") == 0
+    d = tmp_path / "checkpoints" / "ema"
+    final = load_checkpoint(d / "final.pt")
+    diff = max((final["model"][k] - final["train_model"][k]).abs().max().item()
+               for k in final["model"] if final["model"][k].is_floating_point() and "norm" not in k)
+    assert diff > 0
+    from karting.rl.checkpoint import load_agent
+    agent2, _, _ = load_agent(d / "final.pt")                    # play/benchmark load the average
+    assert torch.equal(agent2.actor[0].weight, final["model"]["actor.0.weight"])
+    assert run_train(ring_png, tmp_path, "--timesteps", "192", "--save-name", "ema", "--eval-freq", "0",
+                     "--policy-ema", "0.9", "--resume-from", str(d / "final.pt")) == 0
+    after = load_checkpoint(d / "final.pt")
+    assert after["update"] == 3 and "train_model" in after

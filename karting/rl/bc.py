@@ -147,7 +147,7 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
 
 def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma: float, seed: int = 0,
                     epochs: int = 3, batch_size: int = 256, lr: float = 3e-4, device="cpu", log=print,
-                    log_std: float = -1.5) -> dict:
+                    log_std: float = -1.5, norm_telemetry: bool = True) -> dict:
     """BC + DAgger (see the module docstring): ``samples`` kart-steps in all, half driven by the
     expert, the rest over ``rounds`` DAgger rounds. Returns a summary (samples, losses, times)."""
     rng = np.random.default_rng([seed, 31337])
@@ -162,7 +162,8 @@ def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma
             continue
         tc = time.perf_counter()
         part, info = collect(env, expert, net, m, 0.5 ** r if r else 1.0, scaler, gamma, rng, device)
-        agent.telemetry_norm.update(torch.as_tensor(part[1][part[4]]))    # each sample counted once
+        if norm_telemetry:
+            agent.telemetry_norm.update(torch.as_tensor(part[1][part[4]]))    # each sample counted once
         if shadow is not None:
             shadow.pull()
         data = part if data is None else tuple(np.concatenate([a, b]) for a, b in zip(data, part))

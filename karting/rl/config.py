@@ -75,14 +75,21 @@ class TrainConfig:
     target_kl: float | None = _f(None, "stop an update's epochs early when the approximate KL "
                                  "divergence exceeds this (off by default)")
     anneal_lr: bool = _f(False, "anneal the learning rate linearly to 0 over --timesteps")
+    policy_ema: float = _f(0.95, "decay per PPO update of an exponential moving average of the weights; "
+                           "> 0: evaluations, best.pt and final.pt drive the averaged policy (training "
+                           "goes on from the raw weights, saved alongside for --resume-from); 0 = off")
+    norm_telemetry: bool = _f(True, "normalise the telemetry by running mean/std statistics that move "
+                              "with training (SB3's norm_obs); false: the env's own bounded scaling "
+                              "is used as it is, so the same reading always means the same input")
     norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return")
-    log_std_init: float = _f(-0.5, "initial log standard deviation of the Gaussian policy")
+    log_std_init: float = _f(-1.0, "initial log standard deviation of the Gaussian policy (-1: a "
+                             "std of 0.37 of the action range)")
     max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
     random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
                             "always starts on the start/finish line)")
     eval_freq: int = _f(50_000, "evaluate the deterministic policy every this many env steps "
                         "(keeps best.pt); 0 = only at the end")
-    eval_episodes: int = _f(10, "episodes per evaluation (one lap each, from a standing start)")
+    eval_episodes: int = _f(20, "episodes per evaluation (one lap each, from a standing start)")
     output_dir: str = _f("outputs", "folder for checkpoints/ and tensorboard/")
     opponents: str = _f("0", "train in traffic: each kart races this many AI karts (or a list of "
                         "levels, e.g. rookie,club) from the back of the grid, one race per env")
@@ -118,6 +125,8 @@ class TrainConfig:
         if self.bc_rounds < 0 or self.bc_value_warmup < 0:
             problems.append(f"--bc-rounds and --bc-value-warmup must be >= 0 (got {self.bc_rounds}, "
                             f"{self.bc_value_warmup})")
+        if not 0 <= self.policy_ema < 1:
+            problems.append(f"--policy-ema must be in [0, 1) (got {self.policy_ema})")
         if self.pool_swap < 0:
             problems.append(f"--pool-swap must be >= 0 (got {self.pool_swap})")
         if self.league < 0:
