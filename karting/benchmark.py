@@ -102,10 +102,7 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
         agent, actor = None, (lambda obs: expert.act())
     else:
         from .rl.checkpoint import load_agent
-        agent, cfg, data = load_agent(model, device)
-        if cfg.bfloat16(device):
-            from .rl.ppo import LowPrecisionCopy
-            agent = LowPrecisionCopy(agent).work
+        agent, cfg, data = load_agent(model, device, as_trained=True)
         env = KartingVectorEnv(tracks, num_envs=n, frame_stack=cfg.frame_stack,
                                telemetry_history=cfg.telemetry_history, max_episode_steps=limit,
                                show_other_karts=False)

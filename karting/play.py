@@ -105,7 +105,7 @@ def main(argv=None):
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     try:
-        agent, cfg, data = load_agent(args.model, device)
+        agent, cfg, data = load_agent(args.model, device, as_trained=True)   # training's arithmetic
         named = [t for t in str(cfg.track).split(",") if t.strip() and t.strip() != GENERATED]
         track = args.track or (str(track_list(",".join(named))[0]) if named else "circuit.png")
         env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True)
@@ -122,9 +122,6 @@ def main(argv=None):
         if composer is not None and active[0]:
             frames.append(composer.frame(env, 0))
 
-    if cfg.bfloat16(device):       # drive with the same arithmetic as training did
-        from .rl.ppo import LowPrecisionCopy
-        agent = LowPrecisionCopy(agent).work
     results, end_step = evaluate(agent, env, args.laps, args.seed, device,
                                  deterministic=not args.stochastic, on_step=on_step)
     for k, r in enumerate(results):

@@ -120,31 +120,23 @@ class WeightAverage:
     def __init__(self, agent, decay: float):
         import copy
         self.decay, self.k = decay, 0
-        self.on = decay > 0              # off (0): the agent itself drives, nothing is copied
-        self.model = copy.deepcopy(agent) if self.on else agent
-        for p in self.model.parameters() if self.on else ():
-            p.requires_grad_(False)
-
-    @property
-    def average(self):
-        """The averaged module, or None when averaging is off."""
-        return self.model if self.on else None
+        self.model = copy.deepcopy(agent).requires_grad_(False) if decay > 0 else None   # None: off
 
     def driver(self, net, shadow):
         """What drives evaluations: the average (in the run's arithmetic), or ``net`` when off."""
-        if not self.on:
+        if self.model is None:
             return net
         from .rl.ppo import LowPrecisionCopy
         return LowPrecisionCopy(self.model).work if shadow is not None else self.model
 
     def reset(self, agent) -> None:
         """Start the average again at ``agent``'s weights (after behaviour cloning)."""
-        if self.on:
+        if self.model is not None:
             self.model.load_state_dict(agent.state_dict())
 
     def update(self, agent) -> None:
         import torch
-        if not self.on:
+        if self.model is None:
             return
         d = min(self.decay, (1 + self.k) / (10 + self.k))
         self.k += 1
@@ -290,7 +282,7 @@ def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, dev
         writer.add_scalar("bc/value_mse", r["value_mse"], r["round"])
         writer.add_scalar("bc/samples", r["samples"], r["round"])
     if average is not None:
-        average.reset(agent)
+        average.reset(agent)                 # the average starts at the clone
     return out
 
 
@@ -356,7 +348,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     scaler = RewardScaler(n, cfg.gamma)
     average = WeightAverage(agent, cfg.policy_ema)      # --policy-ema: the weights that drive
     global_step, update, best_score = _restore(ckpt, cfg.resume_from, agent, optimizer, scaler, log,
-                                               average.average)
+                                               average.model)
     average.k = update
     upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
@@ -389,7 +381,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
 
     def save(name):
         payload = _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update,
-                                      evaluator.best_score, evaluator.last, average.average)
+                                      evaluator.best_score, evaluator.last, average.model)
         path = save_checkpoint(ckpt_dir / name, payload)
         if on_checkpoint is not None:
             writer.flush()

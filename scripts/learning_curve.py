@@ -29,8 +29,8 @@ def overrides(pairs) -> dict:
     out = {}
     for pair in pairs or []:
         name, _, value = pair.partition("=")
-        flag = "--" + name.strip().replace("_", "-")
-        out[name.strip().replace("-", "_")] = getattr(parser.parse_args([flag, value]), name.strip().replace("-", "_"))
+        field = name.strip().replace("-", "_")
+        out[field] = getattr(parser.parse_args(["--" + field.replace("_", "-"), value]), field)
     TrainConfig(**out)        # unknown names or bad values fail here, before training
     return out
 
@@ -40,10 +40,7 @@ def final_evaluation(path, track: str, episodes: int, seed: int) -> dict:
     ``karting.play --episodes N`` drives them (deterministic, varied start poses, the run's arithmetic)."""
     from karting.rl.checkpoint import load_agent
     from karting.rl.evaluate import evaluate, make_eval_env, summarize
-    from karting.rl.ppo import LowPrecisionCopy
-    agent, cfg, _ = load_agent(path)
-    if cfg.bfloat16("cpu"):
-        agent = LowPrecisionCopy(agent).work
+    agent, cfg, _ = load_agent(path, as_trained=True)
     env = make_eval_env(track, episodes, cfg)
     results, _ = evaluate(agent, env, 1, seed)
     env.close()
@@ -119,8 +116,11 @@ def reliability(r: dict) -> dict:
             "min_after": min(after) if after else None, "last": h[-1]["completion_rate"] if h else None,
             "best_completion": best.get("completion_rate"), "best_valid": best.get("valid_lap_rate"),
             "best_lap": best.get("best_lap_time"), "best_episodes": best.get("episodes"),
-            "best_ends": best.get("ends"),
             "final_completion": r.get("final_eval", {}).get("completion_rate")}
+
+
+def _lap(t) -> str:
+    return "-" if t is None or not math.isfinite(t) else f"{t:.2f} s"
 
 
 def summary(args):
@@ -129,30 +129,29 @@ def summary(args):
           "completion / valid / best lap | final.pt completion | targets met |")
     print("|---|---|---|---|---|---|---|---|---|")
     met = 0
-    for f in args.summary:
-        x = reliability(json.loads(Path(f).read_text()))
+    runs = [json.loads(Path(f).read_text()) for f in args.summary]
+    for r in runs:
+        x = reliability(r)
         f90 = (f"{x['first_90']['global_step']:,} ({x['first_90']['wall_s'] / 60:.1f} min)"
                if x["first_90"] else "never")
         pct = lambda v: "-" if v is None else f"{100 * v:.0f} %"      # noqa: E731
         ok = (x["best_completion"] is not None and x["best_completion"] >= 0.95 and x["first_90"] is not None
               and (x["min_after"] is None or x["min_after"] >= 0.8))
         met += ok
-        lap = "-" if x["best_lap"] is None or not math.isfinite(x["best_lap"]) else f"{x['best_lap']:.2f} s"
         print(f"| {x['label']} | {x['seed']} | {x['steps']:,} ({x['minutes']:.1f}) | {f90} | "
               f"{pct(x['min_after'])} | {pct(x['last'])} | "
-              f"{pct(x['best_completion'])} / {pct(x['best_valid'])} / {lap} (N={x['best_episodes']}) | "
+              f"{pct(x['best_completion'])} / {pct(x['best_valid'])} / {_lap(x['best_lap'])} "
+              f"(N={x['best_episodes']}) | "
               f"{pct(x['final_completion'])} | {'yes' if ok else 'no'} |")
-    benched = [json.loads(Path(f).read_text()) for f in args.summary]
-    benched = [r for r in benched if "benchmark" in r]
+    benched = [r for r in runs if "benchmark" in r]
     if benched:
         print("\n| run | seed | circuit.png: best.pt completion (N laps) / best lap | benchmark test split: lapped "
               "(real) / at pace / valid-lap rate / score |")
         print("|---|---|---|---|")
         for r in benched:
             x, b = reliability(r), r["benchmark"]["test"]
-            lap = "-" if x["best_lap"] is None or not math.isfinite(x["best_lap"]) else f"{x['best_lap']:.2f} s"
             print(f"| {x['label']} | {x['seed']} | "
-                  f"{100 * (x['best_completion'] or 0):.0f} % ({x['best_episodes']}) / {lap} | "
+                  f"{100 * (x['best_completion'] or 0):.0f} % ({x['best_episodes']}) / {_lap(x['best_lap'])} | "
                   f"{b['lapped']}/{b['tracks']} ({b['real_lapped']}/{b['real_tracks']}) / {b['at_pace']} / "
                   f"{100 * b['valid_lap_rate']:.0f} % / {b['score']:.1f} |")
     print(f"\n{met} of {len(args.summary)} runs meet the targets (best.pt >= 95 % over the final evaluation; "

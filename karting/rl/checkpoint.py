@@ -98,9 +98,14 @@ def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tu
     return agent.to(device), cfg
 
 
-def load_agent(path: str | Path, device="cpu") -> tuple:
-    """``(agent, config, checkpoint dict)`` from a model file, ready for evaluation."""
+def load_agent(path: str | Path, device="cpu", as_trained: bool = False) -> tuple:
+    """``(agent, config, checkpoint dict)`` from a model file, ready for evaluation; with
+    ``as_trained`` the agent runs in the arithmetic its run trained in (a bfloat16 working copy
+    where the run's precision resolves to bfloat16 on ``device``), as play and the benchmark drive."""
     data = load_checkpoint(path, map_location=device)
     agent, cfg = build_agent(data, path, device)
     agent.eval()
+    if as_trained and cfg.bfloat16(device):
+        from .ppo import LowPrecisionCopy
+        agent = LowPrecisionCopy(agent).work
     return agent, cfg, data

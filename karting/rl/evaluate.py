@@ -90,9 +90,7 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bo
 
 def summarize(results: list) -> dict:
     """Completion rate, mean reward, best lap, mean sector times and how the episodes ended."""
-    ends = {}
-    for r in results:
-        ends[r.end] = ends.get(r.end, 0) + 1
+    from collections import Counter
     laps = [lap for r in results for lap in r.laps if lap["valid"]]
     best = min((lap["time_s"] for lap in laps), default=float("nan"))
     sectors = np.array([lap["sectors_s"] for lap in laps]) if laps else np.full((1, 3), np.nan)
@@ -105,7 +103,7 @@ def summarize(results: list) -> dict:
             "best_lap_time": float(best),
             "mean_lap_time": float(np.mean([lap["time_s"] for lap in laps])) if laps else float("nan"),
             "mean_sector_times": [float(x) for x in sectors.mean(0)],
-            "ends": dict(sorted(ends.items(), key=lambda kv: -kv[1]))}
+            "ends": dict(Counter(r.end for r in results).most_common())}
 
 
 def eval_score(s: dict) -> tuple:
