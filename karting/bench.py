@@ -198,6 +198,23 @@ def bench_multitrack(paths, n, calls, repeats):
     return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
 
 
+def bench_randomize(track, n, calls, repeats):
+    """``n`` karts without and with domain randomisation (``randomize="default"``: per-camera
+    looks in the shaders, per-kart grip), alternating blocks in one run; steps/s of each and the
+    median per-block ratio."""
+    from .env import KartingVectorEnv
+    plain = KartingVectorEnv(track, num_envs=n, random_start=True)
+    dr = KartingVectorEnv(track, num_envs=n, random_start=True, randomize="default")
+    r1, r2 = [], []
+    for _ in range(repeats):
+        r1.append(bench_vector(plain, calls, 1)[0])
+        r2.append(bench_vector(dr, calls, 1)[0])
+    plain.close()
+    dr.close()
+    ratios = [b / a for a, b in zip(r1, r2)]
+    return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
+
+
 def bench_race(track, n, calls, repeats, render=True):
     """``n`` time-trial karts (ghosts, spread round the lap) against an ``n``-kart race from the
     grid (contacts, slipstream, race control; every kart with a camera, as in
@@ -376,7 +393,8 @@ def main(argv=None):
     ap.add_argument("--levels", type=int, default=0, metavar="RACES",
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
                          "four levels from shuffled grids (win rate, mean position, collisions per lap)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: env, race, load, multitrack")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated parts to leave out: env, randomize, race, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train_tracks:
@@ -430,6 +448,12 @@ def main(argv=None):
         results["render_frames_per_s_N64"] = round(rate)
         results["gl_renderer"] = gl
         print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+    if "randomize" not in skip:
+        plain, dr, ratio = bench_randomize(track, 64, max(10, int(args.seconds * 60)), args.repeats)
+        results.update(randomize_off_steps_per_s_N64=round(plain), randomize_default_steps_per_s_N64=round(dr),
+                       randomize_ratio=ratio)
+        print(f"domain randomisation, N=64: off {plain:8,.0f} steps/s; randomize='default' {dr:8,.0f} steps/s "
+              f"({ratio:.2f}x, median of per-block ratios)")
     if "race" not in skip:
         for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
             one, race, ratio, contacts = bench_race(track, 64, max(10, int(args.seconds * calls)), args.repeats,

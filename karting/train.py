@@ -309,7 +309,8 @@ def _make_envs(cfg: TrainConfig, tracks: list, n: int):
                                     reward=reward, self_play=cfg.self_play, league=cfg.league)
     from .env import make_train_envs
     return make_train_envs(tracks, n, frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                           random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps)
+                           random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps,
+                           randomize=cfg.randomize or None)
 
 
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,

@@ -7,19 +7,22 @@ import numpy as np
 from ..sim import physics
 from ..sim.physics import KartParams
 from ..sim.race import Race, RewardConfig
+from .randomize import looks, neutral, parse_randomize
 from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
 
 
 class KartBatch(Race):
     """A Race of N karts plus their observations: ``observe()`` renders the views of the karts
     in ``views`` (default all) in one pass and fills their telemetry vectors (with frame and
-    telemetry history). ``contacts`` and ``world`` make a race (see Race)."""
+    telemetry history). ``contacts`` and ``world`` make a race (see Race). ``randomize`` (a
+    :class:`karting.env.randomize.Randomization`, a dict of ranges or a spec string) draws each
+    kart's looks and grip anew at each of its resets, from the reset's random generator."""
 
     def __init__(self, track, n: int, frame_stack=1, telemetry_history=1,
                  max_episode_steps=2400, random_start=False, show_other_karts=True,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True, views=None,
-                 contacts: bool = False, world=None):
+                 contacts: bool = False, world=None, randomize=None):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
@@ -29,15 +32,31 @@ class KartBatch(Race):
         nv = n if views is None else len(self.views)
         self.telemetry = np.zeros((n, TELEMETRY_SIZE * telemetry_history), np.float32)
         self.vision = np.zeros((nv, VIEW, VIEW, 3 * frame_stack), np.uint8)
+        self.randomization = parse_randomize(randomize)
+        self.randomized = neutral(n) if self.randomization is not None else None   # drawn values
         if render:
             from .render import Renderer
             # karts in a race never overlap: draw a rival from 0.5 m (a time trial hides karts
             # within 2.5 m, which all start on one line)
             self.renderer = Renderer(self.tracks, n, show_other_karts=show_other_karts,
                                      view_track=self.kart_track, views=views, kart_world=self.world,
-                                     ghost_m=0.5 if contacts else 2.5)
+                                     ghost_m=0.5 if contacts else 2.5,
+                                     looks=self.randomization is not None and self.randomization.visual)
         else:
             self.renderer = None
+
+    def reset(self, mask: np.ndarray, rng) -> None:
+        super().reset(mask, rng)
+        r = self.randomization
+        m = np.flatnonzero(mask)
+        if r is None or len(m) == 0:
+            return
+        for name, v in r.sample(rng, len(m)).items():
+            self.randomized[name][m] = v
+        if "grip" in r.active:
+            self.grip_scale = self.randomized["grip"]
+        if self.renderer is not None and r.visual:
+            self.renderer.set_looks(looks(self.randomized))
 
     def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""

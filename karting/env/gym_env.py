@@ -67,8 +67,11 @@ missed a checkpoint or left the track counts as a lap, not as a lap time.
 ``track`` (PNG path or shipped name; for the vector env also a list of them), ``render_mode``
 (``"rgb_array"``: a 480x320 chase view with the first-person view inset), ``frame_stack``,
 ``telemetry_history``,
-``max_episode_steps``, ``random_start``, ``show_other_karts``, ``record_telemetry``, and the
-reward weights below.
+``max_episode_steps``, ``random_start``, ``show_other_karts``, ``record_telemetry``,
+``randomize`` (domain randomisation: each kart's light, sky, asphalt, grass and kerb colours,
+camera height and pitch, and grip drawn anew at each of its resets, e.g. ``"default"`` or
+``{"light": (0.7, 1.3), "grip": (0.9, 1.1)}``; see :mod:`karting.env.randomize`; off by
+default), and the reward weights below.
 """
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
                  frame_stack: int = 1, telemetry_history: int = 1, max_episode_steps: int = 2400,
                  random_start: bool = False, show_other_karts: bool = True,
                  record_telemetry: bool = False, reward: RewardConfig = RewardConfig(),
-                 checkpoints=None, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP):
+                 checkpoints=None, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP, randomize=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if num_envs < 1:
@@ -127,7 +130,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.render_mode = render_mode
         self.batch = KartBatch(tracks, num_envs, frame_stack, telemetry_history,
                                max_episode_steps, random_start, show_other_karts,
-                               record_telemetry, reward)
+                               record_telemetry, reward, randomize=randomize)
         self.assignment = self.batch.kart_track
         self.single_observation_space = _spaces(frame_stack, telemetry_history)
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -249,13 +252,13 @@ class KartingEnv(gym.Env):
     def __init__(self, track="circuit.png", render_mode=None, frame_stack: int = 1,
                  telemetry_history: int = 1, max_episode_steps: int = 2400,
                  random_start: bool = False, record_telemetry: bool = True,
-                 reward: RewardConfig = RewardConfig(), checkpoints=None):
+                 reward: RewardConfig = RewardConfig(), checkpoints=None, randomize=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
         self.render_mode = render_mode
         self.batch = KartBatch(self.track, 1, frame_stack, telemetry_history, max_episode_steps,
-                               random_start, False, record_telemetry, reward)
+                               random_start, False, record_telemetry, reward, randomize=randomize)
         self.observation_space = _spaces(frame_stack, telemetry_history)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
 

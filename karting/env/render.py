@@ -46,19 +46,30 @@ uniform mat4 proj;
 uniform vec3 cam_offset;       // camera position in the kart frame: forward, left, up [m]
 uniform vec2 pitch_cs;         // cos, sin of the downward pitch
 uniform ivec2 grid;            // tile columns, rows
+uniform int looks;             // 1: per-camera looks (domain randomisation) from cam_looks
+uniform sampler2D cam_looks;   // (num_cams, 5) RGBA32F: row 0 camera height, cos, sin of pitch
+flat out int v_cam;
 void to_tile(vec4 clip, int cam);
 
 void place(vec3 world, int cam) {
     vec4 cp = texelFetch(cam_poses, ivec2(cam, 0), 0);
+    float height = cam_offset.z;
+    vec2 pcs = pitch_cs;
+    if (looks != 0) {
+        vec4 lk = texelFetch(cam_looks, ivec2(cam, 0), 0);
+        height = lk.x;
+        pcs = lk.yz;
+    }
     vec2 eye = cp.xy + cp.zw * cam_offset.x + vec2(-cp.w, cp.z) * cam_offset.y;
-    vec3 d = vec3(world.xy - eye, world.z - cam_offset.z);
+    vec3 d = vec3(world.xy - eye, world.z - height);
     float fwd = d.x * cp.z + d.y * cp.w;
     float left = -d.x * cp.w + d.y * cp.z;
-    vec3 c = vec3(-left, fwd * pitch_cs.y + d.z * pitch_cs.x, -(fwd * pitch_cs.x - d.z * pitch_cs.y));
+    vec3 c = vec3(-left, fwd * pcs.y + d.z * pcs.x, -(fwd * pcs.x - d.z * pcs.y));
     to_tile(proj * vec4(c, 1.0), cam);
 }
 
 void to_tile(vec4 clip, int cam) {
+    v_cam = cam;
     clip.y = -clip.y;  // image rows top-down in the framebuffer
     gl_ClipDistance[0] = clip.w + clip.x;
     gl_ClipDistance[1] = clip.w - clip.x;
@@ -74,6 +85,10 @@ void to_tile(vec4 clip, int cam) {
 
 _FRAG_GLSL = """
 out vec4 frag;
+uniform int looks;
+uniform sampler2D cam_looks;   // rows 1-4: light rgb + sky gain, asphalt, grass, kerb colour
+flat in int v_cam;
+vec4 look(int row) { return texelFetch(cam_looks, ivec2(v_cam, row), 0); }
 """
 
 GROUND_VS = "#version 330\n" + _CAMERA_GLSL + """
@@ -90,8 +105,21 @@ void main() {
 """
 GROUND_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform sampler2D ground;
+uniform sampler2D ground_class;  // (looks only) R8: 1 asphalt, 0.5 paint (lines, kerbs), 0 grass
 in vec2 v_uv;
-void main() { frag = vec4(texture(ground, v_uv).rgb, 1.0); }
+void main() {
+    vec3 c = texture(ground, v_uv).rgb;
+    if (looks != 0) {
+        float a = texture(ground_class, v_uv).r;
+        float wa = clamp(2.0 * a - 1.0, 0.0, 1.0);
+        float wg = clamp(1.0 - 2.0 * a, 0.0, 1.0);
+        // the share of the kerb's red (200, 30, 30) in this texel, swapped for the drawn colour
+        float red = clamp((c.r - max(c.g, c.b)) / 0.667, 0.0, 1.0) * (1.0 - wa - wg);
+        vec3 gain = wa * look(2).rgb + wg * look(3).rgb + vec3(1.0 - wa - wg);
+        c = (c * gain + red * (look(4).rgb - vec3(0.784, 0.118, 0.118))) * look(1).rgb;
+    }
+    frag = vec4(c, 1.0);
+}
 """
 SKY_VS = "#version 330\n" + _CAMERA_GLSL + """
 // One quad per camera over the part of its tile above the horizon (the ground covers the rest).
@@ -101,21 +129,30 @@ uniform float horizon_ndc;
 uniform vec2 tan_half_fov;
 out vec3 v_dir;                // view direction in the world frame (z up)
 void main() {
-    vec2 ndc = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? horizon_ndc - 0.05 : 1.0);
+    vec2 pcs = pitch_cs;
+    float horizon = horizon_ndc;
+    if (looks != 0) {
+        pcs = texelFetch(cam_looks, ivec2(gl_InstanceID, 0), 0).yz;
+        horizon = pcs.y / pcs.x / tan_half_fov.y;
+    }
+    vec2 ndc = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? horizon - 0.05 : 1.0);
     vec3 c = vec3(ndc * tan_half_fov, -1.0);
-    float fwd = c.y * pitch_cs.y - c.z * pitch_cs.x;
+    float fwd = c.y * pcs.y - c.z * pcs.x;
     float left = -c.x;
     vec4 cp = texelFetch(cam_poses, ivec2(gl_InstanceID, 0), 0);
     v_dir = vec3(fwd * cp.z - left * cp.w, fwd * cp.w + left * cp.z,
-                 c.y * pitch_cs.x + c.z * pitch_cs.y);
+                 c.y * pcs.x + c.z * pcs.y);
     to_tile(vec4(ndc, 0.9999, 1.0), gl_InstanceID);   // behind the ground out to the far plane
 }
 """
-SKY_FS = """#version 330
+SKY_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform samplerCube panorama;  // sky gradient and distant hills, fixed to the world
 in vec3 v_dir;
-out vec4 frag;
-void main() { frag = vec4(texture(panorama, v_dir).rgb, 1.0); }
+void main() {
+    vec3 c = texture(panorama, v_dir).rgb;
+    if (looks != 0) c *= look(1).rgb * look(1).a;
+    frag = vec4(c, 1.0);
+}
 """
 
 
@@ -171,12 +208,13 @@ in float v_stripe;
 void main() {
     vec3 c = v_color;
     if (v_stripe >= 0.0) c = mod(floor(v_stripe / 1.6), 2.0) < 0.5 ? vec3(0.85, 0.1, 0.1) : vec3(0.92);
+    if (looks != 0) c *= look(1).rgb;
     frag = vec4(c, 1.0);
 }
 """
 KART_FS = "#version 330\n" + _FRAG_GLSL + """
 in vec3 v_color;
-void main() { frag = vec4(v_color, 1.0); }
+void main() { frag = vec4(looks != 0 ? v_color * look(1).rgb : v_color, 1.0); }
 """
 KART_VS = "#version 330\n" + _CAMERA_GLSL + """
 uniform sampler2D kart_poses;
@@ -265,8 +303,11 @@ def texture_upsample(scale: float) -> int:
     return max(1, int(round(scale / TEXTURE_M_PER_PX)))
 
 
-def ground_texture(track: Track, upsample: int | None = None, seed: int = 0) -> np.ndarray:
-    """(H*u, W*u, 3) uint8 ground colours: mown grass, asphalt, red/white kerbs, start line."""
+def ground_texture(track: Track, upsample: int | None = None, seed: int = 0, classes: bool = False):
+    """(H*u, W*u, 3) uint8 ground colours: mown grass, asphalt, red/white kerbs, start line.
+
+    With ``classes`` also the (H*u, W*u) uint8 surface class the randomised looks recolour by:
+    255 asphalt, 128 paint (edge lines, kerbs, the start line), 0 grass."""
     from scipy.spatial import cKDTree
     u = texture_upsample(track.scale) if upsample is None else int(upsample)
     rng = np.random.default_rng(seed)
@@ -285,6 +326,9 @@ def ground_texture(track: Track, upsample: int | None = None, seed: int = 0) -> 
     edge = asphalt & (distance_px(asphalt) * sc <= 0.35)
     img[edge] = (225, 225, 225)
     kerb = surf == KERB
+    cls = None
+    if classes:
+        cls = np.where(asphalt & ~edge, np.uint8(255), np.where(edge | kerb, np.uint8(128), np.uint8(0)))
     if kerb.any():
         rr, cc = np.nonzero(kerb)
         _, idx = cKDTree(track.centre).query(np.stack([xs[cc], ys[rr]], 1))
@@ -305,7 +349,11 @@ def ground_texture(track: Track, upsample: int | None = None, seed: int = 0) -> 
     chk = ((np.floor(along[line] / 0.5) + np.floor(lat[line] / 0.5)) % 2) == 0
     img[r_lo + rr[line], c_lo + cc[line]] = np.where(chk[:, None], np.float32([20, 20, 20]),
                                                      np.float32([240, 240, 240]))
-    return np.clip(img, 0, 255).astype(np.uint8)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if classes:
+        cls[r_lo + rr[line], c_lo + cc[line]] = 128
+        return img, cls
+    return img
 
 
 def simplify_polyline(p: np.ndarray, tol: float) -> np.ndarray:
@@ -453,12 +501,16 @@ class Renderer:
     those karts' views while drawing all ``num_views`` karts; ``kart_world`` (default the track
     of each kart) sets which karts see each other; ``kart_visible`` (an (N,) bool array that the
     caller may change) hides karts out of a race.
+
+    ``looks=True`` allows per-kart looks (domain randomisation, :meth:`set_looks`): each
+    camera's own height and pitch, light, sky, asphalt, grass and kerb colours. Without it (the
+    default) the shaders take the fixed path and render bit-identically.
     """
 
     def __init__(self, track, num_views: int, size: int = VIEW, ctx=None,
                  camera: Camera = FIRST_PERSON, show_other_karts: bool = True,
                  kart_view_m: float = 55.0, wall_view_m: float = 60.0, ghost_m: float = 2.5,
-                 view_track=None, views=None, kart_world=None):
+                 view_track=None, views=None, kart_world=None, looks: bool = False):
         self.tracks = [track] if isinstance(track, Track) else list(track)
         self.track, self.n, self.size = self.tracks[0], int(num_views), int(size)
         vt = np.zeros(self.n, np.int64) if view_track is None else np.asarray(view_track, np.int64)
@@ -478,6 +530,7 @@ class Renderer:
         self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
         self.ctx = ctx if ctx is not None else create_context()
         self.camera = camera
+        self.looks_enabled, self._looks_on = bool(looks), False
         self._chase = None
         # moderngl does not switch contexts by itself, and leaving ``with ctx`` makes no
         # context current: every method that touches GL enters this renderer's context
@@ -517,7 +570,18 @@ class Renderer:
         self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.p_sky["panorama"].value = 4
 
-        self.grounds = [self._ground(ctx, t) for t in self.tracks]
+        self._classes = [None] * len(self.tracks)    # surface classes (looks only)
+        self.grounds = [self._ground(ctx, t, k) for k, t in enumerate(self.tracks)]
+        self.look_tex = None
+        if self.looks_enabled:
+            self._look_texels = np.zeros((5, max(self.nv, 1), 4), np.float32)
+            self.look_tex = ctx.texture((self._look_texels.shape[1], 5), 4, dtype="f4")
+            self.look_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+                if "cam_looks" in p:
+                    p["cam_looks"].value = 5
+            if "ground_class" in self.p_ground:
+                self.p_ground["ground_class"].value = 6
         self._wall_view_m = wall_view_m
         self._walls = [wall_strips(t) for t in self.tracks]
         self.solid_tex = self.chunk_buf = self.vao_solid = None
@@ -571,18 +635,27 @@ class Renderer:
         slot draw the new track from the next render)."""
         slot = int(slot)
         with self.ctx:
-            for obj in self.grounds[slot]:
-                obj.release()
+            for obj in (*self.grounds[slot], self._classes[slot]):
+                if obj is not None:
+                    obj.release()
             self.tracks[slot] = track
             self.track = self.tracks[0]
-            self.grounds[slot] = self._ground(self.ctx, track)
+            self.grounds[slot] = self._ground(self.ctx, track, slot)
             self._walls[slot] = wall_strips(track)
             self._build_walls(self.ctx)
 
-    def _ground(self, ctx, track):
-        """The textured ground of one track: (texture, vertex array)."""
+    def _ground(self, ctx, track, slot):
+        """The textured ground of one track: (texture, vertex array); with looks also its
+        surface-class texture (in ``self._classes[slot]``)."""
         import moderngl
-        tex = ground_texture(track)
+        tex = ground_texture(track, classes=self.looks_enabled)
+        if self.looks_enabled:
+            tex, cls = tex
+            ct = ctx.texture((cls.shape[1], cls.shape[0]), 1, cls.tobytes())
+            ct.build_mipmaps()
+            ct.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
+            ct.repeat_x = ct.repeat_y = False
+            self._classes[slot] = ct
         gt = ctx.texture((tex.shape[1], tex.shape[0]), 3, tex.tobytes())
         gt.build_mipmaps()
         gt.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
@@ -605,13 +678,35 @@ class Renderer:
         walls = self.solid_tex.width * self.solid_tex.height * 16
         return {"ground": ground, "walls_total": walls}
 
-    def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int):
+    def set_looks(self, values: dict | None) -> None:
+        """Per-kart looks (``karting.env.randomize.looks``: light (N, 3), sky (N,), asphalt,
+        grass and kerb colours (N, 3), camera height and pitch offsets (N,) [m, degrees]), used
+        by :meth:`render` from now on; ``None`` goes back to the fixed looks."""
+        if values is None:
+            self._looks_on = False
+            return
+        if not self.looks_enabled:
+            raise RuntimeError("this Renderer was made without looks=True")
+        v = {k: np.asarray(a, np.float32)[self.views] for k, a in values.items()}
+        cam = self.camera
+        pitch = np.radians(cam.pitch_deg + v["camera_pitch"].astype(np.float64))
+        t = self._look_texels
+        n = self.nv
+        t[0, :n, 0] = cam.offset[2] + v["camera_height"]
+        t[0, :n, 1], t[0, :n, 2] = np.cos(pitch), np.sin(pitch)
+        t[1, :n, :3], t[1, :n, 3] = v["light"], v["sky"]
+        t[2, :n, :3], t[3, :n, :3], t[4, :n, :3] = v["asphalt"], v["grass"], v["kerb"]
+        with self.ctx:
+            self.look_tex.write(t.tobytes())
+        self._looks_on = True
+
+    def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int, looks: bool = False):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
         cs = (math.cos(math.radians(cam.pitch_deg)), math.sin(math.radians(cam.pitch_deg)))
         tan_y = math.tan(math.radians(cam.fov_deg) / 2)
         values = {"proj": proj.T.tobytes(), "cam_offset": cam.offset, "pitch_cs": cs,
                   "grid": (cols, rows), "tan_half_fov": (tan_y * aspect, tan_y),
-                  "horizon_ndc": cs[1] / cs[0] / tan_y}
+                  "horizon_ndc": cs[1] / cs[0] / tan_y, "looks": int(looks)}
         for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
             for name, value in values.items():
                 if name not in p:   # not every program uses every uniform
@@ -641,7 +736,7 @@ class Renderer:
         c, k = np.nonzero(ok)
         return np.stack([c, self.chunk_first[k]], 1).astype(np.int32)
 
-    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs, grounds):
+    def _draw(self, cam_tex, kart_tex, num_cams, chunks, pairs, grounds, looks=False):
         """``grounds``: (track, first camera slot, number of cameras) for each ground draw."""
         ctx = self.ctx
         for i in range(4):   # a 5th plane halves llvmpipe's vertex throughput
@@ -652,6 +747,8 @@ class Renderer:
         kart_tex.use(2)
         self.solid_tex.use(3)
         self.sky_tex.use(4)
+        if looks:
+            self.look_tex.use(5)
         # front to back: the depth test then spares the shading of hidden ground and sky
         if len(pairs):
             self.pair_buf.write(pairs.tobytes())
@@ -662,6 +759,8 @@ class Renderer:
         for k, base, count in grounds:
             tex, vao = self.grounds[k]
             tex.use(1)
+            if looks:
+                self._classes[k].use(6)
             self.p_ground["cam_base"].value = int(base)
             vao.render(instances=int(count))
         self.vao_sky.render(vertices=4, instances=num_cams)
@@ -686,12 +785,12 @@ class Renderer:
             self.cam_tex.write(self._cam_texels.tobytes())
         self.fbo.use()
         self.fbo.clear(*SKY, 1.0, depth=1.0)
-        self._set_camera(self.camera, 1.0, self.cols, self.rows)
+        self._set_camera(self.camera, 1.0, self.cols, self.rows, self._looks_on)
         pairs = (self.visible_pairs(cams[:, :2], cams[:, 2:], p[:, :2], self.camera.fov_deg)
                  if self.show_other_karts and self.n > 1 else self._pairs[:0])
         chunks = self.visible_chunks(cams[:, :2], cams[:, 2:], self.camera.fov_deg)
         grounds = [(k, b, c) for k, (b, c) in enumerate(zip(self._cam_base, self._cam_count)) if c]
-        self._draw(self.cam_tex, self.pose_tex, self.nv, chunks, pairs, grounds)
+        self._draw(self.cam_tex, self.pose_tex, self.nv, chunks, pairs, grounds, self._looks_on)
         s = self.size
         n = self.nv
         if out is not None and self.cols == 1 and n == self.rows:

@@ -87,6 +87,11 @@ class TrainConfig:
     max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
     random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
                             "always starts on the start/finish line)")
+    randomize: str = _f("", "domain randomisation of the training karts (never in evaluation): each "
+                        "kart's light, sky, asphalt, grass and kerb colours, camera height and pitch "
+                        "and grip drawn anew every episode: 'default' (every field at its preset "
+                        "range), 'visual' (all but grip) and/or name=low:high items, e.g. "
+                        "'default,grip=0.95:1.05' (karting.env.randomize); '' = off")
     eval_freq: int = _f(50_000, "evaluate the deterministic policy every this many env steps "
                         "(keeps best.pt); 0 = only at the end")
     eval_episodes: int = _f(20, "episodes per evaluation (one lap each, from a standing start)")
@@ -133,14 +138,27 @@ class TrainConfig:
             problems.append(f"--league must be >= 0 (got {self.league})")
         if self.self_play > 1 and self.vector_envs % self.self_play:
             problems.append(f"--vector-envs ({self.vector_envs}) must be a multiple of --self-play ({self.self_play})")
+        problems += self._env_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def _env_problems(self) -> list:
+        """What is wrong with the opponents and randomisation flags."""
+        problems = []
+        try:
+            from ..env.randomize import parse_randomize
+            parse_randomize(self.randomize)
+        except ValueError as e:
+            problems.append(f"--randomize: {e}")
+        if self.racing and self.randomize:
+            problems.append("--randomize applies to time trials; it does not combine with --opponents")
         if self.racing:
             try:
                 from ..env.race_env import parse_opponents
                 parse_opponents(self.opponents, self.difficulty)
             except ValueError as e:
                 problems.append(f"--opponents/--difficulty: {e}")
-        if problems:
-            raise ValueError("; ".join(problems))
+        return problems
 
     @property
     def generated(self) -> bool:

@@ -101,14 +101,16 @@ class KartState:
 
 
 def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surface_at, params: KartParams,
-         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None, drag_scale=None) -> None:
+         dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None, drag_scale=None,
+         grip_scale=None) -> None:
     """Advance all karts by one control step of ``dt`` seconds, in place.
 
     ``steer_cmd`` and ``throttle_cmd`` are (N,) arrays in [-1, 1] (negative throttle = brake);
     ``surface_at(x, y) -> (N,) uint8`` gives the surface code under world points;
     ``contact(state, h)``, if given, resolves contacts between karts after every substep of
     ``h`` seconds (see :mod:`karting.sim.contact`); ``drag_scale`` (N,), if given, scales each
-    kart's aerodynamic drag (a kart in another's slipstream).
+    kart's aerodynamic drag (a kart in another's slipstream); ``grip_scale`` (N,), if given,
+    scales each kart's friction coefficients on every surface (domain randomisation).
     """
     p = params
     f32 = np.float32
@@ -131,6 +133,8 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
     sr = surface_at(s.x - lr * c, s.y - lr * sn)
     s.surface_front, s.surface_rear = sf.astype(f32), sr.astype(f32)
     mu_f, mu_r = mu_t[sf], mu_t[sr]
+    if grip_scale is not None:
+        mu_f, mu_r = mu_f * grip_scale, mu_r * grip_scale
     roll = f32(0.5) * (roll_t[sf] + roll_t[sr])
     for _ in range(substeps):
         s.steer += np.clip(steer_target - s.steer, -max_dsteer, max_dsteer)

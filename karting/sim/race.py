@@ -88,6 +88,7 @@ class Race:
             raise ValueError("karts of one world must be on one track")
         self.collidable = np.ones(n, bool)     # karts out of a race (finished, retired) are ghosts
         self.solver = None
+        self.grip_scale = None     # (N,) float32 friction factors (domain randomisation), or None
         if contacts:
             from .contact import ContactSolver
             self.solver = ContactSolver(params.mass_kg, params.yaw_inertia_kgm2)
@@ -200,7 +201,7 @@ class Race:
             self.solver.prepare(st, self.world, self.collidable, dt)
             drag = self.slipstream()
         physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt,
-                     contact=self.solver, drag_scale=drag)
+                     contact=self.solver, drag_scale=drag, grip_scale=self.grip_scale)
         self.steps += 1
         self.time_s += dt
 
