@@ -19,6 +19,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 
 
 def overrides(pairs) -> dict:
@@ -154,8 +156,37 @@ def summary(args):
                   f"{100 * (x['best_completion'] or 0):.0f} % ({x['best_episodes']}) / {_lap(x['best_lap'])} | "
                   f"{b['lapped']}/{b['tracks']} ({b['real_lapped']}/{b['real_tracks']}) / {b['at_pace']} / "
                   f"{100 * b['valid_lap_rate']:.0f} % / {b['score']:.1f} |")
+        groups: dict = {}
+        for r in benched:
+            groups.setdefault(reliability(r)["label"], []).append(r)
+        if any(len(g) > 1 for g in groups.values()):
+            _group_table(groups)
     print(f"\n{met} of {len(args.summary)} runs meet the targets (best.pt >= 95 % over the final evaluation; "
           f"no evaluation below 80 % after the first >= 90 % one)")
+
+
+def _group_table(groups: dict) -> None:
+    """The ablation table: per label (configuration), the mean over its seeds and the range."""
+    def stat(vals, fmt):
+        vals = [v for v in vals if v is not None and math.isfinite(v)]
+        if not vals:
+            return "-"
+        return fmt.format(np.mean(vals)) + (f" ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
+                                            if len(vals) > 1 else "")
+    print("\n| configuration | seeds | circuit.png: best.pt completion | best lap [s] | steps to >= 90 % "
+          "[thousands] | benchmark: test tracks lapped (of 31) | real circuits lapped (of 11) | score |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, runs in groups.items():
+        xs = [reliability(r) for r in runs]
+        bs = [r["benchmark"]["test"] for r in runs]
+        f90 = [x["first_90"]["global_step"] / 1e3 if x["first_90"] else None for x in xs]
+        never = sum(v is None for v in f90)
+        print(f"| {label} | {', '.join(str(x['seed']) for x in xs)} | "
+              f"{stat([100 * (x['best_completion'] or 0) for x in xs], '{:.0f} %')} | "
+              f"{stat([x['best_lap'] for x in xs], '{:.2f}')} | "
+              f"{stat(f90, '{:.0f}')}{f' ({never} never)' if never else ''} | "
+              f"{stat([b['lapped'] for b in bs], '{:.1f}')} | {stat([b['real_lapped'] for b in bs], '{:.1f}')} | "
+              f"{stat([b['score'] for b in bs], '{:.1f}')} |")
 
 
 def plot(args):
@@ -166,7 +197,9 @@ def plot(args):
     for f in args.plot:
         r = json.loads(Path(f).read_text())
         h = r["history"]
-        label = f"{r.get('label') or r['config']['precision']} (seed {r['config']['seed']}, {r['fps']:,.0f} steps/s)"
+        name = r.get("label") or r["config"]["precision"]
+        seed = "" if "seed" in name else f"seed {r['config']['seed']}, "
+        label = f"{name} ({seed}{r['fps']:,.0f} steps/s)"
         steps = [x["global_step"] / 1e3 for x in h]
         mins = [x["wall_s"] / 60 for x in h]
         comp = [100 * x["completion_rate"] for x in h]
