@@ -250,3 +250,47 @@ def test_a_value_only_update_leaves_the_policy_unchanged():
     after = agent.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("critic.") for k in changed)
+
+
+def test_the_benchmark_says_where_and_how_fast_an_episode_ended(ring_track):
+    """EndWatch snapshots each kart's last steps at the step it first leaves the track and at the
+    step its episode ends; where_it_ended turns them into metres into the lap, the corner's
+    radius and the speed against the expert's."""
+    from karting.benchmark import END_WINDOW, EndWatch, _failures, where_it_ended
+    from karting.env import KartingVectorEnv
+    from karting.rl.evaluate import evaluate
+    from karting.sim.expert import PurePursuit
+    env = KartingVectorEnv(ring_track, num_envs=3, show_other_karts=False, max_episode_steps=600)
+    watch, seen, offs = EndWatch(3), [], []
+
+    def on_step(env, alive):
+        seen.append((env.batch.idx.copy(), env.batch.state.speed.copy()))
+        offs.append(env.batch.off_track.copy())
+        watch(env, alive)
+    # full throttle, each kart with its own fixed steering: they leave the ellipse at different places
+    steer = np.float32([0.0, 0.15, -0.3])
+    res, end = evaluate(None, env, actor=lambda obs: np.stack([steer, np.ones(3, np.float32)], 1), on_step=on_step)
+    watch.finish()
+    env.close()
+    assert not any(r.completed for r in res)
+    vt = PurePursuit(ring_track).v_target[0]
+    for i in range(3):
+        idx, v = watch.ended[i]
+        last = end[i] - 1
+        assert len(idx) == min(END_WINDOW, end[i])
+        assert idx[-1] == seen[last][0][i] and v[-1] == seen[last][1][i]      # its final step
+        assert idx[0] == seen[last - len(idx) + 1][0][i]
+        f = where_it_ended(ring_track, vt, idx, v)
+        assert f["at_m"] == pytest.approx(idx[-1] * ring_track.spacing, abs=0.1)
+        assert 0 <= f["at_m"] < ring_track.length
+        # the ellipse's centre line (semi-axes ~58 x 35 m): radii from b^2/a = 21 m to a^2/b = 95 m
+        assert 18 < f["corner_radius_m"] < 100
+        assert f["speed_ratio"] == pytest.approx(float((v / np.maximum(vt[idx], 1)).max()), abs=0.01)
+        # where it first left the track: the snapshot ends at the first step off the track
+        idx, v = watch.left[i]
+        first_off = next(k for k, off in enumerate(offs) if off[i])
+        assert idx[-1] == seen[first_off][0][i] and first_off <= last
+        assert watch.went_wrong(i) is watch.left[i]
+    row = {"lapped": False, "failures": [{"end": r.end, **where_it_ended(ring_track, vt, *watch.went_wrong(i))}
+                                         for i, r in enumerate(res)]}
+    assert "went wrong at" in _failures(row) and "m-radius corner" in _failures(row)
