@@ -186,14 +186,19 @@ def bench_multitrack(paths, n, calls, repeats):
     """``n`` karts on one track and ``n`` karts spread over ``len(paths)`` tracks, alternating
     blocks in one run; steps/s of each and the per-block ratio."""
     from .env import make_train_envs
-    one = make_train_envs(paths[:1], n, random_start=True)
-    many = make_train_envs(paths, n, random_start=True)
+    return side_by_side(make_train_envs(paths[:1], n, random_start=True),
+                        make_train_envs(paths, n, random_start=True), calls, repeats)
+
+
+def side_by_side(first, second, calls, repeats):
+    """Steps/s of two vector envs in alternating blocks (closed afterwards): the medians of each
+    and the median per-block ratio second / first."""
     r1, r2 = [], []
     for _ in range(repeats):
-        r1.append(bench_vector(one, calls, 1)[0])
-        r2.append(bench_vector(many, calls, 1)[0])
-    one.close()
-    many.close()
+        r1.append(bench_vector(first, calls, 1)[0])
+        r2.append(bench_vector(second, calls, 1)[0])
+    first.close()
+    second.close()
     ratios = [b / a for a, b in zip(r1, r2)]
     return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
 
@@ -203,16 +208,9 @@ def bench_randomize(track, n, calls, repeats):
     looks in the shaders, per-kart grip), alternating blocks in one run; steps/s of each and the
     median per-block ratio."""
     from .env import KartingVectorEnv
-    plain = KartingVectorEnv(track, num_envs=n, random_start=True)
-    dr = KartingVectorEnv(track, num_envs=n, random_start=True, randomize="default")
-    r1, r2 = [], []
-    for _ in range(repeats):
-        r1.append(bench_vector(plain, calls, 1)[0])
-        r2.append(bench_vector(dr, calls, 1)[0])
-    plain.close()
-    dr.close()
-    ratios = [b / a for a, b in zip(r1, r2)]
-    return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios))
+    return side_by_side(KartingVectorEnv(track, num_envs=n, random_start=True),
+                        KartingVectorEnv(track, num_envs=n, random_start=True, randomize="default"),
+                        calls, repeats)
 
 
 def bench_race(track, n, calls, repeats, render=True):
