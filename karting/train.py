@@ -147,10 +147,11 @@ class WeightAverage:
                 e.copy_(b)
 
 
-def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0):
+def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0, expert=None):
     """Fill ``buf`` with one rollout of the current policy from ``obs``; returns the next
     observation. ``scaler`` (or None) scales the stored rewards; ``times`` accumulates the time
-    spent in the policy and in the env."""
+    spent in the policy and in the env; ``expert`` (a BatchExpert, --bc-coef) labels each state
+    with its action in ``buf.expert_actions``."""
     import torch
     from .rl.policy import obs_to_tensors
     n = envs.num_envs
@@ -163,6 +164,9 @@ def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_st
         with torch.inference_mode():
             action, logp, _, value = net.get_action_and_value(v.to(device), tel.to(device))
         buf.actions[t], buf.logprobs[t], buf.values[t] = action.cpu(), logp.cpu(), value.cpu()
+        if expert is not None:
+            expert.refresh()                 # a pool may have replaced a track
+            buf.expert_actions[t] = torch.from_numpy(expert.act())
         te = time.perf_counter()
         obs, reward, term, trunc, info = envs.step(buf.actions[t].numpy())
         times["env"] += time.perf_counter() - te
@@ -286,6 +290,14 @@ def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, dev
     return out
 
 
+def _labeller(cfg: TrainConfig, envs):
+    """With --bc-coef: the scripted expert that labels every training state with its action."""
+    if cfg.bc_coef <= 0:
+        return None
+    from .rl.bc import BatchExpert
+    return BatchExpert(envs)
+
+
 def _renew_pool(pool, stats, envs, writer, global_step) -> None:
     """With a track pool: replace its oldest tracks when enough episodes have finished."""
     if pool is None:
@@ -368,7 +380,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
         f"GL renderer: {envs.batch.renderer.gl_renderer}")
     bc_summary = _warm_start(cfg, ckpt, agent, shadow, envs, scaler, writer, device, log, average)
-    buf = RolloutBuffer(t_len, n, envs.single_observation_space)
+    buf = RolloutBuffer(t_len, n, envs.single_observation_space, expert_actions=cfg.bc_coef > 0)
+    expert = _labeller(cfg, envs)
     gen = torch.Generator().manual_seed(cfg.seed + update)
     obs, info = envs.reset(seed=cfg.seed + update)
     stats = EpisodeStats(n, envs.track_lengths)
@@ -417,7 +430,7 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             if cfg.anneal_lr:
                 _anneal(optimizer, cfg, global_step)
             obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
-                                  device, times, global_step, t0)
+                                  device, times, global_step, t0, expert)
             global_step += n * t_len
             update += 1
             _renew_pool(pool, stats, envs, writer, global_step)
@@ -429,8 +442,9 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
                                    next_value, cfg.gamma, cfg.gae_lambda)
             batch = buf.minibatch_source(adv, ret, device)
             warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
-            upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm), generator=gen,
-                             shadow=shadow)
+            bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (update - 1)
+            upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm, bc_coef=bc_coef),
+                             generator=gen, shadow=shadow)
             _update_telemetry_norm(cfg, agent, batch)
             if shadow is not None:
                 shadow.pull()

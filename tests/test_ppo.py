@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import torch
 
@@ -125,3 +127,20 @@ def test_low_precision_copy_trains_the_float32_master():
         a32 = agent.get_action_and_value(b["vision"], b["telemetry"], deterministic=True)[0]
         a16 = shadow.work.get_action_and_value(b["vision"], b["telemetry"], deterministic=True)[0]
     assert a16.dtype == torch.float32 and (a16 - a32).abs().max() < 0.05
+
+
+def test_the_bc_term_pulls_the_mean_towards_the_experts_actions():
+    """--bc-coef: with expert labels in the batch, the update's loss includes the squared error of
+    the policy's mean to them; a strong enough weight wins against the advantages."""
+    agent, b = make_batch()
+    b["expert_actions"] = torch.stack([-torch.ones(len(b["actions"])), torch.zeros(len(b["actions"]))], 1)
+    start = mean_left(agent, b)
+    runs = {}
+    for coef in (0.0, 5.0):
+        a = copy.deepcopy(agent)
+        opt = torch.optim.Adam(a.parameters(), lr=3e-4)
+        stats = ppo_update(a, opt, b, UpdateConfig(n_epochs=4, batch_size=32, bc_coef=coef),
+                           generator=torch.Generator().manual_seed(0))
+        runs[coef] = (mean_left(a, b), stats)
+    assert runs[0.0][0] > start and "bc_loss" not in runs[0.0][1]         # the advantages: left
+    assert runs[5.0][0] < start - 0.01 and np.isfinite(runs[5.0][1]["bc_loss"])   # the expert: right

@@ -239,3 +239,17 @@ def test_weight_average_drives_evaluations_and_checkpoints(ring_png, tmp_path):
                      "--policy-ema", "0.9", "--resume-from", str(d / "final.pt")) == 0
     after = load_checkpoint(d / "final.pt")
     assert after["update"] == 3 and "train_model" in after
+
+
+def test_bc_coef_labels_training_states_with_the_expert(ring_png, tmp_path):
+    """--bc-coef: the expert labels every rollout state and the BC term is logged (decaying)."""
+    with pytest.raises(ValueError, match="--bc-coef"):
+        TrainConfig(bc_coef=-1)
+    with pytest.raises(ValueError, match="does not combine with --opponents"):
+        TrainConfig(bc_coef=0.5, opponents="1")
+    out = tmp_path / "o"
+    assert run_train(ring_png, out, "--timesteps", "128", "--save-name", "bcc", "--eval-freq", "0",
+                     "--bc-coef", "1.0", "--bc-coef-decay", "0.5") == 0
+    s = scalars(out / "tensorboard" / "bcc")
+    assert "train/bc_loss" in s and len(s["train/bc_loss"]) == 2
+    assert all(np.isfinite(v) and v >= 0 for _, v in s["train/bc_loss"])

@@ -9,8 +9,11 @@ import torch
 class RolloutBuffer:
     """One rollout of ``n_steps`` x ``n_envs``: observations, actions, log-probs, values,
     rewards, ends and the valid mask."""
-    def __init__(self, n_steps: int, n_envs: int, observation_space, action_dim: int = 2):
+    def __init__(self, n_steps: int, n_envs: int, observation_space, action_dim: int = 2,
+                 expert_actions: bool = False):
         t, n = n_steps, n_envs
+        # the expert's action in each state (--bc-coef): labels for the behaviour-cloning term
+        self.expert_actions = torch.zeros((t, n, action_dim)) if expert_actions else None
         self.vision = torch.zeros((t, n) + observation_space["vision"].shape, dtype=torch.uint8)
         self.telemetry = torch.zeros((t, n) + observation_space["telemetry"].shape)
         self.actions = torch.zeros((t, n, action_dim))
@@ -23,7 +26,8 @@ class RolloutBuffer:
         """The rollout flattened to ``(n_steps * n_envs, ...)`` tensors on ``device``, with the
         advantages and returns, as ``ppo_update`` takes it."""
         flat = lambda x: x.reshape((-1,) + tuple(x.shape[2:]))  # noqa: E731
-        return {"vision": flat(self.vision).to(device), "telemetry": flat(self.telemetry).to(device),
+        extra = {} if self.expert_actions is None else {"expert_actions": flat(self.expert_actions).to(device)}
+        return {**extra, "vision": flat(self.vision).to(device), "telemetry": flat(self.telemetry).to(device),
                 "actions": flat(self.actions).to(device), "logprobs": flat(self.logprobs).to(device),
                 "values": flat(self.values).to(device),
                 "advantages": torch.from_numpy(advantages.reshape(-1)).to(device),

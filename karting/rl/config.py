@@ -40,6 +40,11 @@ class TrainConfig:
     bc_steps: int = _f(65_536, "with --bc: kart-steps of data (half the expert driving, half DAgger)")
     bc_rounds: int = _f(2, "with --bc: DAgger rounds after the expert's own driving (0 = plain cloning)")
     bc_epochs: int = _f(3, "with --bc: passes over the aggregated data after each round")
+    bc_coef: float = _f(0.0, "keep PPO near the expert: the scripted expert labels every training state "
+                        "and this weight x the squared error of the policy's mean to its action joins "
+                        "the PPO loss (DAPG's behaviour-cloning term; needs time trials); 0 = off")
+    bc_coef_decay: float = _f(1.0, "with --bc-coef: the weight is multiplied by this after every PPO update "
+                              "(e.g. 0.995: halves every ~140 updates)")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
@@ -150,6 +155,11 @@ class TrainConfig:
             parse_randomize(self.randomize)
         except ValueError as e:
             problems.append(f"--randomize: {e}")
+        if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:
+            problems.append(f"--bc-coef must be >= 0 and --bc-coef-decay in (0, 1] (got {self.bc_coef}, "
+                            f"{self.bc_coef_decay})")
+        if self.racing and self.bc_coef > 0:
+            problems.append("--bc-coef labels time trials with the expert; it does not combine with --opponents")
         if self.racing and self.randomize:
             problems.append("--randomize applies to time trials; it does not combine with --opponents")
         if self.racing:

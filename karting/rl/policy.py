@@ -125,16 +125,19 @@ class Agent(nn.Module):
         """(B,) value estimates."""
         return self.critic(self.features(vision, telemetry)).squeeze(-1).float()
 
+    def distribution(self, vision: torch.Tensor, telemetry: torch.Tensor) -> tuple:
+        """(the policy's Gaussian over actions, value) for a batch of observations."""
+        h = self.features(vision, telemetry)
+        mean = self.actor(h).float()   # float32 even in a bfloat16 copy: log-probs need it
+        return Normal(mean, self.log_std.float().expand_as(mean).exp()), self.critic(h).squeeze(-1).float()
+
     def get_action_and_value(self, vision: torch.Tensor, telemetry: torch.Tensor, action: torch.Tensor | None = None,
                              deterministic: bool = False) -> tuple:
         """(action, log-prob, entropy, value); ``action`` given -> its log-prob under the policy."""
-        h = self.features(vision, telemetry)
-        mean = self.actor(h).float()   # float32 even in a bfloat16 copy: log-probs need it
-        dist = Normal(mean, self.log_std.float().expand_as(mean).exp())
+        dist, value = self.distribution(vision, telemetry)
         if action is None:
-            action = mean if deterministic else dist.sample()
-        return (action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1),
-                self.critic(h).squeeze(-1).float())
+            action = dist.mean if deterministic else dist.sample()
+        return action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1), value
 
 
 def obs_to_tensors(obs: dict, device="cpu") -> tuple:

@@ -55,6 +55,7 @@ class UpdateConfig:
     target_kl: float | None = None   # stop the epochs early when approx KL exceeds this
     normalize_advantages: bool = True
     value_only: bool = False         # train the critic alone (the policy terms are left out)
+    bc_coef: float = 0.0             # weight of the behaviour-cloning term (batch["expert_actions"])
 
 
 class LowPrecisionCopy:
@@ -97,7 +98,10 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
     ``batch``: tensors ``vision`` (B, 84, 84, C) uint8, ``telemetry`` (B, T), ``actions`` (B, A),
     ``logprobs``, ``values``, ``advantages``, ``returns`` (B,), optional ``valid`` (B,) bool.
     ``shadow``: a ``LowPrecisionCopy`` of ``agent`` to run the passes in bfloat16 (``optimizer``
-    steps ``agent``'s float32 parameters either way).
+    steps ``agent``'s float32 parameters either way). With ``cfg.bc_coef`` > 0 and
+    ``batch["expert_actions"]`` (B, A), the loss also pulls the policy's mean towards the
+    expert's action in each state: ``bc_coef`` x mean squared error (DAPG's behaviour-cloning
+    term, Rajeswaran et al. 2018, here on the policy's own states, labelled as in DAgger).
     """
     net = agent if shadow is None else shadow.work
     valid = batch.get("valid")
@@ -112,8 +116,9 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
         perm = idx_all[torch.randperm(n, generator=generator)]
         for start in range(0, n, cfg.batch_size):
             mb = perm[start:start + cfg.batch_size]
-            _, newlogprob, entropy, newvalue = net.get_action_and_value(
-                batch["vision"][mb], batch["telemetry"][mb], batch["actions"][mb])
+            dist, newvalue = net.distribution(batch["vision"][mb], batch["telemetry"][mb])
+            newlogprob = dist.log_prob(batch["actions"][mb]).sum(-1)
+            entropy = dist.entropy().sum(-1)
             logratio = newlogprob - batch["logprobs"][mb]
             ratio = logratio.exp()
             with torch.no_grad():
@@ -134,6 +139,10 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                 v_loss = 0.5 * ((newvalue - ret) ** 2).mean()
             ent = entropy.mean()
             loss = cfg.vf_coef * v_loss if cfg.value_only else pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+            bc_loss = None
+            if cfg.bc_coef > 0 and not cfg.value_only and "expert_actions" in batch:
+                bc_loss = ((dist.mean - batch["expert_actions"][mb].clamp(-1, 1)) ** 2).mean()
+                loss = loss + cfg.bc_coef * bc_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if shadow is not None:
@@ -148,6 +157,8 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                 shadow.pull()
             stats = {"policy_gradient_loss": pg_loss.item(), "value_loss": v_loss.item(),
                      "entropy_loss": -ent.item()}
+            if bc_loss is not None:
+                stats["bc_loss"] = bc_loss.item()
         recent_kl = np.mean(approx_kls[-max(1, n // cfg.batch_size):]) if approx_kls else 0.0
         if cfg.target_kl is not None and approx_kls and recent_kl > cfg.target_kl:
             stopped_early = True

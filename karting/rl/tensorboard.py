@@ -11,6 +11,8 @@ def log_update(writer, step: int, upd: dict, learning_rate: float, fps: float, s
     """One PPO update's statistics and the rollout's episode statistics."""
     for k in UPDATE_KEYS:
         writer.add_scalar(f"train/{k}", upd[k], step)
+    if "bc_loss" in upd:            # --bc-coef: how far the policy's mean is from the expert's action
+        writer.add_scalar("train/bc_loss", upd["bc_loss"], step)
     writer.add_scalar("train/learning_rate", learning_rate, step)
     writer.add_scalar("train/fps", fps, step)
     if stats.returns:
