@@ -173,9 +173,9 @@ def _group_table(groups: dict) -> None:
             return "-"
         return fmt.format(np.mean(vals)) + (f" ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
                                             if len(vals) > 1 else "")
-    print("\n| configuration | seeds | circuit.png: best.pt completion | best lap [s] | steps to >= 90 % "
+    print("\n| configuration | seeds | circuit.png: best.pt completion | valid laps | best lap [s] | steps to >= 90 % "
           "[thousands] | benchmark: test tracks lapped (of 31) | real circuits lapped (of 11) | score |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, runs in groups.items():
         xs = [reliability(r) for r in runs]
         bs = [r["benchmark"]["test"] for r in runs]
@@ -183,6 +183,7 @@ def _group_table(groups: dict) -> None:
         never = sum(v is None for v in f90)
         print(f"| {label} | {', '.join(str(x['seed']) for x in xs)} | "
               f"{stat([100 * (x['best_completion'] or 0) for x in xs], '{:.0f} %')} | "
+              f"{stat([100 * (x['best_valid'] or 0) for x in xs], '{:.0f} %')} | "
               f"{stat([x['best_lap'] for x in xs], '{:.2f}')} | "
               f"{stat(f90, '{:.0f}')}{f' ({never} never)' if never else ''} | "
               f"{stat([b['lapped'] for b in bs], '{:.1f}')} | {stat([b['real_lapped'] for b in bs], '{:.1f}')} | "
