@@ -28,7 +28,6 @@ field                     what varies                                    allowed
 """
 from __future__ import annotations
 
-import colorsys
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -144,6 +143,20 @@ def neutral(n: int) -> dict:
     return {k: np.full(n, LIMITS[k][2], np.float32) for k in LIMITS}
 
 
+def _hue_to_rgb(hue: np.ndarray, s: float, v: float) -> np.ndarray:
+    """(n, 3) float32 RGB of hues in [0, 1) at saturation ``s`` and value ``v`` (colorsys's
+    HSV, vectorised: no per-kart Python loop at each reset)."""
+    h6 = (np.asarray(hue, np.float64) % 1.0) * 6.0
+    i = np.floor(h6).astype(np.int64) % 6
+    f = h6 - np.floor(h6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    vv = np.full_like(f, v)
+    pp = np.full_like(f, p)
+    table = [(vv, t, pp), (q, vv, pp), (pp, vv, t), (pp, q, vv), (t, pp, vv), (vv, pp, q)]
+    rgb = [np.choose(i, [row[c] for row in table]) for c in range(3)]
+    return np.stack(rgb, 1).astype(np.float32)
+
+
 def looks(values: dict) -> dict:
     """The renderer's per-camera colour gains from the drawn values: light (n, 3), sky (n,),
     asphalt (n, 3), grass (n, 3), kerb (n, 3) colour, camera height and pitch offsets (n,)."""
@@ -152,8 +165,7 @@ def looks(values: dict) -> dict:
     hue = values["grass_hue"]
     grass = values["grass"][:, None] * np.stack([1 + hue, np.ones_like(hue), 1 - hue], 1)
     asphalt = np.repeat(values["asphalt"][:, None], 3, 1)
-    kerb = np.array([colorsys.hsv_to_rgb(float(h) % 1.0, 0.85, 200 / 255) for h in values["kerb"]],
-                    np.float32).reshape(-1, 3)
+    kerb = _hue_to_rgb(values["kerb"], 0.85, 200 / 255)
     return {"light": light.astype(np.float32), "sky": values["sky"].astype(np.float32),
             "asphalt": asphalt.astype(np.float32), "grass": grass.astype(np.float32), "kerb": kerb,
             "camera_height": values["camera_height"].astype(np.float32),
