@@ -56,6 +56,7 @@ class EndWatch:
         self.v = np.zeros((END_WINDOW, n), np.float32)
         self.t, self.prev = 0, np.ones(n, bool)
         self.ended, self.left = [None] * n, [None] * n
+        self._has_left = np.zeros(n, bool)
 
     def __call__(self, env, alive):
         self._snap(self.prev & ~alive, self.ended)
@@ -64,7 +65,9 @@ class EndWatch:
         k = self.t % END_WINDOW
         self.idx[k], self.v[k] = b.idx, b.state.speed
         self.t += 1
-        self._snap(self.prev & b.off_track & np.array([x is None for x in self.left]), self.left)
+        new = self.prev & b.off_track & ~self._has_left
+        self._has_left |= new
+        self._snap(new, self.left)
 
     def finish(self) -> None:
         self._snap(self.prev, self.ended)
