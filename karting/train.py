@@ -491,6 +491,9 @@ def build_parser():
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an earlier run saved under the same --save-name")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop PPO after this much wall time (after any --bc phase), as if "
+                         "--timesteps were reached: final evaluation, final.pt (default: no limit)")
     return ap
 
 
@@ -501,9 +504,12 @@ def main(argv=None, on_checkpoint=None):
     from .env.render import RendererUnavailable
     from .track import TrackError
     try:
+        if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+            raise ValueError(f"--max-minutes must be a positive number of minutes, got {args.max_minutes}")
         cfg = from_args(args)
         summary = train(cfg, progress=not args.no_progress, overwrite=args.overwrite,
-                        on_checkpoint=on_checkpoint)
+                        on_checkpoint=on_checkpoint,
+                        max_wall_s=None if args.max_minutes is None else args.max_minutes * 60)
     except (ValueError, TrackError, CheckpointError, RendererUnavailable, CheckpointDirInUse) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -102,11 +102,22 @@ def test_an_existing_run_is_not_overwritten_by_accident(first_run, ring_png, cap
     (["--resume-from", "missing.pt"], "no such model file"),
     (["--opponents", "2", "--difficulty", "legend"], "unknown difficulty"),
     (["--self-play", "3", "--vector-envs", "4"], "must be a multiple of --self-play"),
+    (["--max-minutes", "0"], "--max-minutes must be a positive number"),
+    (["--max-minutes", "nan"], "--max-minutes must be a positive number"),
 ])
 def test_bad_arguments_get_clear_errors(ring_png, tmp_path, capsys, args, match):
     argv = ["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY, *args]
     assert train.main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_max_minutes_stops_the_run_early_with_a_final_evaluation(ring_png, tmp_path):
+    rc = run_train(ring_png, tmp_path, "--timesteps", "1e9", "--max-minutes", "0.0001",
+                   "--save-name", "wall")
+    assert rc == 0
+    final = load_checkpoint(tmp_path / "checkpoints" / "wall" / "final.pt")
+    assert 64 <= final["global_step"] < 1e9            # one update, then the wall budget ended it
+    assert final["eval"] is not None and "completion_rate" in final["eval"]
 
 
 def test_help_explains_every_flag_with_units(capsys):
