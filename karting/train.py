@@ -90,7 +90,10 @@ def _restore(ckpt, path, agent, optimizer, scaler, log=print, ema=None):
         agent.load_state_dict(ckpt.get("train_model", ckpt["model"]))
         if ema is not None:        # the average goes on from the saved one (or starts at the weights)
             ema.load_state_dict(ckpt["model"] if "train_model" in ckpt else agent.state_dict())
-        optimizer.load_state_dict(ckpt["optimizer"])
+        if "optimizer" in ckpt:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        else:
+            log(f"{path} holds no optimizer state (an exported model): fine-tuning with a fresh optimizer")
     except (RuntimeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: does not fit this network or optimizer: "
                               f"{str(e).splitlines()[0][:300]}") from None

@@ -76,6 +76,28 @@ def test_resume_continues_steps_optimizer_and_normalisation(first_run, ring_png)
     assert [s for s, _ in tags["train/approx_kl"]] == [64, 128, 192]
 
 
+def test_an_exported_model_is_small_loads_and_fine_tunes_with_a_fresh_optimizer(first_run, ring_png, tmp_path,
+                                                                                 capsys):
+    from karting.rl.checkpoint import export_model, load_agent
+    _, out = first_run
+    src = out / "checkpoints" / "t1" / "final.pt"
+    dst = export_model(src, tmp_path / "shipped.pt", note={"command": "python -m karting.train ..."})
+    full, slim = load_checkpoint(src), load_checkpoint(dst)
+    assert "optimizer" not in slim and "train_model" not in slim and "torch_rng" not in slim
+    assert slim["export_note"]["command"].startswith("python -m karting.train")
+    assert dst.stat().st_size < 0.5 * src.stat().st_size
+    assert all(torch.equal(full["model"][k], slim["model"][k]) for k in full["model"])
+    agent, cfg, _ = load_agent(dst)
+    assert cfg.to_dict() == full["config"]
+    rc = run_train(ring_png, tmp_path, "--timesteps", str(slim["global_step"] + 64), "--save-name", "ft",
+                   "--resume-from", str(dst), "--eval-freq", "0")
+    assert rc == 0
+    assert "fine-tuning with a fresh optimizer" in capsys.readouterr().out
+    ft = load_checkpoint(tmp_path / "checkpoints" / "ft" / "final.pt")
+    assert ft["global_step"] == slim["global_step"] + 64
+    assert {int(s["step"]) for s in ft["optimizer"]["state"].values()} == {4}   # Adam started afresh
+
+
 def test_resume_with_another_architecture_is_refused(first_run, ring_png, capsys):
     _, out = first_run
     rc = run_train(ring_png, out, "--timesteps", "256", "--save-name", "t1", "--frame-stack", "2",

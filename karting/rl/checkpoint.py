@@ -109,3 +109,19 @@ def load_agent(path: str | Path, device="cpu", as_trained: bool = False) -> tupl
         from .ppo import LowPrecisionCopy
         agent = LowPrecisionCopy(agent).work
     return agent, cfg, data
+
+
+EXPORT_KEYS = ("model", "config", "global_step", "update", "best_score", "eval", "reward_scaler")
+
+
+def export_model(src: str | Path, dst: str | Path, note: dict | None = None) -> Path:
+    """A model file to publish or ship: the driving weights (the weight average where the run
+    kept one), config, step count, last evaluation and reward scaler of ``src``, without the
+    optimizer state, the raw training weights and the RNG state (a third of the size or less).
+    ``note`` (plain data: the command, wall time...) is stored as ``export_note``. It loads like
+    any model file; ``karting.train --resume-from`` on it fine-tunes with a fresh optimizer."""
+    data = load_checkpoint(src)
+    payload = {k: data[k] for k in EXPORT_KEYS if k in data}
+    if note is not None:
+        payload["export_note"] = note
+    return save_checkpoint(dst, payload)
