@@ -174,6 +174,30 @@ def test_a_shipped_model_name_resolves_or_says_it_is_missing(monkeypatch, tmp_pa
     assert models.resolve_model("some/file.pt") == Path("some/file.pt")
 
 
+def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_trained_on():
+    """karting/models/generalist.pt: in the package, <= 10 MB, the exported form (no optimizer),
+    trained on generated tracks, with its command inside; and it drives: 4 standing starts on
+    the benchmark's gen_900010 (a 685 m test track, never drawn in training; it lapped 5 of 5 in
+    the benchmark at 1.03x the expert)."""
+    from karting import models
+    from karting.benchmark import BENCHMARK_DIR
+    from karting.rl.checkpoint import load_agent
+    from karting.rl.evaluate import evaluate, make_eval_env
+    path = models.SHIPPED["generalist"]
+    assert path.is_file(), "karting/models/generalist.pt is missing from the package"
+    assert path.stat().st_size <= 10 * 2**20
+    agent, cfg, data = load_agent("generalist", as_trained=True)
+    assert "optimizer" not in data and "train_model" not in data
+    assert cfg.track.startswith("generated") and cfg.bc == "expert"
+    assert data["export_note"]["command"].startswith("python -m karting.train --track generated")
+    env = make_eval_env(BENCHMARK_DIR / "gen_900010.png", 4, cfg)
+    try:
+        results, _ = evaluate(agent, env, seed=0)
+    finally:
+        env.close()
+    assert sum(r.completed for r in results) >= 3, [r.end for r in results]
+
+
 def test_the_benchmark_split_is_frozen():
     from karting.benchmark import BENCHMARK_DIR, split_tracks
     from karting.track.pool import BENCHMARK_SEEDS
