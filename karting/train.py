@@ -328,6 +328,35 @@ def _make_envs(cfg: TrainConfig, tracks: list, n: int):
                            randomize=cfg.randomize or None)
 
 
+
+class GracefulStop:
+    """Ctrl-C during the training loop: the first SIGINT sets ``requested`` (the loop ends after
+    the current update, so no checkpoint write, TensorBoard queue or GL call is cut in half);
+    a second one raises KeyboardInterrupt at once. Only in the main thread; elsewhere a no-op."""
+
+    def __init__(self):
+        self.requested, self._old = False, None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        return False
+
+
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
           max_wall_s: float | None = None, on_checkpoint=None) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
@@ -420,8 +449,10 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
             f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}{_ends_text(s)}"
             f"{_race_text(s)}")
 
-    def time_left():
-        return max_wall_s is None or time.perf_counter() - t0 < max_wall_s
+    stop = GracefulStop()
+
+    def time_left():         # False once the wall budget is spent or Ctrl-C asked to stop
+        return not stop.requested and (max_wall_s is None or time.perf_counter() - t0 < max_wall_s)
 
     # ---- the loop: rollout, GAE, PPO update, logging, checkpoints, evaluation
     if bc_summary is not None:
@@ -429,48 +460,51 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         bc_summary["eval"] = evaluator.last
     interrupted = False
     try:
-        while global_step < cfg.timesteps and time_left():
-            if cfg.anneal_lr:
-                _anneal(optimizer, cfg, global_step)
-            obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
-                                  device, times, global_step, t0, expert)
-            global_step += n * t_len
-            update += 1
-            _renew_pool(pool, stats, envs, writer, global_step)
+        with stop:
+            while global_step < cfg.timesteps and time_left():
+                if cfg.anneal_lr:
+                    _anneal(optimizer, cfg, global_step)
+                obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
+                                      device, times, global_step, t0, expert)
+                global_step += n * t_len
+                update += 1
+                _renew_pool(pool, stats, envs, writer, global_step)
 
-            tu = time.perf_counter()
-            with torch.inference_mode():
-                next_value = net.get_value(*obs_to_tensors(obs, device)).cpu().numpy()
-            adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
-                                   next_value, cfg.gamma, cfg.gae_lambda)
-            batch = buf.minibatch_source(adv, ret, device)
-            warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
-            bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (update - 1)
-            upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm, bc_coef=bc_coef),
-                             generator=gen, shadow=shadow)
-            _update_telemetry_norm(cfg, agent, batch)
-            if shadow is not None:
-                shadow.pull()
-            average.update(agent)
-            league.maybe_snapshot(agent, global_step)
-            times["update"] += time.perf_counter() - tu
+                tu = time.perf_counter()
+                with torch.inference_mode():
+                    next_value = net.get_value(*obs_to_tensors(obs, device)).cpu().numpy()
+                adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
+                                       next_value, cfg.gamma, cfg.gae_lambda)
+                batch = buf.minibatch_source(adv, ret, device)
+                warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
+                bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (update - 1)
+                upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm, bc_coef=bc_coef),
+                                 generator=gen, shadow=shadow)
+                _update_telemetry_norm(cfg, agent, batch)
+                if shadow is not None:
+                    shadow.pull()
+                average.update(agent)
+                league.maybe_snapshot(agent, global_step)
+                times["update"] += time.perf_counter() - tu
 
-            fps = (global_step - start_step) / (time.perf_counter() - t0)
-            log_update(writer, global_step, upd, optimizer.param_groups[0]["lr"], fps, stats)
-            bar.update(n * t_len)
-            bar.set_postfix_str(stats.progress_text(fps), refresh=False)
-            if global_step >= next_ckpt:
-                save(f"step_{global_step:09d}.pt")
-                next_ckpt = _next(global_step, cfg.checkpoint_freq)
-            if global_step >= next_eval and global_step < cfg.timesteps and time_left():
-                run_eval()
-                next_eval = _next(global_step, cfg.eval_freq)
-    except KeyboardInterrupt:
+                fps = (global_step - start_step) / (time.perf_counter() - t0)
+                log_update(writer, global_step, upd, optimizer.param_groups[0]["lr"], fps, stats)
+                bar.update(n * t_len)
+                bar.set_postfix_str(stats.progress_text(fps), refresh=False)
+                if global_step >= next_ckpt:
+                    save(f"step_{global_step:09d}.pt")
+                    next_ckpt = _next(global_step, cfg.checkpoint_freq)
+                if global_step >= next_eval and global_step < cfg.timesteps and time_left():
+                    run_eval()
+                    next_eval = _next(global_step, cfg.eval_freq)
+        interrupted = stop.requested
+    except KeyboardInterrupt:          # a second Ctrl-C, or one outside the main thread's handler
         interrupted = True
-        say(f"interrupted at step {global_step:,}: saving final.pt")
     finally:
         bar.close()
-    if not interrupted:
+    if interrupted:
+        say(f"interrupted at step {global_step:,}: saving final.pt")
+    else:
         run_eval()
     final = save("final.pt")
     writer.close()

@@ -26,7 +26,8 @@ def evaluations(tb_dir: Path) -> list[tuple[int, float]]:
     acc.Reload()
     if "eval/lap_completion_rate" not in acc.Tags()["scalars"]:
         raise SystemExit(f"error: {tb_dir} has no eval/lap_completion_rate (not a karting.train log?)")
-    return [(e.step, e.value) for e in acc.Scalars("eval/lap_completion_rate")]
+    by_step = {e.step: e.value for e in acc.Scalars("eval/lap_completion_rate")}   # the last at a step
+    return sorted(by_step.items())
 
 
 def benchmarks(paths: list[Path]) -> list[dict]:
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
     for s, v in ev:
         print(f"| {s:,} | {v:.0%} |")
     if bench:
-        print("\n| checkpoint | PPO steps | test tracks lapped | real circuits lapped | at <= 1.15x | valid-lap rate | score |")
+        print("\n| checkpoint | PPO steps | test tracks lapped | real circuits lapped | at <= 1.15x "
+              "| valid-lap rate | score |")
         print("|---|---|---|---|---|---|---|")
         for r in bench:
             print(f"| {r['file']} | {r['steps']:,} | {r['lapped']}/{r['tracks']} | {r['real']}/{r['real_tracks']} | "

@@ -200,7 +200,8 @@ def start_long_run(ring_png, tmp_path, name, periodic=3):
     cmd = [sys.executable, "-m", "karting.train", "--track", str(ring_png), "--output-dir",
            str(tmp_path), "--no-progress", "--save-name", name, *TINY,
            "--timesteps", "100000", "--checkpoint-freq", "64", "--eval-freq", "0"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "PYTHONFAULTHANDLER": "1"}       # SIGABRT dumps every thread's stack (see below)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while len(list(d.glob("step_*.pt"))) < periodic and time.time() < deadline and proc.poll() is None:
@@ -211,12 +212,30 @@ def start_long_run(ring_png, tmp_path, name, periodic=3):
 def test_ctrl_c_saves_final_and_exits_130(ring_png, tmp_path):
     proc, d = start_long_run(ring_png, tmp_path, "interrupted", periodic=1)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=180)   # generous: CI machines are shared
+    try:
+        out, err = proc.communicate(timeout=180)   # generous: CI machines are shared
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)           # where it hangs, for the report
+        out, err = proc.communicate()
+        pytest.fail("no exit 180 s after Ctrl-C; the run's threads:\n" + err.decode()[-4000:])
     assert proc.returncode == 130, err.decode()[-2000:]
     assert b"interrupted at step" in out
     assert b"no evaluation ran" in out and b"lap completion 0%" not in out     # --eval-freq 0
     final = load_checkpoint(d / "final.pt")
     assert 0 < final["global_step"] < 100000
+
+
+def test_the_first_ctrl_c_asks_to_stop_the_second_stops_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    stop = train.GracefulStop()
+    with stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert stop.requested                       # no KeyboardInterrupt mid-update
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_run_killed_at_any_moment_leaves_loadable_checkpoints(ring_png, tmp_path):
