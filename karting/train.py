@@ -328,7 +328,6 @@ def _make_envs(cfg: TrainConfig, tracks: list, n: int):
                            randomize=cfg.randomize or None)
 
 
-
 class GracefulStop:
     """Ctrl-C during the training loop: the first SIGINT sets ``requested`` (the loop ends after
     the current update, so no checkpoint write, TensorBoard queue or GL call is cut in half);
@@ -342,18 +341,24 @@ class GracefulStop:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self):
+    def install(self) -> None:
         import signal
         import threading
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
 
-    def __exit__(self, *exc):
+    def restore(self) -> None:
         import signal
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
             self._old = None
+
+    def __enter__(self):
+        self.install()
+        return self
+
+    def __exit__(self, *exc):
+        self.restore()
         return False
 
 
@@ -459,48 +464,49 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         run_eval()                     # the cloned policy, before PPO changes it
         bc_summary["eval"] = evaluator.last
     interrupted = False
+    stop.install()
     try:
-        with stop:
-            while global_step < cfg.timesteps and time_left():
-                if cfg.anneal_lr:
-                    _anneal(optimizer, cfg, global_step)
-                obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
-                                      device, times, global_step, t0, expert)
-                global_step += n * t_len
-                update += 1
-                _renew_pool(pool, stats, envs, writer, global_step)
+        while global_step < cfg.timesteps and time_left():
+            if cfg.anneal_lr:
+                _anneal(optimizer, cfg, global_step)
+            obs = collect_rollout(envs, obs, net, buf, stats, scaler if cfg.norm_reward else None,
+                                  device, times, global_step, t0, expert)
+            global_step += n * t_len
+            update += 1
+            _renew_pool(pool, stats, envs, writer, global_step)
 
-                tu = time.perf_counter()
-                with torch.inference_mode():
-                    next_value = net.get_value(*obs_to_tensors(obs, device)).cpu().numpy()
-                adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
-                                       next_value, cfg.gamma, cfg.gae_lambda)
-                batch = buf.minibatch_source(adv, ret, device)
-                warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
-                bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (update - 1)
-                upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm, bc_coef=bc_coef),
-                                 generator=gen, shadow=shadow)
-                _update_telemetry_norm(cfg, agent, batch)
-                if shadow is not None:
-                    shadow.pull()
-                average.update(agent)
-                league.maybe_snapshot(agent, global_step)
-                times["update"] += time.perf_counter() - tu
+            tu = time.perf_counter()
+            with torch.inference_mode():
+                next_value = net.get_value(*obs_to_tensors(obs, device)).cpu().numpy()
+            adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
+                                   next_value, cfg.gamma, cfg.gae_lambda)
+            batch = buf.minibatch_source(adv, ret, device)
+            warm = bc_summary is not None and update <= cfg.bc_value_warmup     # critic first
+            bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (update - 1)
+            upd = ppo_update(agent, optimizer, batch, replace(upd_cfg, value_only=warm, bc_coef=bc_coef),
+                             generator=gen, shadow=shadow)
+            _update_telemetry_norm(cfg, agent, batch)
+            if shadow is not None:
+                shadow.pull()
+            average.update(agent)
+            league.maybe_snapshot(agent, global_step)
+            times["update"] += time.perf_counter() - tu
 
-                fps = (global_step - start_step) / (time.perf_counter() - t0)
-                log_update(writer, global_step, upd, optimizer.param_groups[0]["lr"], fps, stats)
-                bar.update(n * t_len)
-                bar.set_postfix_str(stats.progress_text(fps), refresh=False)
-                if global_step >= next_ckpt:
-                    save(f"step_{global_step:09d}.pt")
-                    next_ckpt = _next(global_step, cfg.checkpoint_freq)
-                if global_step >= next_eval and global_step < cfg.timesteps and time_left():
-                    run_eval()
-                    next_eval = _next(global_step, cfg.eval_freq)
+            fps = (global_step - start_step) / (time.perf_counter() - t0)
+            log_update(writer, global_step, upd, optimizer.param_groups[0]["lr"], fps, stats)
+            bar.update(n * t_len)
+            bar.set_postfix_str(stats.progress_text(fps), refresh=False)
+            if global_step >= next_ckpt:
+                save(f"step_{global_step:09d}.pt")
+                next_ckpt = _next(global_step, cfg.checkpoint_freq)
+            if global_step >= next_eval and global_step < cfg.timesteps and time_left():
+                run_eval()
+                next_eval = _next(global_step, cfg.eval_freq)
         interrupted = stop.requested
     except KeyboardInterrupt:          # a second Ctrl-C, or one outside the main thread's handler
         interrupted = True
     finally:
+        stop.restore()
         bar.close()
     if interrupted:
         say(f"interrupted at step {global_step:,}: saving final.pt")
