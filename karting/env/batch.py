@@ -22,11 +22,12 @@ class KartBatch(Race):
                  max_episode_steps=2400, random_start=False, show_other_karts=True,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True, views=None,
-                 contacts: bool = False, world=None, randomize=None):
+                 contacts: bool = False, world=None, randomize=None, setup=None, weather=None,
+                 tyres=None, fuel=None):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
-                         contacts=contacts, world=world)
+                         contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
         self.views = None if views is None else np.asarray(views, np.int64)
         nv = n if views is None else len(self.views)
@@ -34,6 +35,8 @@ class KartBatch(Race):
         self.vision = np.zeros((nv, VIEW, VIEW, 3 * frame_stack), np.uint8)
         self.randomization = parse_randomize(randomize)
         self.randomized = neutral(n) if self.randomization is not None else None   # drawn values
+        if self.randomization is not None and "rain" in self.randomization.active and self.model is None:
+            self.enable_conditions(weather="dry")
         if render:
             from .render import Renderer
             # karts in a race never overlap: draw a rival from 0.5 m (a time trial hides karts
@@ -55,6 +58,8 @@ class KartBatch(Race):
             self.randomized[name][m] = v
         if "grip" in r.active:
             self.grip_scale = self.randomized["grip"]
+        if "rain" in r.active:
+            self.model.set_rain(mask, self.randomized["rain"][m])
         if self.renderer is not None and r.visual:
             self.renderer.set_looks(looks(self.randomized))
 

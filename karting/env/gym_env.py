@@ -69,9 +69,16 @@ missed a checkpoint or left the track counts as a lap, not as a lap time.
 ``telemetry_history``,
 ``max_episode_steps``, ``random_start``, ``show_other_karts``, ``record_telemetry``,
 ``randomize`` (domain randomisation: each kart's light, sky, asphalt, grass and kerb colours,
-camera height and pitch, and grip drawn anew at each of its resets, e.g. ``"default"`` or
-``{"light": (0.7, 1.3), "grip": (0.9, 1.1)}``; see :mod:`karting.env.randomize`; off by
-default), and the reward weights below.
+camera height and pitch, grip and water on the track drawn anew at each of its resets, e.g.
+``"default"`` or ``{"light": (0.7, 1.3), "grip": (0.9, 1.1), "rain": (0, 1)}``; see
+:mod:`karting.env.randomize`; off by default), the realism models of
+:mod:`karting.sim.conditions`, each off by default: ``weather`` ("dry", "damp", "wet", a rain
+level 0..1 or a dict of rain, rubber, track_temp_c), ``tyres`` ("new" = cold, "warm",
+"scrubbed", "used", "worn" or a dict of wear, temp_c), ``setup`` (a dict or
+:class:`karting.sim.conditions.KartSetup`: sprocket, pressure_front_bar, pressure_rear_bar,
+rear_track_m) and ``fuel`` (litres at the start), whose state is in ``info`` (``grip``,
+``wetness``, ``tyre_temp_c`` and ``tyre_wear`` (N, 2) front/rear, ``fuel_l``) and in the
+telemetry CSV; and the reward weights below.
 """
 from __future__ import annotations
 
@@ -110,7 +117,8 @@ class KartingVectorEnv(gym.vector.VectorEnv):
                  frame_stack: int = 1, telemetry_history: int = 1, max_episode_steps: int = 2400,
                  random_start: bool = False, show_other_karts: bool = True,
                  record_telemetry: bool = False, reward: RewardConfig = RewardConfig(),
-                 checkpoints=None, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP, randomize=None):
+                 checkpoints=None, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP, randomize=None,
+                 weather=None, tyres=None, setup=None, fuel=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if num_envs < 1:
@@ -130,7 +138,8 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.render_mode = render_mode
         self.batch = KartBatch(tracks, num_envs, frame_stack, telemetry_history,
                                max_episode_steps, random_start, show_other_karts,
-                               record_telemetry, reward, randomize=randomize)
+                               record_telemetry, reward, randomize=randomize, weather=weather, tyres=tyres,
+                               setup=setup, fuel=fuel)
         self.assignment = self.batch.kart_track
         self.single_observation_space = _spaces(frame_stack, telemetry_history)
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -252,13 +261,15 @@ class KartingEnv(gym.Env):
     def __init__(self, track="circuit.png", render_mode=None, frame_stack: int = 1,
                  telemetry_history: int = 1, max_episode_steps: int = 2400,
                  random_start: bool = False, record_telemetry: bool = True,
-                 reward: RewardConfig = RewardConfig(), checkpoints=None, randomize=None):
+                 reward: RewardConfig = RewardConfig(), checkpoints=None, randomize=None,
+                 weather=None, tyres=None, setup=None, fuel=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.track = track if isinstance(track, Track) else load_track(track, checkpoints)
         self.render_mode = render_mode
         self.batch = KartBatch(self.track, 1, frame_stack, telemetry_history, max_episode_steps,
-                               random_start, False, record_telemetry, reward, randomize=randomize)
+                               random_start, False, record_telemetry, reward, randomize=randomize,
+                               weather=weather, tyres=tyres, setup=setup, fuel=fuel)
         self.observation_space = _spaces(frame_stack, telemetry_history)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
 

@@ -20,6 +20,7 @@ field                     what varies                                    allowed
 ``camera_height``         camera height added to the first-person's [m]  -0.4 - 0.6     -0.1 - 0.15
 ``camera_pitch``          downward pitch added [degrees]                 -10 - 10       -2 - 2
 ``grip``                  factor on every surface's friction             0.5 - 1.5      0.9 - 1.1
+``rain``                  water on the track (karting.sim.conditions)    0.0 - 1.0      (not in it)
 ========================  =============================================  =============  =============
 
     env = karting.make_vec("circuit.png", num_envs=16, randomize="default")
@@ -44,8 +45,11 @@ LIMITS = {
     "camera_height": (-0.4, 0.6, 0.0, (-0.1, 0.15)),
     "camera_pitch": (-10.0, 10.0, 0.0, (-2.0, 2.0)),
     "grip": (0.5, 1.5, 1.0, (0.9, 1.1)),
+    "rain": (0.0, 1.0, 0.0, None),
 }
-VISUAL = tuple(k for k in LIMITS if k != "grip")
+#: fields that change the physics, not the image (rain does both: the renderer shows a wet track)
+PHYSICAL = ("grip", "rain")
+VISUAL = tuple(k for k in LIMITS if k not in PHYSICAL)
 PRESETS = ("default", "visual")
 
 
@@ -67,6 +71,7 @@ class Randomization:
     camera_height: tuple | None = None
     camera_pitch: tuple | None = None
     grip: tuple | None = None
+    rain: tuple | None = None
 
     def __post_init__(self):
         for f in fields(self):
@@ -102,7 +107,8 @@ class Randomization:
 
 def parse_randomize(spec) -> Randomization | None:
     """A Randomization from None / "" / "off" (none), a Randomization, a dict of ranges, or a
-    string: a preset ("default": every field at its preset range; "visual": all but grip) and/or
+    string: a preset ("default": every field but rain at its preset range; "visual": all but grip
+    and rain) and/or
     ``name=low:high`` items, comma separated (later items override, e.g.
     ``"default,grip=0.95:1.05"``)."""
     if spec is None or isinstance(spec, Randomization):
@@ -121,7 +127,8 @@ def parse_randomize(spec) -> Randomization | None:
         if item in ("", "off", "none"):
             continue
         if item in PRESETS:
-            ranges.update({k: LIMITS[k][3] for k in (LIMITS if item == "default" else VISUAL)})
+            ranges.update({k: LIMITS[k][3] for k in (LIMITS if item == "default" else VISUAL)
+                           if LIMITS[k][3] is not None})
             continue
         name, sep, value = item.partition("=")
         lo, sep2, hi = value.partition(":")

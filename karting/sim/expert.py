@@ -68,9 +68,12 @@ class PurePursuit:
         """The line the first setting follows (M, 2)."""
         return self.lines[0]
 
-    def act(self, state, idx: np.ndarray) -> np.ndarray:
+    def act(self, state, idx: np.ndarray, grip=None) -> np.ndarray:
         """(N, 2) actions for the karts of ``state`` (nearest centre-line point ``idx``): steering
-        by pure pursuit, throttle and brake towards the speed profile."""
+        by pure pursuit, throttle and brake towards the speed profile. ``grip`` (N,), if given, is
+        the friction each kart has now relative to the dry kart (``Conditions.grip_now``: wet,
+        tyre temperature and wear): the profile is then driven at ``sqrt(grip)`` times its speed,
+        which is exactly the profile planned with ``grip`` times the cornering and braking g."""
         tr, p = self.track, self.params
         v = state.speed
         k = np.arange(len(v)) % len(self.lines)
@@ -88,8 +91,18 @@ class PurePursuit:
         steer = np.clip(delta / p.max_steer_rad, -1, 1)
         # aim for the speed a little ahead, so braking starts in time
         ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % m
-        err = self.v_target[k, ahead] - v
+        vt = self.v_target[k, ahead]
+        if grip is not None:
+            vt = vt * np.sqrt(np.asarray(grip, np.float64))
+        err = vt - v
         throttle = np.clip(self.speed_gain * err, -1, 1)
+        if grip is not None:
+            # wet or cold: keep the rear tyres' drive and braking force under the grip they have
+            # (beyond it the rear slides and the kart spins), as a driver feeds the throttle in
+            fz_r = p.mass_kg * G * p.cg_to_front_m / p.wheelbase_m
+            room = 0.85 * p.mu_asphalt * np.asarray(grip, np.float64) * fz_r
+            pull = np.minimum(p.max_drive_force_n, p.engine_power_w / np.maximum(state.vx, 1.0))
+            throttle = np.clip(throttle, -room / p.max_brake_force_n, room / pull)
         return np.stack([steer, throttle], 1).astype(np.float32)
 
 
@@ -113,6 +126,8 @@ class ExpertLap:
     clean_settings: int = 0         # how many of the settings tried drove a clean lap
     settings_tried: int = 0
     telemetry: object = field(default=None, repr=False)   # DataFrame of the best kart's run
+    laps_s: tuple = ()              # every lap of the chosen setting, in order [s] (stints)
+    stint: list = field(default_factory=list, repr=False)   # per lap: time, valid, tyres, fuel, water
 
     @property
     def avg_speed_kmh(self) -> float:
@@ -120,10 +135,31 @@ class ExpertLap:
         return 3.6 * self.length_m / self.lap_time_s if self.lap_time_s else 0.0
 
 
+def lap_snapshot(model, i: int, number: int, lap) -> dict:
+    """Kart ``i``'s lap ``number`` and its conditions at the line (a stint table's row)."""
+    snap = {"lap": number, "time_s": float(lap.time_s), "valid": bool(lap.valid)}
+    if model is None:
+        return snap
+    snap.update(grip=float(model.grip_now[i]),
+                wetness_line=float(model.line_water[model.road[i], :model.track_cells[model.kart_track[i]]].mean()
+                                   * model.rain[i]))
+    if model.tyres is not None:
+        snap.update(temp_front_c=float(model.temp[i, 0]), temp_rear_c=float(model.temp[i, 1]),
+                    wear_front=float(model.wear[i, 0]), wear_rear=float(model.wear[i, 1]))
+    if model.fuel0 is not None:
+        snap["fuel_l"] = float(model.fuel[i])
+    return snap
+
+
 def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
-                  params: KartParams = KartParams(), record: bool = False) -> ExpertLap:
+                  params: KartParams = KartParams(), record: bool = False, conditions: dict | None = None,
+                  stint: bool = False) -> ExpertLap:
     """Drive ``laps`` laps from a standing start with every setting of the grid at once and
-    return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it."""
+    return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it.
+    ``conditions`` (a dict of ``weather``, ``tyres``, ``setup``, ``fuel``: see
+    :mod:`karting.sim.conditions`) drives in those conditions; the expert then adapts its speeds
+    to the grip it has. ``stint=True`` chooses the setting with the fastest total of ``laps``
+    clean laps instead of the fastest single lap (a race stint), and fills ``stint``."""
     from .laps import LapBook
     from .race import Race
     mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
@@ -131,31 +167,44 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
     n = len(mu)
     limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
     batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
-                 params=params)
+                 params=params, **(conditions or {}))
     batch.reset(np.ones(n, bool), np.random.default_rng(0))
     # no random pose: every setting starts exactly on the line, facing the track
     tr = track
     batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
                       np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
     batch.lateral[:] = 0.0
+    if batch.model is not None:
+        batch.model.locate(batch.s, batch.lateral, tr.racing_offset[batch.idx])
     pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
     active = np.ones(n, bool)
     best = np.full(n, np.inf)
     best_sectors = np.zeros((n, 3))
     standing = np.zeros(n)
     book = LapBook(n)
+    md = batch.model
+    snaps = [[] for _ in range(n)]
+    total = np.zeros(n)
+    all_clean = np.ones(n, bool)
     while active.any():
-        _, term, trunc = batch.step(pp.act(batch.state, batch.idx))
+        _, term, trunc = batch.step(pp.act(batch.state, batch.idx, None if md is None else md.grip_now))
         if record:
             batch.record()
         for i in book.update_race(batch, mask=active):
             lap = book.laps[i][-1]
+            total[i] += lap.time_s
+            all_clean[i] &= bool(lap.valid)
+            if stint:
+                snaps[i].append(lap_snapshot(md, i, len(book.laps[i]), lap))
             if lap.valid:
                 if len(book.laps[i]) == 1:
                     standing[i] = lap.time_s
                 if lap.time_s < best[i]:
                     best[i], best_sectors[i] = lap.time_s, lap.sectors_s
         active &= ~(term | trunc) & (book.count < laps)
+    if stint:     # a stint: every lap clean, the fastest total
+        whole = all_clean & (np.array([len(x) for x in book.laps]) >= laps)
+        best = np.where(whole, total, np.inf)
     clean = np.isfinite(best)
     out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
                     clean_settings=int(clean.sum()), settings_tried=n)
@@ -165,6 +214,12 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
         i = int(np.argmin(best))
         out.lap_time_s, out.sector_times_s = float(best[i]), tuple(float(x) for x in best_sectors[i])
         out.standing_lap_s, out.mu_use, out.line_weight = float(standing[i]), float(mu[i]), float(lw[i])
+        out.laps_s = tuple(float(lap.time_s) for lap in book.laps[i])
+        out.stint = snaps[i]
+        if stint:
+            valid = [lap for lap in book.laps[i] if lap.valid]
+            fastest = min(valid, key=lambda lap: lap.time_s)
+            out.lap_time_s, out.sector_times_s = float(fastest.time_s), tuple(float(x) for x in fastest.sectors_s)
         if record:
             df = batch.recorder.to_dataframe()
             out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)

@@ -102,7 +102,7 @@ class KartState:
 
 def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surface_at, params: KartParams,
          dt: float = 1.0 / CONTROL_HZ, substeps: int = SUBSTEPS, contact=None, drag_scale=None,
-         grip_scale=None) -> None:
+         grip_scale=None, model=None) -> None:
     """Advance all karts by one control step of ``dt`` seconds, in place.
 
     ``steer_cmd`` and ``throttle_cmd`` are (N,) arrays in [-1, 1] (negative throttle = brake);
@@ -110,7 +110,9 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
     ``contact(state, h)``, if given, resolves contacts between karts after every substep of
     ``h`` seconds (see :mod:`karting.sim.contact`); ``drag_scale`` (N,), if given, scales each
     kart's aerodynamic drag (a kart in another's slipstream); ``grip_scale`` (N,), if given,
-    scales each kart's friction coefficients on every surface (domain randomisation).
+    scales each kart's friction coefficients on every surface (domain randomisation);
+    ``model`` (a :class:`karting.sim.conditions.Conditions`), if given, adds weather, tyres, fuel
+    and setup (without it, nothing here differs from the kart of the module docstring).
     """
     p = params
     f32 = np.float32
@@ -136,6 +138,14 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
     if grip_scale is not None:
         mu_f, mu_r = mu_f * grip_scale, mu_r * grip_scale
     roll = f32(0.5) * (roll_t[sf] + roll_t[sr])
+    scrub = None
+    if model is not None:
+        mu_f, mu_r = model.before(sf, sr, mu_f, mu_r, s.speed)
+        if model.mass is not None:
+            m = model.mass
+            fz_f = m * f32(G) * lr / (lf + lr)
+            fz_r = m * f32(G) * lf / (lf + lr)
+        scrub = model.scrub
     for _ in range(substeps):
         s.steer += np.clip(steer_target - s.steer, -max_dsteer, max_dsteer)
         s.throttle += np.clip(thr_target - s.throttle, -max_dpedal, max_dpedal)
@@ -145,8 +155,11 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         alpha_f = np.arctan2(s.vy + lf * s.yaw_rate, vx_s) - s.steer
         alpha_r = np.arctan2(s.vy - lr * s.yaw_rate, vx_s)
         fy_f = -mu_f * fz_f * np.tanh(f32(p.tyre_shape_front) * alpha_f)
-        drive = s.throttle * np.minimum(f32(p.max_drive_force_n),
-                                        f32(p.engine_power_w) / np.maximum(s.vx, f32(1.0)))
+        if model is None:
+            drive = s.throttle * np.minimum(f32(p.max_drive_force_n),
+                                            f32(p.engine_power_w) / np.maximum(s.vx, f32(1.0)))
+        else:
+            drive = s.throttle * model.drive_force(s.vx, p.max_drive_force_n, p.engine_power_w)
         fx_r = drive - s.brake * f32(p.max_brake_force_n) * (s.vx > 0.01)
         # rolling backwards (only ever after a knock from another kart): brakes and rolling
         # resistance act forwards; zero for every kart moving forwards, so those are unchanged
@@ -158,6 +171,10 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         fy_r = -grip_r * np.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
         resist = c_drag * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
         resist = resist - roll * m * f32(G) * back
+        if scrub is not None:
+            resist = resist + scrub * m * np.abs(s.ay) * (s.vx > 0.01)
+        if model is not None:
+            model.accumulate(fy_f, fy_r, fx_r, grip_r, alpha_f, alpha_r, s.vx, drive, h)
 
         cos_d, sin_d = np.cos(s.steer), np.sin(s.steer)
         ax = (fx_r - fy_f * sin_d - resist) / m          # acceleration felt by the driver
@@ -185,6 +202,8 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         if contact is not None:
             contact(s, h)
     s.yaw = np.mod(s.yaw + np.float32(np.pi), np.float32(2 * np.pi)) - np.float32(np.pi)
+    if model is not None:
+        model.after(s.speed, dt)
 
 
 __all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ"]

@@ -18,6 +18,11 @@ from ..track import BARRIER, GRASS
 from . import physics
 from .physics import CONTROL_HZ, KartParams, KartState
 
+#: telemetry columns added when weather, tyres, fuel or setup are modelled
+CONDITION_COLUMNS = {"tyre_temp_front_c": np.float32, "tyre_temp_rear_c": np.float32,
+                     "tyre_wear_front": np.float32, "tyre_wear_rear": np.float32, "grip": np.float32,
+                     "wetness": np.float32, "fuel_l": np.float32}
+
 
 @dataclass(frozen=True)
 class RewardConfig:
@@ -45,7 +50,8 @@ class Race:
 
     def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
-                 params: KartParams = KartParams(), contacts: bool = False, world=None):
+                 params: KartParams = KartParams(), contacts: bool = False, world=None,
+                 setup=None, weather=None, tyres=None, fuel=None):
         from ..telemetry.recorder import TelemetryRecorder
         from ..track.trackset import TrackSet
         self.ts = TrackSet(track)
@@ -92,6 +98,28 @@ class Race:
         if contacts:
             from .contact import ContactSolver
             self.solver = ContactSolver(params.mass_kg, params.yaw_inertia_kgm2)
+        # weather, tyres, fuel and setup (karting.sim.conditions): None unless one is asked for
+        self.model = None
+        if any(v is not None for v in (setup, weather, tyres, fuel)):
+            self.enable_conditions(setup=setup, weather=weather, tyres=tyres, fuel=fuel)
+
+    def enable_conditions(self, setup=None, weather=None, tyres=None, fuel=None) -> None:
+        """Switch on the realism models (see :mod:`karting.sim.conditions`) for every kart;
+        karts on one world share the road's water and rubber when they collide (a race)."""
+        from .conditions import Conditions
+        road = self.world if self.solver is not None else None
+        self.model = Conditions(self.ts, self.kart_track, self.n, self.params, setup=setup, weather=weather,
+                                tyres=tyres, fuel=fuel, road=road)
+        if self.recorder is not None and len(self.recorder) == 0:
+            self.add_columns(CONDITION_COLUMNS)
+
+    def add_columns(self, extra: dict) -> None:
+        """Record these extra telemetry columns too (before anything is recorded)."""
+        from ..telemetry.recorder import TelemetryRecorder
+        if self.recorder is None:
+            return
+        have = {k: v.dtype for k, v in self.recorder.cols.items()}
+        self.recorder = TelemetryRecorder(extra={**have, **extra})
 
     def set_track(self, slot: int, track) -> None:
         """Replace track ``slot`` by ``track`` (a Track). The karts on that slot must be
@@ -152,6 +180,9 @@ class Race:
         self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
         self.reward[m] = 0.0
         self.end_reason[m] = 0
+        if self.model is not None:
+            self.model.reset(mask)
+            self.model.locate(self.s, self.lateral, ts.racing_offset[self.gidx])
 
     def slipstream(self, max_cut: float = 0.4, reach_m: float = 20.0) -> np.ndarray:
         """(N,) drag factors: a kart 2-``reach_m`` metres straight behind another (within a kart's
@@ -190,6 +221,8 @@ class Race:
         self.lap_timed[m] = self.sector_timed[m] = True
         self.lap_start[m] = self.sector_start[m] = 0.0
         self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
+        if self.model is not None:
+            self.model.locate(self.s, self.lateral, ts.racing_offset[self.gidx])
 
     # ------------------------------------------------------------ step
     def step(self, actions: np.ndarray) -> tuple:
@@ -201,7 +234,7 @@ class Race:
             self.solver.prepare(st, self.world, self.collidable, dt)
             drag = self.slipstream()
         physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt,
-                     contact=self.solver, drag_scale=drag, grip_scale=self.grip_scale)
+                     contact=self.solver, drag_scale=drag, grip_scale=self.grip_scale, model=self.model)
         self.steps += 1
         self.time_s += dt
 
@@ -210,6 +243,8 @@ class Race:
         ds = np.mod(s - self.s + length / 2, length) - length / 2
         self.progress += ds
         self.s, self.idx, self.gidx, self.lateral = s, idx, gidx, lat
+        if self.model is not None:
+            self.model.locate(s, lat, ts.racing_offset[gidx])
         driven = np.hypot(st.x - x0, st.y - y0)
         gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
         self.best_progress += gain
@@ -299,11 +334,14 @@ class Race:
     def info(self) -> dict:
         """Per-kart arrays for the envs' ``info``: laps, last and best lap, sectors, next
         checkpoint, progress, off track, speed."""
-        return {"lap": self.laps.copy(), "lap_time": self.last_lap_time.copy(),
-                "best_lap_time": self.best_lap_time.copy(), "lap_valid": self.last_lap_valid.copy(),
-                "sector_times": self.sector_times.copy(), "checkpoint": self.next_gate.copy(),
-                "progress": self.progress.copy(), "off_track": self.off_track.copy(),
-                "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
+        out = {"lap": self.laps.copy(), "lap_time": self.last_lap_time.copy(),
+               "best_lap_time": self.best_lap_time.copy(), "lap_valid": self.last_lap_valid.copy(),
+               "sector_times": self.sector_times.copy(), "checkpoint": self.next_gate.copy(),
+               "progress": self.progress.copy(), "off_track": self.off_track.copy(),
+               "speed_kmh": (self.state.speed * 3.6).astype(np.float32)}
+        if self.model is not None:
+            out.update(self.model.info())
+        return out
 
     def record(self, **extra) -> None:
         """Append this step of every kart to the telemetry recorder (if recording); ``extra``
@@ -324,5 +362,14 @@ class Race:
             checkpoint=self.next_gate,
             off_track=self.off_track, reward=self.reward,
             lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
-            surface=self.surface, **extra)
+            surface=self.surface, **extra, **self.condition_columns())
+
+    def condition_columns(self) -> dict:
+        """The telemetry columns of the realism models (empty when they are off)."""
+        if self.model is None or not set(self.recorder.cols) & set(CONDITION_COLUMNS):
+            return {}
+        md = self.model
+        return {"tyre_temp_front_c": md.temp[:, 0], "tyre_temp_rear_c": md.temp[:, 1],
+                "tyre_wear_front": md.wear[:, 0], "tyre_wear_rear": md.wear[:, 1], "grip": md.grip_now,
+                "wetness": md.water_here, "fuel_l": md.fuel}
 
