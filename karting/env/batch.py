@@ -44,7 +44,8 @@ class KartBatch(Race):
             self.renderer = Renderer(self.tracks, n, show_other_karts=show_other_karts,
                                      view_track=self.kart_track, views=views, kart_world=self.world,
                                      ghost_m=0.5 if contacts else 2.5,
-                                     looks=self.randomization is not None and self.randomization.visual)
+                                     looks=self.randomization is not None and (
+                                         self.randomization.visual or "rain" in self.randomization.active))
         else:
             self.renderer = None
 
@@ -53,6 +54,7 @@ class KartBatch(Race):
         r = self.randomization
         m = np.flatnonzero(mask)
         if r is None or len(m) == 0:
+            self.update_wet_look()
             return
         for name, v in r.sample(rng, len(m)).items():
             self.randomized[name][m] = v
@@ -62,6 +64,20 @@ class KartBatch(Race):
             self.model.set_rain(mask, self.randomized["rain"][m])
         if self.renderer is not None and r.visual:
             self.renderer.set_looks(looks(self.randomized))
+        self.update_wet_look()
+
+    def update_wet_look(self) -> None:
+        """Show each camera how wet its track is (the renderer's gloss): the water at the start,
+        less what the line has dried (the track off the line stays wet)."""
+        md = self.model
+        if md is None or not md._has_wet or self.renderer is None:
+            return
+        cells = np.arange(md.line_water.shape[1])[None, :] < md.track_cells[md.road_track][:, None]
+        left = (md.line_water * cells).sum(1) / cells.sum(1)        # per road
+        seen = (md.rain * (0.6 + 0.4 * left[md.road])).astype(np.float32)
+        self.renderer.set_wet(float(seen.mean()))
+        if self.renderer.looks_enabled and self.randomized is not None:
+            self.renderer.set_looks(looks({**self.randomized, "rain": seen}))
 
     def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""
@@ -86,6 +102,8 @@ class KartBatch(Race):
         if fresh is not None and self.telemetry_history > 1 and fresh.any():
             self.telemetry[fresh] = np.tile(tel[fresh], self.telemetry_history)
         vfresh = fresh if (fresh is None or self.views is None) else fresh[self.views]
+        if self.model is not None and self.model._has_wet and self.steps[0] % 100 == 99:
+            self.update_wet_look()      # the line dries: every 5 s is plenty for the image
         if self.renderer is not None:
             # a fresh array each step: returned as is, so no copy, and earlier obs stay intact
             st = self.state

@@ -166,7 +166,8 @@ def _hue_to_rgb(hue: np.ndarray, s: float, v: float) -> np.ndarray:
 
 def looks(values: dict) -> dict:
     """The renderer's per-camera colour gains from the drawn values: light (n, 3), sky (n,),
-    asphalt (n, 3), grass (n, 3), kerb (n, 3) colour, camera height and pitch offsets (n,)."""
+    asphalt (n, 3), grass (n, 3), kerb (n, 3) colour, camera height and pitch offsets (n,), and
+    how wet the track looks (n,) (from ``rain``)."""
     light = values["light"][:, None] * np.stack([1 + values["tint"], np.ones_like(values["tint"]),
                                                  1 - values["tint"]], 1)
     hue = values["grass_hue"]
@@ -176,4 +177,5 @@ def looks(values: dict) -> dict:
     return {"light": light.astype(np.float32), "sky": values["sky"].astype(np.float32),
             "asphalt": asphalt.astype(np.float32), "grass": grass.astype(np.float32), "kerb": kerb,
             "camera_height": values["camera_height"].astype(np.float32),
-            "camera_pitch": values["camera_pitch"].astype(np.float32)}
+            "camera_pitch": values["camera_pitch"].astype(np.float32),
+            "wet": values["rain"].astype(np.float32)}

@@ -98,17 +98,36 @@ uniform int cam_base;
 in vec3 in_pos;
 in vec2 in_uv;
 out vec2 v_uv;
+out vec2 v_rel;                // ground point minus the eye (x, y) [m]: the wet gloss
+flat out float v_eye_h;
 void main() {
     v_uv = in_uv;
-    place(in_pos, int(texelFetch(cam_poses, ivec2(cam_base + gl_InstanceID, 1), 0).x));
+    int cam = int(texelFetch(cam_poses, ivec2(cam_base + gl_InstanceID, 1), 0).x);
+    vec4 cp = texelFetch(cam_poses, ivec2(cam, 0), 0);
+    v_rel = in_pos.xy - (cp.xy + cp.zw * cam_offset.x + vec2(-cp.w, cp.z) * cam_offset.y);
+    v_eye_h = looks != 0 ? texelFetch(cam_looks, ivec2(cam, 0), 0).x : cam_offset.z;
+    place(in_pos, cam);
 }
 """
 GROUND_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform sampler2D ground;
 uniform sampler2D ground_class;  // (looks only) R8: 1 asphalt, 0.5 paint (lines, kerbs), 0 grass
+uniform float wet_all;           // water on the track (0 dry .. 1 soaked); per camera with looks
 in vec2 v_uv;
+in vec2 v_rel;
+flat in float v_eye_h;
 void main() {
     vec3 c = texture(ground, v_uv).rgb;
+    float wet = looks != 0 ? look(2).a : wet_all;
+    if (wet > 0.0) {
+        // a wet track: darker asphalt and paint that mirror the overcast sky at grazing angles
+        // (Schlick's Fresnel term), grass a little darker
+        float grass = clamp((c.g - max(c.r, c.b)) * 8.0, 0.0, 1.0);
+        float cos_v = v_eye_h / sqrt(v_eye_h * v_eye_h + dot(v_rel, v_rel));
+        float fres = 0.04 + 0.96 * pow(1.0 - cos_v, 5.0);
+        vec3 paved = mix(c * (1.0 - 0.45 * wet), vec3(0.66, 0.70, 0.76), clamp(wet * fres * 0.85, 0.0, 1.0));
+        c = mix(paved, c * (1.0 - 0.15 * wet), grass);
+    }
     if (looks != 0) {
         float a = texture(ground_class, v_uv).r;
         float wa = clamp(2.0 * a - 1.0, 0.0, 1.0);
@@ -147,9 +166,12 @@ void main() {
 """
 SKY_FS = "#version 330\n" + _FRAG_GLSL + """
 uniform samplerCube panorama;  // sky gradient and distant hills, fixed to the world
+uniform float wet_all;
 in vec3 v_dir;
 void main() {
     vec3 c = texture(panorama, v_dir).rgb;
+    float wet = looks != 0 ? look(2).a : wet_all;
+    if (wet > 0.0) c = mix(c, vec3(dot(c, vec3(0.30, 0.45, 0.25))), 0.7 * wet) * (1.0 - 0.2 * wet);   // overcast
     if (looks != 0) c *= look(1).rgb * look(1).a;
     frag = vec4(c, 1.0);
 }
@@ -696,9 +718,19 @@ class Renderer:
         t[0, :n, 1], t[0, :n, 2] = np.cos(pitch), np.sin(pitch)
         t[1, :n, :3], t[1, :n, 3] = v["light"], v["sky"]
         t[2, :n, :3], t[3, :n, :3], t[4, :n, :3] = v["asphalt"], v["grass"], v["kerb"]
+        t[2, :n, 3] = v["wet"] if "wet" in v else 0.0
         with self.ctx:
             self.look_tex.write(t.tobytes())
         self._looks_on = True
+
+    def set_wet(self, wet: float) -> None:
+        """Water on every camera's track (0 dry .. 1 soaked) when looks are off (with looks,
+        each camera's own from :meth:`set_looks`' ``wet``): darker, glossy asphalt."""
+        self.wet = float(np.clip(wet, 0.0, 1.0))
+        with self.ctx:
+            for p in (self.p_ground, self.p_sky):
+                if "wet_all" in p:
+                    p["wet_all"].value = self.wet
 
     def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int, looks: bool = False):
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
