@@ -20,6 +20,65 @@ def format_lap(r: ExpertLap) -> str:
             f"{r.clean_settings}/{r.settings_tried} settings clean]")
 
 
+def format_stint(r: ExpertLap) -> str:
+    """The stint lap by lap: time, grip, water on the line, tyre temperatures and wear, fuel."""
+    if not r.stint:
+        return ""
+    cols = [("lap", "Lap", "{:>3}"), ("time_s", "Time", "{:>7.2f}"), ("valid", "Valid", "{!s:>5}"),
+            ("grip", "Grip", "{:>5.3f}"), ("wetness_line", "Water", "{:>5.2f}"),
+            ("temp_front_c", "T front", "{:>7.1f}"), ("temp_rear_c", "T rear", "{:>6.1f}"),
+            ("wear_front", "Wear F", "{:>6.3f}"), ("wear_rear", "Wear R", "{:>6.3f}"), ("fuel_l", "Fuel L", "{:>6.2f}")]
+    cols = [c for c in cols if c[0] in r.stint[0]]
+    head = "  ".join(f"{h:>{len(f.format(r.stint[0][k]))}}" for k, h, f in cols)
+    lines = [head] + ["  ".join(f.format(row[k]) for k, _, f in cols) for row in r.stint]
+    first, last = r.stint[0]["time_s"], r.stint[-1]["time_s"]
+    best = min(x["time_s"] for x in r.stint)
+    lines.append(f"first lap {first:.2f} s (from a standing start), best {best:.2f} s, last {last:.2f} s "
+                 f"({last - best:+.2f} s against the best)")
+    return "\n".join(lines)
+
+
+def parse_kv(text: str | None, what: str) -> dict | None:
+    """``"a=1,b=2"`` -> ``{"a": 1.0, "b": 2.0}`` (None for None); a clear error otherwise."""
+    if text is None:
+        return None
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise ValueError(f"--{what}: cannot read {item!r}; give name=value items, e.g. sprocket=82")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise ValueError(f"--{what}: {item!r}: the value is not a number") from None
+    return out
+
+
+def conditions_from_args(args) -> dict | None:
+    """The ``conditions`` of :func:`reference_lap` from --weather, --tyres, --setup, --fuel (a
+    weather without --tyres drives new, cold tyres: a stint wears them; --tyres off: none)."""
+    cond = {}
+    if args.weather is not None:
+        w = args.weather
+        try:
+            w = float(w)
+        except ValueError:
+            pass
+        cond["weather"] = w
+    tyres = args.tyres if args.tyres is not None else ("new" if cond else None)
+    if tyres not in (None, "off"):
+        cond["tyres"] = tyres
+    if args.setup is not None:
+        cond["setup"] = parse_kv(args.setup, "setup")
+    if args.fuel is not None:
+        cond["fuel"] = args.fuel
+    if cond:     # check every value now: a clear error before any driving
+        from .sim.conditions import KartSetup, TyreState, Weather, parse_fuel
+        Weather.parse(cond.get("weather")), TyreState.parse(cond.get("tyres"))
+        KartSetup.parse(cond.get("setup")), parse_fuel(cond.get("fuel"))
+    return cond or None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="python -m karting.expert",
@@ -32,9 +91,23 @@ def main(argv=None):
     ap.add_argument("--telemetry", default=None,
                     help="write the best run's telemetry to this CSV (one track only)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--weather", default=None,
+                    help="dry, damp, wet, green, hot, cold or a rain level 0..1 (karting.sim.conditions); "
+                         "with it the tyres are modelled (new, cold) unless --tyres says otherwise")
+    ap.add_argument("--tyres", default=None, help="new (cold), warm, scrubbed, used, worn, or off")
+    ap.add_argument("--setup", default=None,
+                    help="kart setup as name=value items: sprocket, pressure_front_bar, pressure_rear_bar, "
+                         "rear_track_m (e.g. sprocket=82,pressure_rear_bar=0.8)")
+    ap.add_argument("--fuel", type=float, default=None, help="litres in the tank at the start (models the fuel mass)")
     ap.add_argument("--no-leaderboard", action="store_true", help="do not add the lap to the track's leaderboard")
     args = ap.parse_args(argv)
     from .track import TrackError, load_track, track_list
+    try:
+        cond = conditions_from_args(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    stint = cond is not None
     try:
         paths = track_list(args.track)
         if args.telemetry and len(paths) > 1:
@@ -46,20 +119,23 @@ def main(argv=None):
     results = []
     from . import leaderboard
     for tr in tracks:
-        r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry))
+        r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry), conditions=cond, stint=stint)
         results.append(r)
-        if r.completed and not args.no_leaderboard:
+        if r.completed and not args.no_leaderboard and not stint:   # the board is for today's kart
             leaderboard.add_laps(tr.name, "expert (pure pursuit)",
                                  [{"time_s": r.lap_time_s, "valid": True, "sectors_s": r.sector_times_s}], "expert")
         if not args.json:
             print(format_lap(r))
+            if stint and r.completed:
+                print(f"conditions: {cond}")
+                print(format_stint(r))
         if args.telemetry and r.telemetry is not None:
             from .telemetry import write_csv
             print(f"telemetry: {write_csv(r.telemetry, args.telemetry)}")
     if args.json:
         import json
         keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",
-                "mu_use", "line_weight", "clean_settings", "settings_tried")
+                "mu_use", "line_weight", "clean_settings", "settings_tried", "laps_s", "stint")
         print(json.dumps([{k: getattr(r, k) for k in keys} for r in results], indent=2))
     return 0 if all(r.completed for r in results) else 1
 

@@ -25,7 +25,7 @@ Friction used by the tyre model (``mu`` of :mod:`karting.sim.physics`) per axle:
   (every karting wet-driving guide warns off them), hence the lower ratio.
 * **Drying line**: the track is cut into ``CELL_M`` = 5 m cells along the centre line; each
   cell keeps the fraction of its water left on the line. A kart within ``LINE_HALF_M`` of the
-  racing line removes ``DRY_PER_PASS`` = 4 % of a cell's line water per pass (pro rata of the
+  racing line removes ``DRY_PER_PASS`` = 1 % of a cell's line water per pass (pro rata of the
   metres it drives through the cell), and off the line the water stays (``w = rain`` beyond
   ``LINE_HALF_M`` + 1 m, blended in between). The rain has stopped: ``rain`` is the water at
   the start.
@@ -44,8 +44,9 @@ Friction used by the tyre model (``mu`` of :mod:`karting.sim.physics`) per axle:
   cold tyres (25 deg C) give 10 % less. On a wet track the kart runs rain tyres, whose softer
   compound works lower: the window's centre is ``55 - 25 rain`` deg C.
 * **Wear** ``W`` per axle in [0, 1] (1 = corded): ``dW/dt = P_slip / E_LIFE_J`` and ``wear =
-  1 - 0.30 W``; ``E_LIFE_J`` is calibrated so that a 20-lap stint on circuit.png wears a new
-  rear tyre by ~0.05, ~1.5 % of grip (kart tyres lose a few tenths over a race).
+  1 - 0.15 W``; ``E_LIFE_J`` is calibrated so that a 20-lap stint on circuit.png wears a new
+  tyre by ~0.1, 1.5 % of grip (kart tyres lose a few tenths of a second over a race; a "used"
+  set, W = 0.3, has lost 4.5 %).
 * **Pressure** ``p`` [bar, cold]: contact patch ``patch = 1 - 0.5 (p - 0.75)^2`` (0.75 bar is
   the dry optimum; +0.3 bar costs 4.5 %); aquaplaning in standing water ``aqua = 1 - 0.3 w^2
   clip((v - v_a) / v_a, 0, 1)`` with ``v_a = 17.6 sqrt(p)`` m/s (the classic ``9 sqrt(psi)``
@@ -77,7 +78,7 @@ import numpy as np
 WET_RATIO = np.array([0.60, 0.70, 0.35, 0.60], np.float32)   # grass, asphalt, kerb, barrier
 CELL_M = 5.0
 LINE_HALF_M = 0.75
-DRY_PER_PASS = 0.04
+DRY_PER_PASS = 0.01
 RUBBER_PER_PASS = 0.002
 RUBBER_DRY_GAIN = 0.04
 RUBBER_WET_LOSS = 0.10
@@ -88,8 +89,8 @@ RAIN_TYRE_SHIFT_C = 30.0
 HEAT_K_PER_J = 8.8e-4          # a (calibrated)
 COOL_PER_S = 0.010             # b (calibrated)
 WET_COOL_FACTOR = 3.0
-E_LIFE_J = 2.5e7               # energy through one axle's tyres that wears them out (calibrated)
-WEAR_LOSS = 0.30
+E_LIFE_J = 1.25e7               # energy through one axle's tyres that wears them out (calibrated)
+WEAR_LOSS = 0.15
 P_OPT_BAR = 0.75
 PATCH_LOSS_PER_BAR2 = 0.5
 AQUA_LOSS = 0.3
