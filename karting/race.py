@@ -106,6 +106,8 @@ def build_parser():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid", choices=("given", "random"), default="given")
     ap.add_argument("--lights", action="store_true", help="start lights (and jump-start penalties)")
+    ap.add_argument("--weather", default=None, help="dry, damp, wet or a rain level 0..1 (karting.sim.conditions)")
+    ap.add_argument("--tyres", default=None, help="new (cold), warm, scrubbed, used or worn: tyres are modelled")
     ap.add_argument("--video", default="", help="write an MP4 of the race")
     ap.add_argument("--follow", default="leader", help="kart the camera follows: 'leader' or its index")
     ap.add_argument("--telemetry", default="", help="write race telemetry CSV (one row per kart per step)")
@@ -156,8 +158,21 @@ def _setup(args):
     session = RaceSession(args.track, [None] * len(models) + levels, rules=RaceRules(laps=args.laps,
                           start_lights=args.lights), names=names, frame_stack=fs, telemetry_history=th,
                           record_telemetry=bool(args.telemetry), seed=args.seed, grid_order=order,
-                          render=bool(models) or bool(args.video))
+                          render=bool(models) or bool(args.video), **conditions_from_args(args))
     return session, models, names
+
+
+def conditions_from_args(args) -> dict:
+    """--weather/--tyres as RaceSession keywords (nothing when neither is given)."""
+    out = {}
+    if getattr(args, "weather", None) is not None:
+        try:
+            out["weather"] = float(args.weather)
+        except ValueError:
+            out["weather"] = args.weather
+    if getattr(args, "tyres", None) is not None:
+        out["tyres"] = args.tyres
+    return out
 
 
 def main(argv=None):
@@ -207,7 +222,7 @@ def main(argv=None):
     if args.video:
         from .video import write_video
         print(f"video: {write_video(args.video, frames)} ({len(frames)} frames)")
-    if not args.no_leaderboard:
+    if not args.no_leaderboard and not conditions_from_args(args):   # the board is for today's kart, dry
         _leaderboard(session, results, args)
     session.close()
     return 0

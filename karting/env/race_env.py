@@ -68,8 +68,10 @@ class RaceSession:
     def __init__(self, track, drivers: list, laps: int = 3, rules: RaceRules | None = None,
                  names: list | None = None, races: int = 1, frame_stack: int = 1,
                  telemetry_history: int = 1, render: bool = True, record_telemetry: bool = False,
-                 seed: int = 0, grid_order=None):
-        """``grid_order``: per race, lower starts further forward (default kart order)."""
+                 seed: int = 0, grid_order=None, weather=None, tyres=None, setup=None, fuel=None):
+        """``grid_order``: per race, lower starts further forward (default kart order);
+        ``weather``, ``tyres``, ``setup``, ``fuel``: see :mod:`karting.sim.conditions` (the karts
+        of a race share the track's water and rubber)."""
         self.track = track if isinstance(track, Track) else load_track(track)
         per = len(drivers)
         if per < 1:
@@ -85,10 +87,13 @@ class RaceSession:
         self.batch = KartBatch(self.track, n, frame_stack, telemetry_history, max_episode_steps=10 ** 9,
                                record_telemetry=False, render=render,
                                views=(self.ext_idx if len(self.ext_idx) else [0]) if render else None,
-                               contacts=True, world=np.arange(n) // per)
+                               contacts=True, world=np.arange(n) // per, weather=weather, tyres=tyres,
+                               setup=setup, fuel=fuel)
         if record_telemetry:
+            from ..sim.race import CONDITION_COLUMNS
             from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
-            self.batch.recorder = TelemetryRecorder(extra=RACE_COLUMNS)
+            extra = {**RACE_COLUMNS, **(CONDITION_COLUMNS if self.batch.model is not None else {})}
+            self.batch.recorder = TelemetryRecorder(extra=extra)
         self.control = RaceControl(self.batch, self.rules, drivers=list(names) * races)
         self.ai = AIDriver(self.track, list(self.drivers), seed=seed) if (~self.external).any() else None
         self.grid_order = grid_order

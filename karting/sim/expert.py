@@ -151,6 +151,74 @@ def lap_snapshot(model, i: int, number: int, lap) -> dict:
     return snap
 
 
+@dataclass
+class Drive:
+    """What :func:`drive_settings` drove: per kart, its laps (``book.laps[i]``), lap-end
+    snapshots (``snaps[i]``), the total time of its laps and whether every one was clean."""
+    batch: object
+    book: object
+    snaps: list
+    total: np.ndarray
+    all_clean: np.ndarray
+    finish: np.ndarray = None     # (N,) time the last lap's line was crossed, between steps [s]
+
+    def stint_totals(self, laps: int, precise: bool = False) -> np.ndarray:
+        """(N,) total time of ``laps`` clean laps, inf where a kart did not drive them all clean;
+        ``precise``: the crossing of the line interpolated within the last step (lap times
+        count whole 0.05 s steps; an optimiser needs finer differences)."""
+        whole = self.all_clean & (np.array([len(x) for x in self.book.laps]) >= laps)
+        return np.where(whole, self.finish if precise else self.total, np.inf)
+
+
+def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, params: KartParams = KartParams(),
+                   conditions: dict | None = None, record: bool = False, setups: list | None = None) -> Drive:
+    """Kart i drives ``laps`` laps from a standing start on the centre line with expert setting
+    (``mu[i]``, ``lw[i]``), in ``conditions`` (see :func:`reference_lap`) and, if given, with its
+    own setup ``setups[i]`` (a KartSetup or dict); all karts at once, as one batch."""
+    from .laps import LapBook
+    from .race import Race
+    n = len(mu)
+    limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
+    cond = dict(conditions or {})
+    if setups is not None and cond.get("setup") is None:
+        cond["setup"] = "default"
+    batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
+                 params=params, **cond)
+    if setups is not None:
+        for i, su in enumerate(setups):
+            one = np.zeros(n, bool)
+            one[i] = True
+            batch.model.set_setup(one, su)
+    batch.reset(np.ones(n, bool), np.random.default_rng(0))
+    # no random pose: every setting starts exactly on the line, facing the track
+    tr = track
+    batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
+                      np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
+    batch.lateral[:] = 0.0
+    md = batch.model
+    if md is not None:
+        md.locate(batch.s, batch.lateral, tr.racing_offset[batch.idx])
+    pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
+    active = np.ones(n, bool)
+    book = LapBook(n)
+    out = Drive(batch, book, [[] for _ in range(n)], np.zeros(n), np.ones(n, bool), np.full(n, np.inf))
+    goal = batch.best_progress + laps * track.length
+    while active.any():
+        _, term, trunc = batch.step(pp.act(batch.state, batch.idx, None if md is None else md.grip_now))
+        if record:
+            batch.record()
+        for i in book.update_race(batch, mask=active):
+            lap = book.laps[i][-1]
+            out.total[i] += lap.time_s
+            out.all_clean[i] &= bool(lap.valid)
+            out.snaps[i].append(lap_snapshot(md, i, len(book.laps[i]), lap))
+            if len(book.laps[i]) == laps:
+                over = max(0.0, float(batch.best_progress[i] - goal[i]))
+                out.finish[i] = out.total[i] - min(over / max(float(batch.state.speed[i]), 1.0), 1.0 / CONTROL_HZ)
+        active &= ~(term | trunc) & (book.count < laps)
+    return out
+
+
 def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
                   params: KartParams = KartParams(), record: bool = False, conditions: dict | None = None,
                   stint: bool = False) -> ExpertLap:
@@ -160,51 +228,22 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
     :mod:`karting.sim.conditions`) drives in those conditions; the expert then adapts its speeds
     to the grip it has. ``stint=True`` chooses the setting with the fastest total of ``laps``
     clean laps instead of the fastest single lap (a race stint), and fills ``stint``."""
-    from .laps import LapBook
-    from .race import Race
     mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
     mu, lw = mu.ravel(), lw.ravel()
     n = len(mu)
-    limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
-    batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
-                 params=params, **(conditions or {}))
-    batch.reset(np.ones(n, bool), np.random.default_rng(0))
-    # no random pose: every setting starts exactly on the line, facing the track
-    tr = track
-    batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
-                      np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
-    batch.lateral[:] = 0.0
-    if batch.model is not None:
-        batch.model.locate(batch.s, batch.lateral, tr.racing_offset[batch.idx])
-    pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
-    active = np.ones(n, bool)
+    d = drive_settings(track, mu, lw, laps, params, conditions, record)
     best = np.full(n, np.inf)
     best_sectors = np.zeros((n, 3))
     standing = np.zeros(n)
-    book = LapBook(n)
-    md = batch.model
-    snaps = [[] for _ in range(n)]
-    total = np.zeros(n)
-    all_clean = np.ones(n, bool)
-    while active.any():
-        _, term, trunc = batch.step(pp.act(batch.state, batch.idx, None if md is None else md.grip_now))
-        if record:
-            batch.record()
-        for i in book.update_race(batch, mask=active):
-            lap = book.laps[i][-1]
-            total[i] += lap.time_s
-            all_clean[i] &= bool(lap.valid)
-            if stint:
-                snaps[i].append(lap_snapshot(md, i, len(book.laps[i]), lap))
+    for i, kart_laps in enumerate(d.book.laps):
+        for k, lap in enumerate(kart_laps):
             if lap.valid:
-                if len(book.laps[i]) == 1:
+                if k == 0:
                     standing[i] = lap.time_s
                 if lap.time_s < best[i]:
                     best[i], best_sectors[i] = lap.time_s, lap.sectors_s
-        active &= ~(term | trunc) & (book.count < laps)
     if stint:     # a stint: every lap clean, the fastest total
-        whole = all_clean & (np.array([len(x) for x in book.laps]) >= laps)
-        best = np.where(whole, total, np.inf)
+        best = d.stint_totals(laps)
     clean = np.isfinite(best)
     out = ExpertLap(track=track.name, length_m=track.length, completed=bool(clean.any()),
                     clean_settings=int(clean.sum()), settings_tried=n)
@@ -214,14 +253,13 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
         i = int(np.argmin(best))
         out.lap_time_s, out.sector_times_s = float(best[i]), tuple(float(x) for x in best_sectors[i])
         out.standing_lap_s, out.mu_use, out.line_weight = float(standing[i]), float(mu[i]), float(lw[i])
-        out.laps_s = tuple(float(lap.time_s) for lap in book.laps[i])
-        out.stint = snaps[i]
+        out.laps_s = tuple(float(lap.time_s) for lap in d.book.laps[i])
         if stint:
-            valid = [lap for lap in book.laps[i] if lap.valid]
-            fastest = min(valid, key=lambda lap: lap.time_s)
+            out.stint = d.snaps[i]
+            fastest = min(d.book.laps[i], key=lambda lap: lap.time_s)
             out.lap_time_s, out.sector_times_s = float(fastest.time_s), tuple(float(x) for x in fastest.sectors_s)
         if record:
-            df = batch.recorder.to_dataframe()
+            df = d.batch.recorder.to_dataframe()
             out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
     return out
 

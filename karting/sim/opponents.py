@@ -206,8 +206,16 @@ class AIDriver:
         near = (idx[:, None] + np.arange(0, 41, 5)[None, :]) % m
         kd = (tr.curvature[near] * off[:, None]).max(1)
         vt *= np.sqrt(np.clip(1.0 - kd, 0.5, 1.0)) * np.where(np.abs(off) > 0.6, 0.98, 1.0)
+        md = getattr(race, "model", None)
+        if md is not None:          # weather, tyres: drive to the grip there is (as the expert)
+            vt = vt * np.sqrt(md.grip_now.astype(np.float64))
         vt = np.minimum(vt, v_cap)
         throttle = np.clip(0.8 * (vt - v), -1, 1)
+        if md is not None:
+            fz_r = p.mass_kg * 9.81 * p.cg_to_front_m / p.wheelbase_m
+            room = 0.85 * p.mu_asphalt * md.grip_now.astype(np.float64) * fz_r
+            pull = np.minimum(p.max_drive_force_n, p.engine_power_w / np.maximum(st.vx, 1.0))
+            throttle = np.clip(throttle, -room / p.max_brake_force_n, room / pull)
         # the brakes are on the rear axle: braking hard while cornering spins a kart, so brake
         # only with the grip the corner leaves (friction circle on the measured lateral g)
         ay = np.abs(st.ay.astype(np.float64)) / 9.81

@@ -5,14 +5,15 @@ The CSV schema (one row per kart per control step, units in the names) is
 
 Analysis (pandas), in the spirit of FastF1's ``Laps`` and ``Telemetry``: :func:`laps` gives one
 row per lap (lap and sector times, valid, speeds, lateral g, time off track), :func:`lap_trace`
-one lap resampled on a distance grid, :func:`compare` two laps aligned by distance (delta time and
-per-sector gains). ``python -m karting.telemetry summary|compare|plot`` is the command line
-(:mod:`karting.telemetry.cli`).
+one lap resampled on a distance grid, :func:`stint` the laps with tyre temperatures and wear,
+grip, water and fuel (sessions driven with karting.sim.conditions), :func:`compare` two laps
+aligned by distance (delta time and per-sector gains). ``python -m karting.telemetry
+summary|compare|plot`` is the command line (:mod:`karting.telemetry.cli`).
 """
-from .analysis import (LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare, format_sectors,
-                       gains, lap_trace, laps, load, pick_lap)
+from .analysis import (CONDITION_COLUMNS, LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare,
+                       format_sectors, gains, lap_trace, laps, load, pick_lap, stint)
 from .recorder import COLUMNS, DEFAULT_DIR, SCHEMA_VERSION, TelemetryRecorder, write_csv
 
-__all__ = ["COLUMNS", "DEFAULT_DIR", "LAP_KEYS", "SCHEMA_VERSION", "STANDING_KMH", "TRACE_COLUMNS",
+__all__ = ["COLUMNS", "CONDITION_COLUMNS", "DEFAULT_DIR", "LAP_KEYS", "SCHEMA_VERSION", "STANDING_KMH", "TRACE_COLUMNS",
            "TelemetryError", "TelemetryRecorder", "compare", "format_sectors", "gains", "lap_trace", "laps", "load",
-           "pick_lap", "write_csv"]
+           "pick_lap", "stint", "write_csv"]

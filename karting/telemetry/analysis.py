@@ -114,6 +114,37 @@ def laps(df: "pd.DataFrame") -> "pd.DataFrame":
     return out
 
 
+#: the columns the realism models add (karting.sim.conditions): tyres, grip, water, fuel
+CONDITION_COLUMNS = ("tyre_temp_front_c", "tyre_temp_rear_c", "tyre_wear_front", "tyre_wear_rear", "grip",
+                     "wetness", "fuel_l")
+
+
+def stint(df: "pd.DataFrame") -> "pd.DataFrame":
+    """The stint table of a session driven with weather, tyres or fuel modelled: one row per
+    completed lap (as :func:`laps`) with the mean tyre temperatures over the lap, the wear and
+    fuel at its end, the mean grip factor and the mean water under the kart. Empty when the
+    CSV has no such columns."""
+    table = laps(df)
+    have = [c for c in CONDITION_COLUMNS if c in df.columns]
+    if not have or table.empty:
+        return table.iloc[0:0]
+    rows = []
+    groups = df.groupby(LAP_KEYS, sort=False)
+    for _, r in table.iterrows():
+        seg = groups.get_group((r["env"], r["episode"], r["lap"]))
+        row = {k: r[k] for k in ("env", "episode", "lap", "lap_time_s", "valid")}
+        for c in have:
+            v = seg[c].to_numpy(np.float64)
+            row[c] = float(v[-1]) if c.startswith(("tyre_wear", "fuel")) else float(v.mean())
+        rows.append(row)
+    import pandas as pd
+    out = pd.DataFrame(rows)
+    if "lap_time_s" in out and len(out):
+        best = out.loc[out["valid"], "lap_time_s"].min() if out["valid"].any() else np.nan
+        out["vs_best_s"] = (out["lap_time_s"] - best).round(3)
+    return out
+
+
 def pick_lap(df: "pd.DataFrame", which: str = "best") -> tuple:
     """The key ``(env, episode, lap)`` of a lap: ``"best"`` (fastest valid, else fastest
     complete), ``"last"``, or ``"ENV:EPISODE:LAP"`` / ``"LAP"`` (in env 0 episode 0)."""

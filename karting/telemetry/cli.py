@@ -48,6 +48,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(f"best valid lap {best['lap_time_s']:.2f} s (env {best['env']} episode {best['episode']} "
               f"lap {best['lap']}); best sectors {theo['s1_s']:.2f} + {theo['s2_s']:.2f} + "
               f"{theo['s3_s']:.2f} = ideal lap {theo.sum():.2f} s")
+    st = T.stint(df)
+    if len(st):
+        import pandas as pd
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 500):
+            print("stint (tyre temperatures: mean over the lap [deg C]; wear and fuel: at its end):")
+            print(st.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.out:
         out = Path(args.out)
         table.to_csv(out, index=False)

@@ -34,10 +34,14 @@ def load_checkpoints_file(path: Path) -> dict:
 
 
 def save_track_entry(png_name: str, entry: dict, path: Path) -> None:
-    """Write one track's entry into checkpoints.json, keeping the others, atomically."""
+    """Write one track's entry into checkpoints.json, keeping the others (and this track's saved
+    kart setups when ``entry`` has none), atomically."""
     path = Path(path)
     validate_entry(entry, f"{path}: tracks[{png_name!r}]")
     data = load_checkpoints_file(path)
+    old = data["tracks"].get(png_name, {})
+    if "setup" in old and "setup" not in entry:     # the editor does not know saved setups: keep them
+        entry = {**entry, "setup": old["setup"]}
     data["tracks"][png_name] = entry
     data["version"] = SCHEMA_VERSION
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -96,11 +100,16 @@ def cache_dir() -> Path | None:
     return Path(base) / "karting" / "tracks"
 
 
+def geometry_entry(entry: dict) -> dict:
+    """The part of an entry the track's derivation reads (a saved kart setup is not)."""
+    return {k: v for k, v in entry.items() if k != "setup"}
+
+
 def track_cache_key(path: Path, entry: dict) -> str:
     """The image's content, the checkpoints.json entry and the derivation's version."""
     import hashlib
     h = hashlib.sha256(f"karting track v{TRACK_FORMAT_VERSION}\n".encode())
-    h.update(json.dumps(entry, sort_keys=True).encode())
+    h.update(json.dumps(geometry_entry(entry), sort_keys=True).encode())
     h.update(b"\n")
     h.update(Path(path).read_bytes())
     return h.hexdigest()
@@ -147,7 +156,7 @@ def load_track(track: str | Path, checkpoints: Path | None = None) -> Track:
     path = resolve_track_path(track)
     cp_path = Path(checkpoints) if checkpoints is not None else default_checkpoints_path(path)
     entry = load_checkpoints_file(cp_path)["tracks"].get(path.name, {})
-    mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(entry, sort_keys=True))
+    mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(geometry_entry(entry), sort_keys=True))
     if mem_key in _CACHE:
         return _CACHE[mem_key]
     where = f"{cp_path}: tracks[{path.name!r}]"

@@ -26,7 +26,7 @@ def validate_entry(entry: dict, where: str = "entry") -> None:
     """Raise TrackError (naming ``where`` and the field) unless ``entry`` follows the schema."""
     if not isinstance(entry, dict):
         raise TrackError(f"{where}: must be an object")
-    known = {"scale_m_per_px", "direction", "checkpoints", "sectors", "start"}
+    known = {"scale_m_per_px", "direction", "checkpoints", "sectors", "start", "setup"}
     extra = set(entry) - known
     if extra:
         raise TrackError(f"{where}: unknown keys {sorted(extra)}; allowed: {sorted(known)}")
@@ -50,6 +50,13 @@ def validate_entry(entry: dict, where: str = "entry") -> None:
                 or not 0 < secs[0] < secs[1] or (n is not None and secs[1] >= n)):
             raise TrackError(f"{where}: sectors must be two increasing gate indices [i, j] with "
                              "0 < i < j < number of checkpoints")
+    su = entry.get("setup")
+    if su is not None:     # python -m karting.setup --save: {weather: {field: number, ...}}
+        if not isinstance(su, dict) or not all(
+                isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values())
+                for v in su.values()):
+            raise TrackError(f'{where}: setup must be {{"WEATHER": {{"sprocket": 80, ...}}}} '
+                             "(written by python -m karting.setup --save)")
     st = entry.get("start")
     if st is not None:
         if not (isinstance(st, dict) and set(st) <= {"x", "y", "heading_deg"}
