@@ -213,6 +213,48 @@ def bench_randomize(track, n, calls, repeats):
                         calls, repeats)
 
 
+#: every realism model on (karting.sim.conditions): the "conditions" part of the bench
+ALL_CONDITIONS = {"weather": "wet", "tyres": "new", "setup": {"sprocket": 82, "rear_track_m": 1.37}, "fuel": 4.0}
+
+
+def bench_conditions(track, n, calls, repeats, render=True):
+    """``n`` karts today and with every realism model on (wet track drying, tyre temperature
+    and wear, fuel, a setup), alternating blocks in one run: steps/s of each and the median
+    per-block ratio (``render=False``: the simulation alone, through a Race)."""
+    if render:
+        from .env import KartingVectorEnv
+        return side_by_side(KartingVectorEnv(track, num_envs=n, random_start=True),
+                            KartingVectorEnv(track, num_envs=n, random_start=True, **ALL_CONDITIONS),
+                            calls, repeats)
+    from .sim.race import Race
+    races = [Race(track, n, random_start=True), Race(track, n, random_start=True, **ALL_CONDITIONS)]
+    rates = [[], []]
+    a = np.tile(np.array([[0.05, 0.6]], np.float32), (n, 1))
+    for r in races:
+        r.reset(np.ones(n, bool), np.random.default_rng(0))
+    for _ in range(repeats):
+        for k, r in enumerate(races):
+            t = time.perf_counter()
+            for _ in range(calls):
+                _, te, tr = r.step(a)
+                if (te | tr).any():
+                    r.reset(te | tr, np.random.default_rng(1))
+            rates[k].append(n * calls / (time.perf_counter() - t))
+    ratios = [b / x for x, b in zip(*rates)]
+    return float(np.median(rates[0])), float(np.median(rates[1])), float(np.median(ratios))
+
+
+def report_conditions(track, args, results: dict) -> None:
+    """Print and store :func:`bench_conditions` with and without rendering."""
+    for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
+        plain, cond, ratio = bench_conditions(track, 64, max(10, int(args.seconds * calls)), args.repeats, render)
+        key = "" if render else "_nogl"
+        results.update({f"conditions_off_steps_per_s_N64{key}": round(plain),
+                        f"conditions_all_steps_per_s_N64{key}": round(cond), f"conditions_ratio{key}": ratio})
+        print(f"weather, tyres, fuel, setup ({tag}), N=64: off {plain:8,.0f} steps/s; all on {cond:8,.0f} "
+              f"steps/s ({ratio:.2f}x, median of per-block ratios)")
+
+
 def bench_race(track, n, calls, repeats, render=True):
     """``n`` time-trial karts (ghosts, spread round the lap) against an ``n``-kart race from the
     grid (contacts, slipstream, race control; every kart with a camera, as in
@@ -392,7 +434,7 @@ def main(argv=None):
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
                          "four levels from shuffled grids (win rate, mean position, collisions per lap)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated parts to leave out: env, randomize, race, load, multitrack")
+                    help="comma-separated parts to leave out: env, randomize, conditions, race, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train_tracks:
@@ -452,6 +494,8 @@ def main(argv=None):
                        randomize_ratio=ratio)
         print(f"domain randomisation, N=64: off {plain:8,.0f} steps/s; randomize='default' {dr:8,.0f} steps/s "
               f"({ratio:.2f}x, median of per-block ratios)")
+    if "conditions" not in skip:
+        report_conditions(track, args, results)
     if "race" not in skip:
         for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
             one, race, ratio, contacts = bench_race(track, 64, max(10, int(args.seconds * calls)), args.repeats,
