@@ -38,45 +38,11 @@ def format_stint(r: ExpertLap) -> str:
     return "\n".join(lines)
 
 
-def parse_kv(text: str | None, what: str) -> dict | None:
-    """``"a=1,b=2"`` -> ``{"a": 1.0, "b": 2.0}`` (None for None); a clear error otherwise."""
-    if text is None:
-        return None
-    out = {}
-    for item in filter(None, (x.strip() for x in text.split(","))):
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise ValueError(f"--{what}: cannot read {item!r}; give name=value items, e.g. sprocket=82")
-        try:
-            out[k.strip()] = float(v)
-        except ValueError:
-            raise ValueError(f"--{what}: {item!r}: the value is not a number") from None
-    return out
-
-
 def conditions_from_args(args) -> dict | None:
     """The ``conditions`` of :func:`reference_lap` from --weather, --tyres, --setup, --fuel (a
     weather without --tyres drives new, cold tyres: a stint wears them; --tyres off: none)."""
-    cond = {}
-    if args.weather is not None:
-        w = args.weather
-        try:
-            w = float(w)
-        except ValueError:
-            pass
-        cond["weather"] = w
-    tyres = args.tyres if args.tyres is not None else ("new" if cond else None)
-    if tyres not in (None, "off"):
-        cond["tyres"] = tyres
-    if args.setup is not None:
-        cond["setup"] = parse_kv(args.setup, "setup")
-    if args.fuel is not None:
-        cond["fuel"] = args.fuel
-    if cond:     # check every value now: a clear error before any driving
-        from .sim.conditions import KartSetup, TyreState, Weather, parse_fuel
-        Weather.parse(cond.get("weather")), TyreState.parse(cond.get("tyres"))
-        KartSetup.parse(cond.get("setup")), parse_fuel(cond.get("fuel"))
-    return cond or None
+    from .sim.conditions import cli_conditions
+    return cli_conditions(args.weather, args.tyres, args.setup, args.fuel, tyres_with_weather=True) or None
 
 
 def main(argv=None):

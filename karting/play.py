@@ -92,6 +92,8 @@ def main(argv=None):
                     help="telemetry CSV to write (default telemetry_logs/play_<model>_<track>.csv)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     ap.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
+    ap.add_argument("--weather", default=None, help="dry, damp, wet or a rain level 0..1 (karting.sim.conditions)")
+    ap.add_argument("--tyres", default=None, help="new (cold), warm, scrubbed, used or worn: tyres are modelled")
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.laps < 1:
         ap.error("--episodes and --laps must be >= 1")
@@ -108,8 +110,10 @@ def main(argv=None):
         agent, cfg, data = load_agent(args.model, device, as_trained=True)   # training's arithmetic
         named = [t for t in str(cfg.track).split(",") if t.strip() and t.strip() != GENERATED]
         track = args.track or (str(track_list(",".join(named))[0]) if named else "circuit.png")
-        env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True)
-    except (CheckpointError, TrackError, RendererUnavailable) as e:
+        from .sim.conditions import cli_conditions
+        cond = cli_conditions(args.weather, args.tyres)
+        env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True, **cond)
+    except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"model {args.model}: trained {data.get('global_step', 0):,} steps on {cfg.track}; "
@@ -135,8 +139,9 @@ def main(argv=None):
 
     from . import leaderboard
     from .models import model_label
-    kept = leaderboard.add_laps(env.track.name, model_label(args.model),
-                                [lap for r in results for lap in r.laps], leaderboard.model_hash(args.model))
+    kept = 0 if cond else leaderboard.add_laps(   # the board is for today's kart in the dry
+        env.track.name, model_label(args.model), [lap for r in results for lap in r.laps],
+        leaderboard.model_hash(args.model))
     if kept:
         print(f"leaderboard: {kept} valid lap(s) -> {leaderboard.board_path(env.track.name)}")
     from .telemetry import write_csv

@@ -164,15 +164,8 @@ def _setup(args):
 
 def conditions_from_args(args) -> dict:
     """--weather/--tyres as RaceSession keywords (nothing when neither is given)."""
-    out = {}
-    if getattr(args, "weather", None) is not None:
-        try:
-            out["weather"] = float(args.weather)
-        except ValueError:
-            out["weather"] = args.weather
-    if getattr(args, "tyres", None) is not None:
-        out["tyres"] = args.tyres
-    return out
+    from .sim.conditions import cli_conditions
+    return cli_conditions(getattr(args, "weather", None), getattr(args, "tyres", None))
 
 
 def main(argv=None):

@@ -79,13 +79,15 @@ def evaluate(agent, env, laps: int = 1, seed: int = 0, device="cpu", determinist
     return results, end_step
 
 
-def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bool = False) -> "KartingVectorEnv":
-    """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start)."""
+def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bool = False,
+                  **conditions) -> "KartingVectorEnv":
+    """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start);
+    ``conditions``: weather, tyres, setup, fuel (karting.sim.conditions; none by default)."""
     from ..env import KartingVectorEnv
     return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
                             telemetry_history=cfg.telemetry_history,
                             max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
-                            show_other_karts=False, record_telemetry=record_telemetry)
+                            show_other_karts=False, record_telemetry=record_telemetry, **conditions)
 
 
 def summarize(results: list) -> dict:

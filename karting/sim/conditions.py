@@ -222,6 +222,39 @@ def parse_fuel(fuel) -> float | None:
     return v
 
 
+def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_weather: bool = False) -> dict:
+    """The ``weather``/``tyres``/``setup``/``fuel`` keywords of a Race or env from command-line
+    strings (``--weather wet``, ``--weather 0.3``, ``--setup sprocket=82,rear_track_m=1.36``),
+    checked now so that a bad value fails before anything runs; ``tyres="off"`` models none, and
+    ``tyres_with_weather`` gives new tyres when a weather is given without tyres (a stint)."""
+    out = {}
+    if weather is not None:
+        try:
+            out["weather"] = float(weather)
+        except (TypeError, ValueError):
+            out["weather"] = weather
+        Weather.parse(out["weather"])
+    if tyres is None and tyres_with_weather and out:
+        tyres = "new"
+    if tyres not in (None, "off"):
+        out["tyres"] = TyreState.parse(tyres)
+    if setup is not None:
+        items = {}
+        for item in filter(None, (x.strip() for x in str(setup).split(","))):
+            k, sep, v = item.partition("=")
+            try:
+                items[k.strip()] = float(v)
+            except ValueError:
+                raise ValueError(f"setup: cannot read {item!r}; give name=value items with numbers, "
+                                 "e.g. sprocket=82,pressure_rear_bar=0.8") from None
+            if not sep:
+                raise ValueError(f"setup: cannot read {item!r}; give name=value items, e.g. sprocket=82")
+        out["setup"] = KartSetup.parse(items)
+    if fuel is not None:
+        out["fuel"] = parse_fuel(fuel)
+    return out
+
+
 class Conditions:
     """Per-kart state of the realism models for a batch of ``n`` karts on ``ts`` (a TrackSet),
     with ``road`` (N,) the road each kart dries and rubbers (karts sharing a road, as in a race,
@@ -415,4 +448,4 @@ class Conditions:
         return out
 
 
-__all__ = ["KartSetup", "Weather", "TyreState", "Conditions", "parse_fuel"]
+__all__ = ["KartSetup", "Weather", "TyreState", "Conditions", "parse_fuel", "cli_conditions"]

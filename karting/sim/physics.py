@@ -17,6 +17,11 @@ Euler at ``PHYSICS_HZ`` = 100 Hz (``SUBSTEPS`` = 5 substeps of every control ste
 
 Figures (a 125 cc club kart with driver): 170 kg, top speed ~27 m/s (97 km/h), peak lateral
 acceleration ~2 g on asphalt and ~0.6 g on grass. No reverse gear: negative throttle brakes to a stop.
+
+Weather (a wet, drying track, rubber, track temperature), tyre temperature and wear, fuel mass and
+the kart's setup (gearing, pressures, rear track) are :mod:`karting.sim.conditions`, whose docstring
+has their equations and the sources of their constants; ``step(..., model=Conditions)`` applies
+them, and without a model nothing here changes.
 """
 from __future__ import annotations
 
