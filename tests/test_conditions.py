@@ -228,3 +228,16 @@ def test_setup_optimiser_finds_reports_and_saves(tmp_path, capsys):
     save_track_entry("oval.png", {"direction": "clockwise"}, tmp_path / "checkpoints.json")
     cp = json.loads((tmp_path / "checkpoints.json").read_text())
     assert cp["tracks"]["oval.png"]["setup"]["dry"]["sprocket"] == res["best"]["sprocket"]
+
+
+def test_a_swapped_track_rebuilds_the_road_cells(circuit):
+    """Training swaps pool tracks in: the wet road must follow the new track's length."""
+    oval = load_track("oval.png")
+    r = Race([circuit, oval], 4, weather="wet", tyres="new")
+    r.reset(np.ones(4, bool), np.random.default_rng(0))
+    drive(r, 20)
+    r.set_track(1, circuit)
+    r.reset(r.kart_track == 1, np.random.default_rng(1))
+    drive(r, 50)
+    assert r.model.line_water.shape[1] == r.model.track_cells.max()
+    assert (r.model.cell < r.model.track_cells[r.kart_track]).all()

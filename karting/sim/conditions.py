@@ -42,7 +42,7 @@ Friction used by the tyre model (``mu`` of :mod:`karting.sim.physics`) per axle:
   tyres on circuit.png warm from 25 to ~50 deg C within the first lap and run at 50-60 deg C.
   ``temp = 1 - 0.10 min(1, ((T - 55) / 25)^2)``: grip peaks in a window around 55 deg C and
   cold tyres (25 deg C) give 10 % less. On a wet track the kart runs rain tyres, whose softer
-  compound works lower: the window's centre is ``55 - 25 rain`` deg C.
+  compound works lower: the window's centre is ``55 - 30 rain`` deg C.
 * **Wear** ``W`` per axle in [0, 1] (1 = corded): ``dW/dt = P_slip / E_LIFE_J`` and ``wear =
   1 - 0.15 W``; ``E_LIFE_J`` is calibrated so that a 20-lap stint on circuit.png wears a new
   tyre by ~0.1, 1.5 % of grip (kart tyres lose a few tenths of a second over a race; a "used"
@@ -282,17 +282,25 @@ class Conditions:
         self._slip = np.zeros((n, 2), f32)             # slip energy this step [J]
         self._work = np.zeros(n, f32)                  # drive work this step [J]
         # road cells
-        self.track_cells = np.maximum(1, np.round(ts.length / CELL_M)).astype(np.int64)   # per track
-        self.cell_m = ts.length / self.track_cells
         roads = int(self.road.max()) + 1
         self.road_track = np.zeros(roads, np.int64)
         self.road_track[self.road] = self.kart_track
-        mc = int(self.track_cells.max())
-        self.line_water = np.ones((roads, mc), f32)     # fraction of the water left on the line
-        self.rubber = np.full((roads, mc), w.rubber, f32)
+        self.retrack(ts)
         self.cell = np.zeros(n, np.int64)
         self._has_wet = self.weather is not None
         self.reset(np.ones(n, bool))
+
+    def retrack(self, ts) -> None:
+        """(Re)build the road cells for the tracks of ``ts`` (a track swapped in: its karts are
+        reset before they drive on, and their roads with them)."""
+        self.track_cells = np.maximum(1, np.round(ts.length / CELL_M)).astype(np.int64)   # per track
+        self.cell_m = ts.length / self.track_cells
+        mc = int(self.track_cells.max())
+        rub = (self.weather or Weather()).rubber
+        if getattr(self, "line_water", None) is None or self.line_water.shape[1] != mc:
+            self.line_water = np.ones((len(self.road_track), mc), np.float32)   # water left on the line
+            self.rubber = np.full((len(self.road_track), mc), rub, np.float32)
+            self.cell = np.zeros(self.n, np.int64)
 
     # ------------------------------------------------------------ flags
     @property

@@ -133,6 +133,9 @@ class Race:
         on = self.kart_track == slot
         self.idx[on] = 0                                        # until their reset
         self.gidx = self.ts.c_off[self.kart_track] + self.idx   # flat offsets moved
+        if self.model is not None:
+            self.model.retrack(self.ts)
+            self.model.cell[on] = 0
 
     def surface_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Surface under (x[i], y[i]) on kart i's track."""
