@@ -225,7 +225,8 @@ def parse_fuel(fuel) -> float | None:
 def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_weather: bool = False) -> dict:
     """The ``weather``/``tyres``/``setup``/``fuel`` keywords of a Race or env from command-line
     strings (``--weather wet``, ``--weather 0.3``, ``--setup sprocket=82,rear_track_m=1.36``),
-    checked now so that a bad value fails before anything runs; ``tyres="off"`` models none, and
+    checked now so that a bad value fails before anything runs (the values stay plain strings,
+    numbers and dicts, as JSON holds them); ``tyres="off"`` models none, and
     ``tyres_with_weather`` gives new tyres when a weather is given without tyres (a stint)."""
     out = {}
     if weather is not None:
@@ -237,7 +238,8 @@ def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_w
     if tyres is None and tyres_with_weather and out:
         tyres = "new"
     if tyres not in (None, "off"):
-        out["tyres"] = TyreState.parse(tyres)
+        TyreState.parse(tyres)
+        out["tyres"] = tyres
     if setup is not None:
         items = {}
         for item in filter(None, (x.strip() for x in str(setup).split(","))):
@@ -249,7 +251,8 @@ def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_w
                                  "e.g. sprocket=82,pressure_rear_bar=0.8") from None
             if not sep:
                 raise ValueError(f"setup: cannot read {item!r}; give name=value items, e.g. sprocket=82")
-        out["setup"] = KartSetup.parse(items)
+        KartSetup.parse(items)
+        out["setup"] = items
     if fuel is not None:
         out["fuel"] = parse_fuel(fuel)
     return out
