@@ -70,7 +70,7 @@ class KartBatch(Race):
         """Show each camera how wet its track is (the renderer's gloss): the water at the start,
         less what the line has dried (the track off the line stays wet)."""
         md = self.model
-        if md is None or not md._has_wet or self.renderer is None:
+        if md is None or not md.wet or self.renderer is None:
             return
         cells = np.arange(md.line_water.shape[1])[None, :] < md.track_cells[md.road_track][:, None]
         left = (md.line_water * cells).sum(1) / cells.sum(1)        # per road
@@ -102,7 +102,7 @@ class KartBatch(Race):
         if fresh is not None and self.telemetry_history > 1 and fresh.any():
             self.telemetry[fresh] = np.tile(tel[fresh], self.telemetry_history)
         vfresh = fresh if (fresh is None or self.views is None) else fresh[self.views]
-        if self.model is not None and self.model._has_wet and self.steps[0] % 100 == 99:
+        if self.model is not None and self.model.wet and self.steps[0] % 100 == 99:
             self.update_wet_look()      # the line dries: every 5 s is plenty for the image
         if self.renderer is not None:
             # a fresh array each step: returned as is, so no copy, and earlier obs stay intact

@@ -311,6 +311,11 @@ class Conditions:
         return self.tyres is not None
 
     @property
+    def wet(self) -> bool:
+        """Water is modelled (a weather was given, or rain is randomised)."""
+        return self._has_wet
+
+    @property
     def mass(self) -> np.ndarray | None:
         """(N,) mass [kg] with the fuel aboard, or None when fuel is not modelled."""
         if self.fuel0 is None:
