@@ -13,7 +13,8 @@ The HUD shows speed, lap, lap time, last and best lap, the sector splits of this
 best lap's, the live delta to the best lap and a track map. The ghost replays the best lap of
 this session (``--ghost best``, the default) or the best lap of a telemetry CSV, e.g. an AI's
 from ``karting.play`` (``--ghost telemetry_logs/ai.csv``). Telemetry (the env's schema, one
-episode per restart) goes to ``telemetry_logs/human_<track>_<time>.csv``: written on quit, after
+episode per restart) goes to ``telemetry_logs/human_<track>_<time>.csv`` and the session's replay
+(time trials; ``python -m karting.replay``) beside it as ``.replay``: written on quit, after
 every lap and every 10 s of driving (atomically), so a crash loses at most a few seconds.
 
 With ``--opponents`` the person starts from the back of a grid of AI karts (start lights, a jump
@@ -143,6 +144,9 @@ class DriveApp:
         self.saved_rows = 0
         self.message = ""
         self._map = self._make_map()
+        if not self.racing:     # a replay beside the telemetry: karting.replay re-runs the session
+            from .sim.replay import ReplayLog
+            self.batch.replay_log = ReplayLog(n)
         self.restart(first=True)
 
     # ------------------------------------------------------------ session
@@ -309,6 +313,11 @@ class DriveApp:
             return self.out if self.saved_rows else None
         write_csv(rec.to_dataframe(), self.out)
         self.saved_rows = len(rec)
+        if self.batch.replay_log is not None:
+            from .sim.replay import race_settings, save
+            settings = {**race_settings(self.batch), "show_other_karts": True, "frame_stack": 1,
+                        "telemetry_history": 1, "randomize": None}
+            save(self.out.with_suffix(".replay"), self.batch.replay_log, self.batch, self.track, settings, "drive")
         return self.out
 
     # ------------------------------------------------------------ drawing

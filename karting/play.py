@@ -92,6 +92,7 @@ def main(argv=None):
                     help="telemetry CSV to write (default telemetry_logs/play_<model>_<track>.csv)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     ap.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
+    ap.add_argument("--replay", default=None, help="write the session's replay to this file (python -m karting.replay)")
     ap.add_argument("--weather", default=None, help="dry, damp, wet or a rain level 0..1 (karting.sim.conditions)")
     ap.add_argument("--tyres", default=None, help="new (cold), warm, scrubbed, used or worn: tyres are modelled")
     args = ap.parse_args(argv)
@@ -113,6 +114,8 @@ def main(argv=None):
         from .sim.conditions import cli_conditions
         cond = cli_conditions(args.weather, args.tyres)
         env = make_eval_env(track, args.episodes, cfg, args.laps, record_telemetry=True, **cond)
+        if args.replay:
+            env.batch.start_replay()
     except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -151,6 +154,8 @@ def main(argv=None):
     name = args.telemetry or f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
     path = write_csv(df[keep], name)
     print(f"telemetry: {path} ({int(keep.sum())} rows)")
+    if args.replay:
+        print(f"replay: {env.batch.save_replay(args.replay, 'play ' + model_label(args.model))}")
     if composer is not None:
         from .video import write_video
         out = write_video(args.video, frames)

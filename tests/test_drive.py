@@ -79,6 +79,10 @@ def test_laps_best_lap_delta_and_ghost(ring_track, app, tmp_path):
     table = T.laps(T.load(tmp_path / "human.csv"))
     assert len(table) >= 2 and table["valid"].all()
     assert table["lap_time_s"].min() == pytest.approx(app.best.lap_time, abs=0.051)
+    # the session's replay beside the CSV re-simulates bit-exactly
+    from karting.replay import main as replay_main
+    assert (tmp_path / "human.replay").exists()
+    assert replay_main([str(tmp_path / "human.replay")]) == 0
 
 
 def test_ghost_from_an_ai_csv_and_camera_switch(ring_track, ring_png, tmp_path):

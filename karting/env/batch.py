@@ -29,6 +29,7 @@ class KartBatch(Race):
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
                          contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.settings = {"show_other_karts": bool(show_other_karts)}
         self.views = None if views is None else np.asarray(views, np.int64)
         nv = n if views is None else len(self.views)
         self.telemetry = np.zeros((n, TELEMETRY_SIZE * telemetry_history), np.float32)
@@ -75,9 +76,41 @@ class KartBatch(Race):
         cells = np.arange(md.line_water.shape[1])[None, :] < md.track_cells[md.road_track][:, None]
         left = (md.line_water * cells).sum(1) / cells.sum(1)        # per road
         seen = (md.rain * (0.6 + 0.4 * left[md.road])).astype(np.float32)
+        self.wet_seen = seen
         self.renderer.set_wet(float(seen.mean()))
         if self.renderer.looks_enabled and self.randomized is not None:
             self.renderer.set_looks(looks({**self.randomized, "rain": seen}))
+
+    def replay_settings(self) -> dict:
+        """The keyword arguments that rebuild this batch's simulation for a replay."""
+        from ..sim.replay import race_settings
+        return {**race_settings(self), "show_other_karts": self.settings["show_other_karts"],
+                "frame_stack": self.frame_stack, "telemetry_history": self.telemetry_history,
+                "randomize": None if self.randomization is None else self.randomization.to_dict()}
+
+    @classmethod
+    def from_replay(cls, rep, track, render: bool = False, **kwargs) -> "KartBatch":
+        """A batch that re-simulates ``rep`` (a karting.sim.replay.Replay) on ``track``, with its
+        own ReplayLog to verify against the recording."""
+        from ..sim.replay import ReplayLog
+        s = dict(rep.header["settings"])
+        s["reward"] = RewardConfig(**s["reward"])
+        b = cls(track, rep.karts, render=render, **s, **kwargs)
+        b.replay_log = ReplayLog(rep.karts)
+        return b
+
+    def start_replay(self) -> None:
+        """Record everything from now on (call before the first reset): see karting.sim.replay."""
+        from ..sim.replay import ReplayLog
+        self.replay_settings()              # a batch that cannot be replayed says so now
+        self.replay_log = ReplayLog(self.n)
+
+    def save_replay(self, path, source: str = ""):
+        """Write the recording as a .replay file; returns its path."""
+        from ..sim.replay import save
+        if self.replay_log is None:
+            raise RuntimeError("nothing recorded: call start_replay() before the first reset")
+        return save(path, self.replay_log, self, self.track, self.replay_settings(), source)
 
     def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""
@@ -125,6 +158,8 @@ class KartBatch(Race):
         """A chase view of kart ``index`` with its first-person view inset (top left) when it
         has a camera."""
         st = self.state
+        if getattr(self, "wet_seen", None) is not None:      # this kart's track, as wet as it sees it
+            self.renderer.set_wet(float(self.wet_seen[index]))
         img = self.renderer.render_chase(st.x, st.y, st.yaw, index, size=size)
         if self.views is not None and index not in self.views:
             return img

@@ -92,6 +92,7 @@ class Race:
         pairs = np.unique(np.stack([self.world, self.kart_track], 1), axis=0)
         if len(pairs) != len(np.unique(self.world)):
             raise ValueError("karts of one world must be on one track")
+        self.replay_log = None     # a karting.sim.replay.ReplayLog records the session when set
         self.collidable = np.ones(n, bool)     # karts out of a race (finished, retired) are ghosts
         self.solver = None
         self.grip_scale = None     # (N,) float32 friction factors (domain randomisation), or None
@@ -148,6 +149,8 @@ class Race:
         m = np.flatnonzero(mask)
         if len(m) == 0:
             return
+        if self.replay_log is not None:
+            self.replay_log.on_reset(mask, rng, self)
         ts, k, t = self.ts, len(m), self.kart_track[m]
         if self.random_start:
             # one track: a scalar bound, so that the random stream is what it always was
@@ -186,6 +189,8 @@ class Race:
         if self.model is not None:
             self.model.reset(mask)
             self.model.locate(self.s, self.lateral, ts.racing_offset[self.gidx])
+        if self.replay_log is not None:
+            self.replay_log.after_reset(self, mask)
 
     def slipstream(self, max_cut: float = 0.4, reach_m: float = 20.0) -> np.ndarray:
         """(N,) drag factors: a kart 2-``reach_m`` metres straight behind another (within a kart's
@@ -231,6 +236,8 @@ class Race:
     def step(self, actions: np.ndarray) -> tuple:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
         ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
+        if self.replay_log is not None:
+            self.replay_log.on_step(actions)
         x0, y0 = st.x.copy(), st.y.copy()
         drag = None
         if self.solver is not None:
@@ -284,6 +291,8 @@ class Race:
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
+        if self.replay_log is not None:
+            self.replay_log.after_step(self)
         return self.reward, terminated, truncated
 
     def _cross_gates(self, crossed):

@@ -1,0 +1,142 @@
+"""`python -m karting.replay FILE`: re-simulate a recorded session bit-exactly, check it against the
+recording, and film it from any kart's camera.
+
+    python -m karting.replay telemetry_logs/human_circuit_20261130-101500.replay --camera chase --video lap.mp4
+    python -m karting.replay session.replay --camera fp --kart 3 --lap 2 --video onboard.mp4
+    python -m karting.replay session.replay --telemetry again.csv      # the telemetry, regenerated
+
+Replays are written by ``karting.drive`` (beside its telemetry), ``karting.play --replay FILE``
+and any env (``env.batch.start_replay()`` before the first reset, then
+``env.batch.save_replay(path)``); the format is :mod:`karting.sim.replay`'s. Exit codes: 0 the
+replay matches; 1 it no longer matches (the simulation code changed since it was recorded);
+2 it cannot be read or its track is missing or changed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from .sim.physics import CONTROL_HZ
+
+CAMERAS = ("fp", "chase")
+
+
+def lap_window(rep, kart: int, lap: int) -> tuple:
+    """(first step, last step) of kart ``kart``'s completed lap ``lap`` (1 = its first), from a
+    quick re-simulation without rendering."""
+    from .env.batch import KartBatch
+    from .sim.replay import simulate
+    b = KartBatch.from_replay(rep, rep.track)
+    crossings = []
+
+    def on_step(t):
+        if b.replay_log.laps[kart] and len(b.replay_log.laps[kart]) > len(crossings):
+            crossings.append(t)
+    simulate(rep, b, on_step)
+    if lap > len(crossings):
+        raise ValueError(f"kart {kart} completed {len(crossings)} lap(s); there is no lap {lap}")
+    end = crossings[lap - 1]
+    steps = int(round(b.replay_log.laps[kart][lap - 1][1] * CONTROL_HZ))
+    return max(0, end - steps), end
+
+
+def run(rep, args) -> tuple:
+    """Re-simulate (rendering the frames the video needs): (problems, frames, batch)."""
+    from .env.batch import KartBatch
+    from .sim.replay import simulate, verify
+    film = bool(args.video)
+    b = KartBatch.from_replay(rep, rep.track, render=film, views=[args.kart] if film else None,
+                              record_telemetry=bool(args.telemetry))
+    first, last = args.window
+    frames = []
+    keep_every = max(1, int(round(args.speed))) if args.speed >= 1 else 1
+    repeat = 1 if args.speed >= 1 else int(round(1 / args.speed))
+    def on_start():
+        if args.telemetry:
+            b.record()
+
+    def on_step(t):
+        if args.telemetry:
+            b.record()
+        if film and first <= t <= last and (t - first) % keep_every == 0:
+            b.observe()
+            if args.camera == "fp":
+                img = np.repeat(np.repeat(b.vision[0, :, :, -3:], 4, 0), 4, 1)
+            else:
+                img = b.frame(args.kart)
+            frames.extend([img] * repeat)
+    simulate(rep, b, on_step, on_start)
+    return verify(rep, b), frames, b
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m karting.replay", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("replay", help="a .replay file")
+    ap.add_argument("--track", default=None, help="the track PNG, if it is no longer where it was recorded")
+    ap.add_argument("--camera", default="chase", choices=CAMERAS,
+                    help="fp: the kart's 84x84 first-person view (x4); chase: behind the kart, with its view inset")
+    ap.add_argument("--kart", type=int, default=0, help="whose camera (default 0)")
+    ap.add_argument("--video", default=None, help="write an MP4 (or .gif) of the replay")
+    ap.add_argument("--from", dest="t_from", type=float, default=None, help="start of the video [s of the session]")
+    ap.add_argument("--to", dest="t_to", type=float, default=None, help="end of the video [s of the session]")
+    ap.add_argument("--lap", type=int, default=None, help="film this completed lap of the kart (1 = its first)")
+    ap.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0.5 = slow motion (default 1)")
+    ap.add_argument("--telemetry", default=None, help="regenerate the session's telemetry CSV")
+    args = ap.parse_args(argv)
+    from .sim.replay import ReplayError, load, resolve_track
+    try:
+        rep = load(args.replay)
+        rep.track = resolve_track(rep, args.track)
+    except ReplayError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not 0 <= args.kart < rep.karts:
+        ap.error(f"--kart must be in 0..{rep.karts - 1} (the replay has {rep.karts} kart(s))")
+    if args.speed <= 0 or not np.isfinite(args.speed):
+        ap.error("--speed must be > 0")
+    h = rep.header
+    print(f"{args.replay}: {h['source'] or 'session'} on {h['track']}, {rep.karts} kart(s), {rep.steps} steps "
+          f"({rep.steps / CONTROL_HZ:.1f} s), recorded {h['created']} with karting {h['karting']}")
+    for i, laps in enumerate(rep.laps):
+        if laps:
+            print(f"  kart {i}: " + ", ".join(f"{lap['time_s']:.2f}{'' if lap['valid'] else ' (invalid)'}"
+                                              for lap in laps))
+    try:
+        args.window = (0, rep.steps)
+        if args.lap is not None:
+            args.window = lap_window(rep, args.kart, args.lap)
+        elif args.t_from is not None or args.t_to is not None:
+            lo = int((args.t_from or 0.0) * CONTROL_HZ)
+            hi = int((args.t_to if args.t_to is not None else rep.steps / CONTROL_HZ) * CONTROL_HZ)
+            if hi <= lo:
+                ap.error("--to must come after --from")
+            args.window = (lo, hi)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    problems, frames, batch = run(rep, args)
+    if problems:
+        print(f"the replay does NOT match its recording (the simulation code changed since karting "
+              f"{h['karting']} recorded it on {h['created']}, or the file was edited):", file=sys.stderr)
+        for p in problems[:10]:
+            print(f"  {p}", file=sys.stderr)
+    else:
+        print(f"re-simulated {rep.steps} steps bit-exactly: every lap time and the final state match the recording")
+    if args.telemetry:
+        print(f"telemetry: {batch.recorder.export_csv(args.telemetry)}")
+    if args.video:
+        if not frames:
+            print("error: no frame in the chosen time range", file=sys.stderr)
+            return 2
+        from .video import write_video
+        print(f"video: {write_video(args.video, frames, fps=CONTROL_HZ)} ({len(frames)} frames, {args.camera} "
+              f"camera of kart {args.kart})")
+    batch.close()
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

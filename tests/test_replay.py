@@ -1,0 +1,133 @@
+"""Replays (karting.sim.replay, python -m karting.replay): a recorded session re-simulates bit for
+bit (random starts, randomisation, weather and tyres included), its telemetry regenerates
+identically, a changed track, a changed simulation, a truncated, foreign or newer file are
+clear errors, and videos come out of any kart's camera."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import karting
+from karting.env.batch import KartBatch
+from karting.sim import replay as R
+from karting.sim.expert import PurePursuit
+from karting.track import load_track
+
+
+def record(track, path, steps=1400, n=3, **kw):
+    """A session of ``n`` karts driven by the expert at different grips, with autoresets."""
+    b = KartBatch(track, n, render=False, max_episode_steps=900, **kw)
+    b.start_replay()
+    rng = np.random.default_rng(11)
+    b.reset(np.ones(n, bool), rng)
+    pp = PurePursuit(track, mu_use=[2.0, 1.6, 2.6][:n])
+    for _ in range(steps):
+        grip = None if b.model is None else b.model.grip_now
+        _, te, tr = b.step(pp.act(b.state, b.idx, grip))
+        if (te | tr).any():
+            b.reset(te | tr, rng)
+    b.save_replay(path, "test")
+    return b
+
+
+@pytest.fixture(scope="module")
+def oval():
+    return load_track("oval.png")
+
+
+@pytest.mark.parametrize("kw", [{}, {"randomize": "default,rain=0:1", "weather": "damp",
+                                     "tyres": "new", "setup": {"sprocket": 83}, "fuel": 3.0}])
+def test_a_session_re_simulates_bit_exactly(oval, tmp_path, kw):
+    live = record(oval, tmp_path / "s.replay", **kw)
+    assert sum(len(x) for x in live.replay_log.laps) >= 2          # laps were driven
+    rep = R.load(tmp_path / "s.replay")
+    assert rep.karts == 3 and rep.steps == 1400 and len(rep.reset_steps) >= 2   # autoresets recorded
+    b = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, b)
+    assert R.verify(rep, b) == []
+    np.testing.assert_array_equal(b.state.x, live.state.x)
+    # a different simulation (here: one action changed) is reported, not passed off as the recording
+    rep.actions[100, 0, 1] = -0.5 if rep.actions[100, 0, 1] > 0 else 1.0
+    b = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, b)
+    problems = R.verify(rep, b)
+    assert problems and any("differs" in p or "laps" in p for p in problems), problems
+
+
+def test_the_cli_regenerates_the_telemetry_and_films(oval, tmp_path, capsys):
+    env = karting.make_vec("oval.png", num_envs=2, record_telemetry=True, random_start=True)
+    env.batch.start_replay()
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        tel = obs["telemetry"]
+        a = np.stack([np.clip(3 * tel[:, 8] + rng.normal(0, 0.1, 2), -1, 1), np.full(2, 0.7)], 1)
+        obs, *_ = env.step(a.astype(np.float32))
+    live_csv = env.export_telemetry(tmp_path / "live.csv")
+    env.batch.save_replay(tmp_path / "e.replay")
+    env.close()
+    from karting.replay import main
+    assert main([str(tmp_path / "e.replay"), "--telemetry", str(tmp_path / "again.csv"), "--camera", "fp",
+                 "--kart", "1", "--from", "2", "--to", "4", "--video", str(tmp_path / "fp.gif")]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exactly" in out
+    import pandas as pd
+    a, b = pd.read_csv(live_csv), pd.read_csv(tmp_path / "again.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "fp.gif").stat().st_size > 1000
+    assert main([str(tmp_path / "e.replay"), "--camera", "chase", "--speed", "0.5", "--from", "1", "--to", "2",
+                 "--video", str(tmp_path / "slow.gif")]) == 0
+
+
+def test_a_changed_track_is_refused(tmp_path, capsys):
+    from PIL import Image
+    src = karting.track.resolve_track_path("oval.png")
+    png = tmp_path / "oval.png"
+    shutil.copy(src, png)
+    record(load_track(png), tmp_path / "o.replay", steps=50, n=1)
+    tr = load_track(png)
+    img = np.array(Image.open(png).convert("RGB"))
+    i = len(tr.centre) // 3                       # a bite of grass out of the track's edge
+    edge = tr.centre[i] + tr.normal[i] * (tr.width[i] / 2 - 0.4)
+    c, r = np.round(tr.world_to_pixel(edge[None])[0]).astype(int)
+    img[r - 2:r + 3, c - 2:c + 3] = img[0, 0]
+    Image.fromarray(img).save(png)
+    from karting.replay import main
+    assert main([str(tmp_path / "o.replay")]) == 2
+    err = capsys.readouterr().err
+    assert "track changed" in err and "oval.png" in err
+
+
+def test_missing_truncated_foreign_and_newer_files(oval, tmp_path, capsys):
+    record(oval, tmp_path / "ok.replay", steps=30, n=1)
+    data = (tmp_path / "ok.replay").read_bytes()
+    (tmp_path / "cut.replay").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.replay").write_text("lap times: 50.1, 49.8\n")
+    with pytest.raises(R.ReplayError, match="truncated"):
+        R.load(tmp_path / "cut.replay")
+    with pytest.raises(R.ReplayError, match="not a karting replay"):
+        R.load(tmp_path / "text.replay")
+    with pytest.raises(R.ReplayError, match="no such replay"):
+        R.load(tmp_path / "nope.replay")
+    # a newer format
+    with np.load(tmp_path / "ok.replay") as z:
+        header = json.loads(bytes(z["header"]).decode())
+    header["version"] = R.VERSION + 1
+    arrays = {}
+    with np.load(tmp_path / "ok.replay") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    with open(tmp_path / "new.replay", "wb") as f:
+        np.savez_compressed(f, **arrays)
+    with pytest.raises(R.ReplayError, match="newer karting"):
+        R.load(tmp_path / "new.replay")
+    from karting.replay import main
+    assert main([str(tmp_path / "cut.replay")]) == 2
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_races_and_multi_track_batches_say_they_cannot_be_recorded_yet(oval):
+    b = KartBatch(oval, 2, render=False, contacts=True)
+    with pytest.raises(ValueError, match="races"):
+        b.start_replay()
