@@ -122,6 +122,15 @@ class Replay:
                 for kart in self.header["laps"]]
 
 
+def _karting_version() -> str:
+    """The installed karting's version (importing the package itself here would be a cycle)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("karting")
+    except PackageNotFoundError:
+        return "?"
+
+
 def race_settings(race) -> dict:
     """The keyword arguments that rebuild a Race's simulation (KartBatch adds its own)."""
     import dataclasses
@@ -152,8 +161,7 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "") ->
             entry = load_checkpoints_file(default_checkpoints_path(Path(track.path)))["tracks"].get(track.name, {})
         except Exception:          # an unreadable checkpoints.json: the geometry hash still guards
             entry = {}
-    import karting
-    header = {"format": FORMAT, "version": VERSION, "karting": getattr(karting, "__version__", "?"),
+    header = {"format": FORMAT, "version": VERSION, "karting": _karting_version(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source,
               "track": track.name, "track_path": str(getattr(track, "path", "") or ""),
               "track_sha256": track_hash(track), "entry": entry, "karts": log.n, "settings": settings,
