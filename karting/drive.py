@@ -72,6 +72,23 @@ class Ghost:
         return float(np.interp(dist_m, self.dist, self.t))
 
     @classmethod
+    def from_file(cls, path):
+        """The best lap of a telemetry CSV or of a .replay (re-simulated, its best valid lap)."""
+        return cls.from_replay(path) if str(path).endswith(".replay") else cls.from_csv(path)
+
+    @classmethod
+    def from_replay(cls, path):
+        from . import telemetry as T
+        from .env.batch import KartBatch
+        from .sim.replay import load, resolve_track, simulate
+        rep = load(path)
+        b = KartBatch.from_replay(rep, resolve_track(rep), record_telemetry=True)
+        simulate(rep, b, on_step=lambda t: b.record(), on_start=b.record)
+        df = b.recorder.to_dataframe()
+        key, row = T.pick_lap(df, "best")
+        return cls(T.lap_trace(df, key), f"{Path(path).stem} {row['lap_time_s']:.2f} s", float(row["lap_time_s"]))
+
+    @classmethod
     def from_csv(cls, path):
         from . import telemetry as T
         df = T.load(path)
@@ -137,7 +154,7 @@ class DriveApp:
         self.paused = False
         self.running = True
         self.show_ghost = ghost not in (None, "none")
-        self.ghost = Ghost.from_csv(ghost) if ghost not in (None, "none", "best") else None
+        self.ghost = Ghost.from_file(ghost) if ghost not in (None, "none", "best") else None
         self.best = None                     # Ghost of this session's best valid lap
         self.best_sectors = None
         self.last_saved_t = 0.0
@@ -435,7 +452,8 @@ def main(argv=None):
     ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
     ap.add_argument("--view", choices=("chase", "fp"), default="chase", help="camera (C switches)")
     ap.add_argument("--ghost", default="best",
-                    help="best (this session's best lap, default), a telemetry CSV (its best lap), or none")
+                    help="best (this session's best lap, default), a telemetry CSV or a .replay (its best "
+                         "lap), or none")
     ap.add_argument("--out", help="telemetry CSV (default telemetry_logs/human_<track>_<time>.csv)")
     ap.add_argument("--size", default="960x600", help="window size WxH")
     ap.add_argument("--opponents", default="0", help="race this many AI karts (or their levels: club,pro,...)")

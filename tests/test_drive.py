@@ -83,6 +83,11 @@ def test_laps_best_lap_delta_and_ghost(ring_track, app, tmp_path):
     from karting.replay import main as replay_main
     assert (tmp_path / "human.replay").exists()
     assert replay_main([str(tmp_path / "human.replay")]) == 0
+    # ... and gives a ghost of the same best lap
+    from karting.drive import Ghost
+    g = Ghost.from_file(tmp_path / "human.replay")
+    assert g.lap_time == pytest.approx(app.best.lap_time, abs=1e-3)
+    assert np.allclose(g.pose(5.0)[:2], app.best.pose(5.0)[:2], atol=1e-3)
 
 
 def test_ghost_from_an_ai_csv_and_camera_switch(ring_track, ring_png, tmp_path):
@@ -112,6 +117,10 @@ def test_bad_ghost_file_is_a_clear_error(ring_png, tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     assert main(["--track", str(ring_png), "--ghost", str(bad)]) == 2
     assert "missing telemetry columns" in capsys.readouterr().err
+    bad = tmp_path / "x.replay"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["--track", str(ring_png), "--ghost", str(bad)]) == 2
+    assert "not a karting replay" in capsys.readouterr().err
 
 
 def test_no_display_is_a_clear_error_not_an_invisible_window(ring_png, tmp_path, monkeypatch, capsys):
