@@ -29,7 +29,7 @@ class KartBatch(Race):
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
                          contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
-        self.settings = {"show_other_karts": bool(show_other_karts)}
+        self.show_other_karts = bool(show_other_karts)
         self.views = None if views is None else np.asarray(views, np.int64)
         nv = n if views is None else len(self.views)
         self.telemetry = np.zeros((n, TELEMETRY_SIZE * telemetry_history), np.float32)
@@ -84,7 +84,7 @@ class KartBatch(Race):
     def replay_settings(self) -> dict:
         """The keyword arguments that rebuild this batch's simulation for a replay."""
         from ..sim.replay import race_settings
-        return {**race_settings(self), "show_other_karts": self.settings["show_other_karts"],
+        return {**race_settings(self), "show_other_karts": self.show_other_karts,
                 "frame_stack": self.frame_stack, "telemetry_history": self.telemetry_history,
                 "randomize": None if self.randomization is None else self.randomization.to_dict()}
 

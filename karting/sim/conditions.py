@@ -222,6 +222,21 @@ def parse_fuel(fuel) -> float | None:
     return v
 
 
+def wet_asphalt(water: np.ndarray) -> np.ndarray:
+    """Asphalt's grip factor under ``water`` (0 dry .. 1 soaked)."""
+    return 1 - (1 - WET_RATIO[1]) * water
+
+
+def feed_throttle(throttle: np.ndarray, grip: np.ndarray, vx: np.ndarray, params) -> np.ndarray:
+    """A driver's throttle (< 0: brake) kept under 85 % of the rear tyres' grip ``grip`` (relative
+    to the dry kart): beyond it the rear slides and the kart spins (the expert and the AI)."""
+    p = params
+    fz_r = p.mass_kg * 9.81 * p.cg_to_front_m / p.wheelbase_m
+    room = 0.85 * p.mu_asphalt * np.asarray(grip, np.float64) * fz_r
+    pull = np.minimum(p.max_drive_force_n, p.engine_power_w / np.maximum(vx, 1.0))
+    return np.clip(throttle, -room / p.max_brake_force_n, room / pull)
+
+
 def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_weather: bool = False) -> dict:
     """The ``weather``/``tyres``/``setup``/``fuel`` keywords of a Race or env from command-line
     strings (``--weather wet``, ``--weather 0.3``, ``--setup sprocket=82,rear_track_m=1.36``),
@@ -290,6 +305,7 @@ class Conditions:
         self.road_track[self.road] = self.kart_track
         self.retrack(ts)
         self.cell = np.zeros(n, np.int64)
+        self.on_line = np.zeros(n, f32)                # 1 on the racing line .. 0 off it
         self._has_wet = self.weather is not None
         self.reset(np.ones(n, bool))
 
@@ -306,10 +322,6 @@ class Conditions:
             self.cell = np.zeros(self.n, np.int64)
 
     # ------------------------------------------------------------ flags
-    @property
-    def tyres_on(self) -> bool:
-        return self.tyres is not None
-
     @property
     def wet(self) -> bool:
         """Water is modelled (a weather was given, or rain is randomised)."""
@@ -328,7 +340,7 @@ class Conditions:
         self.rain[mask] = rain
         self._has_wet = True
         self.water_here[mask] = rain
-        self.grip_now[mask] = 1 - (1 - WET_RATIO[1]) * self.rain[mask]
+        self.grip_now[mask] = wet_asphalt(self.rain[mask])
 
     def set_setup(self, mask: np.ndarray, setup) -> None:
         """Give the karts in ``mask`` the setup ``setup`` (a KartSetup or dict)."""
@@ -338,6 +350,15 @@ class Conditions:
         self.gear[mask] = s.gear
         self.pressure[mask] = (s.pressure_front_bar, s.pressure_rear_bar)
         self.rear_track[mask] = s.rear_track_m
+
+    def set_setups(self, setups: list) -> None:
+        """Kart i gets ``setups[i]`` (a KartSetup or dict each): a batch of setups at once."""
+        ss = [KartSetup.parse(x) or KartSetup() for x in setups]
+        if self.setup is None:
+            self.setup = KartSetup()
+        self.gear[:] = [s.gear for s in ss]
+        self.pressure[:] = [(s.pressure_front_bar, s.pressure_rear_bar) for s in ss]
+        self.rear_track[:] = [s.rear_track_m for s in ss]
 
     def reset(self, mask: np.ndarray) -> None:
         """Fresh tyres, tank and road for the karts in ``mask`` (and their roads)."""
@@ -353,7 +374,7 @@ class Conditions:
         self._work[m] = 0.0
         if self._has_wet:
             self.water_here[m] = self.rain[m]
-            self.grip_now[m] = 1 - (1 - WET_RATIO[1]) * self.rain[m]
+            self.grip_now[m] = wet_asphalt(self.rain[m])
 
     # ------------------------------------------------------------ per step
     def locate(self, s_m: np.ndarray, lateral: np.ndarray, racing_offset: np.ndarray) -> None:
@@ -366,12 +387,9 @@ class Conditions:
     def before(self, sf: np.ndarray, sr: np.ndarray, mu_f: np.ndarray, mu_r: np.ndarray, speed: np.ndarray):
         """Per-axle friction of this control step (see the module docstring)."""
         f32 = np.float32
-        on = getattr(self, "on_line", None)
-        if on is None:
-            on = np.zeros(self.n, f32)
-        lw = self.line_water[self.road, self.cell]
-        rub = self.rubber[self.road, self.cell]
+        on = self.on_line
         if self._has_wet:
+            lw = self.line_water[self.road, self.cell]
             w = self.rain * (on * lw + (1 - on))
             wet_f = 1 - (1 - WET_RATIO[sf]) * w
             wet_r = 1 - (1 - WET_RATIO[sr]) * w
@@ -380,6 +398,7 @@ class Conditions:
             w = np.zeros(self.n, f32)
         self.water_here = w.astype(f32)
         if self.weather is not None:
+            rub = self.rubber[self.road, self.cell]
             line = 1 + on * (f32(RUBBER_DRY_GAIN) * (rub - f32(0.5)) * (1 - w) - f32(RUBBER_WET_LOSS) * rub * w)
             asph_f, asph_r = sf == 1, sr == 1
             mu_f = np.where(asph_f, mu_f * line, mu_f)
@@ -398,7 +417,7 @@ class Conditions:
             va = f32(17.6) * np.sqrt(self.pressure)
             over = np.clip((speed[:, None] - va) / va, 0, 1)
             axle *= 1 - f32(AQUA_LOSS) * (w * w)[:, None] * over
-        self.grip_now = (axle.min(axis=1) * (1 - (1 - WET_RATIO[1]) * w)).astype(f32)
+        self.grip_now = (axle.min(axis=1) * wet_asphalt(w)).astype(f32)
         self._slip[:] = 0.0
         self._work[:] = 0.0
         return mu_f * axle[:, 0], mu_r * axle[:, 1]
@@ -445,7 +464,7 @@ class Conditions:
             burn = self._work / f32(DRIVELINE_EFF) * f32(BSFC_KG_PER_J) / f32(FUEL_KG_PER_L)
             self.fuel = np.maximum(self.fuel - burn, f32(0.0))
         if self.weather is not None or self._has_wet:
-            on = getattr(self, "on_line", np.zeros(self.n, f32))
+            on = self.on_line
             frac = (speed * f32(dt) / self.cell_m[self.kart_track].astype(f32)) * on
             keep = 1 - f32(DRY_PER_PASS) * frac
             np.multiply.at(self.line_water, (self.road, self.cell), keep)
@@ -464,4 +483,5 @@ class Conditions:
         return out
 
 
-__all__ = ["KartSetup", "Weather", "TyreState", "Conditions", "parse_fuel", "cli_conditions"]
+__all__ = ["KartSetup", "Weather", "TyreState", "Conditions", "parse_fuel", "cli_conditions", "feed_throttle",
+           "wet_asphalt"]

@@ -98,11 +98,8 @@ class PurePursuit:
         throttle = np.clip(self.speed_gain * err, -1, 1)
         if grip is not None:
             # wet or cold: keep the rear tyres' drive and braking force under the grip they have
-            # (beyond it the rear slides and the kart spins), as a driver feeds the throttle in
-            fz_r = p.mass_kg * G * p.cg_to_front_m / p.wheelbase_m
-            room = 0.85 * p.mu_asphalt * np.asarray(grip, np.float64) * fz_r
-            pull = np.minimum(p.max_drive_force_n, p.engine_power_w / np.maximum(state.vx, 1.0))
-            throttle = np.clip(throttle, -room / p.max_brake_force_n, room / pull)
+            from .conditions import feed_throttle
+            throttle = feed_throttle(throttle, grip, state.vx, p)
         return np.stack([steer, throttle], 1).astype(np.float32)
 
 
@@ -185,10 +182,7 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
     batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
                  params=params, **cond)
     if setups is not None:
-        for i, su in enumerate(setups):
-            one = np.zeros(n, bool)
-            one[i] = True
-            batch.model.set_setup(one, su)
+        batch.model.set_setups(setups)
     batch.reset(np.ones(n, bool), np.random.default_rng(0))
     # no random pose: every setting starts exactly on the line, facing the track
     tr = track

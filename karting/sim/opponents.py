@@ -212,10 +212,8 @@ class AIDriver:
         vt = np.minimum(vt, v_cap)
         throttle = np.clip(0.8 * (vt - v), -1, 1)
         if md is not None:
-            fz_r = p.mass_kg * 9.81 * p.cg_to_front_m / p.wheelbase_m
-            room = 0.85 * p.mu_asphalt * md.grip_now.astype(np.float64) * fz_r
-            pull = np.minimum(p.max_drive_force_n, p.engine_power_w / np.maximum(st.vx, 1.0))
-            throttle = np.clip(throttle, -room / p.max_brake_force_n, room / pull)
+            from .conditions import feed_throttle
+            throttle = feed_throttle(throttle, md.grip_now, st.vx, p)
         # the brakes are on the rear axle: braking hard while cornering spins a kart, so brake
         # only with the grip the corner leaves (friction circle on the measured lateral g)
         ay = np.abs(st.ay.astype(np.float64)) / 9.81

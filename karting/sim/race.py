@@ -378,7 +378,7 @@ class Race:
 
     def condition_columns(self) -> dict:
         """The telemetry columns of the realism models (empty when they are off)."""
-        if self.model is None or not set(self.recorder.cols) & set(CONDITION_COLUMNS):
+        if self.model is None or "grip" not in self.recorder.cols:
             return {}
         md = self.model
         return {"tyre_temp_front_c": md.temp[:, 0], "tyre_temp_rear_c": md.temp[:, 1],

@@ -257,11 +257,11 @@ def verify(rep: Replay, batch) -> list:
     recording (empty: it matches bit for bit)."""
     problems = []
     got = batch.replay_log.laps if batch.replay_log is not None else None
-    want = [[tuple([lap[0], lap[1], lap[2], lap[3]]) for lap in kart] for kart in rep.header["laps"]]
+    want = [[tuple(lap[:3]) for lap in kart] for kart in rep.header["laps"]]     # episode, time, valid
     if got is not None:
-        got = [[tuple(lap) for lap in kart] for kart in got]
+        got = [[tuple(lap[:3]) for lap in kart] for kart in got]
         for i, (g, w) in enumerate(zip(got, want)):
-            if [x[:3] for x in g] != [tuple(x[:3]) for x in w]:
+            if g != w:
                 problems.append(f"kart {i}: laps {[round(x[1], 3) for x in g]} s, recorded "
                                 f"{[round(x[1], 3) for x in w]} s")
     if batch.replay_log is not None:
