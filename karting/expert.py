@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from .sim.expert import ExpertLap, reference_lap
@@ -45,6 +46,27 @@ def conditions_from_args(args) -> dict | None:
     return cli_conditions(args.weather, args.tyres, args.setup, args.fuel, tyres_with_weather=True) or None
 
 
+def flaw_settings(track, spec: str | None, cond) -> dict:
+    """reference_lap keywords for ``--brake-earlier TN:METRES``: the best setting only, with its
+    braking moved METRES earlier between the corner's zone start and its apex."""
+    if not spec:
+        return {}
+    m = re.fullmatch(r"[tT]?(\d+):(\d+(?:\.\d*)?)", spec.strip())
+    if not m:
+        raise ValueError(f"--brake-earlier {spec!r}: give a corner and metres, e.g. T3:10")
+    from .telemetry.coach import find_corners
+    corners = find_corners(track)
+    k, by = int(m.group(1)), float(m.group(2))
+    if not 1 <= k <= len(corners) or not 0 < by <= 100:
+        raise ValueError(f"--brake-earlier {spec!r}: {track.name} has corners T1..T{len(corners)}, and the "
+                         "metres must be in (0, 100]")
+    best = reference_lap(track, conditions=cond)
+    if not best.completed:
+        raise ValueError(f"{track.name}: the expert drives no clean lap here to spoil")
+    c = corners[k - 1]
+    return {"mu_grid": (best.mu_use,), "line_grid": (best.line_weight,), "flaw": (c.zone_start_m, c.apex_m, by)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="python -m karting.expert",
@@ -66,6 +88,11 @@ def main(argv=None):
                          "rear_track_m (e.g. sprocket=82,pressure_rear_bar=0.8)")
     ap.add_argument("--fuel", type=float, default=None, help="litres in the tank at the start (models the fuel mass)")
     ap.add_argument("--no-leaderboard", action="store_true", help="do not add the lap to the track's leaderboard")
+    ap.add_argument("--replay", default=None, help="write the drive's replay (every setting is one kart; "
+                                                   "see python -m karting.replay)")
+    ap.add_argument("--brake-earlier", default=None, metavar="TN:METRES",
+                    help="a deliberately flawed lap, for coaching: the best setting brakes METRES earlier into "
+                         "corner TN (numbered as karting.coach does), e.g. T3:10")
     args = ap.parse_args(argv)
     from .track import TrackError, load_track, track_list
     try:
@@ -82,22 +109,37 @@ def main(argv=None):
     except TrackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.replay and len(tracks) > 1:
+        ap.error("--replay takes one track")
     results = []
     from . import leaderboard
     for tr in tracks:
-        r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry), conditions=cond, stint=stint)
+        try:
+            kw = flaw_settings(tr, args.brake_earlier, cond)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        r = reference_lap(tr, laps=max(1, args.laps), record=bool(args.telemetry), conditions=cond, stint=stint,
+                          replay=args.replay, **kw)
+        if args.brake_earlier:
+            stint = True        # a flawed lap is kept off the leaderboard
+            print(f"flawed lap: braking {kw['flaw'][2]:.0f} m earlier into {args.brake_earlier.split(':')[0].upper()} "
+                  f"(between {kw['flaw'][0]:.0f} and {kw['flaw'][1]:.0f} m)")
         results.append(r)
         if r.completed and not args.no_leaderboard and not stint:   # the board is for today's kart
             leaderboard.add_laps(tr.name, "expert (pure pursuit)",
                                  [{"time_s": r.lap_time_s, "valid": True, "sectors_s": r.sector_times_s}], "expert")
         if not args.json:
             print(format_lap(r))
-            if stint and r.completed:
+            if stint and r.completed and cond:
                 print(f"conditions: {cond}")
                 print(format_stint(r))
         if args.telemetry and r.telemetry is not None:
             from .telemetry import write_csv
             print(f"telemetry: {write_csv(r.telemetry, args.telemetry)}")
+        if args.replay:
+            print(f"replay: {args.replay} (kart {r.kart} drove the reference lap: "
+                  f"python -m karting.replay {args.replay} --kart {max(r.kart, 0)})")
     if args.json:
         import json
         keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",

@@ -71,6 +71,20 @@ def run(rep, args) -> tuple:
     return verify(rep, b), frames, b
 
 
+def describe(rep, path) -> None:
+    """What the replay holds: its source, track, karts, length and the recorded laps."""
+    h = rep.header
+    print(f"{path}: {h['source'] or 'session'} on {h['track']}, {rep.karts} kart(s), {rep.steps} steps "
+          f"({rep.steps / CONTROL_HZ:.1f} s), recorded {h['created']} with karting {h['karting']}")
+    for i, laps in enumerate(rep.laps):
+        if i == 8 and rep.karts > 9:
+            print(f"  ... and {rep.karts - 8} more karts")
+            break
+        if laps:
+            print(f"  kart {i}: " + ", ".join(f"{lap['time_s']:.2f}{'' if lap['valid'] else ' (invalid)'}"
+                                              for lap in laps))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m karting.replay", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -97,13 +111,7 @@ def main(argv=None):
         ap.error(f"--kart must be in 0..{rep.karts - 1} (the replay has {rep.karts} kart(s))")
     if args.speed <= 0 or not np.isfinite(args.speed):
         ap.error("--speed must be > 0")
-    h = rep.header
-    print(f"{args.replay}: {h['source'] or 'session'} on {h['track']}, {rep.karts} kart(s), {rep.steps} steps "
-          f"({rep.steps / CONTROL_HZ:.1f} s), recorded {h['created']} with karting {h['karting']}")
-    for i, laps in enumerate(rep.laps):
-        if laps:
-            print(f"  kart {i}: " + ", ".join(f"{lap['time_s']:.2f}{'' if lap['valid'] else ' (invalid)'}"
-                                              for lap in laps))
+    describe(rep, args.replay)
     try:
         args.window = (0, rep.steps)
         if args.lap is not None:
@@ -119,6 +127,7 @@ def main(argv=None):
         return 2
     problems, frames, batch = run(rep, args)
     if problems:
+        h = rep.header
         print(f"the replay does NOT match its recording (the simulation code changed since karting "
               f"{h['karting']} recorded it on {h['created']}, or the file was edited):", file=sys.stderr)
         for p in problems[:10]:

@@ -131,3 +131,23 @@ def test_races_and_multi_track_batches_say_they_cannot_be_recorded_yet(oval):
     b = KartBatch(oval, 2, render=False, contacts=True)
     with pytest.raises(ValueError, match="races"):
         b.start_replay()
+
+
+def test_the_experts_drive_replays_bit_exactly(tmp_path, capsys):
+    """karting.expert --replay: every setting is a kart, started exactly on the line; the replay
+    re-simulates to the same laps (and a flawed lap, --brake-earlier, too)."""
+    from karting import expert as expert_cli
+    from karting import replay as replay_cli
+    path = tmp_path / "expert.replay"
+    assert expert_cli.main(["--track", "oval.png", "--replay", str(path), "--no-leaderboard"]) == 0
+    out = capsys.readouterr().out
+    assert "kart 0 drove the reference lap" in out
+    rep = R.load(path)
+    assert rep.header["settings"]["exact_start"] is True and rep.karts == 42
+    assert replay_cli.main([str(path)]) == 0
+    assert "bit-exactly" in capsys.readouterr().out
+    bad = tmp_path / "flawed.replay"
+    assert expert_cli.main(["--track", "oval.png", "--brake-earlier", "T1:10", "--replay", str(bad),
+                            "--no-leaderboard"]) == 0
+    assert R.load(bad).karts == 1
+    assert replay_cli.main([str(bad)]) == 0

@@ -23,11 +23,12 @@ class KartBatch(Race):
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True, views=None,
                  contacts: bool = False, world=None, randomize=None, setup=None, weather=None,
-                 tyres=None, fuel=None):
+                 tyres=None, fuel=None, exact_start: bool = False):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
-                         contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel)
+                         contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel,
+                         exact_start=exact_start)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
         self.show_other_karts = bool(show_other_karts)
         self.views = None if views is None else np.asarray(views, np.int64)

@@ -63,6 +63,19 @@ class PurePursuit:
         self.latency_s = latency_s
         self.lookahead_s, self.lookahead_min_m, self.speed_gain = lookahead_s, lookahead_min_m, speed_gain
 
+    def brake_earlier(self, approach_m: float, until_m: float, by_m: float) -> "PurePursuit":
+        """A deliberate flaw (for coaching tests and demos): between ``approach_m`` and ``until_m``
+        along the centre line, every setting's target speed is the lowest it will need within the
+        next ``by_m`` metres, so the expert brakes ``by_m`` earlier into the corner there and
+        carries less speed to its apex."""
+        tr = self.track
+        m = len(tr.centre)
+        shift = int(round(by_m / tr.spacing))
+        i = np.arange(int(approach_m / tr.spacing), int(until_m / tr.spacing) + 1) % m
+        ahead = (i[:, None] + np.arange(shift + 1)[None]) % m
+        self.v_target[:, i] = self.v_target[:, ahead].min(axis=2)
+        return self
+
     @property
     def line(self) -> np.ndarray:
         """The line the first setting follows (M, 2)."""
@@ -125,6 +138,7 @@ class ExpertLap:
     telemetry: object = field(default=None, repr=False)   # DataFrame of the best kart's run
     laps_s: tuple = ()              # every lap of the chosen setting, in order [s] (stints)
     stint: list = field(default_factory=list, repr=False)   # per lap: time, valid, tyres, fuel, water
+    kart: int = -1                  # which kart of the batch (setting) drove it
 
     @property
     def avg_speed_kmh(self) -> float:
@@ -168,10 +182,13 @@ class Drive:
 
 
 def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, params: KartParams = KartParams(),
-                   conditions: dict | None = None, record: bool = False, setups: list | None = None) -> Drive:
+                   conditions: dict | None = None, record: bool = False, setups: list | None = None,
+                   flaw=None, replay: bool = False) -> Drive:
     """Kart i drives ``laps`` laps from a standing start on the centre line with expert setting
     (``mu[i]``, ``lw[i]``), in ``conditions`` (see :func:`reference_lap`) and, if given, with its
-    own setup ``setups[i]`` (a KartSetup or dict); all karts at once, as one batch."""
+    own setup ``setups[i]`` (a KartSetup or dict); all karts at once, as one batch. ``flaw``:
+    ``(approach_m, until_m, by_m)`` for :meth:`PurePursuit.brake_earlier`; ``replay``: record the
+    session (``Drive.batch.replay_log``)."""
     from .laps import LapBook
     from .race import Race
     n = len(mu)
@@ -179,20 +196,19 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
     cond = dict(conditions or {})
     if setups is not None and cond.get("setup") is None:
         cond["setup"] = "default"
+    # exact_start: no random pose, every setting starts exactly on the line, facing the track
     batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
-                 params=params, **cond)
+                 params=params, exact_start=True, **cond)
     if setups is not None:
         batch.model.set_setups(setups)
+    if replay:
+        from .replay import ReplayLog
+        batch.replay_log = ReplayLog(n)
     batch.reset(np.ones(n, bool), np.random.default_rng(0))
-    # no random pose: every setting starts exactly on the line, facing the track
-    tr = track
-    batch.state.reset(np.ones(n, bool), np.full(n, tr.centre[0, 0]), np.full(n, tr.centre[0, 1]),
-                      np.full(n, np.arctan2(tr.tangent[0, 1], tr.tangent[0, 0])))
-    batch.lateral[:] = 0.0
     md = batch.model
-    if md is not None:
-        md.locate(batch.s, batch.lateral, tr.racing_offset[batch.idx])
     pp = PurePursuit(track, params, mu_use=mu, line_weight=lw)
+    if flaw is not None:
+        pp.brake_earlier(*flaw)
     active = np.ones(n, bool)
     book = LapBook(n)
     out = Drive(batch, book, [[] for _ in range(n)], np.zeros(n), np.ones(n, bool), np.full(n, np.inf))
@@ -215,17 +231,19 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
 
 def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_GRID,
                   params: KartParams = KartParams(), record: bool = False, conditions: dict | None = None,
-                  stint: bool = False) -> ExpertLap:
+                  stint: bool = False, flaw=None, replay=None) -> ExpertLap:
     """Drive ``laps`` laps from a standing start with every setting of the grid at once and
     return the fastest clean lap. ``record=True`` keeps the telemetry of the kart that drove it.
     ``conditions`` (a dict of ``weather``, ``tyres``, ``setup``, ``fuel``: see
     :mod:`karting.sim.conditions`) drives in those conditions; the expert then adapts its speeds
     to the grip it has. ``stint=True`` chooses the setting with the fastest total of ``laps``
-    clean laps instead of the fastest single lap (a race stint), and fills ``stint``."""
+    clean laps instead of the fastest single lap (a race stint), and fills ``stint``. ``flaw``: a
+    deliberate mistake, see :func:`drive_settings`. ``replay``: a path to write the drive's replay
+    to (every setting is one kart; ``ExpertLap.kart`` says which drove the chosen lap)."""
     mu, lw = np.meshgrid(np.asarray(mu_grid, np.float64), np.asarray(line_grid, np.float64))
     mu, lw = mu.ravel(), lw.ravel()
     n = len(mu)
-    d = drive_settings(track, mu, lw, laps, params, conditions, record)
+    d = drive_settings(track, mu, lw, laps, params, conditions, record, flaw=flaw, replay=replay is not None)
     best = np.full(n, np.inf)
     best_sectors = np.zeros((n, 3))
     standing = np.zeros(n)
@@ -252,9 +270,14 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
             out.stint = d.snaps[i]
             fastest = min(d.book.laps[i], key=lambda lap: lap.time_s)
             out.lap_time_s, out.sector_times_s = float(fastest.time_s), tuple(float(x) for x in fastest.sectors_s)
+        out.kart = i
         if record:
             df = d.batch.recorder.to_dataframe()
             out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
+    if replay is not None:
+        from .replay import race_settings, save
+        what = f"expert: {n} settings" + (f", kart {out.kart} drove the reference lap" if out.completed else "")
+        save(replay, d.batch.replay_log, d.batch, track, race_settings(d.batch), what)
     return out
 
 

@@ -51,7 +51,7 @@ class Race:
     def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), contacts: bool = False, world=None,
-                 setup=None, weather=None, tyres=None, fuel=None):
+                 setup=None, weather=None, tyres=None, fuel=None, exact_start: bool = False):
         from ..telemetry.recorder import TelemetryRecorder
         from ..track.trackset import TrackSet
         self.ts = TrackSet(track)
@@ -62,6 +62,7 @@ class Race:
         track = self.tracks[0]
         self.track, self.n, self.params, self.reward_cfg = track, n, params, reward
         self.max_episode_steps, self.random_start = max_episode_steps, random_start
+        self.exact_start = exact_start   # reset on the centre line, facing the track (the expert)
         self.dt = 1.0 / CONTROL_HZ
         self.state = KartState(n)
         z = lambda dt=np.float32: np.zeros(n, dt)  # noqa: E731
@@ -163,6 +164,8 @@ class Race:
         gi0 = ts.c_off[t] + i0
         lat = rng.uniform(-0.5, 0.5, k)
         head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
+        if self.exact_start:
+            lat, head = np.zeros(k), np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
         pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
         self.state.reset(mask, pos[:, 0], pos[:, 1], head)
         self.steps[m] = 0

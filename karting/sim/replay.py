@@ -142,6 +142,7 @@ def race_settings(race) -> dict:
     if race.ts.k > 1:
         raise ValueError("replays are of one track: record a batch on a single track")
     out = {"max_episode_steps": int(race.max_episode_steps), "random_start": bool(race.random_start),
+           "exact_start": bool(race.exact_start),
            "reward": dataclasses.asdict(race.reward_cfg)}
     md = race.model
     if md is not None:

@@ -7,7 +7,8 @@ Analysis (pandas), in the spirit of FastF1's ``Laps`` and ``Telemetry``: :func:`
 row per lap (lap and sector times, valid, speeds, lateral g, time off track), :func:`lap_trace`
 one lap resampled on a distance grid, :func:`stint` the laps with tyre temperatures and wear,
 grip, water and fuel (sessions driven with karting.sim.conditions), :func:`compare` two laps
-aligned by distance (delta time and per-sector gains). ``python -m karting.telemetry
+aligned by distance (delta time and per-sector gains); :mod:`karting.telemetry.coach` the coaching
+report (corners, braking points, apexes, advice; ``python -m karting.coach``). ``python -m karting.telemetry
 summary|compare|plot`` is the command line (:mod:`karting.telemetry.cli`).
 """
 from .analysis import (CONDITION_COLUMNS, LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare,
