@@ -161,9 +161,9 @@ class DriveApp:
         self.saved_rows = 0
         self.message = ""
         self._map = self._make_map()
-        if not self.racing:     # a replay beside the telemetry: karting.replay re-runs the session
-            from .sim.replay import ReplayLog
-            self.batch.replay_log = ReplayLog(n)
+        # a replay beside the telemetry: karting.replay re-runs the session (a race: every kart)
+        from .sim.replay import ReplayLog
+        self.batch.replay_log = ReplayLog(n)
         self.restart(first=True)
 
     # ------------------------------------------------------------ session
@@ -334,7 +334,8 @@ class DriveApp:
             from .sim.replay import race_settings, save
             settings = {**race_settings(self.batch), "show_other_karts": True, "frame_stack": 1,
                         "telemetry_history": 1, "randomize": None}
-            save(self.out.with_suffix(".replay"), self.batch.replay_log, self.batch, self.track, settings, "drive")
+            save(self.out.with_suffix(".replay"), self.batch.replay_log, self.batch, self.track, settings,
+                 "drive (race)" if self.racing else "drive", control=self.control)
         return self.out
 
     # ------------------------------------------------------------ drawing

@@ -29,24 +29,10 @@ class VideoComposer:
     H = 320
 
     def __init__(self, track):
-        from PIL import Image, ImageDraw
-        from .track import ASPHALT, BARRIER, GRASS, KERB
+        from .env.cameras import MapView
         self.track = track
-        colours = np.zeros((4, 3), np.uint8)
-        colours[GRASS], colours[ASPHALT] = (58, 110, 48), (88, 88, 92)
-        colours[KERB], colours[BARRIER] = (190, 50, 45), (40, 72, 36)
-        h, w = track.surface.shape
-        self.f = self.H / max(h, w)
-        size = (max(1, round(w * self.f)), max(1, round(h * self.f)))
-        im = Image.fromarray(colours[track.surface]).resize(size, Image.BILINEAR)
-        d = ImageDraw.Draw(im)
-        line = [tuple(p) for p in (track.world_to_pixel(track.racing_line) * self.f)]
-        d.line(line + line[:1], fill=(245, 205, 40), width=1)
-        g = track.world_to_pixel(track.gates[0]) * self.f
-        d.line([tuple(g[0]), tuple(g[1])], fill=(255, 255, 255), width=2)
-        self.map = np.full((self.H, self.H, 3), 20, np.uint8)
-        self.off = ((self.H - size[1]) // 2, (self.H - size[0]) // 2)
-        self.map[self.off[0]:self.off[0] + size[1], self.off[1]:self.off[1] + size[0]] = np.asarray(im)
+        mv = MapView(track, self.H)
+        self.map, self.f, self.off = mv.base, mv.f, mv.off
 
     def map_frame(self, x, y, index=0):
         img = self.map.copy()

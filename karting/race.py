@@ -4,6 +4,7 @@ race telemetry, a TV-style video and the track's leaderboard.
     python -m karting.race --track circuit.png --opponents club,club,pro,alien --video race.mp4
     python -m karting.race --model outputs/checkpoints/quickstart/best.pt --opponents 5 --difficulty pro
     python -m karting.race --model outputs/checkpoints/quickstart/best.pt --difficulty rookie --races 10
+    python -m karting.race --opponents club,pro,alien --replay race.replay    # python -m karting.replay race.replay
 
 Models (``--model``, repeatable) start at the front of the grid in the order given, the AI karts
 behind them (``--grid random`` shuffles everyone, seeded). The video follows the leader (or
@@ -19,8 +20,7 @@ import sys
 
 import numpy as np
 
-PALETTE = np.array([(0.9, 0.1, 0.1), (0.1, 0.3, 0.9), (1.0, 0.8, 0.1), (0.1, 0.7, 0.2), (0.9, 0.4, 0.0),
-                    (0.6, 0.1, 0.8), (0.0, 0.8, 0.8), (0.95, 0.95, 0.95)]) * 255   # the renderer's kart colours
+from .env.cameras import PALETTE, standings_tower
 
 
 class TVComposer:
@@ -32,8 +32,6 @@ class TVComposer:
     def __init__(self, track):
         from .play import VideoComposer
         self.mapper = VideoComposer(track)
-        from PIL import ImageFont
-        self.font = ImageFont.load_default()
 
     def frame(self, session, follow: int) -> np.ndarray:
         from PIL import Image, ImageDraw
@@ -46,21 +44,8 @@ class TVComposer:
         img[6:174, 6:174] = np.repeat(np.repeat(fp, 2, 0), 2, 1)
         img[4:6, 4:176] = img[174:176, 4:176] = img[4:176, 4:6] = img[4:176, 174:176] = 255
         pil = Image.fromarray(img)
+        standings_tower(pil, rc, session.rules.laps, b.laps)
         d = ImageDraw.Draw(pil)
-        order = rc.standings()
-        x0, y0 = 470, 8
-        d.rectangle([x0 - 4, y0 - 4, x0 + 166, y0 + 14 * len(order) + 18], fill=(15, 15, 20))
-        lap = min(int(b.laps[order[0]]) + 1, session.rules.laps)
-        d.text((x0, y0), f"LAP {lap}/{session.rules.laps}  {max(rc.time_s, 0):6.1f} s", fill=(255, 255, 255),
-               font=self.font)
-        for k, i in enumerate(order):
-            y = y0 + 16 + 14 * k
-            col = tuple(int(c) for c in PALETTE[i % 8])
-            d.rectangle([x0, y + 2, x0 + 6, y + 10], fill=col)
-            st = int(rc.status[i])
-            gap = ("" if k == 0 else f"+{rc.gap_leader_s[i]:.1f}") if st in (0, 1) else ("OUT" if st == 3 else "FLAG")
-            d.text((x0 + 10, y), f"{k + 1:>2} {session.control.drivers[i][:14]:<14} {gap}", fill=(235, 235, 235),
-                   font=self.font)
         lights = rc.lights_on
         if lights:
             for k in range(5):
@@ -112,6 +97,8 @@ def build_parser():
     ap.add_argument("--follow", default="leader", help="kart the camera follows: 'leader' or its index")
     ap.add_argument("--telemetry", default="", help="write race telemetry CSV (one row per kart per step)")
     ap.add_argument("--json", default="", help="write the results as JSON")
+    ap.add_argument("--replay", default="", help="write the race's replay (every kart's actions; "
+                                                 "python -m karting.replay re-runs and films it)")
     ap.add_argument("--no-leaderboard", action="store_true", help="do not append to the track's leaderboard")
     ap.add_argument("--races", type=int, default=1,
                     help="with one --model: race it this many times (one batch, no video) and print its "
@@ -174,6 +161,9 @@ def main(argv=None):
     from .rl.checkpoint import CheckpointError
     from .track import TrackError
     if args.races > 1:
+        if args.replay:
+            print("error: --replay records one race: drop --races", file=sys.stderr)
+            return 2
         if len(args.model) != 1:
             print("error: --races takes exactly one --model", file=sys.stderr)
             return 2
@@ -190,6 +180,8 @@ def main(argv=None):
     from .rl.evaluate import policy_actions
     from .sim.racing import format_results
     rc = session.control
+    if args.replay:
+        session.start_replay()
     obs = session.reset(np.random.default_rng(args.seed))
     tv = TVComposer(session.track) if args.video else None
     frames = []
@@ -215,6 +207,8 @@ def main(argv=None):
     if args.video:
         from .video import write_video
         print(f"video: {write_video(args.video, frames)} ({len(frames)} frames)")
+    if args.replay:
+        print(f"replay: {session.save_replay(args.replay, 'race: ' + ', '.join(names))}")
     if not args.no_leaderboard and not conditions_from_args(args):   # the board is for today's kart, dry
         _leaderboard(session, results, args)
     session.close()

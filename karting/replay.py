@@ -4,10 +4,13 @@ recording, and film it from any kart's camera.
     python -m karting.replay telemetry_logs/human_circuit_20261130-101500.replay --camera chase --video lap.mp4
     python -m karting.replay session.replay --camera fp --kart 3 --lap 2 --video onboard.mp4
     python -m karting.replay session.replay --telemetry again.csv      # the telemetry, regenerated
+    python -m karting.replay race.replay --camera tv --kart 2 --video race.mp4   # a race, on TV
+    python -m karting.replay race.replay --camera map --speed 4 --video map.gif
 
-Replays are written by ``karting.drive`` (beside its telemetry), ``karting.play --replay FILE``
-and any env (``env.batch.start_replay()`` before the first reset, then
-``env.batch.save_replay(path)``); the format is :mod:`karting.sim.replay`'s. Exit codes: 0 the
+Replays are written by ``karting.drive`` (beside its telemetry), ``karting.play --replay FILE``,
+``karting.race --replay FILE``, ``karting.expert --replay FILE`` and any env
+(``env.batch.start_replay()`` before the first reset, then ``env.batch.save_replay(path)``;
+a RaceSession's ``start_replay()``/``save_replay(path)``); the format is :mod:`karting.sim.replay`'s. Exit codes: 0 the
 replay matches; 1 it no longer matches (the simulation code changed since it was recorded);
 2 it cannot be read or its track is missing or changed.
 """
@@ -20,7 +23,7 @@ import numpy as np
 
 from .sim.physics import CONTROL_HZ
 
-CAMERAS = ("fp", "chase")
+CAMERAS = ("fp", "chase", "tv", "map")
 
 
 def lap_window(rep, kart: int, lap: int) -> tuple:
@@ -42,31 +45,77 @@ def lap_window(rep, kart: int, lap: int) -> tuple:
     return max(0, end - steps), end
 
 
+def record_row(b) -> None:
+    """One telemetry row per kart (a race adds its columns, as RaceSession records them)."""
+    rc = b.control
+    if rc is None:
+        b.record()
+    else:
+        b.record(position=rc.position, gap_ahead_s=rc.gap_ahead_s, gap_leader_s=rc.gap_leader_s,
+                 contact=rc.contact_now, race_status=rc.status)
+
+
+def camera_for(b, rep, args):
+    """``shoot()`` -> the frame of ``args.camera`` for kart ``args.kart`` now."""
+    from .env.cameras import MapView, TVDirector, caption, standings_tower
+    k, rc = args.kart, b.control
+    names = rc.drivers if rc is not None else [f"kart {i}" for i in range(rep.karts)]
+
+    def label():
+        t = float(b.time_s[k]) if rc is None else max(rc.time_s, 0.0)
+        return (f"{names[k]}   lap {int(b.laps[k]) + 1}   {float(b.time_s[k] - b.lap_start[k]):6.2f} s   "
+                f"{3.6 * float(b.state.speed[k]):5.1f} km/h   t {t:6.1f} s")
+    if args.camera == "fp":
+        return lambda: np.repeat(np.repeat(b.vision[0, :, :, -3:], 4, 0), 4, 1)
+    if args.camera == "chase":
+        return lambda: b.frame(k)
+    if args.camera == "map":
+        mv = MapView(b.track, 480)
+        return lambda: mv.view(b.state, k, None if rc is None else rc.status == 0, label())
+    tv = TVDirector(b.track)
+
+    def shoot():
+        from PIL import Image
+        img = tv.view(b.renderer, b.state, k, (640, 400))
+        if rc is not None:
+            pil = Image.fromarray(img)
+            standings_tower(pil, rc, rc.rules.laps, b.laps)
+            img = np.asarray(pil)
+        return caption(img, f"TV {tv.current + 1}   " + label())
+    return shoot
+
+
 def run(rep, args) -> tuple:
     """Re-simulate (rendering the frames the video needs): (problems, frames, batch)."""
     from .env.batch import KartBatch
     from .sim.replay import simulate, verify
     film = bool(args.video)
-    b = KartBatch.from_replay(rep, rep.track, render=film, views=[args.kart] if film else None,
-                              record_telemetry=bool(args.telemetry))
+    b = KartBatch.from_replay(rep, rep.track, render=film and args.camera != "map",
+                              views=[args.kart] if film else None, record_telemetry=bool(args.telemetry))
+    if args.telemetry and b.control is not None:
+        from .sim.race import CONDITION_COLUMNS
+        from .telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
+        b.recorder = TelemetryRecorder(extra={**RACE_COLUMNS, **(CONDITION_COLUMNS if b.model is not None else {})})
     first, last = args.window
     frames = []
     keep_every = max(1, int(round(args.speed))) if args.speed >= 1 else 1
     repeat = 1 if args.speed >= 1 else int(round(1 / args.speed))
+    shoot = camera_for(b, rep, args) if film else None
+
     def on_start():
         if args.telemetry:
-            b.record()
+            record_row(b)
 
     def on_step(t):
         if args.telemetry:
-            b.record()
+            record_row(b)
         if film and first <= t <= last and (t - first) % keep_every == 0:
-            b.observe()
-            if args.camera == "fp":
-                img = np.repeat(np.repeat(b.vision[0, :, :, -3:], 4, 0), 4, 1)
-            else:
-                img = b.frame(args.kart)
-            frames.extend([img] * repeat)
+            if b.renderer is not None:
+                if b.control is not None:       # out of the race: not drawn, as in the race
+                    b.renderer.kart_visible[:] = b.control.status == 0
+                if args.camera in ("fp", "chase"):
+                    b.observe()
+            frames.extend([shoot()] * repeat)
     simulate(rep, b, on_step, on_start)
     return verify(rep, b), frames, b
 
@@ -91,7 +140,9 @@ def main(argv=None):
     ap.add_argument("replay", help="a .replay file")
     ap.add_argument("--track", default=None, help="the track PNG, if it is no longer where it was recorded")
     ap.add_argument("--camera", default="chase", choices=CAMERAS,
-                    help="fp: the kart's 84x84 first-person view (x4); chase: behind the kart, with its view inset")
+                    help="fp: the kart's 84x84 first-person view (x4); chase: behind the kart, with its view "
+                         "inset; tv: trackside cameras that cut as the kart passes (a race: with the "
+                         "standings); map: the track from above with every kart")
     ap.add_argument("--kart", type=int, default=0, help="whose camera (default 0)")
     ap.add_argument("--video", default=None, help="write an MP4 (or .gif) of the replay")
     ap.add_argument("--from", dest="t_from", type=float, default=None, help="start of the video [s of the session]")

@@ -87,6 +87,12 @@ def test_race_the_ai_on_a_real_display(x, ring_png, tmp_path):
             proc.kill()
     assert rc == 0, err
     assert "Pos  Driver" in out and "you" in out and "AI club" in out
+    # the race's replay beside its telemetry: every kart, re-simulated bit-exactly
+    from karting.replay import main as replay_main
+    from karting.sim.replay import load
+    rep = load(tmp_path / "race.replay")
+    assert rep.karts == 3 and rep.header["settings"]["race"]["drivers"] == ["you", "AI rookie", "AI club"]
+    assert replay_main([str(tmp_path / "race.replay")]) == 0
 
 
 def test_checkpoint_editor_on_a_real_display(x, ring_png, tmp_path):

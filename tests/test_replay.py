@@ -127,10 +127,104 @@ def test_missing_truncated_foreign_and_newer_files(oval, tmp_path, capsys):
     assert "truncated" in capsys.readouterr().err
 
 
-def test_races_and_multi_track_batches_say_they_cannot_be_recorded_yet(oval):
-    b = KartBatch(oval, 2, render=False, contacts=True)
-    with pytest.raises(ValueError, match="races"):
+def test_multi_track_batches_say_they_cannot_be_recorded(oval):
+    b = KartBatch([oval, load_track("circuit.png")], 2, render=False)
+    with pytest.raises(ValueError, match="one track"):
         b.start_replay()
+
+
+def test_a_race_re_simulates_bit_exactly(tmp_path):
+    """A race of AI karts (contacts, start lights, penalties) and one outside kart, restarted
+    once: every kart's actions, the grids and the light timings come back; so do the results."""
+    from karting.env.race_env import RaceSession
+    from karting.sim.racing import RaceRules
+    s = RaceSession("oval.png", [None, "club", "pro", "alien", "rookie"], rules=RaceRules(laps=1, start_lights=True),
+                    render=False, record_telemetry=True, grid_order=[4, 0, 1, 2, 3])
+    s.start_replay()
+    rng = np.random.default_rng(5)
+    s.reset(rng)
+    pp = PurePursuit(s.track, mu_use=1.4)
+    steps = 0
+    for race in range(2):
+        while not s.control.done:
+            s.step(pp.act(s.batch.state, s.batch.idx)[:1])
+            steps += 1
+        if race == 0:
+            first = s.control.results()
+            s.reset(rng)                         # a second race, same session
+    path = s.save_replay(tmp_path / "race.replay")
+    rep = R.load(path)
+    assert rep.karts == 5 and rep.steps == steps and len(rep.reset_grids) == 2
+    assert rep.header["settings"]["race"]["rules"]["start_lights"] is True
+    assert sum(rep.header["race_outcome"]["collisions"]) >= 0
+    b = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, b)
+    assert R.verify(rep, b) == []
+    np.testing.assert_array_equal(b.state.x, s.batch.state.x)
+    assert b.control.results() == s.control.results()
+    assert [r["driver"] for r in first] and b.control.drivers == s.control.drivers
+    # the light timing comes from the recorded generator: a replay without it would start elsewhere
+    assert b.control.lights_out_s[0] == s.control.lights_out_s[0] > 5.0
+    # one AI action changed: the race no longer matches, and verify says so
+    rep.actions[300, 2, 0] = -rep.actions[300, 2, 0] if rep.actions[300, 2, 0] else 1.0
+    b = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, b)
+    assert R.verify(rep, b)
+
+
+def test_race_cli_replay_films_tv_and_map(tmp_path, capsys):
+    """karting.race --replay; karting.replay re-runs it (exit 0), regenerates the race telemetry
+    row for row and films it from the TV cameras (they cut) and the map."""
+    from karting import race as race_cli
+    from karting import replay as replay_cli
+    from karting.telemetry import load as load_csv
+    path, live = tmp_path / "race.replay", tmp_path / "live.csv"
+    assert race_cli.main(["--track", "oval.png", "--opponents", "club,pro,alien", "--laps", "1", "--lights",
+                          "--replay", str(path), "--telemetry", str(live), "--no-leaderboard"]) == 0
+    capsys.readouterr()
+    again, tv = tmp_path / "again.csv", tmp_path / "tv.mp4"
+    assert replay_cli.main([str(path), "--camera", "tv", "--kart", "2", "--from", "5", "--to", "35",
+                            "--speed", "2", "--video", str(tv), "--telemetry", str(again)]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exactly" in out and "tv camera of kart 2" in out
+    a, b = load_csv(live), load_csv(again)
+    assert list(a.columns) == list(b.columns) and "position" in a.columns
+    pd_testing = pytest.importorskip("pandas").testing
+    pd_testing.assert_frame_equal(a, b)
+    import imageio.v3 as iio
+    frames = iio.imread(tv)
+    assert frames.shape[1:] == (400, 640, 3) and len(frames) == 301
+    # the followed kart (yellow) is in the picture
+    yellow = (frames[..., 0] > 200) & (frames[..., 1] > 160) & (frames[..., 2] < 80)
+    assert (yellow.sum(axis=(1, 2)) > 30).mean() > 0.8
+    gif = tmp_path / "map.gif"
+    assert replay_cli.main([str(path), "--camera", "map", "--to", "10", "--video", str(gif)]) == 0
+    m = iio.imread(gif)
+    assert m.shape[1:3] == (480, 480)
+
+
+def test_the_tv_director_cuts_between_trackside_cameras():
+    """Around a lap the director uses every camera, holds each shot at least 2 s, and the camera
+    it shows is never far from the kart."""
+    from karting.env.cameras import TVDirector
+    from karting.telemetry.coach import find_corners
+    tr = load_track("circuit.png")
+    tv = TVDirector(tr, hold_s=2.0)
+    assert len(tv.positions) >= len(find_corners(tr)) + 1
+    # cameras stand off the asphalt
+    from karting.track import ASPHALT
+    assert (tr.surface_at(tv.positions[:, 0], tv.positions[:, 1]) != ASPHALT).all()
+    line = tr.racing_line[::2]                  # ~2 m a frame: 40 m/s
+    shots = [tv.choose(x, y) for x, y in line]
+    cuts = np.flatnonzero(np.diff(shots)) + 1
+    assert len(set(shots)) == len(tv.positions)
+    d = np.hypot(*(tv.positions[shots] - line).T)
+    assert d.max() <= tv.max_m + 5
+    # a shot lasts 2 s, unless the kart got more than max_m from that camera
+    for c0, c1 in zip(cuts, cuts[1:]):
+        if c1 - c0 < tv.hold:
+            prev = tv.positions[shots[c1 - 1]]
+            assert np.hypot(*(prev - line[c1])) > tv.max_m
 
 
 def test_the_experts_drive_replays_bit_exactly(tmp_path, capsys):

@@ -96,8 +96,15 @@ class KartBatch(Race):
         from ..sim.replay import ReplayLog
         s = dict(rep.header["settings"])
         s["reward"] = RewardConfig(**s["reward"])
+        race = s.pop("race", None)
+        if race is not None and "world" in s:
+            s["world"] = np.asarray(s["world"], np.int64)
         b = cls(track, rep.karts, render=render, **s, **kwargs)
         b.replay_log = ReplayLog(rep.karts)
+        b.control = None
+        if race is not None:           # a race: its control re-runs the grid, the start, the rules
+            from ..sim.replay import attach_control
+            attach_control(b, {"race": race})
         return b
 
     def start_replay(self) -> None:
@@ -106,12 +113,13 @@ class KartBatch(Race):
         self.replay_settings()              # a batch that cannot be replayed says so now
         self.replay_log = ReplayLog(self.n)
 
-    def save_replay(self, path, source: str = ""):
-        """Write the recording as a .replay file; returns its path."""
+    def save_replay(self, path, source: str = "", control=None):
+        """Write the recording as a .replay file (``control``: the RaceControl of a race); returns
+        its path."""
         from ..sim.replay import save
         if self.replay_log is None:
             raise RuntimeError("nothing recorded: call start_replay() before the first reset")
-        return save(path, self.replay_log, self, self.track, self.replay_settings(), source)
+        return save(path, self.replay_log, self, self.track, self.replay_settings(), source, control)
 
     def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""

@@ -149,6 +149,15 @@ class RaceSession:
         self._record()
         return obs, reward, terminated
 
+    def start_replay(self) -> None:
+        """Record the session from now on (call before the first reset): every kart's actions,
+        the AI's included, the grids and the starts; see :mod:`karting.sim.replay`."""
+        self.batch.start_replay()
+
+    def save_replay(self, path, source: str = "race"):
+        """Write the recording as a .replay file (``python -m karting.replay`` re-runs it)."""
+        return self.batch.save_replay(path, source, control=self.control)
+
     def info(self) -> dict:
         """Per-kart arrays: the time-trial info plus the race's (position, gaps, collisions...)."""
         return {**self.batch.info(), **self.control.info()}

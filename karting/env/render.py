@@ -845,7 +845,16 @@ class Renderer:
         with self.ctx:
             return self._render_chase(x, y, yaw, index, size, camera)
 
-    def _render_chase(self, x, y, yaw, index, size, camera):
+    def render_from(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, eye_xy, look_yaw: float, index: int = 0,
+                    size: tuple = (480, 320), camera: Camera = CHASE) -> np.ndarray:
+        """A view from a camera standing at ``eye_xy`` (not on a kart: a trackside TV camera),
+        looking along ``look_yaw`` with ``camera``'s height, pitch and field of view; the karts of
+        kart ``index``'s world are drawn, that kart included: (H, W, 3) uint8."""
+        anchor = np.array([eye_xy[0], eye_xy[1], math.cos(look_yaw), math.sin(look_yaw)], np.float32)
+        with self.ctx:
+            return self._render_chase(x, y, yaw, index, size, camera, anchor)
+
+    def _render_chase(self, x, y, yaw, index, size, camera, anchor=None):
         import moderngl
         w, h = size
         if self._chase is None or self._chase[0] != size:
@@ -860,16 +869,16 @@ class Renderer:
         p = self._poses[:k]
         p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
         self.pose_tex.write(self._texels.tobytes())
-        tex.write(np.concatenate([p[index], np.zeros(4, np.float32)]).tobytes())
+        cam = p[index:index + 1] if anchor is None else anchor[None]
+        tex.write(np.concatenate([cam[0], np.zeros(4, np.float32)]).tobytes())
         fbo.use()
         fbo.clear(*SKY, 1.0, depth=1.0)
         self._set_camera(camera, w / h, 1, 1)
         pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
         show = (self.kart_world[:k] == self.kart_world[index]) & self.kart_visible[:k]   # its world
-        if camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
+        if anchor is None and camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
             show &= np.arange(k) != index
         pairs = pairs[show]
-        cam = p[index:index + 1]
         eye = cam[:, :2] + cam[:, 2:] * camera.offset[0]
         track = int(self.view_track[index])
         chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h, cam_track=[track])

@@ -175,6 +175,8 @@ class RaceControl:
             members = np.flatnonzero(r.world == w)
             order[members] = (np.arange(len(members)) if grid_order is None
                               else np.argsort(np.argsort(np.asarray(grid_order)[members])))
+        if r.replay_log is not None:
+            r.replay_log.on_grid(order)
         back, lat = grid_slots(r.track, int(order[k].max()) + 1)
         r.place_behind_line(m, back[order[k]], lat[order[k]])
         r.collidable[m] = True

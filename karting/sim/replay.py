@@ -74,6 +74,7 @@ class ReplayLog:
         self.actions: list = []
         self.resets: list = []          # (step index, mask (N,) bool, rng state dict)
         self.laps: list = [[] for _ in range(n)]     # per kart: (episode, time_s, valid, sectors)
+        self.grids: dict = {}           # reset number -> the grid order a RaceControl gave it
         self._count = np.zeros(n, np.int64)
 
     def on_reset(self, mask, rng, race=None) -> None:
@@ -81,6 +82,10 @@ class ReplayLog:
         session reached (so a replay that drifts before a reset is caught there)."""
         self.resets.append((len(self.actions), np.asarray(mask, bool).copy(), _rng_state(rng),
                             state_hash(race) if race is not None else ""))
+
+    def on_grid(self, order) -> None:
+        """A RaceControl's reset (just after its Race's): the grid order (per kart, rank in its race)."""
+        self.grids[len(self.resets) - 1] = [int(x) for x in order]
 
     def on_step(self, actions) -> None:
         self.actions.append(np.array(actions, np.float32, copy=True))
@@ -105,6 +110,7 @@ class Replay:
     reset_masks: np.ndarray              # (R, N) bool
     reset_rngs: list = field(default_factory=list)
     reset_hashes: list = field(default_factory=list)   # state hash just before each reset
+    reset_grids: dict = field(default_factory=dict)    # reset number -> grid order (races)
     track: object = None                 # the Track, once resolve_track found it
 
     @property
@@ -137,12 +143,11 @@ def race_settings(race) -> dict:
     from .physics import KartParams
     if race.params != KartParams():
         raise ValueError("replays record the default kart only")
-    if race.solver is not None:
-        raise ValueError("replays of races are not supported yet: record a time trial")
     if race.ts.k > 1:
         raise ValueError("replays are of one track: record a batch on a single track")
     out = {"max_episode_steps": int(race.max_episode_steps), "random_start": bool(race.random_start),
            "exact_start": bool(race.exact_start),
+           **({"contacts": True, "world": race.world.tolist()} if race.solver is not None else {}),
            "reward": dataclasses.asdict(race.reward_cfg)}
     md = race.model
     if md is not None:
@@ -152,8 +157,30 @@ def race_settings(race) -> dict:
     return out
 
 
-def save(path, log: ReplayLog, race, track, settings: dict, source: str = "") -> Path:
-    """Write ``log`` (of ``race`` on ``track``, built with ``settings``) as a .replay file."""
+def control_settings(control) -> dict:
+    """The ``settings["race"]`` entry that rebuilds a RaceControl: its rules and drivers' names."""
+    import dataclasses
+    return {"rules": dataclasses.asdict(control.rules), "drivers": list(control.drivers)}
+
+
+def race_outcome(control) -> dict:
+    """What a race replay must reproduce besides the karts: status, finishing time, position."""
+    return {"status": control.status.tolist(), "finish_time": control.finish_time.tolist(),
+            "position": control.position.tolist(), "collisions": control.collisions.tolist(),
+            "penalty_s": control.penalty_s.tolist()}
+
+
+def attach_control(batch, settings: dict) -> None:
+    """Give a batch rebuilt from a race replay its RaceControl (``batch.control``)."""
+    from .racing import RaceControl, RaceRules
+    race = settings["race"]
+    batch.control = RaceControl(batch, RaceRules(**race["rules"]), drivers=list(race["drivers"]))
+
+
+def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", control=None) -> Path:
+    """Write ``log`` (of ``race`` on ``track``, built with ``settings``) as a .replay file;
+    ``control``: the RaceControl of a race (its rules go into the settings, its results into
+    the header)."""
     from ..files import atomic_write
     from ..track import default_checkpoints_path, load_checkpoints_file
     entry = {}
@@ -162,17 +189,22 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "") ->
             entry = load_checkpoints_file(default_checkpoints_path(Path(track.path)))["tracks"].get(track.name, {})
         except Exception:          # an unreadable checkpoints.json: the geometry hash still guards
             entry = {}
+    if control is not None:
+        settings = {**settings, "race": control_settings(control)}
     header = {"format": FORMAT, "version": VERSION, "karting": _karting_version(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source,
               "track": track.name, "track_path": str(getattr(track, "path", "") or ""),
               "track_sha256": track_hash(track), "entry": entry, "karts": log.n, "settings": settings,
               "laps": log.laps, "final_state_sha256": state_hash(race), "steps": len(log.actions)}
+    if control is not None:
+        header["race_outcome"] = race_outcome(control)
     actions = np.stack(log.actions) if log.actions else np.zeros((0, log.n, 2), np.float32)
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8), "actions": actions,
               "reset_steps": np.array([r[0] for r in log.resets], np.int64),
               "reset_masks": np.array([r[1] for r in log.resets], bool).reshape(-1, log.n),
               "reset_rngs": np.frombuffer(json.dumps([r[2] for r in log.resets]).encode(), np.uint8),
-              "reset_hashes": np.frombuffer(json.dumps([r[3] for r in log.resets]).encode(), np.uint8)}
+              "reset_hashes": np.frombuffer(json.dumps([r[3] for r in log.resets]).encode(), np.uint8),
+              "reset_grids": np.frombuffer(json.dumps(log.grids).encode(), np.uint8)}
     return atomic_write(Path(path), lambda f: np.savez_compressed(f, **arrays))
 
 
@@ -187,6 +219,8 @@ def load(path) -> Replay:
             arrays = {k: z[k] for k in ("actions", "reset_steps", "reset_masks")}
             rngs = json.loads(bytes(z["reset_rngs"]).decode())
             hashes = json.loads(bytes(z["reset_hashes"]).decode())
+            grids = ({int(k): v for k, v in json.loads(bytes(z["reset_grids"]).decode()).items()}
+                     if "reset_grids" in z.files else {})
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError,
             io.UnsupportedOperation) as e:
         raise ReplayError(f"{path}: not a karting replay, or a truncated one ({type(e).__name__}: {e}); "
@@ -202,7 +236,7 @@ def load(path) -> Replay:
     if a.ndim != 3 or a.shape[1:] != (n, 2) or a.dtype != np.float32 or a.shape[0] != int(header.get("steps", -1)):
         raise ReplayError(f"{path}: the actions do not match the header ({a.shape} for {n} karts, "
                           f"{header.get('steps')} steps): the file is damaged")
-    return Replay(header, a, arrays["reset_steps"], arrays["reset_masks"], rngs, hashes)
+    return Replay(header, a, arrays["reset_steps"], arrays["reset_masks"], rngs, hashes, grids)
 
 
 def resolve_track(rep: Replay, track=None):
@@ -233,6 +267,7 @@ def simulate(rep: Replay, batch, on_step=None, on_start=None) -> None:
     the resets with their recorded generator states, the actions step by step; ``on_start()``
     after the first resets, ``on_step(t)`` after each step (and after the resets that follow it)."""
     resets = list(zip(rep.reset_steps.tolist(), rep.reset_masks, rep.reset_rngs))
+    control = getattr(batch, "control", None)
     k = 0
 
     def do_resets(t):
@@ -240,14 +275,20 @@ def simulate(rep: Replay, batch, on_step=None, on_start=None) -> None:
         while k < len(resets) and resets[k][0] == t:
             rng = np.random.default_rng()
             rng.bit_generator.state = resets[k][2]
-            batch.reset(resets[k][1], rng)
+            if control is not None and k in rep.reset_grids:     # a race: its grid and start
+                worlds = np.unique(batch.world[resets[k][1]])
+                control.reset(rng, np.asarray(rep.reset_grids[k]), worlds=worlds)
+            else:
+                batch.reset(resets[k][1], rng)
             k += 1
 
     do_resets(0)
     if on_start is not None:
         on_start()
     for t in range(rep.steps):
-        batch.step(rep.actions[t])
+        _, terminated, _ = batch.step(rep.actions[t])
+        if control is not None:
+            control.step(terminated)
         do_resets(t + 1)
         if on_step is not None:
             on_step(t)
@@ -274,8 +315,15 @@ def verify(rep: Replay, batch) -> list:
                             f"at {len(bad)} of {len(got_h)} resets")
     if state_hash(batch) != rep.header.get("final_state_sha256"):
         problems.append("the final state differs from the recorded one")
+    want_race = rep.header.get("race_outcome")
+    if want_race is not None and getattr(batch, "control", None) is not None:
+        got_race = race_outcome(batch.control)
+        for key in want_race:
+            if got_race[key] != want_race[key]:
+                problems.append(f"the race's {key} differs: {got_race[key]} against {want_race[key]} recorded")
     return problems
 
 
-__all__ = ["race_settings", "ReplayLog", "Replay", "ReplayError", "save", "load", "simulate", "verify", "resolve_track",
+__all__ = ["race_settings", "control_settings", "race_outcome", "attach_control", "ReplayLog", "Replay",
+           "ReplayError", "save", "load", "simulate", "verify", "resolve_track",
            "track_hash", "state_hash", "FORMAT", "VERSION"]
