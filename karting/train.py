@@ -255,7 +255,7 @@ def training_tracks(cfg: TrainConfig) -> tuple:
 def _checked_tracks(cfg: TrainConfig) -> tuple:
     """:func:`training_tracks`, with the combinations that cannot work refused."""
     if cfg.bc and cfg.racing:
-        raise ValueError("--bc clones the expert in time trials; it does not combine with --opponents")
+        raise ValueError("--bc pretrains a time-trial driver (on the expert or on replays); it does not combine with --opponents")
     if cfg.generated and cfg.racing:
         raise ValueError("--track generated trains time trials; races (--opponents) take one named track")
     tracks, pool, eval_tracks = training_tracks(cfg)
@@ -278,11 +278,17 @@ def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, dev
     weight average, if any, restarts at the clone); its summary, or None."""
     if not cfg.bc or ckpt is not None:
         return None
-    from .rl.bc import behaviour_clone
-    out = behaviour_clone(agent, shadow, envs, cfg.bc_steps, cfg.bc_rounds,
-                          scaler if cfg.norm_reward else None, cfg.gamma, seed=cfg.seed,
-                          epochs=cfg.bc_epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
-                          device=device, log=log, norm_telemetry=cfg.norm_telemetry)
+    from .rl.bc import behaviour_clone, clone_replays
+    if cfg.bc == "expert":
+        out = behaviour_clone(agent, shadow, envs, cfg.bc_steps, cfg.bc_rounds,
+                              scaler if cfg.norm_reward else None, cfg.gamma, seed=cfg.seed,
+                              epochs=cfg.bc_epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
+                              device=device, log=log, norm_telemetry=cfg.norm_telemetry)
+    else:
+        from .rl.config import bc_replays
+        out = clone_replays(agent, shadow, bc_replays(cfg.bc), epochs=cfg.bc_epochs, batch_size=cfg.batch_size,
+                            lr=cfg.learning_rate, seed=cfg.seed, frame_stack=cfg.frame_stack,
+                            telemetry_history=cfg.telemetry_history, log=log, norm_telemetry=cfg.norm_telemetry)
     scaler.ret[:] = 0.0
     for r in out["rounds"]:
         writer.add_scalar("bc/action_mse", r["action_mse"], r["round"])
@@ -448,6 +454,8 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
         log_eval(writer, global_step, s)
         if improved:
             save("best.pt")
+            lap = f", best lap {s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else ""
+            evaluator.save_best_replay(ckpt_dir / "best.replay", f"evaluation at {global_step:,} steps{lap}")
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
         say(f"eval at {global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "

@@ -168,3 +168,60 @@ def test_gamepad_steers_and_its_buttons_pause_and_restart(app):
     pygame.event.post(pygame.event.Event(pygame.JOYBUTTONDOWN, button=6, joy=0, instance_id=0))
     app.step()
     assert not app.paused and app.batch.episode[0] == 1
+
+
+def test_a_human_style_lap_replays_and_clones(ring_track, ring_png, app, tmp_path, capsys):
+    """Keyboard-like driving (steering in quarter steps as a key held ramps it; full throttle,
+    coasting or full brake): the replay beside
+    the CSV re-simulates bit-exactly, gives back what the driver saw (its telemetry rows match
+    the CSV step by step), and behaviour cloning learns the driver's actions from it."""
+    import torch
+    from karting import train
+    from karting.replay import main as replay_main
+    from karting.rl.bc import clone_replays, replay_data
+    from karting.rl.policy import Agent
+    from karting.sim.expert import PurePursuit
+    pp = PurePursuit(ring_track, mu_use=1.0)
+
+    def keyboard(a):
+        steer, pedal = pp.act(a.batch.state, a.batch.idx)[0]
+        return (float(np.round(steer * 4) / 4), 1.0 if pedal > 0.2 else (0.0 if pedal > -0.2 else -1.0))
+    app.controller = keyboard
+    for _ in range(900):
+        app.step()
+        if app.batch.laps[0] >= 1:
+            break
+    assert app.batch.laps[0] >= 1
+    app.save()
+    path = tmp_path / "human.replay"
+    assert replay_main([str(path)]) == 0
+    data, stats = replay_data([path], log=lambda *_: None)
+    vis, tel, act, _, valid = data
+    df = T.load(tmp_path / "human.csv")
+    assert len(vis) == stats[0]["steps"] == len(df) and valid.all()      # drive's CSV: a row after each step
+    assert set(np.unique(act[:, 1])) <= {-1.0, 0.0, 1.0}
+    # observation t is what the driver saw before giving action t: the state after step t - 1,
+    # CSV row t - 1 (telemetry[0] = speed / 30 m/s); at t = 0 the kart stands on the line
+    assert tel[0, 0] == 0.0
+    np.testing.assert_allclose(tel[1:, 0] * 30 * 3.6, df["speed_kmh"].to_numpy()[:-1], atol=0.05)
+    assert vis.shape[1:] == (84, 84, 3) and vis.std() > 10          # camera images, not blanks
+    agent = Agent()
+
+    def mse():
+        with torch.no_grad():
+            h = agent.features(torch.as_tensor(vis), torch.as_tensor(tel))
+            return float(((agent.actor(h) - torch.as_tensor(act)) ** 2).mean())
+    before = mse()
+    out = clone_replays(agent, None, [path], epochs=4, batch_size=64, log=lambda *_: None)
+    assert out["samples"] == len(vis)
+    assert mse() < 0.5 * before
+    # the training command takes replays as its cloning data
+    rc = train.main(["--track", str(ring_png), "--output-dir", str(tmp_path / "o"), "--no-progress",
+                     "--vector-envs", "4", "--n-steps", "16", "--batch-size", "32", "--n-epochs", "1",
+                     "--eval-episodes", "1", "--max-episode-steps", "20", "--timesteps", "64", "--eval-freq", "0",
+                     "--bc", str(tmp_path), "--bc-epochs", "1", "--save-name", "fromhuman"])
+    assert rc == 0
+    assert "bc from 1 replay(s)" in capsys.readouterr().out
+    assert train.main(["--track", str(ring_png), "--output-dir", str(tmp_path / "o"), "--no-progress",
+                       "--bc", str(tmp_path / "nope.replay")]) == 2
+    assert "give 'expert', or .replay files" in capsys.readouterr().err

@@ -43,7 +43,13 @@ def test_a_run_leaves_checkpoints_config_and_tensorboard(first_run):
     assert rc == 0
     d = out / "checkpoints" / "t1"
     assert sorted(p.name for p in d.iterdir()) == [
-        "best.pt", "config.json", "final.pt", "step_000000064.pt", "step_000000128.pt"]
+        "best.pt", "best.replay", "config.json", "final.pt", "step_000000064.pt", "step_000000128.pt"]
+    # the best evaluation's attempt, as a replay that re-simulates bit-exactly
+    from karting.replay import main as replay_main
+    from karting.sim.replay import load
+    rep = load(d / "best.replay")
+    assert rep.header["source"].startswith("evaluation at ") and rep.karts == 2
+    assert replay_main([str(d / "best.replay")]) == 0
     final = load_checkpoint(d / "final.pt")
     assert final["global_step"] == 128 and final["update"] == 2
     assert final["config"]["seed"] == 3 and "optimizer" in final and "reward_scaler" in final

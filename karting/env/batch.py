@@ -99,8 +99,11 @@ class KartBatch(Race):
         race = s.pop("race", None)
         if race is not None and "world" in s:
             s["world"] = np.asarray(s["world"], np.int64)
-        b = cls(track, rep.karts, render=render, **s, **kwargs)
+        s.update(kwargs)            # e.g. a policy's frame_stack: it changes the images, not the simulation
+        b = cls(track, rep.karts, render=render, **s)
         b.replay_log = ReplayLog(rep.karts)
+        if rep.header.get("episode0") is not None:       # recorded on a batch that had run before
+            b.episode[:] = rep.header["episode0"]
         b.control = None
         if race is not None:           # a race: its control re-runs the grid, the start, the rules
             from ..sim.replay import attach_control
@@ -108,10 +111,15 @@ class KartBatch(Race):
         return b
 
     def start_replay(self) -> None:
-        """Record everything from now on (call before the first reset): see karting.sim.replay."""
+        """Record everything from now on (best before the first reset; later, the next reset must
+        be of every kart): see karting.sim.replay."""
         from ..sim.replay import ReplayLog
         self.replay_settings()              # a batch that cannot be replayed says so now
-        self.replay_log = ReplayLog(self.n)
+        used = bool((self.episode >= 0).any())
+        if used and self.model is not None:
+            raise ValueError("this batch has driven already and its track's water and rubber carry over: "
+                             "start the replay before the first reset")
+        self.replay_log = ReplayLog(self.n, self.episode.tolist() if used else None)
 
     def save_replay(self, path, source: str = "", control=None):
         """Write the recording as a .replay file (``control``: the RaceControl of a race); returns

@@ -8,6 +8,13 @@ visited. So DAgger (Ross et al. 2011) follows: in round r the karts are driven b
 (with probability 1 - 0.5^r per step, else by the expert), every state is labelled with the
 expert's action, the data are aggregated, and the network is trained again on all of them.
 
+:func:`replay_data` / :func:`clone_replays` clone recorded drivers instead (``--bc FILE.replay``):
+each replay is re-simulated bit-exactly and rendered, which gives back every observation its
+drivers saw (camera image and telemetry, with the policy's frame stack and telemetry history),
+paired with the action they then gave. A person's laps from ``karting.drive`` become a dataset;
+no expert labels the policy's own states, so there are no DAgger rounds, and the critic is left
+to PPO (``--bc-value-warmup``).
+
 Each track is driven with its reference setting (:func:`karting.sim.expert.reference_cached`:
 the fastest clean setting), planned with 0.2 g less grip: a demonstrator with a margin (with 0.1 g
 it drove a valid lap in 41 of 60 standing starts on five hard test tracks, with 0.2 g in 58).
@@ -143,6 +150,75 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
         if log is not None:
             log(stats)
     return stats
+
+
+def replay_data(paths, frame_stack: int = 1, telemetry_history: int = 1, log=print) -> tuple:
+    """(vision, telemetry, actions, value targets (zeros), valid) of every kart-step of the replays
+    at ``paths`` (only karts still in the race, for races), and per-file stats."""
+    from ..env.batch import KartBatch
+    from ..sim.replay import ReplayError, load, resolve_track, simulate
+    parts, stats = [], []
+    for path in paths:
+        try:
+            rep = load(path)
+            rep.track = resolve_track(rep)
+        except ReplayError as e:
+            raise ValueError(f"--bc: {e}") from None
+        b = KartBatch.from_replay(rep, rep.track, render=True, frame_stack=frame_stack,
+                                  telemetry_history=telemetry_history)
+        fresh_at = {}
+        for t, m in zip(rep.reset_steps.tolist(), rep.reset_masks):
+            fresh_at[t] = fresh_at.get(t, np.zeros(rep.karts, bool)) | m
+        T, n = rep.steps, rep.karts
+        vis = np.empty((T, n) + b.vision.shape[1:], np.uint8)
+        tel = np.empty((T, n) + b.telemetry.shape[1:], np.float32)
+        valid = np.ones((T, n), bool)
+
+        def grab(t):
+            if t >= T:
+                return
+            o = b.observe(fresh=fresh_at.get(t))
+            vis[t], tel[t] = o["vision"], o["telemetry"]
+            if b.control is not None:
+                valid[t] = b.control.status == 0
+        simulate(rep, b, on_step=lambda t: grab(t + 1), on_start=lambda: grab(0))
+        b.close()
+        flat = lambda a: a.reshape((-1,) + a.shape[2:])      # noqa: E731
+        parts.append((flat(vis), flat(tel), flat(rep.actions), np.zeros(T * n, np.float32), flat(valid)))
+        laps = sum(len(x) for x in rep.laps)
+        stats.append({"file": str(path), "track": rep.header["track"], "karts": n, "steps": T,
+                      "samples": int(valid.sum()), "laps": laps})
+        log(f"bc: {path}: {rep.header['source'] or 'session'} on {rep.header['track']}, {n} kart(s), "
+            f"{int(valid.sum()):,} samples, {laps} lap(s)")
+    data = tuple(np.concatenate(x) for x in zip(*parts))
+    return data, stats
+
+
+def clone_replays(agent, shadow, paths, epochs: int = 3, batch_size: int = 256, lr: float = 3e-4, seed: int = 0,
+                  frame_stack: int = 1, telemetry_history: int = 1, log=print, log_std: float = -1.5,
+                  norm_telemetry: bool = True) -> dict:
+    """Behaviour cloning from replays (see the module docstring): a summary like
+    :func:`behaviour_clone`'s."""
+    t0 = time.perf_counter()
+    data, stats = replay_data(paths, frame_stack, telemetry_history, log)
+    if not data[4].any():
+        raise ValueError("--bc: the replays hold no driving to clone")
+    if norm_telemetry:
+        agent.telemetry_norm.update(torch.as_tensor(data[1][data[4]]))
+    if shadow is not None:
+        shadow.pull()
+    collect_s = time.perf_counter() - t0
+    tf = time.perf_counter()
+    st = fit(agent, shadow, data, epochs, batch_size, lr, torch.Generator().manual_seed(seed + 31337), vf_coef=0.0)
+    log(f"bc from {len(stats)} replay(s): {int(data[4].sum()):,} samples, action MSE {st['action_mse']:.4f}, "
+        f"replay {collect_s:.0f} s, fit {time.perf_counter() - tf:.0f} s")
+    with torch.no_grad():
+        agent.log_std.fill_(min(float(agent.log_std.mean()), log_std))
+    if shadow is not None:
+        shadow.pull()
+    return {"samples": int(data[4].sum()), "replays": stats, "wall_s": time.perf_counter() - t0,
+            "rounds": [{"round": 0, "samples": int(data[4].sum()), "collect_s": collect_s,
+                        "fit_s": time.perf_counter() - tf, "crashes": 0, **st}]}
 
 
 def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma: float, seed: int = 0,

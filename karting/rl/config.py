@@ -18,6 +18,26 @@ def _f(default, help, **kw):
     return field(default=default, metadata={"help": help, **kw})
 
 
+def bc_replays(spec: str) -> list:
+    """The replay files of ``--bc a.replay,folder/,...`` (a folder gives its *.replay files)."""
+    from pathlib import Path
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        p = Path(part)
+        if p.is_dir():
+            found = sorted(p.glob("*.replay"))
+            if not found:
+                raise ValueError(f"--bc {part}: no .replay file in that folder (karting.drive writes one beside "
+                                 "each telemetry CSV)")
+            out += found
+        elif p.suffix == ".replay" and p.exists():
+            out.append(p)
+        else:
+            raise ValueError(f"--bc {part!r}: give 'expert', or .replay files or folders of them "
+                             f"({'no such file' if not p.exists() else 'not a .replay file'})")
+    return out
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every setting of a training run; the field names are ``python -m karting.train``'s flags."""
@@ -35,8 +55,9 @@ class TrainConfig:
                         "(0 = a fixed pool)")
     pool_every: int = _f(200, "with --track generated: finished training episodes between two replacements")
     bc: str = _f("", "behaviour cloning before PPO: 'expert' pretrains the policy (and value) on "
-                 "the scripted expert's driving of the training tracks, with DAgger rounds; '' = off",
-                 choices=("", "expert"))
+                 "the scripted expert's driving of the training tracks, with DAgger rounds; replay files "
+                 "or folders of them (comma-separated, e.g. telemetry_logs/) pretrain the policy on what "
+                 "the drivers of those replays saw and did (a person's laps from karting.drive); '' = off")
     bc_steps: int = _f(65_536, "with --bc: kart-steps of data (half the expert driving, half DAgger)")
     bc_rounds: int = _f(2, "with --bc: DAgger rounds after the expert's own driving (0 = plain cloning)")
     bc_epochs: int = _f(3, "with --bc: passes over the aggregated data after each round")
@@ -132,6 +153,11 @@ class TrainConfig:
             problems.append("--gamma must be in (0, 1] and --gae-lambda in [0, 1]")
         if not self.save_name or any(c in self.save_name for c in "/\\") or self.save_name in (".", ".."):
             problems.append(f"--save-name must be a plain name, not a path (got {self.save_name!r})")
+        if self.bc and self.bc != "expert":
+            try:
+                bc_replays(self.bc)
+            except ValueError as e:
+                problems.append(str(e))
         if self.bc_rounds < 0 or self.bc_value_warmup < 0:
             problems.append(f"--bc-rounds and --bc-value-warmup must be >= 0 (got {self.bc_rounds}, "
                             f"{self.bc_value_warmup})")

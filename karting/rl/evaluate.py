@@ -164,10 +164,18 @@ class Evaluator:
         self.history, self.last = [], None
 
     def __call__(self, agent, device="cpu"):
-        """Evaluate ``agent``: ``(summary, improved)``, ``improved`` when it beats the best."""
+        """Evaluate ``agent``: ``(summary, improved)``, ``improved`` when it beats the best. Each
+        eval env records its session (a replay); :meth:`save_best_replay` writes the one that holds
+        this evaluation's fastest valid lap."""
         results = []
+        self._best_env, best = 0, np.inf
         for k, e in enumerate(self.envs):
-            results += evaluate(agent, e, seed=self.seed + k, device=device)[0]
+            e.batch.start_replay()
+            res = evaluate(agent, e, seed=self.seed + k, device=device)[0]
+            fastest = min((lap["time_s"] for r in res for lap in r.laps if lap["valid"]), default=np.inf)
+            if fastest < best:
+                self._best_env, best = k, fastest
+            results += res
         s = summarize(results)
         if getattr(self.cfg, "racing", False):           # training in traffic: race results too
             opp = self.cfg.opponents if str(self.cfg.opponents).strip() not in ("", "0") else "3"
@@ -180,6 +188,12 @@ class Evaluator:
         if improved:
             self.best_score = score
         return s, improved
+
+    def save_best_replay(self, path, source: str = "evaluation"):
+        """Write the last evaluation's replay of the env with its fastest valid lap (every
+        episode of that track's eval batch; ``python -m karting.replay`` films it)."""
+        e = self.envs[self._best_env]
+        return e.batch.save_replay(path, source)
 
     def close(self) -> None:
         for e in self.envs:

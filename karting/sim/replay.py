@@ -69,8 +69,9 @@ def _rng_state(rng) -> dict:
 class ReplayLog:
     """The recording of one Race session (see the module docstring)."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, episode0=None):
         self.n = n
+        self.episode0 = episode0        # episode numbers when recording began on a used batch
         self.actions: list = []
         self.resets: list = []          # (step index, mask (N,) bool, rng state dict)
         self.laps: list = [[] for _ in range(n)]     # per kart: (episode, time_s, valid, sectors)
@@ -80,8 +81,10 @@ class ReplayLog:
     def on_reset(self, mask, rng, race=None) -> None:
         """Before a reset: when, whom, the generator's state, and a hash of the state the
         session reached (so a replay that drifts before a reset is caught there)."""
-        self.resets.append((len(self.actions), np.asarray(mask, bool).copy(), _rng_state(rng),
-                            state_hash(race) if race is not None else ""))
+        if self.episode0 is not None and not self.resets and not np.asarray(mask, bool).all():
+            raise ValueError("a replay started on a batch that had driven must begin with a reset of every kart")
+        before = state_hash(race) if race is not None and (self.resets or self.episode0 is None) else ""
+        self.resets.append((len(self.actions), np.asarray(mask, bool).copy(), _rng_state(rng), before))
 
     def on_grid(self, order) -> None:
         """A RaceControl's reset (just after its Race's): the grid order (per kart, rank in its race)."""
@@ -195,7 +198,8 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", co
               "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source,
               "track": track.name, "track_path": str(getattr(track, "path", "") or ""),
               "track_sha256": track_hash(track), "entry": entry, "karts": log.n, "settings": settings,
-              "laps": log.laps, "final_state_sha256": state_hash(race), "steps": len(log.actions)}
+              "laps": log.laps, "final_state_sha256": state_hash(race), "steps": len(log.actions),
+              "episode0": log.episode0}
     if control is not None:
         header["race_outcome"] = race_outcome(control)
     actions = np.stack(log.actions) if log.actions else np.zeros((0, log.n, 2), np.float32)
@@ -308,7 +312,7 @@ def verify(rep: Replay, batch) -> list:
                                 f"{[round(x[1], 3) for x in w]} s")
     if batch.replay_log is not None:
         got_h = [r[3] for r in batch.replay_log.resets]
-        bad = [k for k, (g, w) in enumerate(zip(got_h, rep.reset_hashes)) if g != w]
+        bad = [k for k, (g, w) in enumerate(zip(got_h, rep.reset_hashes)) if g != w and w]
         if bad:
             t = int(rep.reset_steps[bad[0]])
             problems.append(f"the state differs from the recording by step {t} ({t / 20:.2f} s), "
