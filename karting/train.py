@@ -255,7 +255,8 @@ def training_tracks(cfg: TrainConfig) -> tuple:
 def _checked_tracks(cfg: TrainConfig) -> tuple:
     """:func:`training_tracks`, with the combinations that cannot work refused."""
     if cfg.bc and cfg.racing:
-        raise ValueError("--bc pretrains a time-trial driver (on the expert or on replays); it does not combine with --opponents")
+        raise ValueError("--bc pretrains a time-trial driver (on the expert or on replays); it does not combine "
+                         "with --opponents")
     if cfg.generated and cfg.racing:
         raise ValueError("--track generated trains time trials; races (--opponents) take one named track")
     tracks, pool, eval_tracks = training_tracks(cfg)
