@@ -303,6 +303,100 @@ def bench_race(track, n, calls, repeats, render=True):
     return float(np.median(r1)), float(np.median(r2)), float(np.median(ratios)), contacts
 
 
+def bench_replay(track, repeats, folder):
+    """Replays and coaching: the cost of recording (a 16-kart race of AI karts, simulation only,
+    recording on and off in alternating blocks), a race replay's size and its re-simulation
+    speed against the live race, the TV camera's frames/s, and the coaching report's time."""
+    from .env.batch import KartBatch
+    from .env.cameras import TVDirector
+    from .env.race_env import RaceSession
+    from .sim import replay as R
+    from .telemetry.coach import coach
+    out = {}
+    sessions = [RaceSession(track, ["club", "pro"] * 8, laps=100, render=False) for _ in range(2)]
+    sessions[1].start_replay()
+    for s in sessions:
+        s.reset(np.random.default_rng(0))
+    rates = [[], []]
+    for _ in range(repeats):
+        for k, s in enumerate(sessions):
+            t = time.perf_counter()
+            for _ in range(100):
+                s.step(np.zeros((0, 2), np.float32))
+            rates[k].append(16 * 100 / (time.perf_counter() - t))
+    out["record_ratio"] = float(np.median([b / a for a, b in zip(*rates)]))
+    out["race_live_steps_per_s_N16"] = round(float(np.median(rates[0])))
+    # a 2-lap race of 8 AI karts, recorded and re-simulated
+    s = RaceSession(track, ["club", "pro", "alien", "rookie"] * 2, laps=2, render=False)
+    s.start_replay()
+    s.reset(np.random.default_rng(1))
+    t = time.perf_counter()
+    while not s.control.done:
+        s.step(np.zeros((0, 2), np.float32))
+    live_s = time.perf_counter() - t
+    path = s.save_replay(f"{folder}/race.replay")
+    rep = R.load(path)
+    sims = []
+    for _ in range(max(1, repeats // 2)):
+        b = KartBatch.from_replay(rep, track, render=False)
+        t = time.perf_counter()
+        R.simulate(rep, b)
+        sims.append(time.perf_counter() - t)
+        assert R.verify(rep, b) == [], "the race replay does not match"
+    minutes = rep.steps * rep.karts / 20 / 60
+    out.update(race_replay_kb=round(path.stat().st_size / 1024, 1), race_replay_kb_per_kart_minute=round(
+        path.stat().st_size / 1024 / minutes, 2), race_live_s=round(live_s, 2),
+        race_replay_s=round(float(np.median(sims)), 2), race_replay_speedup=round(live_s / float(np.median(sims)), 2),
+        race_steps=rep.steps)
+    b = KartBatch.from_replay(rep, track, render=True, views=[0])
+    R.simulate(rep, b)
+    tv = TVDirector(track)
+    t = time.perf_counter()
+    for _ in range(60):
+        tv.view(b.renderer, b.state, 0, (640, 400))
+    out["tv_frames_per_s"] = round(60 / (time.perf_counter() - t), 1)
+    b.close()
+    from .sim.expert import reference_lap
+    t = time.perf_counter()
+    ref = reference_lap(track, record=True)
+    ref_s = time.perf_counter() - t
+    t = time.perf_counter()
+    c = coach(ref.telemetry, track, ref.telemetry)
+    coach_s = time.perf_counter() - t
+    t = time.perf_counter()
+    c.write_html(f"{folder}/coaching.html")
+    out.update(coach_expert_lap_s=round(ref_s, 2), coach_analysis_s=round(coach_s, 3),
+               coach_html_s=round(time.perf_counter() - t, 2))
+    return out
+
+
+def report_race(track, args, results: dict) -> None:
+    """Print and store :func:`bench_race` with and without rendering."""
+    for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
+        one, race, ratio, contacts = bench_race(track, 64, max(10, int(args.seconds * calls)), args.repeats,
+                                                render)
+        key = "" if render else "_nogl"
+        results.update({f"race_tt_steps_per_s_N64{key}": round(one), f"race_steps_per_s_N64{key}": round(race),
+                        f"race_ratio{key}": ratio})
+        print(f"{tag}: 64 time-trial karts {one:8,.0f} steps/s; a 64-kart race {race:8,.0f} steps/s "
+              f"({ratio:.2f}x, median of per-block ratios; {contacts} collisions)")
+
+
+def report_replay(track, args, results: dict) -> None:
+    """Print and store :func:`bench_replay`."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        r = bench_replay(track, args.repeats, folder)
+    results.update({f"replay_{k}": v for k, v in r.items()})
+    print(f"replays: a 16-kart race recorded / not recorded {r['record_ratio']:.2f}x steps/s "
+          f"({r['race_live_steps_per_s_N16']:,} without); an 8-kart 2-lap race ({r['race_steps']} steps): "
+          f"{r['race_replay_kb']} kB ({r['race_replay_kb_per_kart_minute']} kB a kart-minute), live "
+          f"{r['race_live_s']} s, re-simulated {r['race_replay_s']} s ({r['race_replay_speedup']}x); TV camera "
+          f"{r['tv_frames_per_s']} frames/s (640x400)")
+    print(f"coaching: the expert's reference lap {r['coach_expert_lap_s']} s, the analysis "
+          f"{r['coach_analysis_s']} s, the HTML page {r['coach_html_s']} s")
+
+
 def track_arrays_mb(paths):
     """Memory of the derived Track objects (surface grid, centre line, gates, racing line)."""
     from .track import load_track
@@ -434,7 +528,8 @@ def main(argv=None):
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
                          "four levels from shuffled grids (win rate, mean position, collisions per lap)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated parts to leave out: env, randomize, conditions, race, load, multitrack")
+                    help="comma-separated parts to leave out: env, randomize, conditions, race, replay, load, "
+                         "multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train_tracks:
@@ -497,14 +592,9 @@ def main(argv=None):
     if "conditions" not in skip:
         report_conditions(track, args, results)
     if "race" not in skip:
-        for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
-            one, race, ratio, contacts = bench_race(track, 64, max(10, int(args.seconds * calls)), args.repeats,
-                                                    render)
-            key = "" if render else "_nogl"
-            results.update({f"race_tt_steps_per_s_N64{key}": round(one), f"race_steps_per_s_N64{key}": round(race),
-                            f"race_ratio{key}": ratio})
-            print(f"{tag}: 64 time-trial karts {one:8,.0f} steps/s; a 64-kart race {race:8,.0f} steps/s "
-                  f"({ratio:.2f}x, median of per-block ratios; {contacts} collisions)")
+        report_race(track, args, results)
+    if "replay" not in skip:
+        report_replay(track, args, results)
     results["peak_rss_mb"] = round(peak_rss_mb())
     print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
     import tempfile

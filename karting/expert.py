@@ -54,7 +54,7 @@ def flaw_settings(track, spec: str | None, cond) -> dict:
     m = re.fullmatch(r"[tT]?(\d+):(\d+(?:\.\d*)?)", spec.strip())
     if not m:
         raise ValueError(f"--brake-earlier {spec!r}: give a corner and metres, e.g. T3:10")
-    from .telemetry.coach import find_corners
+    from .track.corners import find_corners
     corners = find_corners(track)
     k, by = int(m.group(1)), float(m.group(2))
     if not 1 <= k <= len(corners) or not 0 < by <= 100:

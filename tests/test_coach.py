@@ -12,7 +12,8 @@ from karting import coach as coach_cli
 from karting import expert as expert_cli
 from karting.sim.expert import reference_lap
 from karting.telemetry import load as load_csv
-from karting.telemetry.coach import coach, find_corners
+from karting.telemetry.coach import coach
+from karting.track.corners import find_corners
 from karting.track import load_track
 
 

@@ -207,7 +207,7 @@ def test_the_tv_director_cuts_between_trackside_cameras():
     """Around a lap the director uses every camera, holds each shot at least 2 s, and the camera
     it shows is never far from the kart."""
     from karting.env.cameras import TVDirector
-    from karting.telemetry.coach import find_corners
+    from karting.track.corners import find_corners
     tr = load_track("circuit.png")
     tv = TVDirector(tr, hold_s=2.0)
     assert len(tv.positions) >= len(find_corners(tr)) + 1

@@ -34,7 +34,7 @@ class TVDirector:
         n, ds = len(track.centre), float(track.spacing)
         spots = []                                      # (index on the centre line, side: +1 left)
         try:
-            from ..telemetry.coach import find_corners
+            from ..track.corners import find_corners
             for c in find_corners(track):
                 spots.append((int(c.apex_m / ds) % n, -1.0 if c.direction == "left" else 1.0))
         except ValueError:                              # no corner (an oval of one radius): straights only
