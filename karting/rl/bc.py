@@ -152,9 +152,11 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
     return stats
 
 
-def replay_data(paths, frame_stack: int = 1, telemetry_history: int = 1, log=print) -> tuple:
+def replay_data(paths, frame_stack: int = 1, telemetry_history: int = 1, log=print, clean_only: bool = True) -> tuple:
     """(vision, telemetry, actions, value targets (zeros), valid) of every kart-step of the replays
-    at ``paths`` (only karts still in the race, for races), and per-file stats."""
+    at ``paths``, and per-file stats. ``valid``: the kart on the track in a lap still valid
+    (``clean_only``: a person's excursions and recoveries are not cloned) and, in a race, still
+    racing."""
     from ..env.batch import KartBatch
     from ..sim.replay import ReplayError, load, resolve_track, simulate
     parts, stats = [], []
@@ -179,8 +181,9 @@ def replay_data(paths, frame_stack: int = 1, telemetry_history: int = 1, log=pri
                 return
             o = b.observe(fresh=fresh_at.get(t))
             vis[t], tel[t] = o["vision"], o["telemetry"]
+            valid[t] = (~b.off_track & b.lap_valid) if clean_only else True      # clean driving only
             if b.control is not None:
-                valid[t] = b.control.status == 0
+                valid[t] &= b.control.status == 0
         simulate(rep, b, on_step=lambda t: grab(t + 1), on_start=lambda: grab(0))
         b.close()
         flat = lambda a: a.reshape((-1,) + a.shape[2:])      # noqa: E731

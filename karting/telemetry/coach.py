@@ -86,6 +86,8 @@ def corner_table(trace: "pd.DataFrame", corners: list) -> "pd.DataFrame":
             after = _first(~off[last:])
             pick = last + after if after >= 0 else -1
             kind = "brake" if (br[b:last + 1] > BRAKE_ON).any() else "lift"
+            if b == 0 and v[0] < STANDING_KMH:    # the launch of a standing start is no braking
+                kind, b, pick = "flat", -1, -1
         entry = v[lo:a + 1].max() if a >= lo else v[a]
         at = lambda s: float(np.interp(s, d, line))       # noqa: E731
         rows.append({"corner": c.name, "brake_m": float(d[b]) if b >= 0 else np.nan, "brake_kind": kind,
