@@ -14,7 +14,7 @@ best lap's, the live delta to the best lap and a track map. The ghost replays th
 this session (``--ghost best``, the default) or the best lap of a telemetry CSV, e.g. an AI's
 from ``karting.play`` (``--ghost telemetry_logs/ai.csv``). Telemetry (the env's schema, one
 episode per restart) goes to ``telemetry_logs/human_<track>_<time>.csv`` and the session's replay
-(time trials; ``python -m karting.replay``) beside it as ``.replay``: written on quit, after
+(time trials and races; ``python -m karting.replay``) beside it as ``.replay``: written on quit, after
 every lap and every 10 s of driving (atomically), so a crash loses at most a few seconds.
 
 With ``--opponents`` the person starts from the back of a grid of AI karts (start lights, a jump
@@ -512,6 +512,10 @@ def main(argv=None):
     if path:
         print(f"telemetry: {path} ({app.saved_rows} rows)")
         print(f"see it with: python -m karting.telemetry summary {path}")
+        print(f"coaching:    python -m karting.coach {path} --out {path.with_suffix('.html')}")
+        if path.with_suffix(".replay").exists():
+            print(f"replay:      python -m karting.replay {path.with_suffix('.replay')} --camera tv "
+                  f"--video {path.with_suffix('.mp4')}")
     return 0
 
 
