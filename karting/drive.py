@@ -401,9 +401,10 @@ class DriveApp:
             colour = (255, 255, 255)
             if line.startswith("delta"):
                 colour = (120, 255, 120) if line.split()[1].startswith("-") else (255, 120, 120)
-            self._text(line, (w - 270, 12 + 26 * i), colour=colour)
+            x = min(w - 270, w - self.font.size(line)[0] - 14)         # "... INVALID" fits the window
+            self._text(line, (x, 12 + 26 * i), colour=colour)
         if b.off_track[0]:
-            self._text("OFF TRACK", (w // 2 - 60, 70), self.font, (255, 80, 80))
+            self._text("OFF TRACK", (w // 2 - 60, 100), self.font, (255, 80, 80))     # under the message line
         if self.paused:
             self._text("PAUSED (P)", (w // 2 - 70, h // 2), self.big)
         if self.message:
