@@ -107,7 +107,7 @@ class KartBatch(Race):
         b.control = None
         if race is not None:           # a race: its control re-runs the grid, the start, the rules
             from ..sim.replay import attach_control
-            attach_control(b, {"race": race})
+            attach_control(b, race)
         return b
 
     def start_replay(self) -> None:

@@ -18,6 +18,12 @@ lap times and the final-state hash. :func:`load` checks all of it and says clear
 (a truncated or foreign file, a newer format, a missing or changed track); :func:`simulate`
 re-runs it and :func:`verify` compares the lap times and the final state with the recording:
 a mismatch means the simulation code changed since the replay was recorded.
+
+Races (a Race with contacts and a :class:`~karting.sim.racing.RaceControl`) record the same and
+more: every kart's actions (the AI's too, so no AI runs in a replay), the grid order of each
+start (:meth:`ReplayLog.on_grid`), the rules and drivers in the settings and the results in the
+header; :func:`simulate` re-runs each start through the RaceControl (grid, start-light timing
+from the recorded generator) and :func:`verify` compares the results as well.
 """
 from __future__ import annotations
 
@@ -173,10 +179,10 @@ def race_outcome(control) -> dict:
             "penalty_s": control.penalty_s.tolist()}
 
 
-def attach_control(batch, settings: dict) -> None:
-    """Give a batch rebuilt from a race replay its RaceControl (``batch.control``)."""
+def attach_control(batch, race: dict) -> None:
+    """Give a batch rebuilt from a race replay its RaceControl (``batch.control``), from the
+    settings' ``race`` entry (:func:`control_settings`)."""
     from .racing import RaceControl, RaceRules
-    race = settings["race"]
     batch.control = RaceControl(batch, RaceRules(**race["rules"]), drivers=list(race["drivers"]))
 
 
