@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from .env.cameras import PALETTE, standings_tower
+from .env.cameras import MapView, standings_tower
 
 
 class TVComposer:
@@ -30,8 +30,7 @@ class TVComposer:
     H = 400
 
     def __init__(self, track):
-        from .play import VideoComposer
-        self.mapper = VideoComposer(track)
+        self.mapper = MapView(track, 320)
 
     def frame(self, session, follow: int) -> np.ndarray:
         from PIL import Image, ImageDraw
@@ -51,13 +50,7 @@ class TVComposer:
             for k in range(5):
                 fill = (230, 20, 20) if k < lights else (50, 50, 50)
                 d.ellipse([250 + 30 * k, 40, 272 + 30 * k, 62], fill=fill)
-        m = self.mapper.map_frame(b.state.x, b.state.y, -1)
-        pix = self.mapper.track.world_to_pixel(np.stack([b.state.x, b.state.y], -1)) * self.mapper.f
-        for i, (c, r) in enumerate(pix):
-            if rc.status[i] != 0:
-                continue
-            r, c = int(r) + self.mapper.off[0], int(c) + self.mapper.off[1]
-            m[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = PALETTE[i % 8]
+        m = self.mapper.view(b.state, -1, rc.status == 0)
         right = np.full((self.H, 320, 3), 20, np.uint8)
         right[40:40 + m.shape[0]] = m[: self.H - 40]
         return np.concatenate([np.asarray(pil), right], 1)

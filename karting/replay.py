@@ -47,12 +47,7 @@ def lap_window(rep, kart: int, lap: int) -> tuple:
 
 def record_row(b) -> None:
     """One telemetry row per kart (a race adds its columns, as RaceSession records them)."""
-    rc = b.control
-    if rc is None:
-        b.record()
-    else:
-        b.record(position=rc.position, gap_ahead_s=rc.gap_ahead_s, gap_leader_s=rc.gap_leader_s,
-                 contact=rc.contact_now, race_status=rc.status)
+    b.record(**({} if b.control is None else b.control.telemetry()))
 
 
 def camera_for(b, rep, args):
@@ -93,9 +88,8 @@ def run(rep, args) -> tuple:
     b = KartBatch.from_replay(rep, rep.track, render=film and args.camera != "map",
                               views=[args.kart] if film else None, record_telemetry=bool(args.telemetry))
     if args.telemetry and b.control is not None:
-        from .sim.race import CONDITION_COLUMNS
-        from .telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
-        b.recorder = TelemetryRecorder(extra={**RACE_COLUMNS, **(CONDITION_COLUMNS if b.model is not None else {})})
+        from .env.race_env import race_recorder
+        b.recorder = race_recorder(b)
     first, last = args.window
     frames = []
     keep_every = max(1, int(round(args.speed))) if args.speed >= 1 else 1

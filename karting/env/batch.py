@@ -97,8 +97,6 @@ class KartBatch(Race):
         s = dict(rep.header["settings"])
         s["reward"] = RewardConfig(**s["reward"])
         race = s.pop("race", None)
-        if race is not None and "world" in s:
-            s["world"] = np.asarray(s["world"], np.int64)
         s.update(kwargs)            # e.g. a policy's frame_stack: it changes the images, not the simulation
         b = cls(track, rep.karts, render=render, **s)
         b.replay_log = ReplayLog(rep.karts)

@@ -83,7 +83,8 @@ class TVDirector:
 
 
 class MapView:
-    """A top-down map (``size`` square) with every kart in its colour; the followed one ringed."""
+    """A top-down map (``size`` square) with every kart in its colour; the followed one ringed
+    (``index`` -1: none)."""
 
     def __init__(self, track, size: int = 480):
         from PIL import Image, ImageDraw
@@ -110,7 +111,7 @@ class MapView:
         pil = Image.fromarray(self.base.copy())
         d = ImageDraw.Draw(pil)
         pix = self.track.world_to_pixel(np.stack([state.x, state.y], -1)) * self.f
-        order = [i for i in range(len(pix)) if i != index] + [index]      # the followed kart on top
+        order = [i for i in range(len(pix)) if i != index] + ([index] if index >= 0 else [])   # followed on top
         for i in order:
             if visible is not None and not visible[i]:
                 continue

@@ -60,6 +60,13 @@ def parse_opponents(opponents, difficulty="club") -> list:
     return [level(x).name for x in names]
 
 
+def race_recorder(batch):
+    """A telemetry recorder with a race's columns (and the conditions', when they are modelled)."""
+    from ..sim.race import CONDITION_COLUMNS
+    from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
+    return TelemetryRecorder(extra={**RACE_COLUMNS, **(CONDITION_COLUMNS if batch.model is not None else {})})
+
+
 class RaceSession:
     """Karts racing on one track. ``drivers[i]`` is an AI level name or None (driven from
     outside: an agent, a model, a person); ``names`` label them in results. ``step(actions)``
@@ -90,10 +97,7 @@ class RaceSession:
                                contacts=True, world=np.arange(n) // per, weather=weather, tyres=tyres,
                                setup=setup, fuel=fuel)
         if record_telemetry:
-            from ..sim.race import CONDITION_COLUMNS
-            from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
-            extra = {**RACE_COLUMNS, **(CONDITION_COLUMNS if self.batch.model is not None else {})}
-            self.batch.recorder = TelemetryRecorder(extra=extra)
+            self.batch.recorder = race_recorder(self.batch)
         self.control = RaceControl(self.batch, self.rules, drivers=list(names) * races)
         self.ai = AIDriver(self.track, list(self.drivers), seed=seed) if (~self.external).any() else None
         self.grid_order = grid_order
@@ -167,9 +171,7 @@ class RaceSession:
             self.batch.renderer.kart_visible[:] = self.control.status == RUNNING
 
     def _record(self):
-        rc = self.control
-        self.batch.record(position=rc.position, gap_ahead_s=rc.gap_ahead_s, gap_leader_s=rc.gap_leader_s,
-                          contact=rc.contact_now, race_status=rc.status)
+        self.batch.record(**self.control.telemetry())
 
     def race_vector(self, karts: np.ndarray) -> np.ndarray:
         """(K, 3) float32: position / karts in the race, gap ahead and behind / 10 s (clipped 0..3)."""

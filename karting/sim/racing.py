@@ -209,6 +209,11 @@ class RaceControl:
         self.was_off[m] = False
         self._update_positions()
 
+    def telemetry(self) -> dict:
+        """This step's race columns of the telemetry (karting.telemetry.RACE_COLUMNS) per kart."""
+        return {"position": self.position, "gap_ahead_s": self.gap_ahead_s, "gap_leader_s": self.gap_leader_s,
+                "contact": self.contact_now, "race_status": self.status}
+
     @property
     def time_s(self) -> float:
         """Race clock of kart 0's race [s] (negative during the start-light countdown)."""
