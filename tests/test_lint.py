@@ -17,7 +17,7 @@ def test_ruff_is_clean():
 
 
 def test_the_library_imports_one_way():
-    """track <- sim <- env <- rl <- commands: a lower layer never imports a higher one, and the
+    """numerics <- track <- sim <- env <- rl <- commands: a lower layer never imports a higher one, and the
     library never imports the GUI or cloud packages at module level."""
     import ast
     order = ["track", "sim", "env", "rl"]
@@ -38,6 +38,10 @@ def test_the_library_imports_one_way():
                     assert not any(n.split(".")[0] in ("pygame", "modal", "matplotlib") for n in names), \
                         f"{path.relative_to(REPO)} imports {names} at module level"
 
+
+    # karting.numerics is below every layer: it imports nothing of karting
+    tree = ast.parse((REPO / "karting" / "numerics.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level], "numerics imports karting"
 
 
 def _import_graph():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import numerics as nm
 from ..sim import physics
 from ..sim.physics import KartParams
 from ..sim.race import Race, RewardConfig
@@ -132,8 +133,8 @@ class KartBatch(Race):
         ts, st, p = self.ts, self.state, self.params
         curv = self.curvature_ahead()
         gate_mid = ts.gates[ts.gate(self.kart_track, self.next_gate)].mean(axis=1)
-        bearing = np.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
-        bearing = np.arctan2(np.sin(bearing), np.cos(bearing))
+        bearing = nm.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
+        bearing = nm.arctan2(nm.sin(bearing), nm.cos(bearing))
         raw = np.stack([
             st.speed / 30.0, st.steer / p.max_steer_rad, st.throttle, st.brake,
             st.ay / (3 * physics.G), st.ax / (3 * physics.G),

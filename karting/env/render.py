@@ -22,6 +22,7 @@ import numpy as np
 if TYPE_CHECKING:
     import moderngl
 
+from .. import numerics as nm
 from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
 from .spec import VIEW
 
@@ -194,10 +195,10 @@ def sky_panorama(size: int = 256, seed: int = 0) -> list:
     faces = []
     for x, y, z in dirs:
         # lookup vector (x, y, z) = world (east, north, up): the GL axes are just labels here
-        az = np.arctan2(y, x)
+        az = nm.arctan2(y, x)
         el = z / np.maximum(np.hypot(x, y), 1e-6)
-        hill = (0.035 + 0.03 * np.abs(np.sin(3 * az + ph[0])) + 0.015 * np.sin(7 * az + ph[1])
-                + 0.008 * np.sin(17 * az + ph[2]))
+        hill = (0.035 + 0.03 * np.abs(nm.sin(3 * az + ph[0])) + 0.015 * nm.sin(7 * az + ph[1])
+                + 0.008 * nm.sin(17 * az + ph[2]))
         f = np.clip(el / hill, 0, 1)[..., None]
         ground = (1 - f) * np.float32([0.30, 0.45, 0.32]) + f * np.float32([0.45, 0.58, 0.5])
         g = np.clip(el * 2, 0, 1)[..., None]
@@ -365,8 +366,8 @@ def ground_texture(track: Track, upsample: int | None = None, seed: int = 0, cla
     on = (asphalt | kerb)[r_lo:r_hi, c_lo:c_hi]
     rr, cc = np.nonzero(on)
     d = np.stack([xs[c_lo + cc], ys[r_lo + rr]], 1) - c0
-    along = d @ track.tangent[0]
-    lat = d @ track.normal[0]
+    along = d[:, 0] * track.tangent[0, 0] + d[:, 1] * track.tangent[0, 1]     # not BLAS: see karting.numerics
+    lat = d[:, 0] * track.normal[0, 0] + d[:, 1] * track.normal[0, 1]
     line = (np.abs(along) < 0.75) & (np.abs(lat) < w0)
     chk = ((np.floor(along[line] / 0.5) + np.floor(lat[line] / 0.5)) % 2) == 0
     img[r_lo + rr[line], c_lo + cc[line]] = np.where(chk[:, None], np.float32([20, 20, 20]),
@@ -427,7 +428,7 @@ def chunk_strips(strips: list, ranges: list) -> tuple:
             verts.append(ch)
             first.append(n)
             centre.append((lo + hi) / 2)
-            radius.append(np.linalg.norm(hi - lo) / 2)
+            radius.append(float(np.hypot(*(hi - lo))) / 2)
             rng.append(max_range)
             strip_of.append(si)
             n += CHUNK
@@ -715,7 +716,7 @@ class Renderer:
         t = self._look_texels
         n = self.nv
         t[0, :n, 0] = cam.offset[2] + v["camera_height"]
-        t[0, :n, 1], t[0, :n, 2] = np.cos(pitch), np.sin(pitch)
+        t[0, :n, 1], t[0, :n, 2] = nm.cos_sin(pitch)
         t[1, :n, :3], t[1, :n, 3] = v["light"], v["sky"]
         t[2, :n, :3], t[3, :n, :3], t[4, :n, :3] = v["asphalt"], v["grass"], v["kerb"]
         t[2, :n, 3] = v["wet"] if "wet" in v else 0.0
@@ -808,7 +809,8 @@ class Renderer:
 
     def _render(self, x, y, yaw, out):
         p = self._poses
-        p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
+        p[:, 0], p[:, 1] = x, y
+        p[:, 2], p[:, 3] = nm.cos_sin(yaw)
         self.pose_tex.write(self._texels.tobytes())
         cams = p
         if not self.all_views:
@@ -867,7 +869,8 @@ class Renderer:
         x, y, yaw = (np.atleast_1d(np.asarray(v, np.float32)) for v in (x, y, yaw))
         k = len(x)
         p = self._poses[:k]
-        p[:, 0], p[:, 1], p[:, 2], p[:, 3] = x, y, np.cos(yaw), np.sin(yaw)
+        p[:, 0], p[:, 1] = x, y
+        p[:, 2], p[:, 3] = nm.cos_sin(yaw)
         self.pose_tex.write(self._texels.tobytes())
         cam = p[index:index + 1] if anchor is None else anchor[None]
         tex.write(np.concatenate([cam[0], np.zeros(4, np.float32)]).tobytes())

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import numerics as nm
+
 KART_LENGTH_M = 1.8
 KART_WIDTH_M = 1.4
 
@@ -106,13 +108,13 @@ def resolve(state, i: np.ndarray, j: np.ndarray, mass: float, inertia: float,
     if len(near) == 0:
         return None
     i, j = i[near], j[near]
-    c, s = np.cos(st.yaw), np.sin(st.yaw)
+    c, s = nm.cos_sin(st.yaw)
     h = np.float32(pr.half_segment_m)
     pos = np.stack([st.x, st.y], 1)
     axis = np.stack([c, s], 1)
     ci, cj = _closest_segments(pos[i] - h * axis[i], 2 * h * axis[i], pos[j] - h * axis[j], 2 * h * axis[j])
     d = cj - ci
-    dist = np.hypot(d[:, 0], d[:, 1])
+    dist = nm.hypot(d[:, 0], d[:, 1])
     pen = 2 * pr.radius_m - dist
     hit = pen > 0
     if not hit.any():

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import numerics as nm
 from ..track import Track
 from .physics import CONTROL_HZ, G, KartParams
 
@@ -32,7 +33,7 @@ def speed_profile(track: Track, mu_use: float = 1.5, brake_g: float = 1.1, v_max
     from ..track.geometry import curvature
     k = np.abs(curvature(line))
     # smooth the curvature a little: single-sample spikes are discretisation, not corners
-    k = np.convolve(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7, mode="valid")
+    k = nm.convolve_valid(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7)
     v = np.minimum(np.sqrt(mu_use * G / np.maximum(k, 1e-6)), v_max)
     ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
     for _ in range(2):  # two laps backwards settle the wrap-around
@@ -93,14 +94,14 @@ class PurePursuit:
         m = len(tr.centre)
         look = np.round((self.lookahead_min_m + self.lookahead_s * v) / tr.spacing).astype(np.int64)
         tgt = self.lines[k, (idx + look) % m]
-        c, s = np.cos(state.yaw), np.sin(state.yaw)
+        c, s = nm.cos_sin(state.yaw)
         # steer from where the kart will be when the command takes effect
         px = state.x + self.latency_s * (state.vx * c - state.vy * s)
         py = state.y + self.latency_s * (state.vx * s + state.vy * c)
         dx, dy = tgt[:, 0] - px, tgt[:, 1] - py
         fwd, left = dx * c + dy * s, -dx * s + dy * c
         ld2 = np.maximum(fwd ** 2 + left ** 2, 1e-6)
-        delta = np.arctan(2.0 * p.wheelbase_m * left / ld2)
+        delta = nm.arctan(2.0 * p.wheelbase_m * left / ld2)
         steer = np.clip(delta / p.max_steer_rad, -1, 1)
         # aim for the speed a little ahead, so braking starts in time
         ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % m
@@ -291,7 +292,7 @@ def _reference_key(track: Track, laps: int) -> str:
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr((track.scale, track.length, track.sector_gates)).encode())
     here = Path(__file__).parent
-    for name in ("physics.py", "race.py", "expert.py", "laps.py"):
+    for name in ("physics.py", "race.py", "expert.py", "laps.py", "../numerics.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import numerics as nm
 from .expert import speed_profile
 from .physics import CONTROL_HZ, KartParams
 
@@ -192,12 +193,12 @@ class AIDriver:
         half_t = tr.width[ti] / 2 - 0.9
         lat_t = np.clip(self.line_off[self.kind, ti] + off, -half_t, half_t)
         tgt = tr.centre[ti] + tr.normal[ti] * lat_t[:, None]
-        c, s = np.cos(st.yaw), np.sin(st.yaw)
+        c, s = nm.cos_sin(st.yaw)
         px = st.x + 0.1 * (st.vx * c - st.vy * s)
         py = st.y + 0.1 * (st.vx * s + st.vy * c)
         dx, dy = tgt[:, 0] - px, tgt[:, 1] - py
         fwd, left = dx * c + dy * s, -dx * s + dy * c
-        delta = np.arctan(2.0 * p.wheelbase_m * left / np.maximum(fwd ** 2 + left ** 2, 1e-6))
+        delta = nm.arctan(2.0 * p.wheelbase_m * left / np.maximum(fwd ** 2 + left ** 2, 1e-6))
         steer = np.clip(delta / p.max_steer_rad + self.rng.normal(0, 1, self.n) * self.steer_noise, -1, 1)
         ahead = (idx + np.round(0.5 * v / tr.spacing).astype(np.int64)) % m
         vt = self.v_target[self.kind, ahead] * np.where(self.mistake == 1, 1.08, 1.0)
@@ -220,7 +221,7 @@ class AIDriver:
         throttle = np.maximum(throttle, -np.clip(1.0 - ay / 1.5, 0.15, 1.0))
         # facing away from the track (after a spin or a knock): slow, full lock back round
         tang = tr.tangent[idx]
-        err = np.arctan2(tang[:, 1] * c - tang[:, 0] * s, tang[:, 0] * c + tang[:, 1] * s)
+        err = nm.arctan2(tang[:, 1] * c - tang[:, 0] * s, tang[:, 0] * c + tang[:, 1] * s)
         lost = np.abs(err) > np.radians(50)
         steer = np.where(lost, np.sign(err), steer)
         throttle = np.where(lost, np.where(v > 6.0, -0.5, 0.35), throttle)
@@ -268,15 +269,15 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0) -> dict:
     win rate, mean position, collisions and caused collisions per lap, overtakes per race, DNFs;
     and each level's best lap alone (two laps, flying lap)."""
     names = list(LEVELS)
-    alone = {nm: float(ai_race(track, [nm], laps=2, seed=seed).race.best_lap_time[0]) for nm in names}
-    stats = {nm: {"wins": 0, "positions": [], "collisions": 0, "caused": 0, "overtakes": 0, "laps": 0, "dnf": 0}
-             for nm in names}
+    alone = {name: float(ai_race(track, [name], laps=2, seed=seed).race.best_lap_time[0]) for name in names}
+    stats = {name: {"wins": 0, "positions": [], "collisions": 0, "caused": 0, "overtakes": 0, "laps": 0, "dnf": 0}
+             for name in names}
     rng = np.random.default_rng(seed)
     for k in range(races):
         order = rng.permutation(len(names))
         rc = ai_race(track, names, laps=laps, seed=seed + k, grid_order=order)
-        for i, nm in enumerate(names):
-            s = stats[nm]
+        for i, name in enumerate(names):
+            s = stats[name]
             s["wins"] += int(rc.position[i] == 1)
             s["positions"].append(int(rc.position[i]))
             s["collisions"] += int(rc.collisions[i])
@@ -285,9 +286,9 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0) -> dict:
             s["laps"] += int(rc.race.laps[i])
             s["dnf"] += int(rc.status[i] == 3)
     table = {}
-    for nm, s in stats.items():
+    for name, s in stats.items():
         lp = max(s["laps"], 1)
-        table[nm] = {"lap_alone_s": round(alone[nm], 2), "win_rate": s["wins"] / races,
+        table[name] = {"lap_alone_s": round(alone[name], 2), "win_rate": s["wins"] / races,
                      "mean_position": float(np.mean(s["positions"])),
                      "collisions_per_lap": s["collisions"] / lp, "caused_per_lap": s["caused"] / lp,
                      "overtakes_per_race": s["overtakes"] / races, "dnf": s["dnf"]}

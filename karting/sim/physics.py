@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import numerics as nm
+
 CONTROL_HZ = 20
 SUBSTEPS = 5
 PHYSICS_HZ = CONTROL_HZ * SUBSTEPS
@@ -94,7 +96,7 @@ class KartState:
     @property
     def speed(self) -> np.ndarray:
         """(N,) ground speed [m/s]."""
-        return np.hypot(self.vx, self.vy)
+        return nm.hypot(self.vx, self.vy)
 
     def reset(self, mask: np.ndarray, x, y, yaw) -> None:
         """Place karts where ``mask`` is True at rest at the given poses (arrays of mask.sum())."""
@@ -135,7 +137,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
     s = state
     # the surface under each axle is read once per control step (<= 1.35 m of travel at top
     # speed, under three pixels at the default scale): it is the costliest part of a substep
-    c, sn = np.cos(s.yaw), np.sin(s.yaw)
+    c, sn = nm.cos_sin(s.yaw)
     sf = surface_at(s.x + lf * c, s.y + lf * sn)
     sr = surface_at(s.x - lr * c, s.y - lr * sn)
     s.surface_front, s.surface_rear = sf.astype(f32), sr.astype(f32)
@@ -157,9 +159,9 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         s.brake += np.clip(brk_target - s.brake, -max_dpedal, max_dpedal)
 
         vx_s = np.maximum(s.vx, f32(1.0))
-        alpha_f = np.arctan2(s.vy + lf * s.yaw_rate, vx_s) - s.steer
-        alpha_r = np.arctan2(s.vy - lr * s.yaw_rate, vx_s)
-        fy_f = -mu_f * fz_f * np.tanh(f32(p.tyre_shape_front) * alpha_f)
+        alpha_f = nm.arctan2(s.vy + lf * s.yaw_rate, vx_s) - s.steer
+        alpha_r = nm.arctan2(s.vy - lr * s.yaw_rate, vx_s)
+        fy_f = -mu_f * fz_f * nm.tanh(f32(p.tyre_shape_front) * alpha_f)
         if model is None:
             drive = s.throttle * np.minimum(f32(p.max_drive_force_n),
                                             f32(p.engine_power_w) / np.maximum(s.vx, f32(1.0)))
@@ -173,7 +175,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         grip_r = mu_r * fz_r
         fx_r = np.clip(fx_r, -grip_r, grip_r)
         circle = np.sqrt(np.maximum(f32(1.0) - (fx_r / grip_r) ** 2, f32(0.0)))
-        fy_r = -grip_r * np.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
+        fy_r = -grip_r * nm.tanh(f32(p.tyre_shape_rear) * alpha_r) * circle
         resist = c_drag * s.vx * np.abs(s.vx) + roll * m * f32(G) * (s.vx > 0.01)
         resist = resist - roll * m * f32(G) * back
         if scrub is not None:
@@ -181,7 +183,7 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         if model is not None:
             model.accumulate(fy_f, fy_r, fx_r, grip_r, alpha_f, alpha_r, s.vx, drive, h)
 
-        cos_d, sin_d = np.cos(s.steer), np.sin(s.steer)
+        cos_d, sin_d = nm.cos_sin(s.steer)
         ax = (fx_r - fy_f * sin_d - resist) / m          # acceleration felt by the driver
         ay = (fy_r + fy_f * cos_d) / m
         yaw_acc = (lf * fy_f * cos_d - lr * fy_r) / f32(p.yaw_inertia_kgm2)
@@ -194,14 +196,14 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         vx_new = np.where(back & (vx_new > 0) & (drive <= 0), f32(0.0), vx_new)
         # low speed: blend towards the kinematic bicycle model
         w = np.clip((vx_new - f32(1.0)) / f32(p.kinematic_below_mps - 1.0), 0, 1)
-        r_kin = vx_new * np.tan(s.steer) / (lf + lr)
+        r_kin = vx_new * nm.tan(s.steer) / (lf + lr)
         s.yaw_rate = w * r_new + (1 - w) * r_kin
         s.vy = w * vy_new + (1 - w) * (r_kin * lr)
         s.vx = vx_new
         s.ax, s.ay = ax, ay
 
         s.yaw += h * s.yaw_rate
-        c, sn = np.cos(s.yaw), np.sin(s.yaw)
+        c, sn = nm.cos_sin(s.yaw)
         s.x += h * (s.vx * c - s.vy * sn)
         s.y += h * (s.vx * sn + s.vy * c)
         if contact is not None:

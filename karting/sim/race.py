@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import numerics as nm
 from ..track import BARRIER, GRASS
 from . import physics
 from .physics import CONTROL_HZ, KartParams, KartState
@@ -163,9 +164,9 @@ class Race:
         i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
         gi0 = ts.c_off[t] + i0
         lat = rng.uniform(-0.5, 0.5, k)
-        head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
+        head = nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
         if self.exact_start:
-            lat, head = np.zeros(k), np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
+            lat, head = np.zeros(k), nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
         pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
         self.state.reset(mask, pos[:, 0], pos[:, 1], head)
         self.steps[m] = 0
@@ -202,7 +203,7 @@ class Race:
         st = self.state
         dx = st.x[None, :] - st.x[:, None]                 # from i to j
         dy = st.y[None, :] - st.y[:, None]
-        c, s = np.cos(st.yaw)[:, None], np.sin(st.yaw)[:, None]
+        c, s = (v[:, None] for v in nm.cos_sin(st.yaw))
         fwd, lat = dx * c + dy * s, -dx * s + dy * c
         ok = ((self.world[:, None] == self.world[None, :]) & self.collidable[:, None] & self.collidable[None, :]
               & (fwd > 2.0) & (fwd < reach_m) & (np.abs(lat) < 1.2))
@@ -221,7 +222,7 @@ class Race:
         gi0 = ts.c_off[t] + i0
         lat = np.asarray(lateral_m, np.float64)
         pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
-        head = np.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
+        head = nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
         self.state.reset(mask, pos[:, 0], pos[:, 1], head)
         self.s[m], self.idx[m], self.gidx[m], self.lateral[m] = s0, i0, gi0, lat
         self.progress[m] = self.best_progress[m] = -np.asarray(back_m, np.float64)
@@ -258,7 +259,7 @@ class Race:
         self.s, self.idx, self.gidx, self.lateral = s, idx, gidx, lat
         if self.model is not None:
             self.model.locate(s, lat, ts.racing_offset[gidx])
-        driven = np.hypot(st.x - x0, st.y - y0)
+        driven = nm.hypot(st.x - x0, st.y - y0)
         gain = np.clip(self.progress - self.best_progress, 0.0, 2.0 * driven + 1e-3)
         self.best_progress += gain
 
@@ -267,7 +268,8 @@ class Race:
         self.crashed = surf == BARRIER
         self.off_track |= self.crashed
         # facing backwards: the heading's component along the track direction is negative
-        along = np.cos(st.yaw) * ts.tangent[gidx, 0] + np.sin(st.yaw) * ts.tangent[gidx, 1]
+        cy, sy = nm.cos_sin(st.yaw)
+        along = cy * ts.tangent[gidx, 0] + sy * ts.tangent[gidx, 1]
         wrong = (along < 0) & (st.vx > 1.0)
         self.off_time = np.where(self.off_track, self.off_time + dt, 0.0)
         self.wrong_time = np.where(wrong, self.wrong_time + dt, 0.0)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import numerics as nm
 from .race import Race
 
 RUNNING, FINISHED, FLAGGED, RETIRED = 0, 1, 2, 3
@@ -250,7 +251,7 @@ class RaceControl:
         running = self.status == RUNNING
         lit = now < 0
         if lit.any():                                   # lights still on: nobody may move
-            moved = np.hypot(r.state.x - self.grid_xy[:, 0], r.state.y - self.grid_xy[:, 1]) > 0.5
+            moved = nm.hypot(r.state.x - self.grid_xy[:, 0], r.state.y - self.grid_xy[:, 1]) > 0.5
             jump = moved & ~self.jump_start & running & lit
             self.jump_start |= jump
             self.penalty_s[jump] += rules.jump_start_penalty_s

@@ -12,7 +12,7 @@ from .build import (ASPHALT, BARRIER, CENTRE_SPACING_M, DEFAULT_TRACKS_DIR, GATE
                     check_entry_on_image)
 from .catalog import (TRACK_FORMAT_VERSION, cache_dir, load_checkpoints_file, load_track,
                       resolve_track_path, save_track_entry, track_cache_key, track_list)
-from .entry import SCHEMA_VERSION, default_checkpoints_path, validate_entry
+from .entry import SCHEMA_VERSION, default_checkpoints_path, track_content_key, validate_entry
 from .errors import TrackError
 from .geometry import curvature, curvature_energy, distance_px, frame, resample_closed, signed_area
 from .paint import DEFAULT_SCALE_M_PER_PX, MAX_IMAGE_PIXELS, classify_asphalt, otsu_split
@@ -24,5 +24,5 @@ __all__ = [
     "cache_dir", "check_entry_on_image", "classify_asphalt", "curvature", "curvature_energy",
     "default_checkpoints_path", "distance_px", "frame", "load_checkpoints_file", "load_track",
     "otsu_split", "resample_closed", "resolve_track_path", "save_track_entry", "signed_area",
-    "track_cache_key", "track_list", "validate_entry",
+    "track_cache_key", "track_content_key", "track_list", "validate_entry",
 ]

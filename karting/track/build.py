@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import numerics as nm
 from . import geometry as geo
-from .entry import default_checkpoints_path, validate_entry
+from .entry import default_checkpoints_path, track_content_key, validate_entry
 from .errors import TrackError
 from .paint import DEFAULT_SCALE_M_PER_PX, asphalt_mask, read_image_rgb
 
@@ -73,6 +74,9 @@ class Track:
     racing_line: np.ndarray = field(init=False)      # (M, 2)
     racing_curvature: np.ndarray = field(init=False)  # (M,)
     start_pose: tuple = field(init=False)            # (x, y, heading_rad)
+    #: the PNG's bytes and its checkpoints.json entry, hashed (catalog.track_content_key): what
+    #: names this track on any machine (its derived floats may differ in the last bits)
+    content_key: str = field(default="", init=False)
 
     def __post_init__(self):
         self.racing_line = self.centre + self.normal * self.racing_offset[:, None]
@@ -210,7 +214,6 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
     """Derive a Track from a PNG and its checkpoints.json entry (``where`` names the entry in
     error messages)."""
     from scipy import ndimage
-    from scipy.ndimage import gaussian_filter1d
     path = Path(path)
     where = where or f"{default_checkpoints_path(path)}: tracks[{path.name!r}]"
     validate_entry(entry, where)
@@ -224,8 +227,8 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
     # ~3 m of smoothing removes the pixel staircase of the contour (wavelengths ~8 m) while
     # moving a 10 m radius corner by ~sigma^2 / 2R = 0.45 m
     sigma_px = max(1.0, 3.0 / scale)
-    px = np.stack([gaussian_filter1d(px[:, 0], sigma_px, mode="wrap"),
-                   gaussian_filter1d(px[:, 1], sigma_px, mode="wrap")], 1)
+    px = np.stack([nm.gaussian_filter1d(px[:, 0], sigma_px, mode="wrap"),
+                   nm.gaussian_filter1d(px[:, 1], sigma_px, mode="wrap")], 1)
     world = np.stack([(px[:, 0] + 0.5) * scale, (h - px[:, 1] - 0.5) * scale], 1)
     centre = geo.resample_closed(world, CENTRE_SPACING_M)
     length = float(np.linalg.norm(np.diff(np.vstack([centre, centre[:1]]), axis=0), axis=1).sum())
@@ -290,10 +293,12 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
     from .raceline import min_time_offsets
     half = np.maximum(width / 2.0 - RACING_MARGIN_M, 0.0)
     offsets, _ = min_time_offsets(centre, normal, -half, half)
-    return Track(name=path.name, path=path, scale=scale, surface=surface, centre=centre,
-                 tangent=tangent, normal=normal, width=width, curvature=curvature, length=length,
-                 gates=gates_w, gate_s=np.asarray(gate_s, np.float64),
-                 sector_gates=(0, int(secs[0]), int(secs[1])), racing_offset=offsets)
+    tr = Track(name=path.name, path=path, scale=scale, surface=surface, centre=centre,
+               tangent=tangent, normal=normal, width=width, curvature=curvature, length=length,
+               gates=gates_w, gate_s=np.asarray(gate_s, np.float64),
+               sector_gates=(0, int(secs[0]), int(secs[1])), racing_offset=offsets)
+    tr.content_key = track_content_key(path, entry)
+    return tr
 
 
 def _start_index(centre, entry, scale, h):
@@ -305,8 +310,7 @@ def _start_index(centre, entry, scale, h):
     # middle of the longest straight: the window of ~1/8 lap with the least total curvature
     k = np.abs(geo.curvature(centre))
     win = max(5, len(centre) // 8)
-    kern = np.ones(win)
-    total = np.convolve(np.concatenate([k, k[:win]]), kern, mode="valid")[: len(k)]
+    total = nm.moving_sum(np.concatenate([k, k[:win]]), win)[: len(k)]
     return int((np.argmin(total) + win // 2) % len(centre))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import DEFAULT_TRACKS_DIR, Track, build_track
-from .entry import SCHEMA_VERSION, default_checkpoints_path, validate_entry
+from .entry import SCHEMA_VERSION, default_checkpoints_path, geometry_entry, track_content_key, validate_entry
 from .errors import TrackError
 
 
@@ -83,8 +83,8 @@ def track_list(spec: str | Path) -> list[Path]:
 
 _CACHE: dict = {}
 #: Bump whenever build_track derives something different from the same PNG and entry: cached
-#: tracks of another version are then rebuilt.
-TRACK_FORMAT_VERSION = 1
+#: tracks of another version are then rebuilt. 2: CPU-independent floating point (karting.numerics).
+TRACK_FORMAT_VERSION = 2
 _CACHED_ARRAYS = ("surface", "centre", "tangent", "normal", "width", "curvature", "gates", "gate_s",
                   "racing_offset")
 
@@ -100,11 +100,6 @@ def cache_dir() -> Path | None:
     return Path(base) / "karting" / "tracks"
 
 
-def geometry_entry(entry: dict) -> dict:
-    """The part of an entry the track's derivation reads (a saved kart setup is not)."""
-    return {k: v for k, v in entry.items() if k != "setup"}
-
-
 def track_cache_key(path: Path, entry: dict) -> str:
     """The image's content, the checkpoints.json entry and the derivation's version."""
     import hashlib
@@ -116,11 +111,14 @@ def track_cache_key(path: Path, entry: dict) -> str:
 
 
 def _cache_file(path: Path, key: str) -> Path | None:
+    from .. import numerics
+    if numerics.is_native():        # tracks derived with this CPU's own kernels are not shared
+        return None
     d = cache_dir()
     return None if d is None else d / f"{Path(path).stem[:40]}-{key[:24]}.npz"
 
 
-def _read_cached(file: Path, key: str, path: Path) -> Track | None:
+def _read_cached(file: Path, key: str, path: Path, entry: dict) -> Track | None:
     """The cached track, or None when there is none or it cannot be used (a corrupt or foreign
     file is simply rebuilt)."""
     try:
@@ -130,7 +128,9 @@ def _read_cached(file: Path, key: str, path: Path) -> Track | None:
             a = {k: z[k] for k in _CACHED_ARRAYS}
             scale, length = (float(v) for v in z["scalars"])
             secs = tuple(int(v) for v in z["sector_gates"])
-        return Track(name=path.name, path=path, scale=scale, length=length, sector_gates=secs, **a)
+        tr = Track(name=path.name, path=path, scale=scale, length=length, sector_gates=secs, **a)
+        tr.content_key = track_content_key(path, entry)
+        return tr
     except Exception:   # missing, truncated, not an npz, other fields: rebuild
         return None
 
@@ -156,14 +156,16 @@ def load_track(track: str | Path, checkpoints: Path | None = None) -> Track:
     path = resolve_track_path(track)
     cp_path = Path(checkpoints) if checkpoints is not None else default_checkpoints_path(path)
     entry = load_checkpoints_file(cp_path)["tracks"].get(path.name, {})
-    mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(geometry_entry(entry), sort_keys=True))
+    from .. import numerics
+    mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(geometry_entry(entry), sort_keys=True),
+               numerics.is_native())
     if mem_key in _CACHE:
         return _CACHE[mem_key]
     where = f"{cp_path}: tracks[{path.name!r}]"
     validate_entry(entry, where)
     key = track_cache_key(path, entry)
     file = _cache_file(path, key)
-    tr = _read_cached(file, key, path) if file is not None and file.exists() else None
+    tr = _read_cached(file, key, path, entry) if file is not None and file.exists() else None
     if tr is None:
         tr = build_track(path, entry, where=where)
         if file is not None:

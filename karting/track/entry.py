@@ -16,6 +16,23 @@ def default_checkpoints_path(png: Path) -> Path:
     return Path(png).resolve().parent / "checkpoints.json"
 
 
+def geometry_entry(entry: dict) -> dict:
+    """The part of an entry the track's derivation reads (a saved kart setup is not)."""
+    return {k: v for k, v in entry.items() if k != "setup"}
+
+
+def track_content_key(path: Path, entry: dict) -> str:
+    """What a track is, on any machine and in any version of karting: the PNG's bytes and the
+    part of its checkpoints.json entry the derivation reads (a replay names its track by it)."""
+    import hashlib
+    import json
+    h = hashlib.sha256(b"karting track content v1\n")
+    h.update(json.dumps(geometry_entry(entry), sort_keys=True).encode())
+    h.update(b"\n")
+    h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
 def _is_point(p):
     return (isinstance(p, (list, tuple)) and len(p) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

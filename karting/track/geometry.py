@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import numerics as nm
+
 
 def resample_closed(pts: np.ndarray, spacing: float) -> np.ndarray:
     """A closed polyline resampled linearly every ~``spacing`` (at least 16 points)."""
@@ -35,7 +37,7 @@ def curvature(p: np.ndarray) -> np.ndarray:
     d1 = (np.roll(p, -1, 0) - np.roll(p, 1, 0)) / 2.0
     d2 = np.roll(p, -1, 0) - 2 * p + np.roll(p, 1, 0)
     cross = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    return cross / np.maximum(np.linalg.norm(d1, axis=1) ** 3, 1e-12)
+    return cross / np.maximum(nm.cube(np.linalg.norm(d1, axis=1)), 1e-12)
 
 
 def curvature_energy(line: np.ndarray, resample: bool = True) -> float:
@@ -57,7 +59,7 @@ def frame(p: np.ndarray) -> tuple:
 def signed_area(p: np.ndarray) -> float:
     """Signed area of a closed polygon (positive = counterclockwise with y up)."""
     x, y = p[:, 0], p[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    return 0.5 * (nm.dot(x, np.roll(y, -1)) - nm.dot(np.roll(x, -1), y))
 
 
 def pix_to_world(p: np.ndarray, scale: float, h: int) -> np.ndarray:

@@ -123,7 +123,7 @@ def classify_asphalt(path: Path, rgb: np.ndarray) -> np.ndarray:
     is grey, e.g. a light grey track on dark green grass. Where the two paints have about the same
     luminance, the split is made on chroma instead: the grey one is asphalt. An image with no
     clear two-tone split (a photo, a gradient, noise) is refused."""
-    from scipy.ndimage import gaussian_filter
+    from ..numerics import gaussian_filter
     lum = luminance(rgb)
     # the split is found on a lightly blurred copy (scanner or sensor noise averages out, the
     # two paints stay where they are); the pixels themselves are then classified unblurred

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .. import numerics as nm
 from ..sim.physics import G, KartParams
 from .geometry import curvature, curvature_energy, resample_smooth
 
@@ -79,7 +80,7 @@ class LineProblem:
         sp_len = np.linalg.norm(dp, axis=1)
         # row i: sqrt(ds_i) * (x'_i y''_i - y'_i x''_i) / |p'_i|^3, so that the sum of squares
         # is the integral of kappa^2 ds
-        wgt = np.sqrt(sp_len) / sp_len ** 3
+        wgt = np.sqrt(sp_len) / nm.cube(sp_len)
         rows_x, rows_y = sp.diags(wgt * dp[:, 0]), sp.diags(wgt * dp[:, 1])
         d2 = self.d2
         a = (rows_x @ d2 @ sp.diags(self.normal[:, 1]) - rows_y @ d2 @ sp.diags(self.normal[:, 0])).tocsc()
@@ -90,7 +91,7 @@ class LineProblem:
         """Objective ``which`` (0 curvature, 1 length) of the offsets ``alpha``, as the QP sees it."""
         a, r = self.terms[which]
         e = a @ alpha - r
-        return float(e @ e)
+        return nm.dot(e, e)
 
     def solve(self, w_curv: float = 1.0, w_len: float = 0.0) -> np.ndarray:
         """Offsets minimising ``w_curv curvature / c0 + w_len length / l0`` inside the bounds
@@ -148,7 +149,7 @@ def qss_speed(line: np.ndarray, params: KartParams = KartParams(), grip_use: flo
     line = np.asarray(line, np.float64)
     ds = np.linalg.norm(np.roll(line, -1, 0) - line, axis=1)
     k = np.abs(curvature(line))
-    k = np.convolve(np.concatenate([k[-2:], k, k[:2]]), np.ones(5) / 5, mode="valid")
+    k = nm.convolve_valid(np.concatenate([k[-2:], k, k[:2]]), np.ones(5) / 5)
     a_lat_max = mu * G
     v_top = (p.engine_power_w / p.drag_n_per_mps2) ** (1.0 / 3.0)
     v = np.minimum(np.sqrt(a_lat_max / np.maximum(k, 1e-9)), v_top)
