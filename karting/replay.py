@@ -1,5 +1,5 @@
-"""`python -m karting.replay FILE`: re-simulate a recorded session bit-exactly, check it against the
-recording, and film it from any kart's camera.
+"""`python -m karting.replay FILE`: re-simulate a recorded session, check it against the recording,
+and film it from any kart's camera.
 
     python -m karting.replay telemetry_logs/human_circuit_20261130-101500.replay --camera chase --video lap.mp4
     python -m karting.replay session.replay --camera fp --kart 3 --lap 2 --video onboard.mp4
@@ -10,9 +10,14 @@ recording, and film it from any kart's camera.
 Replays are written by ``karting.drive`` (beside its telemetry), ``karting.play --replay FILE``,
 ``karting.race --replay FILE``, ``karting.expert --replay FILE`` and any env
 (``env.batch.start_replay()`` before the first reset, then ``env.batch.save_replay(path)``;
-a RaceSession's ``start_replay()``/``save_replay(path)``); the format is :mod:`karting.sim.replay`'s. Exit codes: 0 the
-replay matches; 1 it no longer matches (the simulation code changed since it was recorded);
-2 it cannot be read or its track is missing or changed.
+a RaceSession's ``start_replay()``/``save_replay(path)``); the format is :mod:`karting.sim.replay`'s.
+
+On the machine that recorded it a replay re-simulates bit-exactly; on another machine, whose
+floating point may differ in the last bits, it follows the recording by its keyframes (one a
+second) and says so: "re-synced from keyframes: N corrections, largest X m". Exit codes: 0 the
+replay matches (bit-exactly or re-synced within float noise); 1 it no longer matches (the
+simulation code or the file changed since it was recorded); 2 it cannot be read or its track is
+missing or changed.
 """
 from __future__ import annotations
 
@@ -119,6 +124,9 @@ def describe(rep, path) -> None:
     h = rep.header
     print(f"{path}: {h['source'] or 'session'} on {h['track']}, {rep.karts} kart(s), {rep.steps} steps "
           f"({rep.steps / CONTROL_HZ:.1f} s), recorded {h['created']} with karting {h['karting']}")
+    if rep.native:
+        print("  format 1 (no keyframes): re-simulated with this machine's own numpy kernels, as it was recorded; "
+              "it matches only on a machine like the one that recorded it")
     for i, laps in enumerate(rep.laps):
         if i == 8 and rep.karts > 9:
             print(f"  ... and {rep.karts - 8} more karts")
@@ -157,6 +165,8 @@ def main(argv=None):
     if args.speed <= 0 or not np.isfinite(args.speed):
         ap.error("--speed must be > 0")
     describe(rep, args.replay)
+    if rep.track_note:
+        print(f"track: {rep.track_note}")
     try:
         args.window = (0, rep.steps)
         if args.lap is not None:
@@ -171,14 +181,20 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     problems, frames, batch = run(rep, args)
+    pb = batch.playback
     if problems:
         h = rep.header
         print(f"the replay does NOT match its recording (the simulation code changed since karting "
               f"{h['karting']} recorded it on {h['created']}, or the file was edited):", file=sys.stderr)
         for p in problems[:10]:
             print(f"  {p}", file=sys.stderr)
+    elif pb.exact:
+        what = "every lap time, the final state and all " + f"{pb.keyframes} keyframes" if pb.keyframes else \
+            "every lap time and the final state"
+        print(f"re-simulated {rep.steps} steps bit-exactly on this machine: {what} match the recording")
     else:
-        print(f"re-simulated {rep.steps} steps bit-exactly: every lap time and the final state match the recording")
+        print(f"re-simulated {rep.steps} steps, {pb.summary()}: this machine's floating point differs from the "
+              "recording machine's in the last bits; every lap and result matches the recording")
     if args.telemetry:
         print(f"telemetry: {batch.recorder.export_csv(args.telemetry)}")
     if args.video:

@@ -80,23 +80,48 @@ def test_the_cli_regenerates_the_telemetry_and_films(oval, tmp_path, capsys):
                  "--video", str(tmp_path / "slow.gif")]) == 0
 
 
-def test_a_changed_track_is_refused(tmp_path, capsys):
+def _bite(png):
+    """Paint a bite of grass out of the track's edge (a changed track that still loads)."""
     from PIL import Image
-    src = karting.track.resolve_track_path("oval.png")
-    png = tmp_path / "oval.png"
-    shutil.copy(src, png)
-    record(load_track(png), tmp_path / "o.replay", steps=50, n=1)
     tr = load_track(png)
     img = np.array(Image.open(png).convert("RGB"))
-    i = len(tr.centre) // 3                       # a bite of grass out of the track's edge
+    i = len(tr.centre) // 3
     edge = tr.centre[i] + tr.normal[i] * (tr.width[i] / 2 - 0.4)
     c, r = np.round(tr.world_to_pixel(edge[None])[0]).astype(int)
     img[r - 2:r + 3, c - 2:c + 3] = img[0, 0]
     Image.fromarray(img).save(png)
+
+
+def test_a_changed_track_is_refused(tmp_path, capsys):
+    src = karting.track.resolve_track_path("oval.png")
+    png = tmp_path / "my_oval.png"                # no shipped track of this name to fall back to
+    shutil.copy(src, png)
+    record(load_track(png), tmp_path / "o.replay", steps=50, n=1)
+    _bite(png)
     from karting.replay import main
     assert main([str(tmp_path / "o.replay")]) == 2
     err = capsys.readouterr().err
-    assert "track changed" in err and "oval.png" in err
+    assert "not found as it was recorded" in err and "my_oval.png" in err and "differs" in err
+
+
+@pytest.mark.parametrize("edit", ["bite", "garbage"])
+def test_a_fallback_to_the_shipped_track_says_which_file_and_why(tmp_path, capsys, edit):
+    """A copy of oval.png was driven, then edited (it still loads, or no longer does): the replay
+    plays on the shipped oval.png, whose content is what was driven, and says so."""
+    src = karting.track.resolve_track_path("oval.png")
+    png = tmp_path / "oval.png"
+    shutil.copy(src, png)
+    record(load_track(png), tmp_path / "o.replay", steps=50, n=1)
+    if edit == "bite":
+        _bite(png)
+    else:
+        png.write_bytes(b"not a PNG any more")
+    from karting.replay import main
+    assert main([str(tmp_path / "o.replay")]) == 0
+    out = capsys.readouterr().out
+    assert f"Played on {src}" in out and str(png) in out
+    assert ("differs" if edit == "bite" else "cannot be loaded") in out
+    assert "bit-exactly" in out
 
 
 def test_missing_truncated_foreign_and_newer_files(oval, tmp_path, capsys):

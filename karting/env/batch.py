@@ -100,7 +100,7 @@ class KartBatch(Race):
         race = s.pop("race", None)
         s.update(kwargs)            # e.g. a policy's frame_stack: it changes the images, not the simulation
         b = cls(track, rep.karts, render=render, **s)
-        b.replay_log = ReplayLog(rep.karts)
+        b.replay_log = ReplayLog(rep.karts, keyframe_every=0)      # playback: checks keyframes, takes none
         if rep.header.get("episode0") is not None:       # recorded on a batch that had run before
             b.episode[:] = rep.header["episode0"]
         b.control = None

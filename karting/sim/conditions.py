@@ -278,6 +278,10 @@ class Conditions:
     with ``road`` (N,) the road each kart dries and rubbers (karts sharing a road, as in a race,
     share its water and rubber; by default each kart has its own)."""
 
+    #: what a keyframe of a replay keeps (karting.sim.keyframes)
+    STATE_FIELDS = ("gear", "pressure", "rear_track", "rain", "track_temp", "temp", "wear", "fuel", "grip_now",
+                    "water_here", "_slip", "_work", "line_water", "rubber", "cell", "on_line", "_has_wet")
+
     def __init__(self, ts, kart_track, n: int, params, setup=None, weather=None, tyres=None, fuel=None,
                  road=None):
         self.setup, self.weather = KartSetup.parse(setup), Weather.parse(weather)

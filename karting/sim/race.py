@@ -49,6 +49,13 @@ class Race:
     gates, sectors, laps, validity, termination and reward. ``self.track`` is the first track,
     ``self.kart_track`` (N,) the track index of each kart."""
 
+    #: what a keyframe of a replay keeps besides the karts' physics (karting.sim.keyframes)
+    STATE_FIELDS = ("steps", "episode", "time_s", "progress", "best_progress", "s", "lateral", "idx", "gidx",
+                    "next_gate", "next_gate_progress", "laps", "lap_start", "sector", "sector_start", "lap_timed",
+                    "lap_valid", "sector_timed", "last_lap_time", "best_lap_time", "last_lap_valid", "sector_times",
+                    "off_time", "wrong_time", "stall_time", "off_track", "crashed", "surface", "end_reason", "reward",
+                    "collidable", "grip_scale")
+
     def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), contacts: bool = False, world=None,
@@ -241,7 +248,7 @@ class Race:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
         ts, st, cfg, dt = self.ts, self.state, self.reward_cfg, self.dt
         if self.replay_log is not None:
-            self.replay_log.on_step(actions)
+            self.replay_log.on_step(actions, self)
         x0, y0 = st.x.copy(), st.y.copy()
         drag = None
         if self.solver is not None:

@@ -121,6 +121,12 @@ class RaceControl:
     builds the grids (kart order = ``grid_order``: 0 is pole in its world) and starts; call
     :meth:`step` after every ``race.step``; read the per-kart arrays, :meth:`standings` and
     :meth:`results`."""
+    #: what a keyframe of a replay keeps, besides the incidents and retirement reasons
+    STATE_FIELDS = ("status", "grid_pos", "position", "finish_time", "penalty_s", "gap_leader_s", "gap_ahead_s",
+                    "gap_behind_s", "overtakes", "overtaken", "collisions", "caused", "track_limits", "last_hit_s",
+                    "jump_start", "contact_now", "distance", "lights_out_s", "leader_finish_s", "grid_xy", "was_off",
+                    "ahead", "flip_since", "last_contact", "loop_time", "loop_done", "kart_ahead", "kart_behind",
+                    "leader")
     race: Race
     rules: RaceRules = field(default_factory=RaceRules)
     drivers: list = field(default_factory=list)
@@ -177,7 +183,7 @@ class RaceControl:
             order[members] = (np.arange(len(members)) if grid_order is None
                               else np.argsort(np.argsort(np.asarray(grid_order)[members])))
         if r.replay_log is not None:
-            r.replay_log.on_grid(order)
+            r.replay_log.on_grid(order, self)
         back, lat = grid_slots(r.track, int(order[k].max()) + 1)
         r.place_behind_line(m, back[order[k]], lat[order[k]])
         r.collidable[m] = True
