@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make train` and `make test`.
 PYTHON ?= python3
 
-.PHONY: train test demo bench bench-train tracks
+.PHONY: train test test-other-kernels demo bench bench-train tracks
 
 train:           ## install everything, train a driver on circuit.png for ~2 minutes, then watch it drive
 	scripts/setup.sh dev
@@ -10,9 +10,19 @@ train:           ## install everything, train a driver on circuit.png for ~2 min
 	$(PYTHON) -m karting.play --model outputs/checkpoints/quickstart/best.pt --track circuit.png --episodes 10 \
 		--video outputs/quickstart.mp4 --telemetry quickstart.csv
 
-test:            ## install everything, then run the test suite
+test:            ## install everything, then run the test suite (and its determinism tests on other kernels)
 	scripts/setup.sh test
 	$(PYTHON) -m pytest -q tests
+	$(MAKE) --no-print-directory test-other-kernels
+
+# docs/determinism.md: the golden, paint, replay and determinism tests again with numpy's SIMD
+# dispatch at its baseline, OpenBLAS's Nehalem kernels and torch's default ones; then the golden
+# and shipped-track tests with numpy's own float32 kernels too (floats like another machine's libm)
+test-other-kernels:
+	PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q -m "not other_kernels" \
+		tests/test_golden.py tests/test_paint.py tests/test_replay.py tests/test_determinism.py
+	KARTING_NATIVE_KERNELS=1 PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q \
+		tests/test_golden.py tests/test_paint.py -k "golden or shipped"
 
 demo:            ## the scripted expert drives a lap: telemetry + video, no training
 	$(PYTHON) -m karting.demo --track circuit.png

@@ -370,6 +370,86 @@ def bench_replay(track, repeats, folder):
     return out
 
 
+def bench_numerics(track, repeats, folder):
+    """What portable floating point costs (karting.numerics against numpy's own kernels, in
+    alternating blocks: kart-steps/s of a Race without GL at 16, 256 and 1024 karts, and of the
+    env with rendering at 16 and 64) and what keyframes cost: an 8-kart 2-lap race recorded with
+    a keyframe a second and with only the final one (the file's size, the recording's steps/s),
+    and its re-simulation time."""
+    import contextlib
+    from . import numerics
+    from .env.batch import KartBatch
+    from .env.race_env import RaceSession
+    from .sim import replay as R
+    from .sim.expert import PurePursuit
+    from .sim.race import Race
+    out = {}
+    from .env import KartingVectorEnv
+    for n, gl in ((16, False), (256, False), (1024, False), (16, True), (64, True)):
+        env = KartingVectorEnv(track, num_envs=n, random_start=True) if gl else None
+        race = env.batch if gl else Race(track, n, random_start=True)
+        race.reset(np.ones(n, bool), np.random.default_rng(0))
+        act = PurePursuit(track).act(race.state, race.idx)
+        step = env.step if gl else race.step
+        calls = max(10, (3_000 if gl else 20_000) // n)
+        rates = {False: [], True: []}
+        for _ in range(repeats):
+            for native in (False, True):
+                with numerics.native_kernels() if native else contextlib.nullcontext():
+                    step(act)
+                    t = time.perf_counter()
+                    for _ in range(calls):
+                        step(act)
+                    rates[native].append(n * calls / (time.perf_counter() - t))
+        key = f"{'env' if gl else 'sim'}_N{n}"
+        out[f"portable_{key}"] = round(float(np.median(rates[False])))
+        out[f"native_{key}"] = round(float(np.median(rates[True])))
+        out[f"portable_ratio_{key}"] = round(float(np.median([a / b for a, b in zip(rates[False], rates[True])])), 3)
+        if env is not None:
+            env.close()
+    sizes, rec = {}, {}
+    for every in (R.KEYFRAME_EVERY, 0):
+        s = RaceSession(track, ["club", "pro", "alien", "rookie"] * 2, laps=2, render=False)
+        s.start_replay()
+        s.batch.replay_log.keyframe_every = every
+        s.reset(np.random.default_rng(1))
+        t = time.perf_counter()
+        while not s.control.done:
+            s.step(np.zeros((0, 2), np.float32))
+        rec[every] = len(s.batch.replay_log.actions) / (time.perf_counter() - t)
+        sizes[every] = s.save_replay(f"{folder}/race_{every}.replay").stat().st_size / 1024
+    rep = R.load(f"{folder}/race_{R.KEYFRAME_EVERY}.replay")
+    sims = []
+    for _ in range(max(1, repeats // 2)):
+        b = KartBatch.from_replay(rep, track, render=False)
+        t = time.perf_counter()
+        pb = R.simulate(rep, b)
+        sims.append(time.perf_counter() - t)
+    out.update(race_steps=rep.steps, replay_kb_keyframes=round(sizes[R.KEYFRAME_EVERY], 1),
+               replay_kb_no_keyframes=round(sizes[0], 1), keyframes=len(rep.keyframes),
+               record_steps_per_s_keyframes=round(rec[R.KEYFRAME_EVERY]), record_steps_per_s_no_keyframes=round(rec[0]),
+               replay_s=round(float(np.median(sims)), 2), replay_exact=pb.exact)
+    return out
+
+
+def report_numerics(track, args, results: dict) -> None:
+    """Print and store :func:`bench_numerics`."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        r = bench_numerics(track, args.repeats, folder)
+    results.update({f"numerics_{k}": v for k, v in r.items()})
+    for key, what in (("sim_N16", "simulation, N=  16"), ("sim_N256", "simulation, N= 256"),
+                      ("sim_N1024", "simulation, N=1024"), ("env_N16", "env with rendering, N=16"),
+                      ("env_N64", "env with rendering, N=64")):
+        print(f"portable floating point, {what}: {r[f'portable_{key}']:10,} kart-steps/s against "
+              f"{r[f'native_{key}']:10,} with numpy's own kernels ({r[f'portable_ratio_{key}']:.2f}x, median of "
+              "per-block ratios)")
+    print(f"keyframes: an 8-kart 2-lap race ({r['race_steps']} steps) {r['replay_kb_keyframes']} kB with "
+          f"{r['keyframes']} keyframes, {r['replay_kb_no_keyframes']} kB with the final one only; recorded at "
+          f"{r['record_steps_per_s_keyframes']:,} and {r['record_steps_per_s_no_keyframes']:,} steps/s; "
+          f"re-simulated in {r['replay_s']} s ({'bit-exact' if r['replay_exact'] else 're-synced'})")
+
+
 def report_race(track, args, results: dict) -> None:
     """Print and store :func:`bench_race` with and without rendering."""
     for render, calls, tag in ((True, 60, "with rendering"), (False, 300, "simulation only")):
@@ -528,8 +608,8 @@ def main(argv=None):
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
                          "four levels from shuffled grids (win rate, mean position, collisions per lap)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated parts to leave out: env, randomize, conditions, race, replay, load, "
-                         "multitrack")
+                    help="comma-separated parts to leave out: env, randomize, conditions, race, replay, "
+                         "numerics, load, multitrack")
     args = ap.parse_args(argv)
     skip = {p.strip() for p in args.skip.split(",") if p.strip()}
     if args.train_tracks:
@@ -589,12 +669,10 @@ def main(argv=None):
                        randomize_ratio=ratio)
         print(f"domain randomisation, N=64: off {plain:8,.0f} steps/s; randomize='default' {dr:8,.0f} steps/s "
               f"({ratio:.2f}x, median of per-block ratios)")
-    if "conditions" not in skip:
-        report_conditions(track, args, results)
-    if "race" not in skip:
-        report_race(track, args, results)
-    if "replay" not in skip:
-        report_replay(track, args, results)
+    for part, report in (("conditions", report_conditions), ("race", report_race), ("replay", report_replay),
+                         ("numerics", report_numerics)):
+        if part not in skip:
+            report(track, args, results)
     results["peak_rss_mb"] = round(peak_rss_mb())
     print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
     import tempfile
