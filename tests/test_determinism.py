@@ -78,21 +78,21 @@ def test_sums_without_blas_agree_with_blas_to_rounding():
         np.testing.assert_array_equal(nm.convolve_valid(a, k), np.convolve(a, k, mode="valid"))
 
 
-SIGNATURE = """
-import hashlib, numpy as np, test_golden as g
-from karting.track import build_track, resolve_track_path
-from karting.sim.replay import track_hash
-h = [track_hash(build_track(resolve_track_path(n), {}))[:16] for n in ("brands_kart.png", "twisty.png")]
-r = g.run_golden("twisty.png")
-print(*h, r["sim"], r["telemetry_csv"], r["vision"], g.race_golden()[0])
-"""
+def signature() -> str:
+    """Hashes of two tracks derived anew, of a golden run (its pixels too) and of the golden race."""
+    import test_golden as g
+    from karting.track import build_track, resolve_track_path
+    h = [R.track_hash(build_track(resolve_track_path(n), {}))[:16] for n in ("brands_kart.png", "twisty.png")]
+    r = g.run_golden("twisty.png")
+    return " ".join([*h, r["sim"], r["telemetry_csv"], r["vision"], g.race_golden(laps=1)[0]])
 
 
 @pytest.mark.other_kernels
 def test_the_same_bits_under_other_simd_and_blas_kernels():
     """Track derivation, a golden run (its pixels too) and the golden race give the same bits with
     numpy's dispatch lowered to its baseline, OpenBLAS's Nehalem kernels and torch's default ones."""
-    here, there = run_python(SIGNATURE), run_python(SIGNATURE, other_kernels=True)
+    there = run_python("import test_determinism as t; print(t.signature())", other_kernels=True)
+    here = signature()
     assert len(here.split()) == 6
     assert here == there
 

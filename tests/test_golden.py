@@ -76,7 +76,7 @@ def expert_lap(track):
     return [r.lap_time_s, r.standing_lap_s, *r.sector_times_s, r.clean_settings]
 
 
-def race_golden():
+def race_golden(laps=3):
     """Four AI levels, three laps on oval.png with start lights (contacts, slipstream, racecraft,
     mistakes): a hash of every kart's state every step, and the classification."""
     from karting.sim.opponents import AIDriver
@@ -85,7 +85,7 @@ def race_golden():
     from karting.track import load_track
     track = load_track("oval.png")
     race = Race(track, 4, max_episode_steps=10 ** 9, contacts=True)
-    rc = RaceControl(race, RaceRules(laps=3, start_lights=True))
+    rc = RaceControl(race, RaceRules(laps=laps, start_lights=True))
     ai = AIDriver(track, ["rookie", "club", "pro", "alien"], seed=7)
     rc.reset(np.random.default_rng(7), grid_order=[3, 1, 0, 2])
     ai.reset(race)
