@@ -358,8 +358,9 @@ def resolve_track(rep: Replay, track=None):
         notes = [] if not tried else ["; ".join(tried) + f". Played on {tr.path} ({why}), which holds the track "
                                       "as it was driven"]
         if rep.version >= 2 and track_hash(tr) != h.get("track_sha256"):
-            notes.append("the same track, derived here with other floating-point bits than on the recording "
-                         "machine: the replay re-syncs from its keyframes")
+            notes.append("the same track (PNG and entry), derived here to other floating-point bits than when it "
+                         "was recorded (another machine's floating point, or another karting's derivation): the "
+                         "replay re-syncs from its keyframes")
         rep.track_note = "\n".join(notes)
         return tr
     if not tried:
