@@ -299,7 +299,7 @@ class Race:
                          self.progress < self.best_progress - cfg.max_backwards_m,
                          self.stall_time > cfg.max_stall_s])
         terminated = ends.any(axis=0)
-        self.end_reason = np.where(terminated, ends.argmax(axis=0) + 1, 0)
+        self.end_reason = np.where(terminated, ends.argmax(axis=0) + 1, 0).astype(np.int8)
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
