@@ -27,46 +27,39 @@ import numpy as np
 TOLERANCE = {"position_m": 0.05, "speed_mps": 0.05, "yaw_rad": 0.01}
 
 
-def _take(obj, names, prefix, out):
-    for f in names:
-        v = getattr(obj, f, None)
-        if v is not None:
-            out[prefix + f] = np.array(v)          # a copy; Python scalars become 0-d arrays
+def _parts(race, control) -> list:
+    """(object, its state's attribute names, key prefix) of everything a keyframe holds."""
+    parts = [(race.state, race.state.FIELDS, "kart."), (race, race.STATE_FIELDS, "race.")]
+    if race.model is not None:
+        parts.append((race.model, race.model.STATE_FIELDS, "conditions."))
+    if control is not None:
+        parts.append((control, control.STATE_FIELDS, "control."))
+    return parts
 
 
 def capture(race, control=None) -> dict:
     """The state of ``race`` (and of its ``control``, a RaceControl) as a dict of arrays."""
     out: dict = {}
-    _take(race.state, race.state.FIELDS, "kart.", out)
-    _take(race, race.STATE_FIELDS, "race.", out)
-    if race.model is not None:
-        _take(race.model, race.model.STATE_FIELDS, "conditions.", out)
+    for obj, names, prefix in _parts(race, control):
+        for f in names:
+            v = getattr(obj, f, None)
+            if v is not None:
+                out[prefix + f] = np.array(v)          # a copy; Python scalars become 0-d arrays
     if control is not None:
-        _take(control, control.STATE_FIELDS, "control.", out)
         out["control.incidents"] = np.array([[x.time_s, x.a, x.b, x.at_fault, x.closing_mps, x.penalty_s]
                                              for x in control.incidents], np.float64).reshape(-1, 6)
         out["control.retire_reason"] = np.array(control.retire_reason, "U64")
     return out
 
 
-def _put(obj, names, prefix, kf):
-    for f in names:
-        v = kf.get(prefix + f)
-        if v is None:
-            setattr(obj, f, None)
-        else:
-            setattr(obj, f, v.item() if v.ndim == 0 else v.copy())
-
-
 def restore(race, kf: dict, control=None) -> None:
     """Put the state ``kf`` (from :func:`capture`) back into ``race`` (and ``control``)."""
-    _put(race.state, race.state.FIELDS, "kart.", kf)
-    _put(race, race.STATE_FIELDS, "race.", kf)
-    if race.model is not None:
-        _put(race.model, race.model.STATE_FIELDS, "conditions.", kf)
+    for obj, names, prefix in _parts(race, control):
+        for f in names:
+            v = kf.get(prefix + f)
+            setattr(obj, f, None if v is None else v.item() if v.ndim == 0 else v.copy())
     if control is not None:
         from .racing import Incident
-        _put(control, control.STATE_FIELDS, "control.", kf)
         control.incidents = [Incident(float(t), int(a), int(b), int(f), float(c), float(p))
                              for t, a, b, f, c, p in kf["control.incidents"]]
         control.retire_reason = [str(x) for x in kf["control.retire_reason"]]
