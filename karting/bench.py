@@ -378,13 +378,13 @@ def bench_numerics(track, repeats, folder):
     and its re-simulation time."""
     import contextlib
     from . import numerics
+    from .env import KartingVectorEnv
     from .env.batch import KartBatch
     from .env.race_env import RaceSession
     from .sim import replay as R
     from .sim.expert import PurePursuit
     from .sim.race import Race
     out = {}
-    from .env import KartingVectorEnv
     for n, gl in ((16, False), (256, False), (1024, False), (16, True), (64, True)):
         env = KartingVectorEnv(track, num_envs=n, random_start=True) if gl else None
         race = env.batch if gl else Race(track, n, random_start=True)

@@ -158,7 +158,7 @@ def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     from ``exp`` rounded to float32."""
     radius = int(truncate * float(sigma) + 0.5)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 / (float(sigma) ** 2) * x * x).astype(_F32).astype(_F64)
+    phi = exp(-0.5 / (float(sigma) ** 2) * x * x)
     return phi / phi.sum()
 
 

@@ -189,8 +189,8 @@ def main(argv=None):
         for p in problems[:10]:
             print(f"  {p}", file=sys.stderr)
     elif pb.exact:
-        what = "every lap time, the final state and all " + f"{pb.keyframes} keyframes" if pb.keyframes else \
-            "every lap time and the final state"
+        what = (f"every lap time, the final state and all {pb.keyframes} keyframes" if pb.keyframes
+                else "every lap time and the final state")
         print(f"re-simulated {rep.steps} steps bit-exactly on this machine: {what} match the recording")
     else:
         print(f"re-simulated {rep.steps} steps, {pb.summary()}: this machine's floating point differs from the "

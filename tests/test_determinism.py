@@ -242,7 +242,7 @@ def test_replays_name_their_track_by_its_content(tmp_path):
     assert rep.track_note == ""
 
 
-def write_v1(path, race_session_, log_race):
+def write_v1(path):
     """The replay as karting 0.1 wrote it: format 1, the track named by its geometry's hash, no
     keyframes."""
     with np.load(path) as z:
@@ -273,7 +273,7 @@ def test_a_format_1_replay_plays_with_the_kernels_it_was_recorded_with(tmp_path,
             if (te | trn).any():
                 b.reset(te | trn, rng)
         b.save_replay(tmp_path / "v1.replay")
-    write_v1(tmp_path / "v1.replay", None, None)
+    write_v1(tmp_path / "v1.replay")
     rep = R.load(tmp_path / "v1.replay")
     assert rep.version == 1 and not rep.keyframes
     assert R.resolve_track(rep) is not None and rep.native

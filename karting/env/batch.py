@@ -134,7 +134,8 @@ class KartBatch(Race):
         curv = self.curvature_ahead()
         gate_mid = ts.gates[ts.gate(self.kart_track, self.next_gate)].mean(axis=1)
         bearing = nm.arctan2(gate_mid[:, 1] - st.y, gate_mid[:, 0] - st.x) - st.yaw
-        bearing = nm.arctan2(nm.sin(bearing), nm.cos(bearing))
+        cb, sb = nm.cos_sin(bearing)
+        bearing = nm.arctan2(sb, cb)
         raw = np.stack([
             st.speed / 30.0, st.steer / p.max_steer_rad, st.throttle, st.brake,
             st.ay / (3 * physics.G), st.ax / (3 * physics.G),

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .build import DEFAULT_TRACKS_DIR, Track, build_track
-from .entry import SCHEMA_VERSION, default_checkpoints_path, geometry_entry, track_content_key, validate_entry
+from .. import numerics
+from .entry import SCHEMA_VERSION, default_checkpoints_path, geometry_entry, validate_entry
 from .errors import TrackError
 
 
@@ -111,14 +112,13 @@ def track_cache_key(path: Path, entry: dict) -> str:
 
 
 def _cache_file(path: Path, key: str) -> Path | None:
-    from .. import numerics
     if numerics.is_native():        # tracks derived with this CPU's own kernels are not shared
         return None
     d = cache_dir()
     return None if d is None else d / f"{Path(path).stem[:40]}-{key[:24]}.npz"
 
 
-def _read_cached(file: Path, key: str, path: Path, entry: dict) -> Track | None:
+def _read_cached(file: Path, key: str, path: Path) -> Track | None:
     """The cached track, or None when there is none or it cannot be used (a corrupt or foreign
     file is simply rebuilt)."""
     try:
@@ -128,8 +128,9 @@ def _read_cached(file: Path, key: str, path: Path, entry: dict) -> Track | None:
             a = {k: z[k] for k in _CACHED_ARRAYS}
             scale, length = (float(v) for v in z["scalars"])
             secs = tuple(int(v) for v in z["sector_gates"])
+            content_key = str(z["content_key"])       # what the key already vouches for: no second read
         tr = Track(name=path.name, path=path, scale=scale, length=length, sector_gates=secs, **a)
-        tr.content_key = track_content_key(path, entry)
+        tr.content_key = content_key
         return tr
     except Exception:   # missing, truncated, not an npz, other fields: rebuild
         return None
@@ -140,7 +141,7 @@ def _write_cached(file: Path, key: str, tr: Track) -> None:
     arrays = {k: getattr(tr, k) for k in _CACHED_ARRAYS}
     try:
         atomic_write(file, lambda f: np.savez_compressed(
-            f, key=np.str_(key), scalars=np.array([tr.scale, tr.length]),
+            f, key=np.str_(key), content_key=np.str_(tr.content_key), scalars=np.array([tr.scale, tr.length]),
             sector_gates=np.array(tr.sector_gates), **arrays))
     except OSError:     # a read-only or full cache folder: the track is simply built next time
         pass
@@ -156,7 +157,6 @@ def load_track(track: str | Path, checkpoints: Path | None = None) -> Track:
     path = resolve_track_path(track)
     cp_path = Path(checkpoints) if checkpoints is not None else default_checkpoints_path(path)
     entry = load_checkpoints_file(cp_path)["tracks"].get(path.name, {})
-    from .. import numerics
     mem_key = (str(path), path.stat().st_mtime_ns, json.dumps(geometry_entry(entry), sort_keys=True),
                numerics.is_native())
     if mem_key in _CACHE:
@@ -165,7 +165,7 @@ def load_track(track: str | Path, checkpoints: Path | None = None) -> Track:
     validate_entry(entry, where)
     key = track_cache_key(path, entry)
     file = _cache_file(path, key)
-    tr = _read_cached(file, key, path, entry) if file is not None and file.exists() else None
+    tr = _read_cached(file, key, path) if file is not None and file.exists() else None
     if tr is None:
         tr = build_track(path, entry, where=where)
         if file is not None:
