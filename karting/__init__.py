@@ -9,14 +9,14 @@ from gymnasium.envs.registration import register
 
 __version__ = "0.1.0"
 
-register(id="Karting-v0", entry_point="karting.env:KartingEnv",
-         vector_entry_point="karting.env:KartingVectorEnv")
-register(id="KartingRace-v0", entry_point="karting.env.race_env:KartingRaceEnv")
+register(id="Karting-v0", entry_point="karting.env.single:KartingEnv",
+         vector_entry_point="karting.env.vector:KartingVectorEnv")
+register(id="KartingRace-v0", entry_point="karting.env.single:KartingRaceEnv")
 
 
 def parallel_env(track="circuit.png", num_karts: int = 4, laps: int = 3, **kwargs):
-    """A PettingZoo ParallelEnv race where every kart is an agent (karting.env.parallel)."""
-    from .env.parallel import parallel_env as _parallel_env
+    """A PettingZoo ParallelEnv race where every kart is an agent (karting.env.adapters)."""
+    from .env.adapters import parallel_env as _parallel_env
     return _parallel_env(track, num_karts=num_karts, laps=laps, **kwargs)
 
 
@@ -27,7 +27,7 @@ def make_vec(track="circuit.png", num_envs: int = 8, **kwargs):
 
 
 def __getattr__(name):
-    if name in ("KartingEnv", "KartingVectorEnv", "RewardConfig"):
+    if name in ("KartingEnv", "KartingVectorEnv", "RewardConfig", "Scenario"):
         from . import env
         return getattr(env, name)
     if name in ("load_track", "Track", "TrackError"):

@@ -185,9 +185,9 @@ def bench_vector(env, calls, repeats):
 def bench_multitrack(paths, n, calls, repeats):
     """``n`` karts on one track and ``n`` karts spread over ``len(paths)`` tracks, alternating
     blocks in one run; steps/s of each and the per-block ratio."""
-    from .env import make_train_envs
-    return side_by_side(make_train_envs(paths[:1], n, random_start=True),
-                        make_train_envs(paths, n, random_start=True), calls, repeats)
+    from .env import KartingVectorEnv
+    return side_by_side(KartingVectorEnv(paths[:1], n, random_start=True),
+                        KartingVectorEnv(list(paths), n, random_start=True), calls, repeats)
 
 
 def side_by_side(first, second, calls, repeats):
@@ -263,13 +263,14 @@ def bench_race(track, n, calls, repeats, render=True):
     other). ``render=False`` compares the simulations alone. Returns (time trial steps/s, race
     steps/s, median per-block ratio, collisions in the race)."""
     from .env import KartingVectorEnv
-    from .env.race_env import RaceSession
+    from .env.session import Session
+    from .scenario import Scenario
     from .sim.expert import PurePursuit
     tt = KartingVectorEnv(track, num_envs=n, random_start=True)
     if not render:
         tt.batch.close()                       # KartingVectorEnv.step then skips the render
     tt.reset(seed=0)
-    race = RaceSession(track, [None] * n, laps=100, render=render)
+    race = Session(Scenario.race(track, learners=n, laps=100), render=render, tracks=[track])
     race.reset(np.random.default_rng(0))
     expert = PurePursuit(track)
     from .sim.opponents import AIDriver
@@ -309,11 +310,13 @@ def bench_replay(track, repeats, folder):
     speed against the live race, the TV camera's frames/s, and the coaching report's time."""
     from .env.batch import KartBatch
     from .env.cameras import TVDirector
-    from .env.race_env import RaceSession
+    from .env.session import Session
+    from .scenario import Scenario
     from .sim import replay as R
     from .telemetry.coach import coach
     out = {}
-    sessions = [RaceSession(track, ["club", "pro"] * 8, laps=100, render=False) for _ in range(2)]
+    sessions = [Session(Scenario.race(track, ["club", "pro"] * 8, learners=0, laps=100), render=False,
+                        tracks=[track]) for _ in range(2)]
     sessions[1].start_replay()
     for s in sessions:
         s.reset(np.random.default_rng(0))
@@ -327,7 +330,8 @@ def bench_replay(track, repeats, folder):
     out["record_ratio"] = float(np.median([b / a for a, b in zip(*rates)]))
     out["race_live_steps_per_s_N16"] = round(float(np.median(rates[0])))
     # a 2-lap race of 8 AI karts, recorded and re-simulated
-    s = RaceSession(track, ["club", "pro", "alien", "rookie"] * 2, laps=2, render=False)
+    s = Session(Scenario.race(track, ["club", "pro", "alien", "rookie"] * 2, learners=0, laps=2), render=False,
+                tracks=[track])
     s.start_replay()
     s.reset(np.random.default_rng(1))
     t = time.perf_counter()
@@ -380,7 +384,8 @@ def bench_numerics(track, repeats, folder):
     from . import numerics
     from .env import KartingVectorEnv
     from .env.batch import KartBatch
-    from .env.race_env import RaceSession
+    from .env.session import Session
+    from .scenario import Scenario
     from .sim import replay as R
     from .sim.expert import PurePursuit
     from .sim.race import Race
@@ -409,7 +414,8 @@ def bench_numerics(track, repeats, folder):
             env.close()
     sizes, rec = {}, {}
     for every in (R.KEYFRAME_EVERY, 0):
-        s = RaceSession(track, ["club", "pro", "alien", "rookie"] * 2, laps=2, render=False)
+        s = Session(Scenario.race(track, ["club", "pro", "alien", "rookie"] * 2, learners=0, laps=2), render=False,
+                    tracks=[track])
         s.start_replay()
         s.batch.replay_log.keyframe_every = every
         s.reset(np.random.default_rng(1))
@@ -506,8 +512,8 @@ def track_scene_mb(paths):
     """GL memory per track of a vector env's renderer: ground texture (RGBA texels with their
     mipmaps) and tyre-wall vertices. (Resident memory, measured around the env, swung from 5 to
     23 MB a track between identical runs as freed buffers were reused: not a usable figure.)"""
-    from .env import make_train_envs
-    env = make_train_envs(paths, len(paths))
+    from .env import KartingVectorEnv
+    env = KartingVectorEnv(list(paths), len(paths))
     scene = env.batch.renderer.scene_bytes()
     env.close()
     return (sum(scene["ground"]) + scene["walls_total"]) / len(paths) / 2 ** 20
@@ -532,11 +538,11 @@ def _train_ours(track, precision, updates, seed=0):
 
 def _train_sb3(track, updates, seed=0, batched=True):
     """fps of stable-baselines3 PPO (MultiInputPolicy), same settings, on the batched env through
-    ``karting.env.sb3.SB3VecEnv``, or (``batched=False``) on 16 single envs in SB3's DummyVecEnv,
+    ``karting.env.adapters.SB3VecEnv``, or (``batched=False``) on 16 single envs in SB3's DummyVecEnv,
     the way any Gymnasium env plugs into SB3 (16 GL contexts, 16 readbacks a step)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from .env.sb3 import SB3VecEnv
+    from .env.adapters import SB3VecEnv
     if batched:
         venv = SB3VecEnv(track, num_envs=16, random_start=True)
     else:

@@ -115,8 +115,8 @@ class DriveApp:
         # kart and asks for R
         rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
                              max_stall_s=1e9)
-        from .env.race_env import parse_opponents
-        levels = parse_opponents(opponents, difficulty)
+        from .scenario import parse_opponents
+        levels = list(parse_opponents(opponents, difficulty))
         self.racing = bool(levels)
         n = 1 + len(levels)
         self.batch = Race(self.track, n, record_telemetry=True, max_episode_steps=2 ** 31 - 1,
@@ -472,7 +472,7 @@ def main(argv=None):
     except ValueError:
         ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
     try:
-        from .env.race_env import parse_opponents
+        from .scenario import parse_opponents
         parse_opponents(args.opponents, args.difficulty)
         if args.laps < 1:
             raise ValueError(f"--laps must be >= 1 (got {args.laps})")

@@ -120,8 +120,8 @@ def many_races(args) -> int:
 
 
 def _setup(args):
-    from .env.race_env import RaceSession, parse_opponents
-    from .sim.racing import RaceRules
+    from .env.session import Session
+    from .scenario import Scenario, parse_opponents
     levels = parse_opponents(args.opponents, args.difficulty)
     models = load_models(args.model, args.device)
     n = len(models) + len(levels)
@@ -131,19 +131,20 @@ def _setup(args):
         raise ValueError(f"--laps must be >= 1 (got {args.laps})")
     from .models import model_label
     names = [model_label(p) for p in args.model] + [f"AI {lv}" for lv in levels]
-    order = None
+    order = np.arange(n)                     # as given: the models in front, then the AI karts
     if args.grid == "random":
         order = np.random.default_rng(args.seed).permutation(n)
     fs, th = (models[0][1].frame_stack, models[0][1].telemetry_history) if models else (1, 1)
-    session = RaceSession(args.track, [None] * len(models) + levels, rules=RaceRules(laps=args.laps,
-                          start_lights=args.lights), names=names, frame_stack=fs, telemetry_history=th,
-                          record_telemetry=bool(args.telemetry), seed=args.seed, grid_order=order,
-                          render=bool(models) or bool(args.video), **conditions_from_args(args))
+    scenario = Scenario.race(args.track, levels, learners=len(models), laps=args.laps, start_lights=args.lights,
+                             frame_stack=fs, telemetry_history=th, record_telemetry=bool(args.telemetry),
+                             **conditions_from_args(args))
+    session = Session(scenario, names=names, seed=args.seed, grid_order=order,
+                      render=bool(models) or bool(args.video))
     return session, models, names
 
 
 def conditions_from_args(args) -> dict:
-    """--weather/--tyres as RaceSession keywords (nothing when neither is given)."""
+    """--weather/--tyres as Scenario fields (nothing when neither is given)."""
     from .sim.conditions import cli_conditions
     return cli_conditions(getattr(args, "weather", None), getattr(args, "tyres", None))
 

@@ -10,7 +10,7 @@ and film it from any kart's camera.
 Replays are written by ``karting.drive`` (beside its telemetry), ``karting.play --replay FILE``,
 ``karting.race --replay FILE``, ``karting.expert --replay FILE`` and any env
 (``env.batch.start_replay()`` before the first reset, then ``env.batch.save_replay(path)``;
-a RaceSession's ``start_replay()``/``save_replay(path)``); the format is :mod:`karting.sim.replay`'s.
+a Session's ``start_replay()``/``save_replay(path)``); the format is :mod:`karting.sim.replay`'s.
 
 On the machine that recorded it a replay re-simulates bit-exactly; on another machine, whose
 floating point may differ in the last bits, it follows the recording by its keyframes (one a
@@ -51,7 +51,7 @@ def lap_window(rep, kart: int, lap: int) -> tuple:
 
 
 def record_row(b) -> None:
-    """One telemetry row per kart (a race adds its columns, as RaceSession records them)."""
+    """One telemetry row per kart (a race adds its columns, as a Session records them)."""
     b.record(**({} if b.control is None else b.control.telemetry()))
 
 
@@ -93,7 +93,7 @@ def run(rep, args) -> tuple:
     b = KartBatch.from_replay(rep, rep.track, render=film and args.camera != "map",
                               views=[args.kart] if film else None, record_telemetry=bool(args.telemetry))
     if args.telemetry and b.control is not None:
-        from .env.race_env import race_recorder
+        from .env.session import race_recorder
         b.recorder = race_recorder(b)
     first, last = args.window
     frames = []

@@ -321,18 +321,8 @@ def _renew_pool(pool, stats, envs, writer, global_step) -> None:
 def _make_envs(cfg: TrainConfig, tracks: list, n: int):
     """The training vector env: time trial (kart i on track i mod K) or, with --opponents, one
     race per env against AI karts."""
-    if cfg.racing:
-        if len(tracks) > 1:
-            raise ValueError("--opponents trains on one track: name one --track")
-        from .env.race_env import KartingRaceVectorEnv, RaceReward
-        reward = RaceReward(cfg.position_bonus, cfg.collision_penalty, cfg.contact_penalty)
-        return KartingRaceVectorEnv(tracks[0], n, cfg.opponents, cfg.difficulty, laps=cfg.race_laps,
-                                    frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                                    reward=reward, self_play=cfg.self_play, league=cfg.league)
-    from .env import make_train_envs
-    return make_train_envs(tracks, n, frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                           random_start=cfg.random_start, max_episode_steps=cfg.max_episode_steps,
-                           randomize=cfg.randomize or None)
+    from .env import KartingVectorEnv
+    return KartingVectorEnv(scenario=cfg.scenario(tracks, n))
 
 
 class GracefulStop:

@@ -104,10 +104,10 @@ def test_the_same_bits_under_other_simd_and_blas_kernels():
 # ------------------------------------------------------------------------ keyframes
 
 def race_session(native=False, laps=1):
-    from karting.env.race_env import RaceSession
-    from karting.sim.racing import RaceRules
-    return RaceSession("oval.png", ["rookie", "club", "pro", "alien"], rules=RaceRules(laps=laps, start_lights=True),
-                       render=False, grid_order=[3, 1, 0, 2], weather="damp", tyres="new", fuel=3.0)
+    from karting.env import Scenario, Session
+    sc = Scenario.race("oval.png", ["rookie", "club", "pro", "alien"], learners=0, laps=laps, start_lights=True,
+                       weather="damp", tyres="new", fuel=3.0)
+    return Session(sc, render=False, grid_order=[3, 1, 0, 2])
 
 
 def test_a_keyframe_holds_the_whole_state_of_a_race():

@@ -97,9 +97,9 @@ def test_play_errors_are_messages(ring_png, tmp_path, capsys):
 def test_multitrack_env_puts_kart_i_on_track_i_mod_k(ring_png, tmp_path):
     from conftest import draw_ring
 
-    from karting.env import KartingVectorEnv, make_train_envs
+    from karting.env import KartingVectorEnv
     other = draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85))
-    envs = make_train_envs([ring_png, other], 3, random_start=False)
+    envs = KartingVectorEnv([ring_png, other], 3, random_start=False)
     obs, info = envs.reset(seed=0)
     assert obs["vision"].shape == (3, 84, 84, 3)
     lengths = envs.track_lengths

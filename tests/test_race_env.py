@@ -6,7 +6,8 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
 import karting
-from karting.env.race_env import KartingRaceEnv, parse_opponents
+from karting.env import KartingRaceEnv
+from karting.scenario import parse_opponents
 
 
 def test_parallel_env_passes_pettingzoo_api_test():
@@ -51,8 +52,8 @@ def test_bad_race_inputs():
         KartingRaceEnv("oval.png", opponents=2, grid_position=7)
     with pytest.raises(ValueError, match="at least 1 lap"):
         KartingRaceEnv("oval.png", opponents=2, laps=0)
-    assert parse_opponents("club,pro,alien") == ["club", "pro", "alien"]
-    assert parse_opponents(4, "rookie,alien") == ["rookie", "alien", "rookie", "alien"]
+    assert parse_opponents("club,pro,alien") == ("club", "pro", "alien")
+    assert parse_opponents(4, "rookie,alien") == ("rookie", "alien", "rookie", "alien")
     env = karting.parallel_env(track="oval.png", num_karts=2, laps=1)
     env.reset(seed=0)
     with pytest.raises(ValueError, match="no action for 'kart_1'"):
@@ -81,9 +82,9 @@ def test_native_frame_stack_and_race_telemetry(tmp_path):
 
 
 def test_self_play_races_end_together_and_restart(ring_png):
-    from karting.env.race_env import KartingRaceVectorEnv
+    from karting.env import KartingVectorEnv, Scenario
     from karting.sim.expert import PurePursuit
-    env = KartingRaceVectorEnv(ring_png, num_envs=4, opponents=0, laps=1, self_play=2, league=1)
+    env = KartingVectorEnv(scenario=Scenario.race(ring_png, learners=2, league=1, races=2, laps=1))
     calls = []
     env.drive_league = lambda o: calls.append(len(o["vision"])) or np.zeros((len(o["vision"]), 2), np.float32)
     obs, info = env.reset(seed=0)

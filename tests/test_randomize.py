@@ -1,11 +1,11 @@
-"""Domain randomisation (karting.env.randomize): the ranges users give, what the camera sees with
+"""Domain randomisation (karting.sim.randomize): the ranges users give, what the camera sees with
 each field, grip in the physics, determinism, and that it stays out of a default env and of
 evaluation. Rendering is real (EGL)."""
 import numpy as np
 import pytest
 
 from karting.env import KartingVectorEnv
-from karting.env.randomize import LIMITS, Randomization, parse_randomize
+from karting.sim.randomize import LIMITS, Randomization, parse_randomize
 
 NEUTRAL = {k: (v[2], v[2]) for k, v in LIMITS.items()}
 
@@ -134,7 +134,7 @@ def test_light_asphalt_grass_and_kerb_colours(ring_track):
 
 def test_kerbs_take_the_drawn_colour(ring_track):
     from karting.env.render import Renderer
-    from karting.env.randomize import looks, neutral
+    from karting.sim.randomize import looks, neutral
     r = Renderer(ring_track, 2, show_other_karts=False, looks=True)
     i = int(np.argmax(np.abs(ring_track.curvature)))          # a corner: kerbs on the inside
     t = ring_track.tangent[i]
@@ -190,8 +190,10 @@ def test_train_flag_trains_randomised_and_evaluates_plain():
     from karting.train import _make_envs
     with pytest.raises(ValueError, match="--randomize"):
         TrainConfig(randomize="grip=2:3")
-    with pytest.raises(ValueError, match="does not combine with --opponents"):
-        TrainConfig(randomize="default", opponents="1")
+    race = _make_envs(TrainConfig(randomize="default", opponents="1", vector_envs=1), ["oval.png"], 1)
+    race.reset(seed=0)                   # a race randomises too (issue 28: every option in every mode)
+    assert race.batch.randomization == parse_randomize("default") and race.batch.randomized["grip"].std() > 0
+    race.close()
     cfg = TrainConfig(randomize="default", vector_envs=2)
     envs = _make_envs(cfg, ["oval.png"], 2)
     assert envs.batch.randomization == parse_randomize("default")

@@ -161,10 +161,10 @@ def test_multi_track_batches_say_they_cannot_be_recorded(oval):
 def test_a_race_re_simulates_bit_exactly(tmp_path):
     """A race of AI karts (contacts, start lights, penalties) and one outside kart, restarted
     once: every kart's actions, the grids and the light timings come back; so do the results."""
-    from karting.env.race_env import RaceSession
-    from karting.sim.racing import RaceRules
-    s = RaceSession("oval.png", [None, "club", "pro", "alien", "rookie"], rules=RaceRules(laps=1, start_lights=True),
-                    render=False, record_telemetry=True, grid_order=[4, 0, 1, 2, 3])
+    from karting.env import Scenario, Session
+    sc = Scenario.race("oval.png", ["club", "pro", "alien", "rookie"], laps=1, start_lights=True,
+                       record_telemetry=True)
+    s = Session(sc, render=False, grid_order=[4, 0, 1, 2, 3])
     s.start_replay()
     rng = np.random.default_rng(5)
     s.reset(rng)

@@ -27,7 +27,7 @@ def test_sb3_ppo_multi_input_policy_trains_on_the_env(ring_png):
 def test_sb3_adapter_over_the_native_vector_env(ring_png):
     from stable_baselines3 import PPO
 
-    from karting.env.sb3 import SB3VecEnv
+    from karting.env.adapters import SB3VecEnv
     venv = SB3VecEnv(str(ring_png), num_envs=4, max_episode_steps=40)
     model = PPO("MultiInputPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=256)

@@ -8,7 +8,7 @@ from .. import numerics as nm
 from ..sim import physics
 from ..sim.physics import KartParams
 from ..sim.race import Race, RewardConfig
-from .randomize import looks, neutral, parse_randomize
+from ..sim.randomize import looks, neutral, parse_randomize
 from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
 
 
@@ -16,7 +16,7 @@ class KartBatch(Race):
     """A Race of N karts plus their observations: ``observe()`` renders the views of the karts
     in ``views`` (default all) in one pass and fills their telemetry vectors (with frame and
     telemetry history). ``contacts`` and ``world`` make a race (see Race). ``randomize`` (a
-    :class:`karting.env.randomize.Randomization`, a dict of ranges or a spec string) draws each
+    :class:`karting.sim.randomize.Randomization`, a dict of ranges or a spec string) draws each
     kart's looks and grip anew at each of its resets, from the reset's random generator."""
 
     def __init__(self, track, n: int, frame_stack=1, telemetry_history=1,

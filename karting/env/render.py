@@ -702,7 +702,7 @@ class Renderer:
         return {"ground": ground, "walls_total": walls}
 
     def set_looks(self, values: dict | None) -> None:
-        """Per-kart looks (``karting.env.randomize.looks``: light (N, 3), sky (N,), asphalt,
+        """Per-kart looks (``karting.sim.randomize.looks``: light (N, 3), sky (N,), asphalt,
         grass and kerb colours (N, 3), camera height and pitch offsets (N,) [m, degrees]), used
         by :meth:`render` from now on; ``None`` goes back to the fixed looks."""
         if values is None:

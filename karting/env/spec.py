@@ -22,6 +22,18 @@ def observation_space(frame_stack: int = 1, telemetry_history: int = 1) -> space
     })
 
 
+def race_observation_space(frame_stack: int = 1, telemetry_history: int = 1, race_obs: bool = False) -> spaces.Dict:
+    """The observation space, with the race vector (position / karts, gap ahead / 10 s, gap
+    behind / 10 s) appended to the telemetry when ``race_obs``."""
+    sp = observation_space(frame_stack, telemetry_history)
+    if not race_obs:
+        return sp
+    t = sp["telemetry"]
+    low = np.concatenate([t.low, np.zeros(3, np.float32)])
+    high = np.concatenate([t.high, np.array([1, 3, 3], np.float32)])
+    return spaces.Dict({"vision": sp["vision"], "telemetry": spaces.Box(low, high, dtype=np.float32)})
+
+
 ACTION_SPACE = spaces.Box(-1.0, 1.0, (2,), np.float32)
 
 

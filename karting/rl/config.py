@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from ..scenario import Scenario, parse_opponents
+from ..sim.racing import RaceReward
+from ..sim.randomize import parse_randomize
+
 
 #: the --track entry that stands for a pool of procedurally generated tracks
 GENERATED = "generated"
@@ -117,7 +121,7 @@ class TrainConfig:
                         "kart's light, sky, asphalt, grass and kerb colours, camera height and pitch "
                         "and grip drawn anew every episode: 'default' (every field at its preset "
                         "range), 'visual' (all but grip) and/or name=low:high items, e.g. "
-                        "'default,grip=0.95:1.05' (karting.env.randomize); '' = off")
+                        "'default,grip=0.95:1.05' (karting.sim.randomize); '' = off")
     eval_freq: int = _f(50_000, "evaluate the deterministic policy every this many env steps "
                         "(keeps best.pt); 0 = only at the end")
     eval_episodes: int = _f(20, "episodes per evaluation (one lap each, from a standing start)")
@@ -177,7 +181,6 @@ class TrainConfig:
         """What is wrong with the opponents and randomisation flags."""
         problems = []
         try:
-            from ..env.randomize import parse_randomize
             parse_randomize(self.randomize)
         except ValueError as e:
             problems.append(f"--randomize: {e}")
@@ -186,15 +189,29 @@ class TrainConfig:
                             f"{self.bc_coef_decay})")
         if self.racing and self.bc_coef > 0:
             problems.append("--bc-coef labels time trials with the expert; it does not combine with --opponents")
-        if self.racing and self.randomize:
-            problems.append("--randomize applies to time trials; it does not combine with --opponents")
         if self.racing:
             try:
-                from ..env.race_env import parse_opponents
                 parse_opponents(self.opponents, self.difficulty)
             except ValueError as e:
                 problems.append(f"--opponents/--difficulty: {e}")
         return problems
+
+    def scenario(self, tracks: list, n: int | None = None) -> Scenario:
+        """The training session this config describes, on ``tracks`` (Track objects or paths)
+        with ``n`` learning karts (default ``vector_envs``): a time trial, or races with
+        --opponents, --self-play or --league."""
+        n = self.vector_envs if n is None else n
+        common = dict(frame_stack=self.frame_stack, telemetry_history=self.telemetry_history,
+                      randomize=self.randomize or None)
+        if not self.racing:
+            return Scenario.time_trial(list(tracks), n, random_start=self.random_start,
+                                       max_episode_steps=self.max_episode_steps, **common)
+        if len(tracks) > 1:
+            raise ValueError("--opponents trains on one track: name one --track")
+        return Scenario.race(tracks[0], self.opponents, self.difficulty, learners=self.self_play, league=self.league,
+                             races=n // self.self_play, laps=self.race_laps,
+                             race_reward=RaceReward(self.position_bonus, self.collision_penalty, self.contact_penalty),
+                             **common)
 
     @property
     def generated(self) -> bool:

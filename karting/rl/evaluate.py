@@ -120,9 +120,9 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
     """``races`` races at once (one batch), the policy from the back of each grid against
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
     caused collisions per lap, overtakes per race, and each race's classification."""
-    from ..env.race_env import KartingRaceVectorEnv
-    env = KartingRaceVectorEnv(track, races, opponents, difficulty, laps=laps, frame_stack=cfg.frame_stack,
-                               telemetry_history=cfg.telemetry_history)
+    from ..env import KartingVectorEnv, Scenario
+    env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
+                                                  frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history))
     obs, info = env.reset(seed=seed)
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
@@ -141,7 +141,7 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
         active &= ~ended
     env.close()
     laps_done = max(out["laps"].sum(), 1)
-    return {"races": races, "karts": env.per, "opponents": opponents, "difficulty": difficulty,
+    return {"races": races, "karts": env.scenario.karts_per_race, "opponents": opponents, "difficulty": difficulty,
             "win_rate": float(np.mean(out["position"] == 1)),
             "mean_position": float(out["position"].mean()),
             "finish_rate": float(np.mean(out["status"] == 1)),

@@ -69,6 +69,22 @@ class RaceRules:
             raise ValueError(f"a race needs at least 1 lap (got laps={self.laps})")
 
 
+@dataclass(frozen=True)
+class RaceReward:
+    """Race terms added to the time-trial reward: ``position_bonus`` per place gained (minus per
+    place lost), ``collision_penalty`` per collision the kart caused, ``contact_penalty`` per
+    collision it was in. GT Sophy's lesson (Wurman et al. 2022): too high a collision penalty
+    makes timid drivers, too low dangerous ones; these are starting points."""
+    position_bonus: float = 2.0
+    collision_penalty: float = 10.0
+    contact_penalty: float = 1.0
+
+    def terms(self, places_gained: np.ndarray, new_caused: np.ndarray, new_collisions: np.ndarray) -> np.ndarray:
+        """The race terms of one step, from each kart's places gained and new collisions."""
+        return (self.position_bonus * places_gained - self.collision_penalty * new_caused
+                - self.contact_penalty * new_collisions)
+
+
 def grid_slots(track, n: int) -> tuple:
     """(back_m, lateral_m) of ``n`` staggered grid slots behind the start line of ``track``.
     Raises ValueError naming how many fit when the slots would leave the asphalt."""
