@@ -523,7 +523,7 @@ def _train_ours(track, precision, updates, seed=0):
     """fps of ``karting.train`` itself (end to end: rollout, env, GAE, update, logging)."""
     import tempfile
     from .rl.config import TrainConfig
-    from .train import train
+    from .rl.trainer import train
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(track=track, timesteps=16 * 128 * updates, vector_envs=16, n_steps=128,
                           batch_size=256, n_epochs=4, precision=precision, seed=seed,

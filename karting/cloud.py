@@ -175,6 +175,7 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
     from . import play
     from . import train as T
     from .rl.config import from_args
+    from .rl.trainer import CheckpointDirInUse, prepare_dirs
     outputs_dir, tracks_dir = Path(outputs_dir), Path(tracks_dir)
     commit = commit or (lambda: None)
     argv = list(argv)
@@ -205,8 +206,8 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
         if not retry:
             # refuse a name in use before claiming it (karting.train says what to do instead)
             try:
-                T._prepare_dirs(dataclasses.replace(cfg, output_dir=str(outputs_dir)), ns.overwrite)
-            except T.CheckpointDirInUse as e:
+                prepare_dirs(dataclasses.replace(cfg, output_dir=str(outputs_dir)), ns.overwrite)
+            except CheckpointDirInUse as e:
                 log(f"error: {e} (remote flags: --overwrite, or --resume-from "
                     f"checkpoints/{cfg.save_name}/<file>.pt, a path in the {OUTPUTS_VOLUME!r} volume)")
                 result["exit_code"] = 2

@@ -44,7 +44,7 @@ for n in ((16, 64) if quick else (64, 256, 1024)):
 import torch
 device = "cuda" if torch.cuda.is_available() else "cpu"
 from karting.rl.config import TrainConfig
-from karting.train import train
+from karting.rl.trainer import train
 import tempfile
 with tempfile.TemporaryDirectory() as d:
     cfg = TrainConfig(track="circuit.png", timesteps=10**8, vector_envs=64 if device == "cuda" else 16,

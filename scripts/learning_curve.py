@@ -51,7 +51,7 @@ def final_evaluation(path, track: str, episodes: int, seed: int) -> dict:
 
 def run(args):
     from karting.rl.config import TrainConfig
-    from karting.train import train
+    from karting.rl.trainer import train
     name = args.name or f"learn_{args.precision}_s{args.seed}"
     cfg = TrainConfig(**{**dict(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,
                       batch_size=256, n_epochs=4, precision=args.precision, seed=args.seed,

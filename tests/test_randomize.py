@@ -187,15 +187,15 @@ def test_replacing_a_track_keeps_the_looks_working(ring_track):
 def test_train_flag_trains_randomised_and_evaluates_plain():
     from karting.rl.config import TrainConfig
     from karting.rl.evaluate import make_eval_env
-    from karting.train import _make_envs
+    from karting.rl.trainer import make_envs
     with pytest.raises(ValueError, match="--randomize"):
         TrainConfig(randomize="grip=2:3")
-    race = _make_envs(TrainConfig(randomize="default", opponents="1", vector_envs=1), ["oval.png"], 1)
+    race = make_envs(TrainConfig(randomize="default", opponents="1", vector_envs=1), ["oval.png"], 1)
     race.reset(seed=0)                   # a race randomises too (issue 28: every option in every mode)
     assert race.batch.randomization == parse_randomize("default") and race.batch.randomized["grip"].std() > 0
     race.close()
     cfg = TrainConfig(randomize="default", vector_envs=2)
-    envs = _make_envs(cfg, ["oval.png"], 2)
+    envs = make_envs(cfg, ["oval.png"], 2)
     assert envs.batch.randomization == parse_randomize("default")
     envs.close()
     ev = make_eval_env("oval.png", 2, cfg)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from karting import train
+from karting.rl import trainer
 from karting.rl.checkpoint import load_checkpoint
 from karting.rl.config import TrainConfig
 
@@ -171,7 +172,7 @@ def test_numbers_in_scientific_notation_parse():
 def test_several_tracks_and_frame_stack(ring_png, tmp_path):
     from conftest import draw_ring
     other = draw_ring(tmp_path / "wide.png", size=(360, 220), radii=(150, 85))
-    summary = train.train(TrainConfig(track=f"{ring_png},{other}", timesteps=96, vector_envs=3,
+    summary = trainer.train(TrainConfig(track=f"{ring_png},{other}", timesteps=96, vector_envs=3,
                                       n_steps=16, batch_size=24, n_epochs=1, frame_stack=2,
                                       eval_episodes=2, eval_freq=0, output_dir=str(tmp_path),
                                       save_name="multi"), progress=False)
@@ -182,7 +183,7 @@ def test_several_tracks_and_frame_stack(ring_png, tmp_path):
 
 def test_training_in_traffic_with_self_play_and_a_league(ring_png, tmp_path):
     """Two learners per race, one league kart (a past self) and one rookie; evaluation races."""
-    summary = train.train(TrainConfig(track=str(ring_png), timesteps=128, vector_envs=4, n_steps=16,
+    summary = trainer.train(TrainConfig(track=str(ring_png), timesteps=128, vector_envs=4, n_steps=16,
                                       batch_size=32, n_epochs=1, eval_episodes=2, opponents="1",
                                       difficulty="rookie", self_play=2, league=1, league_every=64,
                                       output_dir=str(tmp_path), save_name="traffic"), progress=False)
@@ -192,7 +193,7 @@ def test_training_in_traffic_with_self_play_and_a_league(ring_png, tmp_path):
 
 
 def test_bfloat16_training_runs_and_stays_finite(ring_png, tmp_path):
-    summary = train.train(TrainConfig(track=str(ring_png), timesteps=64, vector_envs=4, n_steps=16,
+    summary = trainer.train(TrainConfig(track=str(ring_png), timesteps=64, vector_envs=4, n_steps=16,
                                       batch_size=32, n_epochs=2, precision="bfloat16", eval_episodes=2,
                                       output_dir=str(tmp_path), save_name="bf16"), progress=False)
     data = load_checkpoint(Path(summary["final"]))
@@ -233,7 +234,7 @@ def test_ctrl_c_saves_final_and_exits_130(ring_png, tmp_path):
 
 def test_the_first_ctrl_c_asks_to_stop_the_second_stops_at_once():
     before = signal.getsignal(signal.SIGINT)
-    stop = train.GracefulStop()
+    stop = trainer.GracefulStop()
     with stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
@@ -270,7 +271,7 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
 def test_weight_average_drives_evaluations_and_checkpoints(ring_png, tmp_path):
     from karting.rl.policy import Agent
     agent = Agent()
-    avg = train.WeightAverage(agent, decay=0.9)
+    avg = trainer.WeightAverage(agent, decay=0.9)
     w0 = agent.actor[0].weight.detach().clone()
     with torch.no_grad():
         for p in agent.parameters():
