@@ -9,13 +9,14 @@ env figures time ``env.step`` only, not the expert's own action computation.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
 import time
 
 import numpy as np
+
+from .cli import options
 
 
 def _median_rate(fn, items_per_call, calls, repeats):
@@ -592,18 +593,17 @@ def bench_train(track, repeats, updates):
 
 def _done(results, path):
     if path:
-        with open(path, "w") as f:
-            json.dump(results, f, indent=2)
+        options.write_json(path, results)
     return 0
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--track", default="circuit.png")
+    ap = options.parser("python -m karting.bench", __doc__)
+    options.track(ap)
     ap.add_argument("--repeats", type=int, default=None,
                     help="timed blocks per figure, reported as the median (default 5; 3 rounds with --train)")
     ap.add_argument("--seconds", type=float, default=1.0, help="rough length of one timed block")
-    ap.add_argument("--json", help="also write the figures to this JSON file")
+    options.outputs(ap, json="the figures")
     ap.add_argument("--train", action="store_true",
                     help="benchmark training instead: karting.train (float32, bfloat16) and "
                          "stable-baselines3 PPO side by side")

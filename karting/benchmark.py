@@ -27,7 +27,6 @@ Exit code 0, or 2 for bad input (model, tracks, renderer).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -35,6 +34,7 @@ import time
 
 import numpy as np
 
+from .cli import options
 from .track.build import DEFAULT_TRACKS_DIR
 
 BENCHMARK_DIR = DEFAULT_TRACKS_DIR / "benchmark"
@@ -252,16 +252,14 @@ def _plain(x):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m karting.benchmark", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True,
-                    help="a model file (.pt from karting.train), 'generalist' (shipped), or 'expert'")
+    ap = options.parser("python -m karting.benchmark", __doc__)
+    options.model(ap, extra="or 'expert' (the scripted driver)")
     ap.add_argument("--split", default="all", choices=("test", "shipped", "all"),
                     help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default)")
-    ap.add_argument("--episodes", type=int, default=5, help="standing-start episodes per track (default 5)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the start poses (default 0)")
-    ap.add_argument("--json", default=None, help="write the report as JSON to this file")
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    options.episodes(ap, 5, "standing-start episodes per track")
+    options.seed(ap, "of the start poses")
+    options.outputs(ap, json="the report")
+    options.device(ap)
     args = ap.parse_args(argv)
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
@@ -276,8 +274,9 @@ def main(argv=None):
     print(format_report(rep))
     print(f"({rep['drive_s']:.0f} s driving, {rep['reference_s']:.0f} s for the expert's reference laps)")
     if args.json:
-        from .rl.checkpoint import save_json
-        print(f"report: {save_json(args.json, _plain(rep))}")
+        options.write_json(args.json, _plain(rep))
+        if args.json != "-":
+            print(f"report: {args.json}")
     return 0
 
 

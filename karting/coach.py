@@ -16,11 +16,17 @@ else the one recorded in the .replay beside the CSV (karting.drive writes both),
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
+
+from .cli import options
+from .files import atomic_write
+from .sim.replay import load
+from .telemetry import analysis as T
+from .telemetry.coach import coach
+from .track import TrackError, load_track
 
 
 def guess_track(csv: Path) -> tuple:
@@ -28,7 +34,6 @@ def guess_track(csv: Path) -> tuple:
     rep = csv.with_suffix(".replay")
     if rep.exists():
         try:
-            from .sim.replay import load
             h = load(rep).header
             path = h.get("track_path") or h.get("track")
             if path and (Path(path).exists() or not Path(path).is_absolute()):
@@ -37,7 +42,6 @@ def guess_track(csv: Path) -> tuple:
             pass
     m = re.match(r"human_(.+?)_\d{8}", csv.stem)
     if m:
-        from .track import TrackError, load_track
         try:
             load_track(m.group(1) + ".png")
             return m.group(1) + ".png", "from the file name"
@@ -47,20 +51,16 @@ def guess_track(csv: Path) -> tuple:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m karting.coach", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("csv", help="telemetry CSV of your laps (karting.drive, karting.play --telemetry, ...)")
-    ap.add_argument("--lap", default="best", help="which lap: best, last, a lap number or ENV:EPISODE:LAP")
+    ap = options.parser("python -m karting.coach", __doc__)
+    ap.add_argument("csv", help="telemetry CSV of your laps (karting drive, karting play --telemetry, ...)")
+    options.lap(ap)
     ap.add_argument("--reference", default="expert", help="'expert' (default) or a telemetry CSV")
     ap.add_argument("--reference-lap", default="best", help="which lap of the reference CSV (as --lap)")
-    ap.add_argument("--track", default=None, help="the track PNG the laps were driven on")
-    ap.add_argument("--out", default=None, help="write the HTML report here (e.g. coaching.html)")
+    options.track(ap, default=None, extra="default: the one the CSV records (its .meta.json or .replay)")
+    options.outputs(ap, out="the HTML report (e.g. coaching.html)")
     ap.add_argument("--csv-out", dest="csv_out", default=None, help="write the corner table as CSV")
-    ap.add_argument("--top", type=int, default=0, help="print only the N corners that lose most")
+    options.top(ap, 0, "corners that lose most (0: all)")
     args = ap.parse_args(argv)
-    from .telemetry import analysis as T
-    from .telemetry.coach import coach
-    from .track import TrackError
     try:
         df = T.load(args.csv)
         track, how = (args.track, "given") if args.track else guess_track(Path(args.csv))
@@ -80,7 +80,6 @@ def main(argv=None) -> int:
     if args.out:
         print(f"report: {c.write_html(args.out)}")
     if args.csv_out:
-        from .files import atomic_write
         cols = [k for k in c.corners.columns]
         atomic_write(Path(args.csv_out), lambda f: c.corners[cols].to_csv(f), text=True)
         print(f"corner table: {args.csv_out}")

@@ -7,25 +7,28 @@ view inset) behind.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
+from .cli import options
+from .env import KartingEnv
+from .env.render import RendererUnavailable
+from .sim.expert import PurePursuit
+from .telemetry import format_sectors
+from .track import TrackError
+from .video import write_video
+
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
-    ap.add_argument("--laps", type=int, default=1, help="laps to drive (default 1)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--video", default="outputs/demo.mp4",
-                    help="video to write (.mp4 or .gif); '' for none")
-    ap.add_argument("--telemetry", default="telemetry_logs/demo.csv", help="telemetry CSV to write")
+    ap = options.parser("python -m karting.demo", __doc__)
+    options.track(ap)
+    options.laps_flag(ap, 1, "laps to drive")
+    options.seed(ap)
+    options.outputs(ap, video="chase view with the first-person view inset ('' for none)",
+                    telemetry="the laps", defaults={"video": "outputs/demo.mp4",
+                                                    "telemetry": "telemetry_logs/demo.csv"})
     args = ap.parse_args(argv)
 
-    from .env import KartingEnv
-    from .sim.expert import PurePursuit
-    from .env.render import RendererUnavailable
-    from .track import TrackError
 
     try:
         env = KartingEnv(args.track, render_mode="rgb_array" if args.video else None,
@@ -51,7 +54,6 @@ def main(argv=None):
     wall = time.perf_counter() - t0
     print(f"drove {steps} steps ({steps / 20:.1f} s simulated) in {wall:.1f} s wall time")
     if info["lap"] >= args.laps:
-        from .telemetry import format_sectors
         secs = format_sectors(info["sector_times"], sep=", ")
         print(f"lap time {info['lap_time']:.2f} s ({'valid' if info['lap_valid'] else 'invalid'}); {secs}")
     else:
@@ -59,7 +61,6 @@ def main(argv=None):
     path = env.export_telemetry(args.telemetry)
     print(f"telemetry: {path} ({len(env.batch.recorder)} rows)")
     if args.video:
-        from .video import write_video
         out = write_video(args.video, frames)
         print(f"video: {out} ({len(frames)} frames)")
     env.close()

@@ -24,12 +24,13 @@ laps go to the track's leaderboard.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .cli import options
 
 #: the physics runs at the env's 20 Hz control rate; the window shows every step
 FRAME_HZ = 20
@@ -449,18 +450,16 @@ class DriveApp:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m karting.drive", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
+    ap = options.parser("python -m karting.drive", __doc__)
+    options.track(ap)
     ap.add_argument("--view", choices=("chase", "fp"), default="chase", help="camera (C switches)")
     ap.add_argument("--ghost", default="best",
                     help="best (this session's best lap, default), a telemetry CSV or a .replay (its best "
                          "lap), or none")
-    ap.add_argument("--out", help="telemetry CSV (default telemetry_logs/human_<track>_<time>.csv)")
-    ap.add_argument("--size", default="960x600", help="window size WxH")
-    ap.add_argument("--opponents", default="0", help="race this many AI karts (or their levels: club,pro,...)")
-    ap.add_argument("--difficulty", default="club", help="level of the AI karts: rookie, club, pro, alien")
-    ap.add_argument("--laps", type=int, default=3, help="laps of the race (with --opponents)")
+    options.outputs(ap, out="telemetry CSV of your laps (default telemetry_logs/human_<track>_<time>.csv; "
+                            "a .replay and a .meta.json go beside it)")
+    options.size(ap, "960x600")
+    options.race(ap, opponents="0", extra="0: drive alone")
     args = ap.parse_args(argv)
     from .env.render import RendererUnavailable
     from .telemetry import TelemetryError

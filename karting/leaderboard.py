@@ -8,7 +8,6 @@ driver, lap time, sectors, date and the model's hash (or "human", "expert", "AI 
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import hashlib
@@ -16,6 +15,9 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from .files import atomic_write
+from .models import resolve_model
 
 VERSION = 1
 
@@ -28,7 +30,6 @@ def board_path(track_name: str, root: str | Path | None = None) -> Path:
 
 def model_hash(path: str | Path) -> str:
     """First 12 hex digits of the sha256 of a model file (or of a shipped model, by name)."""
-    from .models import resolve_model
     return hashlib.sha256(resolve_model(path).read_bytes()).hexdigest()[:12]
 
 
@@ -62,7 +63,6 @@ def load(path: Path) -> dict:
 
 
 def _append(path: Path, key: str, entries: list) -> None:
-    from .files import atomic_write
     with _locked(path):
         data = load(path)
         data[key].extend(entries)
@@ -105,22 +105,6 @@ def format_board(data: dict, track: str, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m karting.leaderboard", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--track", default="circuit.png", help="track name or PNG")
-    ap.add_argument("--top", type=int, default=10)
-    ap.add_argument("--json", action="store_true", help="print the board as JSON")
-    args = ap.parse_args(argv)
-    path = board_path(args.track)
-    data = load(path)
-    if args.json:
-        print(json.dumps(data, indent=1))
-    else:
-        print(format_board(data, Path(args.track).name, args.top))
-        print(f"({path})")
-    return 0
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":          # python -m karting.leaderboard: the command is karting.cli.leaderboard
+    from .cli.leaderboard import main
     sys.exit(main())

@@ -21,19 +21,19 @@ missing or changed.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 
+from .cli import options
 from .sim.physics import CONTROL_HZ
 
 CAMERAS = ("fp", "chase", "tv", "map")
 
 
-def lap_window(rep, kart: int, lap: int) -> tuple:
-    """(first step, last step) of kart ``kart``'s completed lap ``lap`` (1 = its first), from a
-    quick re-simulation without rendering."""
+def lap_window(rep, kart: int, lap) -> tuple:
+    """(first step, last step) of kart ``kart``'s completed lap ``lap`` (1 = its first; "last";
+    "best": its fastest valid lap, else its fastest), from a quick re-simulation without rendering."""
     from .env.batch import KartBatch
     from .sim.replay import simulate
     b = KartBatch.from_replay(rep, rep.track)
@@ -43,7 +43,20 @@ def lap_window(rep, kart: int, lap: int) -> tuple:
         if b.replay_log.laps[kart] and len(b.replay_log.laps[kart]) > len(crossings):
             crossings.append(t)
     simulate(rep, b, on_step)
-    if lap > len(crossings):
+    laps = b.replay_log.laps[kart]
+    if lap in ("best", "last") and not laps:
+        raise ValueError(f"kart {kart} completed no lap")
+    if lap == "last":
+        lap = len(laps)
+    elif lap == "best":
+        valid = [k for k, x in enumerate(laps) if x[2]] or list(range(len(laps)))
+        lap = 1 + min(valid, key=lambda k: laps[k][1])
+    else:
+        try:
+            lap = int(lap)
+        except ValueError:
+            raise ValueError(f"--lap {lap!r}: give a lap number (1 = the kart's first), best or last") from None
+    if not 1 <= lap <= len(crossings):
         raise ValueError(f"kart {kart} completed {len(crossings)} lap(s); there is no lap {lap}")
     end = crossings[lap - 1]
     steps = int(round(b.replay_log.laps[kart][lap - 1][1] * CONTROL_HZ))
@@ -137,21 +150,19 @@ def describe(rep, path) -> None:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m karting.replay", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap = options.parser("python -m karting.replay", __doc__)
     ap.add_argument("replay", help="a .replay file")
-    ap.add_argument("--track", default=None, help="the track PNG, if it is no longer where it was recorded")
+    options.track(ap, default=None, extra="give it if the track is no longer where it was recorded")
     ap.add_argument("--camera", default="chase", choices=CAMERAS,
                     help="fp: the kart's 84x84 first-person view (x4); chase: behind the kart, with its view "
                          "inset; tv: trackside cameras that cut as the kart passes (a race: with the "
                          "standings); map: the track from above with every kart")
     ap.add_argument("--kart", type=int, default=0, help="whose camera (default 0)")
-    ap.add_argument("--video", default=None, help="write an MP4 (or .gif) of the replay")
     ap.add_argument("--from", dest="t_from", type=float, default=None, help="start of the video [s of the session]")
     ap.add_argument("--to", dest="t_to", type=float, default=None, help="end of the video [s of the session]")
-    ap.add_argument("--lap", type=int, default=None, help="film this completed lap of the kart (1 = its first)")
+    options.lap(ap, default=None, extra="film this completed lap of the kart (1 = its first)")
     ap.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0.5 = slow motion (default 1)")
-    ap.add_argument("--telemetry", default=None, help="regenerate the session's telemetry CSV")
+    options.outputs(ap, video="the replay, as the camera films it", telemetry="the session, regenerated")
     args = ap.parse_args(argv)
     from .sim.replay import ReplayError, load, resolve_track
     try:

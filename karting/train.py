@@ -22,6 +22,7 @@ import math
 import sys
 from pathlib import Path
 
+from .cli import options
 from .env.render import RendererUnavailable
 from .rl.checkpoint import CheckpointError
 from .rl.config import add_arguments, from_args
@@ -34,7 +35,7 @@ def build_parser():
     add_arguments(ap)
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an earlier run saved under the same --save-name")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    options.progress(ap)
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop PPO after this much wall time (after any --bc phase), as if "
                          "--timesteps were reached: final evaluation, final.pt (default: no limit)")

@@ -13,8 +13,8 @@ TensorBoard logs and evaluation telemetry into ./outputs/ when it ends).
 This file only declares the Modal app: the image (this project's own pyproject.toml, a CUDA
 build of torch, EGL/GL libraries with NVIDIA's EGL vendor file so the renderer uses the GPU),
 the volumes (tracks, outputs), the GPU, timeout and retries. What runs in the container is
-``karting.cloud.run_training`` (it calls ``karting.train``'s own entry point), and the
-entrypoint's body is ``karting.cloud.launch``: both run and are tested without Modal.
+``karting.cli.cloud.run_training`` (it calls ``karting.train``'s own entry point), and the
+entrypoint's body is ``karting.cli.cloud.launch``: both run and are tested without Modal.
 """
 import inspect
 import sys
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "karting").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from karting import cloud  # noqa: E402
+from karting.cli import cloud  # noqa: E402
 
 #: glvnd picks NVIDIA's EGL (libEGL_nvidia, provided with the GPU driver) before Mesa's
 NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'

@@ -8,14 +8,14 @@ import argparse
 
 from karting.sim.expert import reference_lap
 from karting.track import load_track
+from karting.cli import options
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--track", default="circuit.png")
-    ap.add_argument("--laps", type=int, default=5)
-    ap.add_argument("--weather", default="dry")
-    ap.add_argument("--tyres", default="new")
+    options.track(ap)
+    options.laps_flag(ap, 5)
+    options.conditions(ap, weather="dry", tyres="new")
     a = ap.parse_args()
     tr = load_track(a.track)
     r = reference_lap(tr, laps=a.laps, conditions={"weather": a.weather, "tyres": a.tyres}, stint=True)

@@ -8,14 +8,15 @@ ghost is this session's best lap, so the HUD shows a live delta and sector split
 import argparse
 import os
 from pathlib import Path
+from karting.cli import options
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="docs/drive.png")
-    ap.add_argument("--track", default="circuit.png")
+    options.outputs(ap, out="the screenshot", defaults={"out": "docs/drive.png"})
+    options.track(ap)
     args = ap.parse_args()
     import tempfile
     import pygame

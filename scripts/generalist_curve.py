@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from karting.cli import options
 
 
 def evaluations(tb_dir: Path) -> list[tuple[int, float]]:
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tensorboard", type=Path, required=True, help="the run's tensorboard folder")
     ap.add_argument("--bench", type=Path, nargs="*", default=[], help="karting.benchmark --json reports")
-    ap.add_argument("--out", type=Path, default=None, help="PNG to write (default: tables only)")
+    options.outputs(ap, out="PNG to write (default: tables only)")
     args = ap.parse_args(argv)
     ev = evaluations(args.tensorboard)
     bench = benchmarks(args.bench)

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from karting.cli import options
 
 
 
@@ -224,14 +225,14 @@ def plot(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--track", default="circuit.png")
+    options.track(ap)
     ap.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-time budget [min]")
     ap.add_argument("--max-steps", type=int, default=5_000_000)
     ap.add_argument("--eval-freq", type=int, default=32_768)
     ap.add_argument("--learning-rate", type=float, default=3e-4)
     ap.add_argument("--ent-coef", type=float, default=0.0)
-    ap.add_argument("--seed", type=int, default=0)
+    options.seed(ap)
     ap.add_argument("--bc-steps", type=int, default=0, help="behaviour cloning from the expert first: "
                     "this many kart-steps (0 = off)")
     ap.add_argument("--bc-value-warmup", type=int, default=0, help="with --bc-steps: value-only PPO updates first")
@@ -245,9 +246,9 @@ def main(argv=None):
     ap.add_argument("--name", default=None, help="run name (default learn_<precision>_s<seed>)")
     ap.add_argument("--label", default=None, help="legend label in the plot (default: the precision)")
     ap.add_argument("--output-dir", default="outputs")
-    ap.add_argument("--no-progress", action="store_true")
+    options.progress(ap)
     ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
-    ap.add_argument("--out", default="docs/learning_curve.png")
+    options.outputs(ap, out="the figure", defaults={"out": "docs/learning_curve.png"})
     ap.add_argument("--title", default="PPO from pixels + telemetry on circuit.png "
                     "(16 karts, n_steps 128, batch 256, 4 epochs)")
     ap.add_argument("--summary", nargs="+", help="history JSON files: print their reliability table "

@@ -29,6 +29,7 @@ from karting.track import raceline as rl
 from karting.sim.expert import reference_lap
 from karting.track import TrackError, build_track, frame
 from karting.track.generate import import_centreline_csv, read_centreline_csv
+from karting.cli import options
 
 
 def geometry(csv, pub):
@@ -71,8 +72,8 @@ def driven(csv, pub, tmp):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--real-tracks", default=str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
-    ap.add_argument("--out", default="docs/raceline_comparison.md")
+    options.real_tracks(ap, str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
+    options.outputs(ap, out="the report", defaults={"out": "docs/raceline_comparison.md"})
     ap.add_argument("--kart-length", type=float, default=1200.0)
     ap.add_argument("--only", help="comma-separated circuit names")
     args = ap.parse_args(argv)

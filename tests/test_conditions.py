@@ -213,7 +213,7 @@ def test_setup_optimiser_finds_reports_and_saves(tmp_path, capsys):
     src = karting.track.resolve_track_path("oval.png")
     png = tmp_path / "oval.png"
     shutil.copy(src, png)
-    from karting.setup import main
+    from karting.tune import main
     assert main(["--track", str(png), "--weather", "dry", "--laps", "1", "--generations", "1", "--popsize", "2",
                  "--save", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)

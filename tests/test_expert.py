@@ -3,6 +3,7 @@ import json
 import pandas as pd
 
 from karting import expert as expert_cli
+from karting.telemetry import format_expert_lap
 from karting.sim import expert
 from karting.sim.physics import KartParams
 
@@ -22,7 +23,7 @@ def test_no_clean_lap_is_reported(ring_track):
     stiff = KartParams(max_steer_rad=0.02)
     r = expert.reference_lap(ring_track, mu_grid=(2.0, 1.0), line_grid=(1.0,), params=stiff)
     assert not r.completed and r.lap_time_s == 0
-    assert "no clean lap" in expert_cli.format_lap(r)
+    assert "no clean lap" in format_expert_lap(r)
 
 
 def test_cli_json_telemetry_and_bad_track(ring_png, tmp_path, capsys):

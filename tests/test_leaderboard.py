@@ -35,6 +35,7 @@ def test_corrupt_board_is_kept_aside_and_cli_prints(tmp_path, monkeypatch, capsy
     leaderboard.add_race("ring.png", 2, [{"position": 1, "driver": "AI pro"}, {"position": 2, "driver": "you"}],
                          root=tmp_path)
     monkeypatch.setenv("KARTING_OUTPUTS", str(tmp_path))
-    assert leaderboard.main(["--track", "ring.png"]) == 0
+    from karting.cli.leaderboard import main
+    assert main(["--track", "ring.png"]) == 0
     out = capsys.readouterr().out
     assert "12.346 s" in out and "expert" in out and "1. AI pro, 2. you" in out

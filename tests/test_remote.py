@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from karting import cloud
+from karting.cli import cloud
 from karting.rl.checkpoint import load_checkpoint
 from karting.track import TrackError
 

@@ -180,7 +180,7 @@ class FakeVolume:
 
 def test_sync_uploads_and_merges_checkpoints(tmp_path, ring_png):
     import shutil
-    from karting.cloud import sync_tracks
+    from karting.cli.cloud import sync_tracks
     png = tmp_path / "ring.png"
     shutil.copy(ring_png, png)
     cp = tmp_path / "checkpoints.json"

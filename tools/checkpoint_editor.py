@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from karting.track.gates import auto_gates, check_gates
+from karting.cli import options
 from karting.track import (GATE_SPACING_M, TrackError, build_track,
                            default_checkpoints_path, load_checkpoints_file, resolve_track_path,
                            save_track_entry)
+from karting.track.gates import auto_gates, check_gates
 
 HELP = """\
 mouse  left click, left click   add a gate (inserted in driving order)
@@ -490,8 +491,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=HELP)
     ap.add_argument("png", help="track PNG (path or shipped name)")
-    ap.add_argument("--checkpoints", help="checkpoints.json (default: next to the PNG)")
-    ap.add_argument("--size", default="1200x800", help="window size WxH")
+    options.checkpoints(ap)
+    options.size(ap, "1200x800")
     ap.add_argument("--screenshot", help="draw one frame into this PNG and exit")
     args = ap.parse_args(argv)
     try:

@@ -21,9 +21,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from karting.cli import options  # noqa: E402
 
 REAL = ("Austin", "BrandsHatch", "Budapest", "Catalunya", "Hockenheim", "Melbourne", "Monza",
         "Nuerburgring", "Silverstone", "Spa", "Zandvoort")
@@ -35,9 +36,9 @@ GENERATOR = 1         # generate_varied's version that made this split (karting.
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(ROOT / "tracks" / "benchmark"))
-    ap.add_argument("--real-tracks", default=str(ROOT.parent / "shared" / "real_tracks"))
-    ap.add_argument("--force", action="store_true", help="replace an existing benchmark folder's files")
+    options.outputs(ap, out="the benchmark folder", defaults={"out": str(ROOT / "tracks" / "benchmark")})
+    options.real_tracks(ap, str(ROOT.parent / "shared" / "real_tracks"))
+    options.force(ap, "an existing benchmark folder's")
     args = ap.parse_args(argv)
     from karting.sim.expert import reference_lap
     from karting.track import load_track, save_track_entry

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from karting.track.generate import draw, spline_loop
+from karting.cli import options
 
 SCALE = 0.5  # m/px, karting.track.DEFAULT_SCALE_M_PER_PX
 
@@ -49,8 +50,9 @@ def real_track(csv, length_m=1200.0, width_m=9.0, margin_m=25.0):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tracks"))
-    ap.add_argument("--real-tracks", default=str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
+    options.outputs(ap, out="folder to write the tracks into",
+                    defaults={"out": str(Path(__file__).resolve().parent.parent / "tracks")})
+    options.real_tracks(ap, str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from karting.telemetry import format_expert_lap
+from karting.cli import options
 from karting.track import (DEFAULT_SCALE_M_PER_PX, DEFAULT_TRACKS_DIR, TrackError,
                            build_track, default_checkpoints_path, load_checkpoints_file,
                            resolve_track_path, save_track_entry)
@@ -70,10 +72,9 @@ def validate(png, checkpoints=None, expert=True, out=print):
     if tr.width.min() < 6.0:
         problems.append(f"narrow: {tr.width.min():.1f} m at the narrowest point (karts need ~6 m to pass)")
     if expert:
-        from karting.expert import format_lap
         from karting.sim.expert import reference_lap
         r = reference_lap(tr)
-        out("  expert      " + format_lap(r).split(": ", 1)[1])
+        out("  expert      " + format_expert_lap(r).split(": ", 1)[1])
         if not r.completed:
             problems.append("the expert driver found no clean lap")
     out("  problems    " + ("none" if not problems else f"{len(problems)}"))
@@ -111,10 +112,9 @@ def _write_png_and_entry(im, out: Path, entry, force):
 
 def _check_made(out, entry):
     tr = build_track(out, entry)
-    from karting.expert import format_lap
     from karting.sim.expert import reference_lap
     r = reference_lap(tr)
-    print(format_lap(r))
+    print(format_expert_lap(r))
     return 0 if r.completed else 1
 
 
@@ -217,7 +217,7 @@ def cmd_list(args):
 
 
 def cmd_sync(args):
-    from karting.cloud import CloudError, sync_tracks
+    from karting.cli.cloud import CloudError, sync_tracks
     from karting.track import track_list
     if args.track_name:
         pngs = track_list(args.track_name)
@@ -239,36 +239,36 @@ def build_parser():
     sub = ap.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("validate", help="check a track: loop, length, widths, checkpoints, sectors, expert lap")
     v.add_argument("png", help="track PNG (path or shipped name), a comma-separated list or a folder")
-    v.add_argument("--checkpoints", help="checkpoints.json (default: next to the PNG)")
+    options.checkpoints(v)
     v.add_argument("--no-expert", action="store_true", help="skip the expert's reference lap")
     v.set_defaults(func=cmd_validate)
     def maker(name, func, help):
         m = sub.add_parser(name, help=help)
-        m.add_argument("--out", required=True, help="PNG to write; an entry, if any, goes into "
-                                                    "checkpoints.json next to it")
+        options.outputs(m, out="PNG to write; an entry, if any, goes into checkpoints.json next to it",
+                        out_required=True)
         m.add_argument("--scale", type=float, default=DEFAULT_SCALE_M_PER_PX, help="metres per pixel")
-        m.add_argument("--force", action="store_true", help="replace an existing file")
+        options.force(m)
         m.set_defaults(func=func)
         return m
     g = maker("generate", cmd_generate, "a procedural kart circuit from a seed")
-    g.add_argument("--seed", type=int, required=True)
+    options.seed(g, required=True)
     i = maker("import-csv", cmd_import_csv, "a centre line CSV (x_m,y_m,w_tr_right_m,w_tr_left_m) -> PNG + entry")
     i.add_argument("csv")
     i.add_argument("--length", type=float, help="scale the lap to this length [m] (default: as in the CSV)")
     i.add_argument("--width", type=float, help="constant track width [m] (default: the CSV's widths, scaled)")
     p = sub.add_parser("preview", help="top-down picture with centre line, racing line, gates, sectors")
     p.add_argument("png")
-    p.add_argument("--out", required=True, help="image to write (.png, .jpg, .pdf, .svg)")
-    p.add_argument("--checkpoints", help="checkpoints.json (default: next to the PNG)")
+    options.outputs(p, out="image to write (.png, .jpg, .pdf, .svg)", out_required=True)
+    options.checkpoints(p)
     p.set_defaults(func=cmd_preview)
     ls = sub.add_parser("list", help="the tracks in a folder")
     ls.add_argument("folder", nargs="?", default=str(DEFAULT_TRACKS_DIR))
     ls.set_defaults(func=cmd_list)
-    from karting.cloud import TRACKS_VOLUME
+    from karting.cli.cloud import TRACKS_VOLUME
     s = sub.add_parser("sync", help="upload tracks and checkpoints.json to the Modal tracks volume")
     s.add_argument("--track-name", help="track PNG(s) to upload (default: every track in --folder)")
     s.add_argument("--folder", default=str(DEFAULT_TRACKS_DIR))
-    s.add_argument("--checkpoints", help="checkpoints.json (default: next to the tracks)")
+    options.checkpoints(s, "for a folder: next to the tracks")
     s.add_argument("--volume", default=TRACKS_VOLUME, help=f"Modal volume (default {TRACKS_VOLUME})")
     s.set_defaults(func=cmd_sync)
     return ap

@@ -1,5 +1,7 @@
-"""Broadcast cameras for replays and race videos: trackside TV cameras that cut between
-positions, and a map view of every kart.
+"""Video composition, in one home: trackside TV cameras that cut between positions
+(replays), a map view of every kart, the standings tower, and the frame composers of the
+commands' videos (:class:`VideoComposer`: first-person | chase | map, for ``play``;
+:class:`TVComposer`: chase with inset and standings | map, for ``race``).
 
 :class:`TVDirector` places cameras 3.5 m up on the outside of every corner's apex (the corners of
 :func:`karting.telemetry.coach.find_corners`), beside the start/finish line, and along the
@@ -13,8 +15,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-from .render import Camera
+from ..track import ASPHALT, BARRIER, GRASS, KERB
+from ..track.corners import find_corners
+from .render import FIRST_PERSON, Camera
 
 PALETTE = np.array([(0.9, 0.1, 0.1), (0.1, 0.3, 0.9), (1.0, 0.8, 0.1), (0.1, 0.7, 0.2), (0.9, 0.4, 0.0),
                     (0.6, 0.1, 0.8), (0.0, 0.8, 0.8), (0.95, 0.95, 0.95)]) * 255   # the renderer's kart colours
@@ -34,7 +39,6 @@ class TVDirector:
         n, ds = len(track.centre), float(track.spacing)
         spots = []                                      # (index on the centre line, side: +1 left)
         try:
-            from ..track.corners import find_corners
             for c in find_corners(track):
                 spots.append((int(c.apex_m / ds) % n, -1.0 if c.direction == "left" else 1.0))
         except ValueError:                              # no corner (an oval of one radius): straights only
@@ -87,8 +91,6 @@ class MapView:
     (``index`` -1: none)."""
 
     def __init__(self, track, size: int = 480):
-        from PIL import Image, ImageDraw
-        from ..track import ASPHALT, BARRIER, GRASS, KERB
         self.track = track
         colours = np.zeros((4, 3), np.uint8)
         colours[GRASS], colours[ASPHALT] = (58, 110, 48), (88, 88, 92)
@@ -107,7 +109,6 @@ class MapView:
         self.base[self.off[0]:self.off[0] + dims[1], self.off[1]:self.off[1] + dims[0]] = np.asarray(im)
 
     def view(self, state, index: int, visible=None, caption: str = "") -> np.ndarray:
-        from PIL import Image, ImageDraw
         pil = Image.fromarray(self.base.copy())
         d = ImageDraw.Draw(pil)
         pix = self.track.world_to_pixel(np.stack([state.x, state.y], -1)) * self.f
@@ -128,7 +129,6 @@ class MapView:
 
 def standings_tower(pil, control, laps_total: int, laps_done, x0: int = 470, y0: int = 8) -> None:
     """Draw a race's standings (lap, clock, position, driver, gap) onto PIL image ``pil``."""
-    from PIL import ImageDraw, ImageFont
     d = ImageDraw.Draw(pil)
     font = ImageFont.load_default()
     order = control.standings()
@@ -146,7 +146,6 @@ def standings_tower(pil, control, laps_total: int, laps_done, x0: int = 470, y0:
 
 def caption(img: np.ndarray, text: str) -> np.ndarray:
     """A caption strip along the bottom of a frame."""
-    from PIL import Image, ImageDraw
     pil = Image.fromarray(img)
     d = ImageDraw.Draw(pil)
     d.rectangle([0, pil.height - 20, pil.width, pil.height], fill=(15, 15, 20))
@@ -155,3 +154,65 @@ def caption(img: np.ndarray, text: str) -> np.ndarray:
 
 
 __all__ = ["TVDirector", "MapView", "PALETTE", "standings_tower", "caption"]
+
+
+class VideoComposer:
+    """Frames for the MP4: first-person view (as the network sees it, 3x) | chase camera | map."""
+
+    H = 320
+
+    def __init__(self, track):
+        self.track = track
+        mv = MapView(track, self.H)
+        self.map, self.f, self.off = mv.base, mv.f, mv.off
+
+    def map_frame(self, x, y, index=0):
+        img = self.map.copy()
+        pix = self.track.world_to_pixel(np.stack([x, y], -1)) * self.f
+        for k, (c, r) in enumerate(pix):
+            r, c = int(r) + self.off[0], int(c) + self.off[1]
+            col = (255, 40, 40) if k == index else (255, 255, 255)
+            img[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = col
+        return img
+
+    def frame(self, env, index=0):
+        b = env.batch
+        st = b.state
+        fp = b.vision[index, :, :, -3:]
+        big = np.repeat(np.repeat(fp, 3, 0), 3, 1)                      # 252 x 252
+        left = np.full((self.H, 256, 3), 20, np.uint8)
+        left[34:34 + big.shape[0], 2:2 + big.shape[1]] = big
+        chase = b.renderer.render_chase(st.x, st.y, st.yaw, index, size=(480, self.H))
+        return np.concatenate([left, chase, self.map_frame(st.x[index:index + 1],
+                                                           st.y[index:index + 1])], 1)
+
+
+class TVComposer:
+    """960x400 frames: chase camera of the followed kart with its first-person view and a
+    standings tower overlaid | the map with every kart."""
+
+    H = 400
+
+    def __init__(self, track):
+        self.mapper = MapView(track, 320)
+
+    def frame(self, session, follow: int) -> np.ndarray:
+        b, rc = session.batch, session.control
+        st = b.state
+        img = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(640, self.H))
+        # the followed kart's first-person view, as its camera (84x84) would see it, at 2x
+        fp = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(84, 84), camera=FIRST_PERSON)
+        img[6:174, 6:174] = np.repeat(np.repeat(fp, 2, 0), 2, 1)
+        img[4:6, 4:176] = img[174:176, 4:176] = img[4:176, 4:6] = img[4:176, 174:176] = 255
+        pil = Image.fromarray(img)
+        standings_tower(pil, rc, session.rules.laps, b.laps)
+        d = ImageDraw.Draw(pil)
+        lights = rc.lights_on
+        if lights:
+            for k in range(5):
+                fill = (230, 20, 20) if k < lights else (50, 50, 50)
+                d.ellipse([250 + 30 * k, 40, 272 + 30 * k, 62], fill=fill)
+        m = self.mapper.view(b.state, -1, rc.status == 0)
+        right = np.full((self.H, 320, 3), 20, np.uint8)
+        right[40:40 + m.shape[0]] = m[: self.H - 40]
+        return np.concatenate([np.asarray(pil), right], 1)

@@ -1,6 +1,6 @@
 """Setup optimisation: the kart setup (:class:`karting.sim.conditions.KartSetup`) that makes the
 expert fastest on a track in given conditions (numpy + scipy; the command is
-``python -m karting.setup``).
+``python -m karting.tune``).
 
 The objective of a setup is the time the expert needs for ``laps`` clean laps from a standing
 start (cold tyres unless told otherwise, so tyre warm-up counts), the best over a few expert

@@ -12,9 +12,10 @@ report (corners, braking points, apexes, advice; ``python -m karting.coach``). `
 summary|compare|plot`` is the command line (:mod:`karting.telemetry.cli`).
 """
 from .analysis import (CONDITION_COLUMNS, LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare,
-                       format_sectors, gains, lap_trace, laps, load, pick_lap, stint)
+                       format_expert_lap, format_sectors, format_stint, gains, lap_trace, laps, load, pick_lap,
+                       stint)
 from .recorder import COLUMNS, DEFAULT_DIR, SCHEMA_VERSION, TelemetryRecorder, write_csv
 
 __all__ = ["COLUMNS", "CONDITION_COLUMNS", "DEFAULT_DIR", "LAP_KEYS", "SCHEMA_VERSION", "STANDING_KMH", "TRACE_COLUMNS",
-           "TelemetryError", "TelemetryRecorder", "compare", "format_sectors", "gains", "lap_trace", "laps", "load",
-           "pick_lap", "stint", "write_csv"]
+           "TelemetryError", "TelemetryRecorder", "compare", "format_expert_lap", "format_sectors", "format_stint",
+           "gains", "lap_trace", "laps", "load", "pick_lap", "stint", "write_csv"]

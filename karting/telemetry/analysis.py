@@ -269,3 +269,33 @@ def gains(traces: "pd.DataFrame", segment_m: float = 100.0) -> "pd.DataFrame":
     delta = np.interp(np.minimum(edges, d[-1]), d, traces["delta_s"].to_numpy())
     return pd.DataFrame({"from_m": edges[:-1], "to_m": np.minimum(edges[1:], d[-1]),
                          "b_minus_a_s": np.diff(delta)})
+
+
+def format_expert_lap(r) -> str:
+    """One line: the expert's reference lap (a karting.sim.expert.ExpertLap), its sectors and settings."""
+    if not r.completed:
+        return (f"{r.track}: no clean lap: none of the {r.settings_tried} expert settings completed "
+                "a lap without leaving the track (too narrow or too tight a corner for a kart?)")
+    secs = format_sectors(r.sector_times_s, width=6, sep="  ")
+    return (f"{r.track}: {r.length_m:.0f} m  reference lap {r.lap_time_s:.2f} s "
+            f"({r.avg_speed_kmh:.1f} km/h)  {secs}  standing lap {r.standing_lap_s:.2f} s  "
+            f"[grip used {r.mu_use:.1f}, line weight {r.line_weight:.1f}; "
+            f"{r.clean_settings}/{r.settings_tried} settings clean]")
+
+
+def format_stint(r) -> str:
+    """The stint lap by lap: time, grip, water on the line, tyre temperatures and wear, fuel."""
+    if not r.stint:
+        return ""
+    cols = [("lap", "Lap", "{:>3}"), ("time_s", "Time", "{:>7.2f}"), ("valid", "Valid", "{!s:>5}"),
+            ("grip", "Grip", "{:>5.3f}"), ("wetness_line", "Water", "{:>5.2f}"),
+            ("temp_front_c", "T front", "{:>7.1f}"), ("temp_rear_c", "T rear", "{:>6.1f}"),
+            ("wear_front", "Wear F", "{:>6.3f}"), ("wear_rear", "Wear R", "{:>6.3f}"), ("fuel_l", "Fuel L", "{:>6.2f}")]
+    cols = [c for c in cols if c[0] in r.stint[0]]
+    head = "  ".join(f"{h:>{len(f.format(r.stint[0][k]))}}" for k, h, f in cols)
+    lines = [head] + ["  ".join(f.format(row[k]) for k, _, f in cols) for row in r.stint]
+    first, last = r.stint[0]["time_s"], r.stint[-1]["time_s"]
+    best = min(x["time_s"] for x in r.stint)
+    lines.append(f"first lap {first:.2f} s (from a standing start), best {best:.2f} s, last {last:.2f} s "
+                 f"({last - best:+.2f} s against the best)")
+    return "\n".join(lines)

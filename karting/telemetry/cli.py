@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import options
 from . import analysis as T
 from .plots import plot_columns, plot_compare
 
@@ -124,14 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("summary", help="lap table: lap and sector times, valid, speeds, lateral g, time off track")
     s.add_argument("csv")
-    s.add_argument("--out", help="also write the lap table as CSV")
+    options.outputs(s, out="also write the lap table as CSV")
     s.set_defaults(func=cmd_summary)
     c = sub.add_parser("compare", help="two laps aligned by distance: delta time, traces, sector gains")
     c.add_argument("a", help="telemetry CSV of lap A (the reference)")
     c.add_argument("b", help="telemetry CSV of lap B")
     c.add_argument("--lap-a", default="best", help="best (default), last, N or ENV:EPISODE:LAP")
     c.add_argument("--lap-b", default="best", help="as --lap-a")
-    c.add_argument("--out", help="PNG to draw")
+    options.outputs(c, out="PNG to draw")
     c.add_argument("--table", help="CSV of the aligned traces")
     c.add_argument("--segment", type=float, default=100.0, help="stretch length for the gains list [m]")
     c.set_defaults(func=cmd_compare)
@@ -142,10 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", choices=("auto", "distance", "time", "step"), default="auto",
                    help="auto (default): distance along a lap when the file has a complete lap, "
                    "else step; time: one episode; step: every episode of one kart in order")
-    p.add_argument("--lap", default="best", help="with --x distance: best (default), last, N or ENV:EPISODE:LAP")
+    options.lap(p)
     p.add_argument("--env", type=int, default=0, help="with --x time or step: which kart")
     p.add_argument("--episode", type=int, default=0, help="with --x time: which episode")
-    p.add_argument("--out", required=True, help="PNG to draw")
+    options.outputs(p, out="PNG to draw", out_required=True)
     p.set_defaults(func=cmd_plot)
     return ap
 

@@ -68,12 +68,12 @@ def validate_entry(entry: dict, where: str = "entry") -> None:
             raise TrackError(f"{where}: sectors must be two increasing gate indices [i, j] with "
                              "0 < i < j < number of checkpoints")
     su = entry.get("setup")
-    if su is not None:     # python -m karting.setup --save: {weather: {field: number, ...}}
+    if su is not None:     # python -m karting.tune --save: {weather: {field: number, ...}}
         if not isinstance(su, dict) or not all(
                 isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values())
                 for v in su.values()):
             raise TrackError(f'{where}: setup must be {{"WEATHER": {{"sprocket": 80, ...}}}} '
-                             "(written by python -m karting.setup --save)")
+                             "(written by python -m karting.tune --save)")
     st = entry.get("start")
     if st is not None:
         if not (isinstance(st, dict) and set(st) <= {"x", "y", "heading_deg"}

@@ -1,15 +1,19 @@
-"""`python -m karting.setup --track X --weather dry`: the kart setup that makes the expert fastest
+"""`karting tune --track X --weather dry` (``python -m karting.tune``): the kart setup that makes the expert fastest
 on a track in given conditions (differential evolution over sprocket, tyre pressures and rear
 track width; see :mod:`karting.sim.tuning`), its stint time against the default setup's, and the
 sensitivity of each parameter. ``--save`` writes it into the track's checkpoints.json entry."""
 from __future__ import annotations
 
-import argparse
 import sys
+
+from .cli import options
+from .sim.conditions import KartSetup
+from .sim.tuning import optimise
+from .track import TrackError, default_checkpoints_path, load_checkpoints_file, load_track, resolve_track_path, \
+    save_track_entry
 
 
 def format_result(r) -> str:
-    from .sim.conditions import KartSetup
     d = KartSetup()
     units = {"sprocket": " teeth", "pressure_front_bar": " bar", "pressure_rear_bar": " bar", "rear_track_m": " m"}
     lines = [f"{r.track}: best setup for {r.conditions} ({r.laps} laps from a standing start, expert driving)",
@@ -29,7 +33,6 @@ def format_result(r) -> str:
 
 def save_setup(track_path, weather_key: str, r) -> str:
     """Write the best setup under ``setup[weather_key]`` of the track's checkpoints.json entry."""
-    from .track import default_checkpoints_path, load_checkpoints_file, save_track_entry
     cp = default_checkpoints_path(track_path)
     entry = dict(load_checkpoints_file(cp)["tracks"].get(track_path.name, {}))
     saved = dict(entry.get("setup", {}))
@@ -41,25 +44,20 @@ def save_setup(track_path, weather_key: str, r) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m karting.setup", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--track", default="circuit.png", help="track PNG (path or shipped name)")
-    ap.add_argument("--weather", default="dry", help="dry, damp, wet, green, hot, cold or a rain level 0..1")
-    ap.add_argument("--tyres", default="new", help="tyres at the start: new (cold), warm, scrubbed, used, worn")
-    ap.add_argument("--laps", type=int, default=3, help="laps of the stint each setup is timed over (default 3)")
+    ap = options.parser("python -m karting.tune", __doc__, summary_only=True)
+    options.track(ap)
+    options.conditions(ap, weather="dry", tyres="new")
+    options.laps_flag(ap, 3, "laps of the stint each setup is timed over")
     ap.add_argument("--generations", type=int, default=12, help="differential evolution generations (default 12)")
     ap.add_argument("--popsize", type=int, default=6, help="population per parameter (default 6: 24 a generation)")
-    ap.add_argument("--seed", type=int, default=0)
+    options.seed(ap)
     ap.add_argument("--save", action="store_true", help="write the best setup into the track's checkpoints.json")
-    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    options.outputs(ap, json="the result")
     args = ap.parse_args(argv)
-    from .expert import conditions_from_args
-    from .sim.tuning import optimise
-    from .track import TrackError, load_track, resolve_track_path
     if args.laps < 1 or args.generations < 1 or args.popsize < 2:
         ap.error("--laps and --generations must be >= 1 and --popsize >= 2")
     try:
-        args.setup, args.fuel = None, None
-        cond = conditions_from_args(args)
+        cond = options.conditions_of(args, tyres_with_weather=True) or None
         path = resolve_track_path(args.track)
         track = load_track(path)
     except (ValueError, TrackError) as e:
@@ -73,8 +71,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json:
-        import json
-        print(json.dumps(r.as_dict(), indent=2))
+        options.write_json(args.json, r.as_dict())
     else:
         print(format_result(r))
     if args.save:

@@ -6,7 +6,22 @@ the package works without it and without credentials.
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
+import tempfile
+import time
+import typing
+from dataclasses import fields
 from pathlib import Path
+
+from .. import play
+from .. import train as T
+from ..files import atomic_write
+from ..rl.checkpoint import CheckpointError, load_checkpoint
+from ..rl.config import TrainConfig, from_args
+from ..rl.trainer import CheckpointDirInUse, prepare_dirs
+from ..track import DEFAULT_TRACKS_DIR, SCHEMA_VERSION, TrackError, load_checkpoints_file
 
 TRACKS_VOLUME = "karting-tracks"
 OUTPUTS_VOLUME = "karting-outputs"
@@ -43,7 +58,6 @@ def _is_not_found(e) -> bool:
 
 def _remote_entries(vol) -> dict:
     """The tracks entries of the volume's checkpoints.json ({} when there is none)."""
-    import json
     try:
         data = b"".join(vol.read_file("/checkpoints.json"))
     except Exception as e:  # noqa: BLE001 - modal: NotFoundError / FileNotFoundError
@@ -60,9 +74,6 @@ def sync_tracks(pngs, checkpoints: Path | None, volume_name: str = TRACKS_VOLUME
     """Upload track PNGs to the tracks volume, and their checkpoints.json entries merged into
     the volume's own checkpoints.json (entries of other tracks there are kept). Returns the
     remote paths written."""
-    import json
-    import tempfile
-    from .track import SCHEMA_VERSION, load_checkpoints_file
     pngs = [Path(p) for p in pngs]
     local = load_checkpoints_file(checkpoints)["tracks"] if checkpoints is not None else {}
     vol = volume if volume is not None else open_volume(volume_name)
@@ -104,7 +115,6 @@ def resolve_remote_tracks(spec: str, tracks_dir) -> str:
     """``--track`` for the container: each name is looked up in the tracks volume first (uploaded
     by ``track_cli.py sync``, its checkpoints.json next to it), then among the shipped tracks.
     A folder name, or ``/``, means the PNGs of that folder of the volume."""
-    from .track import DEFAULT_TRACKS_DIR, TrackError
     tracks_dir = Path(tracks_dir)
     out = []
     for part in [p.strip() for p in str(spec).split(",") if p.strip()]:
@@ -128,7 +138,7 @@ def resolve_remote_tracks(spec: str, tracks_dir) -> str:
 def gl_report(log=print) -> dict:
     """Open a GL context as the env will, and say which renderer it got (a GPU, or Mesa's
     software rasteriser: then rendering runs on the container's CPU, slower, and training goes on)."""
-    from .env.render import RendererUnavailable, create_context, is_software_renderer
+    from ..env.render import RendererUnavailable, create_context, is_software_renderer
     try:
         ctx = create_context()
     except RendererUnavailable as e:
@@ -152,7 +162,6 @@ def latest_checkpoint(ckpt_dir) -> Path | None:
     best = ckpt_dir / "best.pt"
     cand = steps[-1] if steps else None
     if best.exists():
-        from .rl.checkpoint import CheckpointError, load_checkpoint
         try:
             b = int(load_checkpoint(best, "cpu").get("global_step", 0))
         except CheckpointError:
@@ -169,13 +178,6 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
     restarts the same call (preemption, retries) it resumes from the run's latest checkpoint;
     when a run finished, the best model drives ``play_episodes`` evaluation laps whose telemetry
     goes to ``telemetry/``. Returns a summary for the caller."""
-    import dataclasses
-    import json
-    import time
-    from . import play
-    from . import train as T
-    from .rl.config import from_args
-    from .rl.trainer import CheckpointDirInUse, prepare_dirs
     outputs_dir, tracks_dir = Path(outputs_dir), Path(tracks_dir)
     commit = commit or (lambda: None)
     argv = list(argv)
@@ -237,10 +239,6 @@ def entrypoint_parameters():
     """The local entrypoint's flags: every ``karting.train`` flag (same names, types, defaults)
     but those the remote run sets itself, then the remote ones. Modal builds its command line
     (``modal run remote/train.py --help``) from these."""
-    import inspect
-    import typing
-    from dataclasses import fields
-    from .rl.config import TrainConfig
     hints = typing.get_type_hints(TrainConfig)
     params = []
     for f in fields(TrainConfig):
@@ -260,8 +258,6 @@ def entrypoint_parameters():
 
 def remote_argv(values: dict) -> list:
     """``karting.train`` flags for the entrypoint's values (the remote-only ones taken out)."""
-    from dataclasses import fields
-    from .rl.config import TrainConfig
     argv = []
     for f in fields(TrainConfig):
         if f.name in REMOTE_FIXED or f.name not in values or values[f.name] is None:
@@ -278,8 +274,6 @@ def launch(values: dict, function, outputs_volume=None, dest="outputs", log=prin
     """The local entrypoint's body: check the flags here (before paying for a GPU), run
     ``function`` (the Modal function; tests pass a stand-in) with the GPU and timeout asked for,
     then download the run or say how. Returns an exit code."""
-    from . import train as T
-    from .rl.config import from_args
     argv = remote_argv(values)
     gpu = str(values.get("gpu") or "").strip()
     hours = float(values.get("timeout_hours", MAX_TIMEOUT_H))
@@ -327,7 +321,6 @@ def download_run(volume, save_name: str, dest="outputs", log=print) -> list:
     """Copy a run's checkpoints, TensorBoard logs and telemetry from the outputs volume into
     ``dest`` (same layout: checkpoints/<name>/, tensorboard/<name>/, telemetry/<name>_*.csv).
     Files are written atomically; a local file that differs is kept as ``<file>.local``."""
-    from .files import atomic_write
     dest = Path(dest)
     written = []
     try:
