@@ -26,11 +26,18 @@ from .files import atomic_write
 from .sim.replay import load
 from .telemetry import analysis as T
 from .telemetry.coach import coach
+from .telemetry.recorder import meta_path, read_meta
 from .track import TrackError, load_track
 
 
 def guess_track(csv: Path) -> tuple:
-    """(track, how it was found) for a telemetry CSV without --track."""
+    """(track, how it was found) for a telemetry CSV without --track: its sidecar (.meta.json),
+    else the .replay beside it, else a human_<track>_... file name, else circuit.png."""
+    meta = read_meta(csv)
+    for key in ("track_path", "track"):
+        path = meta.get(key)
+        if path and (Path(path).exists() or not Path(path).is_absolute()):
+            return path, f"from {meta_path(csv).name}"
     rep = csv.with_suffix(".replay")
     if rep.exists():
         try:
@@ -67,12 +74,11 @@ def main(argv=None) -> int:
         ref, ref_label = "expert", "the expert"
         if args.reference != "expert":
             ref, ref_label = T.load(args.reference), Path(args.reference).stem
-        if args.reference == "expert":
-            print(f"track: {track} ({how}); driving the expert's reference lap ...")
-        else:
-            print(f"track: {track} ({how})")
+        cond = read_meta(args.csv).get("conditions") or {}
+        where = f"track: {track} ({how})" + (f", conditions {cond}" if cond else "")
+        print(where + ("; driving the expert's reference lap ..." if args.reference == "expert" else ""))
         c = coach(df, track, ref, lap=args.lap, ref_lap=args.reference_lap, label=Path(args.csv).stem,
-                  ref_label=ref_label)
+                  ref_label=ref_label, conditions=cond)
     except (FileNotFoundError, TrackError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -329,7 +329,7 @@ class DriveApp:
         self.last_saved_t = float(self.batch.time_s[0])
         if len(rec) == 0 or len(rec) == self.saved_rows:
             return self.out if self.saved_rows else None
-        write_csv(rec.to_dataframe(), self.out)
+        write_csv(rec.to_dataframe(), self.out, {**rec.meta, "driver": "human"})
         self.saved_rows = len(rec)
         if self.batch.replay_log is not None:
             from .sim.replay import race_settings, save

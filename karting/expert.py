@@ -86,7 +86,8 @@ def main(argv=None):
                 print(f"conditions: {cond}")
                 print(format_stint(r))
         if args.telemetry and r.telemetry is not None:
-            print(f"telemetry: {write_csv(r.telemetry, args.telemetry)}")
+            meta = {"track": tr.name, "track_path": str(tr.path), "conditions": cond or {}, "driver": "expert"}
+            print(f"telemetry: {write_csv(r.telemetry, args.telemetry, meta)}")
         if args.replay:
             print(f"replay: {args.replay} (kart {r.kart} drove the reference lap: "
                   f"python -m karting.replay {args.replay} --kart {max(r.kart, 0)})")

@@ -28,7 +28,7 @@ from .models import model_label
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.config import GENERATED
 from .rl.evaluate import evaluate, make_eval_env, summarize
-from .telemetry import format_sectors, write_csv
+from .telemetry import DEFAULT_DIR, format_sectors, write_csv
 from .track import TrackError, track_list
 from .video import write_video
 
@@ -98,8 +98,9 @@ def main(argv=None):
     df = env.batch.recorder.to_dataframe()
     keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
     model, track_name = Path(args.model), env.track.name.removesuffix(".png")
-    name = args.telemetry or f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
-    path = write_csv(df[keep], name)
+    default = f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
+    name = args.telemetry or DEFAULT_DIR / default
+    path = write_csv(df[keep], name, {**env.batch.recorder.meta, "driver": model_label(args.model)})
     print(f"telemetry: {path} ({int(keep.sum())} rows)")
     if args.replay:
         print(f"replay: {env.batch.save_replay(args.replay, 'play ' + model_label(args.model))}")

@@ -30,6 +30,7 @@ from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import policy_actions, race_evaluate
 from .scenario import Scenario, parse_opponents
 from .sim.racing import format_results
+from .telemetry import export_csv
 from .track import TrackError
 from .video import write_video
 
@@ -153,7 +154,7 @@ def _write_outputs(args, session, results, frames, names) -> None:
         if args.json != "-":
             print(f"results: {args.json}")
     if args.telemetry:
-        print(f"telemetry: {session.batch.recorder.export_csv(args.telemetry)}")
+        print(f"telemetry: {export_csv(session.batch.recorder, args.telemetry)}")
     if args.video:
         print(f"video: {write_video(args.video, frames)} ({len(frames)} frames)")
     if args.replay:

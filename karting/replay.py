@@ -27,6 +27,7 @@ import numpy as np
 
 from .cli import options
 from .sim.physics import CONTROL_HZ
+from .telemetry import export_csv
 
 CAMERAS = ("fp", "chase", "tv", "map")
 
@@ -207,7 +208,7 @@ def main(argv=None):
         print(f"re-simulated {rep.steps} steps, {pb.summary()}: this machine's floating point differs from the "
               "recording machine's in the last bits; every lap and result matches the recording")
     if args.telemetry:
-        print(f"telemetry: {batch.recorder.export_csv(args.telemetry)}")
+        print(f"telemetry: {export_csv(batch.recorder, args.telemetry)}")
     if args.video:
         if not frames:
             print("error: no frame in the chosen time range", file=sys.stderr)

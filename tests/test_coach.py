@@ -95,10 +95,10 @@ def test_cli_report_in_headless_chromium(circuit, tmp_path, capsys):
                             "--replay", str(tmp_path / "flawed.replay")]) == 0
     capsys.readouterr()
     html, table = tmp_path / "coaching.html", tmp_path / "corners.csv"
-    # the track comes from the .replay beside the CSV
+    # the track comes from the CSV's sidecar (flawed.meta.json)
     assert coach_cli.main([str(bad), "--reference", str(ref), "--out", str(html), "--csv-out", str(table)]) == 0
     out = capsys.readouterr().out
-    assert "flawed.replay" in out and " 1. T3 (+" in out and "brake 10 m earlier" in out
+    assert "flawed.meta.json" in out and " 1. T3 (+" in out and "brake 10 m earlier" in out
     t = pd.read_csv(table, index_col=0)
     assert t.index[0] == "T3" and t.loc["T3", "issue"] == "early_braking"
     page = html.read_text()
@@ -119,6 +119,18 @@ def test_cli_report_in_headless_chromium(circuit, tmp_path, capsys):
     assert red[:350, 700:].sum() > 100                 # the map's T3 in red
     assert blue.sum() > 500                            # the reference's traces
     assert (img.std(axis=(0, 1)) > 10).all()           # not a blank page
+
+
+def test_a_csv_says_which_track_and_conditions_it_was_driven_in(tmp_path, capsys):
+    """Issue 28: an expert lap driven on oval.png in the damp, coached without --track: the coach
+    finds the track and the conditions in the CSV's sidecar (it assumed circuit.png before)."""
+    lap = tmp_path / "oval_damp.csv"
+    assert expert_cli.main(["--track", "oval.png", "--weather", "damp", "--laps", "1", "--telemetry", str(lap),
+                            "--no-leaderboard"]) == 0
+    capsys.readouterr()
+    assert coach_cli.main([str(lap), "--reference", str(lap)]) == 0
+    out = capsys.readouterr().out
+    assert "track: " in out and "oval.png (from oval_damp.meta.json)" in out and "'weather': 'damp'" in out
 
 
 def test_bad_inputs_are_clear_errors(circuit, expert, tmp_path, capsys):

@@ -1,4 +1,6 @@
 import gymnasium as gym
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -278,13 +280,20 @@ def test_telemetry_csv_round_trip(ring_track, tmp_path):
     e.close()
 
 
-def test_bare_csv_name_goes_to_telemetry_logs(ring_track, tmp_path, monkeypatch):
+def test_a_csv_path_is_used_as_given_with_its_sidecar(ring_track, tmp_path, monkeypatch):
+    """Issue 28: a path the user gives is where the CSV goes (a bare name too), and the sidecar
+    says which track and conditions the rows were driven in."""
+    from karting.telemetry import load, read_meta
     monkeypatch.chdir(tmp_path)
-    e = KartingEnv(ring_track)
+    e = KartingEnv(ring_track, weather="damp")
     e.reset(seed=0)
     e.step([0.0, 0.5])
-    assert e.export_telemetry("s.csv") == (tmp_path / "telemetry_logs" / "s.csv").relative_to(tmp_path)
-    assert (tmp_path / "telemetry_logs" / "s.csv").exists()
+    assert e.export_telemetry("s.csv") == Path("s.csv") and (tmp_path / "s.csv").exists()
+    assert not (tmp_path / "telemetry_logs").exists()
+    meta = read_meta("s.csv")
+    assert meta["track"] == ring_track.name and meta["track_path"] == str(ring_track.path)
+    assert meta["conditions"] == {"weather": "damp"} and meta["scenario"]["weather"] == "damp"
+    assert len(load("s.csv")) == 2                    # pandas reads the CSV as it always did
     e.close()
 
 

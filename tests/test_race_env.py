@@ -72,7 +72,8 @@ def test_native_frame_stack_and_race_telemetry(tmp_path):
     assert obs["kart_0"]["vision"].shape == (84, 84, 12)
     for _ in range(10):
         obs, *_ = env.step({a: np.array([0.0, 1.0], np.float32) for a in env.agents})
-    path = env.session.batch.recorder.export_csv(tmp_path / "race.csv")
+    from karting.telemetry import export_csv
+    path = export_csv(env.session.batch.recorder, tmp_path / "race.csv")
     import pandas as pd
     df = pd.read_csv(path)
     for col in ("position", "gap_ahead_s", "gap_leader_s", "contact", "race_status"):

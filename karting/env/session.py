@@ -13,9 +13,8 @@ import numpy as np
 
 from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.opponents import AIDriver, level
-from ..sim.race import CONDITION_COLUMNS
 from ..sim.racing import RUNNING, RaceControl, RaceRules, grid_slots
-from ..telemetry.recorder import RACE_COLUMNS, TelemetryRecorder
+from ..sim.recording import CONDITION_COLUMNS, RACE_COLUMNS, TelemetryRecorder
 from ..track import Track, load_track
 from .batch import KartBatch
 from .spec import check_actions
@@ -28,7 +27,9 @@ def load_tracks(scenario: Scenario) -> list:
 
 def race_recorder(batch) -> TelemetryRecorder:
     """A telemetry recorder with a race's columns (and the conditions', when they are modelled)."""
-    return TelemetryRecorder(extra={**RACE_COLUMNS, **(CONDITION_COLUMNS if batch.model is not None else {})})
+    rec = TelemetryRecorder(extra={**RACE_COLUMNS, **(CONDITION_COLUMNS if batch.model is not None else {})})
+    rec.meta = batch.recording_meta()
+    return rec
 
 
 def default_names(drivers) -> list:
@@ -71,6 +72,8 @@ class Session:
             self.batch = KartBatch(self.tracks, n, sc.frame_stack, sc.telemetry_history, sc.max_episode_steps,
                                    sc.random_start, sc.show_other_karts, sc.record_telemetry, sc.reward,
                                    render=render, randomize=sc.randomize, **sc.conditions)
+        if self.batch.recorder is not None:
+            self.batch.recorder.meta["scenario"] = sc.to_dict()
         order = grid_order if grid_order is not None else sc.grid_order()
         self.grid_order = None if order is None else np.asarray(order)
         z = np.zeros(n)

@@ -99,6 +99,7 @@ from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.physics import CONTROL_HZ
 from ..sim.racing import FINISHED, RETIRED
 from ..track import Track, load_track
+from ..telemetry.recorder import export_csv
 from .session import Session
 from .spec import ACTION_SPACE, check_actions, race_observation_space
 
@@ -348,7 +349,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         columns); returns the path written."""
         if self.batch.recorder is None:
             raise RuntimeError("telemetry was not recorded: create the env with record_telemetry=True")
-        return self.batch.recorder.export_csv(path)
+        return export_csv(self.batch.recorder, path)
 
     def close(self, **kwargs) -> None:
         self.session.close()

@@ -5,7 +5,7 @@ track: progress along the centre line (best progress only grows), the next check
 sectors and laps with their times and validity (a cut or a missed gate spoils a lap), time off
 track, the wrong way and stalled, the tyre wall, and why an episode ended. It also computes the
 per-step reward of the RL task from those events (``RewardConfig``) and can record every step
-into a :class:`karting.telemetry.TelemetryRecorder`. ``reset(mask, rng)`` restarts the masked
+into a :class:`karting.sim.recording.TelemetryRecorder`. ``reset(mask, rng)`` restarts the masked
 karts; ``step(actions)`` returns ``(reward, terminated, truncated)``.
 """
 from __future__ import annotations
@@ -18,12 +18,7 @@ from .. import numerics as nm
 from ..track import BARRIER, GRASS
 from . import physics
 from .physics import CONTROL_HZ, KartParams, KartState
-
-#: telemetry columns added when weather, tyres, fuel or setup are modelled
-CONDITION_COLUMNS = {"tyre_temp_front_c": np.float32, "tyre_temp_rear_c": np.float32,
-                     "tyre_wear_front": np.float32, "tyre_wear_rear": np.float32, "grip": np.float32,
-                     "wetness": np.float32, "fuel_l": np.float32}
-
+from .recording import CONDITION_COLUMNS, TelemetryRecorder
 
 @dataclass(frozen=True)
 class RewardConfig:
@@ -60,7 +55,6 @@ class Race:
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), contacts: bool = False, world=None,
                  setup=None, weather=None, tyres=None, fuel=None, exact_start: bool = False):
-        from ..telemetry.recorder import TelemetryRecorder
         from ..track.trackset import TrackSet
         self.ts = TrackSet(track)
         self.tracks = self.ts.tracks
@@ -92,6 +86,9 @@ class Race:
         self.end_reason = z(np.int8)
         self.reward = z(np.float32)
         self.recorder = TelemetryRecorder() if record_telemetry else None
+        self.conditions_given: dict = {}
+        if self.recorder is not None:
+            self.recorder.meta = self.recording_meta()
         self.length = self.ts.length[self.kart_track]      # (N,) lap length of each kart's track [m]
         # karts in the same world share a road: they see each other and, with ``contacts``,
         # collide (a race); by default the karts on one track form one world
@@ -118,18 +115,27 @@ class Race:
         karts on one world share the road's water and rubber when they collide (a race)."""
         from .conditions import Conditions
         road = self.world if self.solver is not None else None
+        given = {"setup": setup, "weather": weather, "tyres": tyres, "fuel": fuel}
+        self.conditions_given = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in given.items()
+                                 if v is not None}
+        if self.recorder is not None:
+            self.recorder.meta["conditions"] = self.conditions_given
         self.model = Conditions(self.ts, self.kart_track, self.n, self.params, setup=setup, weather=weather,
                                 tyres=tyres, fuel=fuel, road=road)
         if self.recorder is not None and len(self.recorder) == 0:
             self.add_columns(CONDITION_COLUMNS)
 
+    def recording_meta(self) -> dict:
+        """Where and how these karts drive, for a telemetry CSV's sidecar: the tracks (name,
+        path, content key; kart i on tracks[i % K]) and the conditions modelled."""
+        tracks = [{"name": t.name, "path": str(t.path), "key": t.content_key} for t in self.tracks]
+        return {"track": tracks[0]["name"], "track_path": tracks[0]["path"], "tracks": tracks,
+                "conditions": dict(self.conditions_given)}
+
     def add_columns(self, extra: dict) -> None:
         """Record these extra telemetry columns too (before anything is recorded)."""
-        from ..telemetry.recorder import TelemetryRecorder
-        if self.recorder is None:
-            return
-        have = {k: v.dtype for k, v in self.recorder.cols.items()}
-        self.recorder = TelemetryRecorder(extra={**have, **extra})
+        if self.recorder is not None:
+            self.recorder = self.recorder.with_columns(extra)
 
     def set_track(self, slot: int, track) -> None:
         """Replace track ``slot`` by ``track`` (a Track). The karts on that slot must be

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .recorder import COLUMNS
+from ..sim.recording import COLUMNS
+from ..sim.recording import CONDITION_COLUMNS as CONDITION_SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,8 +116,7 @@ def laps(df: "pd.DataFrame") -> "pd.DataFrame":
 
 
 #: the columns the realism models add (karting.sim.conditions): tyres, grip, water, fuel
-CONDITION_COLUMNS = ("tyre_temp_front_c", "tyre_temp_rear_c", "tyre_wear_front", "tyre_wear_rear", "grip",
-                     "wetness", "fuel_l")
+CONDITION_COLUMNS = tuple(CONDITION_SCHEMA)          # the realism models' columns (karting.sim.recording)
 
 
 def stint(df: "pd.DataFrame") -> "pd.DataFrame":

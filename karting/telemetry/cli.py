@@ -16,6 +16,7 @@ from pathlib import Path
 from ..cli import options
 from . import analysis as T
 from .plots import plot_columns, plot_compare
+from .recorder import read_meta
 
 
 def _label(path, key, row):
@@ -62,6 +63,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_place(a, b) -> None:
+    """Say so when the sidecars of two CSVs record different tracks or conditions."""
+    ma, mb = read_meta(a), read_meta(b)
+    for key, what in (("track", "tracks"), ("conditions", "conditions")):
+        if key in ma and key in mb and ma[key] != mb[key]:
+            print(f"note: the laps were driven on different {what}: A {ma[key]}, B {mb[key]}")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """``compare``: two laps aligned by distance, sector gains, optional figure and table."""
     a, b = T.load(args.a), T.load(args.b)
@@ -69,6 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     la = _label(args.a, info["key_a"], info["lap_a"])
     lb = _label(args.b, info["key_b"], info["lap_b"])
     print(f"A: {la}\nB: {lb}")
+    _same_place(args.a, args.b)
     if info["standing_a"] != info["standing_b"]:
         which = "A" if info["standing_a"] else "B"
         print(f"note: {which} starts from rest and the other lap is a flying lap, so the first "

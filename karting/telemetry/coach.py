@@ -250,10 +250,12 @@ def _lap_like(df, standing: bool):
 
 
 def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap: str = "best",
-          label: str = "you", ref_label: str = "") -> Coaching:
+          label: str = "you", ref_label: str = "", conditions: dict | None = None) -> Coaching:
     """Coach lap ``lap`` of telemetry ``df`` against ``reference``: a telemetry DataFrame (lap
     ``ref_lap`` of it), or None / ``"expert"`` for the scripted expert's lap on ``track`` (driven
-    now: a few seconds). ``track`` is a Track (or a path/name): the one the laps were driven on."""
+    now, a few seconds, in ``conditions``: the weather, tyres, setup and fuel the laps were driven
+    in, as a CSV's sidecar records them). ``track`` is a Track (or a path/name): the one the laps
+    were driven on."""
     import pandas as pd
     if not hasattr(track, "curvature"):
         from ..track import load_track
@@ -263,7 +265,7 @@ def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap:
         if reference not in (None, "expert"):
             raise TelemetryError(f"reference {reference!r}: give 'expert' or a telemetry DataFrame")
         from ..sim.expert import reference_lap
-        r = reference_lap(track, record=True)
+        r = reference_lap(track, record=True, conditions=conditions or None)
         if not r.completed:
             raise TelemetryError(f"{track.name}: the expert drove no clean lap here, so there is no reference")
         reference, ref_label = r.telemetry, ref_label or "the expert"

@@ -1,126 +1,56 @@
-"""Telemetry: every step of every kart into preallocated columns, exported as CSV.
+"""Telemetry CSV files: written atomically where the user says, with a sidecar that says where
+and how they were driven.
 
-CSV schema (version 1; one row per kart per control step; columns in this order, units in names):
-
-==================  ======================================================================
-env                 index of the kart in its batch (0 for a single env)
-episode             episode number of that kart, from 0
-step                control step within the episode
-time_s              time since the episode started [s]
-lap                 lap being driven (1 = first lap); 0 before the first crossing on a
-                    random-start out-lap
-sector              sector being driven: 1, 2 or 3
-distance_m          distance along the centre line from the start/finish line [m], 0..length
-x_m, y_m            position [m], x right and y up the track image
-heading_rad         yaw, counter-clockwise from +x [rad]
-speed_kmh           ground speed [km/h]
-steering            actual steering in [-1, 1] (+ = left), after the steering rate limit
-throttle, brake     actual pedals in [0, 1]
-lat_g, long_g       accelerations felt by the driver [g] (+ = left / forward)
-dist_to_line_m      signed distance to the racing line [m] (+ = left of it)
-curvature           centre-line curvature ahead [1/m] (+ = left turn)
-checkpoint          index of the next checkpoint gate to cross
-off_track           1 when the kart's centre is off the asphalt and kerbs
-reward              reward of that step
-lap_time_s          time since the current lap started [s]
-lap_valid           1 while the current lap has no cut and no missed checkpoint
-surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier
-==================  ======================================================================
-
-Races add (``RACE_COLUMNS``): ``position`` (1 = leading), ``gap_ahead_s`` and ``gap_leader_s``
-(time gaps [s]), ``contact`` (1 while touching another kart), ``race_status`` (0 running,
-1 finished, 2 flagged, 3 retired).
+The columns are :mod:`karting.sim.recording`'s (the schema's one home). Beside ``laps.csv`` a
+``laps.meta.json`` holds the recorder's ``meta``: the track (name, path, content key), the
+conditions and the scenario; :func:`read_meta` reads it back, so coaching, comparisons and
+replays find the track and conditions a CSV was driven in.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
+from ..files import atomic_write
+from ..sim.recording import COLUMNS, CONDITION_COLUMNS, RACE_COLUMNS, SCHEMA_VERSION, TelemetryRecorder
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
-COLUMNS = {
-    "env": np.int32, "episode": np.int32, "step": np.int32, "time_s": np.float32,
-    "lap": np.int32, "sector": np.int8, "distance_m": np.float32, "x_m": np.float32,
-    "y_m": np.float32, "heading_rad": np.float32, "speed_kmh": np.float32,
-    "steering": np.float32, "throttle": np.float32, "brake": np.float32,
-    "lat_g": np.float32, "long_g": np.float32, "dist_to_line_m": np.float32,
-    "curvature": np.float32, "checkpoint": np.int16, "off_track": np.int8,
-    "reward": np.float32, "lap_time_s": np.float32, "lap_valid": np.int8, "surface": np.int8,
-}
-RACE_COLUMNS = {"position": np.int16, "gap_ahead_s": np.float32, "gap_leader_s": np.float32,
-                "contact": np.int8, "race_status": np.int8}
-DEFAULT_DIR = Path("telemetry_logs")
+DEFAULT_DIR = Path("telemetry_logs")      # where commands put a CSV when no path is given
+META_SUFFIX = ".meta.json"
+
+__all__ = ["COLUMNS", "CONDITION_COLUMNS", "DEFAULT_DIR", "META_SUFFIX", "RACE_COLUMNS", "SCHEMA_VERSION",
+           "TelemetryRecorder", "export_csv", "meta_path", "read_meta", "write_csv"]
 
 
-class TelemetryRecorder:
-    """Columns of preallocated arrays; ``append(**cols)`` adds one row per kart in place.
-
-    Capacity doubles when full, up to ``max_rows``; past that, recording stops with a warning
-    rather than eating the machine's memory (export what you have and clear()).
-    """
-
-    def __init__(self, capacity: int = 4096, max_rows: int = 5_000_000, extra: dict | None = None):
-        self.max_rows = max_rows
-        self.n = 0
-        self.full_warned = False
-        self.cols = {k: np.empty(capacity, dt) for k, dt in {**COLUMNS, **(extra or {})}.items()}
-
-    def __len__(self):
-        return self.n
-
-    def _grow(self, need):
-        cap = len(self.cols["env"])
-        new = min(max(cap * 2, need), self.max_rows)
-        for k, a in self.cols.items():
-            b = np.empty(new, a.dtype)
-            b[: self.n] = a[: self.n]
-            self.cols[k] = b
-
-    def append(self, **values: np.ndarray) -> None:
-        """One step of N karts: an (N,) array per column of the schema (all of them)."""
-        m = len(values["env"])
-        if self.n + m > len(self.cols["env"]):
-            if self.n + m > self.max_rows:
-                if not self.full_warned:
-                    import warnings
-                    warnings.warn(f"telemetry recorder is full ({self.max_rows:,} rows); further "
-                                  "steps are not recorded: export_telemetry() and clear it")
-                    self.full_warned = True
-                return
-            self._grow(self.n + m)
-        for k, col in self.cols.items():
-            col[self.n: self.n + m] = values[k]
-        self.n += m
-
-    def clear(self) -> None:
-        """Forget every recorded row (the buffers are kept)."""
-        self.n = 0
-        self.full_warned = False
-
-    def to_dict(self) -> dict:
-        """Views of the recorded rows, one array per column."""
-        return {k: v[: self.n] for k, v in self.cols.items()}
-
-    def to_dataframe(self) -> "pd.DataFrame":
-        """A copy of the recorded rows as a pandas DataFrame."""
-        import pandas as pd
-        return pd.DataFrame({k: v[: self.n].copy() for k, v in self.cols.items()})
-
-    def export_csv(self, path: str | Path) -> Path:
-        """Write the CSV atomically (a crash mid-write never leaves half a file). A bare file
-        name goes into ``telemetry_logs/``; returns the path written."""
-        return write_csv(self.to_dataframe(), path)
+def meta_path(csv: str | Path) -> Path:
+    """The sidecar of a telemetry CSV: ``laps.csv`` -> ``laps.meta.json``."""
+    p = Path(csv)
+    return p.with_name(p.stem + META_SUFFIX)
 
 
-def write_csv(df: "pd.DataFrame", path: str | Path) -> Path:
-    """Write a telemetry DataFrame as CSV atomically; a bare file name goes into
-    ``telemetry_logs/``. Returns the path written."""
+def write_csv(df: "pd.DataFrame", path: str | Path, meta: dict | None = None) -> Path:
+    """Write a telemetry DataFrame as CSV atomically, at ``path`` as given, and ``meta`` (if
+    any) into its sidecar. Returns the path written."""
     path = Path(path)
-    if path.parent == Path("."):
-        path = DEFAULT_DIR / path
-    from ..files import atomic_write
-    return atomic_write(path, lambda f: df.to_csv(f, index=False, float_format="%.5g"), text=True)
+    out = atomic_write(path, lambda f: df.to_csv(f, index=False, float_format="%.5g"), text=True)
+    if meta:
+        atomic_write(meta_path(path), lambda f: json.dump({"schema": SCHEMA_VERSION, **meta}, f, indent=1,
+                                                           default=str), text=True)
+    return out
+
+
+def export_csv(recorder: TelemetryRecorder, path: str | Path) -> Path:
+    """Write everything ``recorder`` holds (and its meta) as :func:`write_csv` does."""
+    return write_csv(recorder.to_dataframe(), path, recorder.meta)
+
+
+def read_meta(csv: str | Path) -> dict:
+    """What the sidecar of ``csv`` says (empty when there is none or it cannot be read)."""
+    try:
+        out = json.loads(meta_path(csv).read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
