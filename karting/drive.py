@@ -24,13 +24,27 @@ laps go to the track's leaderboard.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from . import leaderboard
+from . import telemetry as T
 from .cli import options
+from .env.batch import KartBatch
+from .env.render import CHASE, FIRST_PERSON, Renderer, RendererUnavailable
+from .env.session import Session
+from .extras import MissingExtra, require
+from .scenario import Scenario, parse_opponents
+from .sim.laps import LapBook
+from .sim.race import RewardConfig
+from .sim.racing import format_results
+from .sim.replay import load, resolve_track, simulate
+from .telemetry import TelemetryError, write_csv
+from .track import TrackError, load_track
 
 #: the physics runs at the env's 20 Hz control rate; the window shows every step
 FRAME_HZ = 20
@@ -49,7 +63,6 @@ def no_gl_in_sdl():
     (segfault in ``render``) or left the window black. With the hint off SDL blits through
     MIT-SHM and never touches GL, so the EGL context is the only one on this thread. Must be
     set before ``pygame.display.set_mode``."""
-    import os
     os.environ["SDL_FRAMEBUFFER_ACCELERATION"] = "0"
 
 
@@ -79,9 +92,6 @@ class Ghost:
 
     @classmethod
     def from_replay(cls, path):
-        from . import telemetry as T
-        from .env.batch import KartBatch
-        from .sim.replay import load, resolve_track, simulate
         rep = load(path)
         b = KartBatch.from_replay(rep, resolve_track(rep), record_telemetry=True)
         simulate(rep, b, on_step=lambda t: b.record(), on_start=b.record)
@@ -91,7 +101,6 @@ class Ghost:
 
     @classmethod
     def from_csv(cls, path):
-        from . import telemetry as T
         df = T.load(path)
         key, row = T.pick_lap(df, "best")
         return cls(T.lap_trace(df, key), f"{Path(path).stem} {row['lap_time_s']:.2f} s",
@@ -104,33 +113,28 @@ class DriveApp:
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
                  size=(960, 600), realtime=True, save_every_s=10.0, controller=None,
                  opponents=0, difficulty="club", laps=3, start_lights=True):
-        from .extras import require
         pygame = require("pygame", "gui")
-        from .env.render import Renderer
-        from .sim.laps import LapBook
-        from .sim.race import Race, RewardConfig
-        from .track import load_track
         self.pg = pygame
         self.track = load_track(track)
         # a person is never ended by the RL episode rules; a crash into the tyre wall stops the
         # kart and asks for R
         rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
                              max_stall_s=1e9)
-        from .scenario import parse_opponents
-        levels = list(parse_opponents(opponents, difficulty))
+        levels = parse_opponents(opponents, difficulty)
         self.racing = bool(levels)
         n = 1 + len(levels)
-        self.batch = Race(self.track, n, record_telemetry=True, max_episode_steps=2 ** 31 - 1,
-                          reward=rules, contacts=self.racing)
-        self.control = self.ai = None
-        if self.racing:
-            from .sim.opponents import AIDriver
-            from .sim.racing import RaceControl, RaceRules
-            self.control = RaceControl(self.batch, RaceRules(laps=laps, start_lights=start_lights),
-                                       drivers=["you"] + [f"AI {lv}" for lv in levels])
-            self.ai = AIDriver(self.track, [None] + levels)
-            self.grid_order = np.array([n - 1] + list(range(n - 1)))     # the person at the back
+        if self.racing:                   # the person at the back of the grid
+            sc = Scenario.race(self.track, levels, laps=laps, start_lights=start_lights, reward=rules,
+                               record_telemetry=True)
             ghost = "none"
+        else:
+            sc = Scenario.time_trial(self.track, 1, max_episode_steps=2 ** 31 - 1, reward=rules,
+                                     record_telemetry=True)
+        # the race assembly is the env's (karting.env.session); the window draws with its own
+        # renderer (one more pose slot: the ghost)
+        self.session = Session(sc, render=False, names=["you"] + [f"AI {lv}" for lv in levels],
+                               tracks=[self.track])
+        self.batch, self.control, self.ai = self.session.batch, self.session.control, self.session.ai
         self.renderer = Renderer(self.track, n + 1)     # pose slots for the karts and the ghost
         self.rng = np.random.default_rng(0)
         self.book = LapBook(n)
@@ -163,18 +167,13 @@ class DriveApp:
         self.message = ""
         self._map = self._make_map()
         # a replay beside the telemetry: karting.replay re-runs the session (a race: every kart)
-        from .sim.replay import ReplayLog
-        self.batch.replay_log = ReplayLog(n)
+        self.session.start_replay()
         self.restart(first=True)
 
     # ------------------------------------------------------------ session
     def restart(self, first=False):
-        if self.racing:
-            self.control.reset(self.rng, self.grid_order)
-            self.ai.reset(self.batch)
-            self.results_shown = False
-        else:
-            self.batch.reset(np.ones(1, bool), self.rng)
+        self.session.restart(self.rng)
+        self.results_shown = False
         self.steer = 0.0
         self.splits = []                     # sector split times of the current lap
         self.book.start()
@@ -192,7 +191,6 @@ class DriveApp:
 
     def _on_lap_done(self):
         """A lap was completed this step: update the best lap (and the ghost) from telemetry."""
-        from . import telemetry as T
         b = self.batch
         lap = self.book.laps[0][-1]
         t, valid = lap.time_s, lap.valid
@@ -278,14 +276,8 @@ class DriveApp:
         if not self.paused:
             steer, throttle = self.controller(self) if self.controller else self.controls()
             b = self.batch
-            act = np.zeros((b.n, 2), np.float32)
-            act[0] = steer, throttle
-            if self.racing:
-                rc = self.control
-                act[1:] = self.ai.act(b, rc.clock, rc.status == 0)[1:]
-                act = rc.hold(act)
-            _, term, _ = b.step(act)
-            b.record()
+            _, term, _ = self.session.simulate(np.array([[steer, throttle]], np.float32))
+            self.session.record()
             if b.sector[0] != self.sector_seen:
                 self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
                 self.sector_seen = int(b.sector[0])
@@ -301,8 +293,7 @@ class DriveApp:
         self.pg.display.flip()
 
     def _race_step(self, term):
-        rc = self.control
-        rc.step(term)
+        rc = self.control                  # the session's step ran the race control
         if rc.status[0] == 3 and not self.message.startswith("OUT"):
             self.message = f"OUT: {rc.retire_reason[0]}. R restarts the race"
         if rc.status[0] in (1, 2) and not self.results_shown:
@@ -324,7 +315,6 @@ class DriveApp:
 
     def save(self):
         """Write all telemetry so far (atomically). Returns the path, or None if empty."""
-        from .telemetry import write_csv
         rec = self.batch.recorder
         self.last_saved_t = float(self.batch.time_s[0])
         if len(rec) == 0 or len(rec) == self.saved_rows:
@@ -332,11 +322,7 @@ class DriveApp:
         write_csv(rec.to_dataframe(), self.out, {**rec.meta, "driver": "human"})
         self.saved_rows = len(rec)
         if self.batch.replay_log is not None:
-            from .sim.replay import race_settings, save
-            settings = {**race_settings(self.batch), "show_other_karts": True, "frame_stack": 1,
-                        "telemetry_history": 1, "randomize": None}
-            save(self.out.with_suffix(".replay"), self.batch.replay_log, self.batch, self.track, settings,
-                 "drive (race)" if self.racing else "drive", control=self.control)
+            self.session.save_replay(self.out.with_suffix(".replay"), "drive (race)" if self.racing else "drive")
         return self.out
 
     # ------------------------------------------------------------ drawing
@@ -358,7 +344,6 @@ class DriveApp:
     def draw(self):
         pg, b = self.pg, self.batch
         st = b.state
-        from .env.render import CHASE, FIRST_PERSON
         keep = np.ones(b.n, bool) if self.control is None else (self.control.status == 0)
         keep[0] = True
         xs, ys, yaws = list(st.x[keep]), list(st.y[keep]), list(st.yaw[keep])
@@ -438,7 +423,6 @@ class DriveApp:
     def finish(self):
         """The race's results (printed) and the leaderboard: the person's valid laps and, in a
         race, the classification. Returns the results or None."""
-        from . import leaderboard
         laps = [lap.as_dict() for lap in self.book.laps[0]]
         leaderboard.add_laps(self.track.name, "human", laps, "human")
         if not self.racing:
@@ -461,9 +445,6 @@ def main(argv=None):
     options.size(ap, "960x600")
     options.race(ap, opponents="0", extra="0: drive alone")
     args = ap.parse_args(argv)
-    from .env.render import RendererUnavailable
-    from .telemetry import TelemetryError
-    from .track import TrackError
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
         if len(size) != 2 or min(size) < 200:
@@ -471,16 +452,13 @@ def main(argv=None):
     except ValueError:
         ap.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 960x600")
     try:
-        from .scenario import parse_opponents
         parse_opponents(args.opponents, args.difficulty)
         if args.laps < 1:
             raise ValueError(f"--laps must be >= 1 (got {args.laps})")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    import os
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    from .extras import MissingExtra, require
     try:
         pygame = require("pygame", "gui")
     except MissingExtra as e:
@@ -507,7 +485,6 @@ def main(argv=None):
     path = app.run()
     results = app.finish()
     if results:
-        from .sim.racing import format_results
         print(format_results(results, app.track.name, args.laps))
     if path:
         print(f"telemetry: {path} ({app.saved_rows} rows)")

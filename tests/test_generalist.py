@@ -16,7 +16,7 @@ from karting.track import load_track
 
 def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
     from karting.track.generate import generate_varied
-    from karting.track.pool import generated_track
+    from karting.rl.pool import generated_track
     a, ea, ia = generate_varied(11)
     b, eb, ib = generate_varied(11)
     assert a.tobytes() == b.tobytes() and ea == eb and ia == ib
@@ -32,7 +32,7 @@ def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
 
 
 def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(monkeypatch, tmp_path):
-    from karting.track import pool as pool_mod
+    from karting.rl import pool as pool_mod
     drawn = []
 
     def fake(seed, root=None, check=True):
@@ -128,7 +128,7 @@ def test_training_with_bc_and_a_generated_pool_swaps_tracks(ring_png, tmp_path, 
     from conftest import draw_ring
     from karting import train
     from karting.rl.config import TrainConfig
-    from karting.track import pool as pool_mod
+    from karting.rl import pool as pool_mod
     rings = [draw_ring(tmp_path / f"g{i}.png", size=(300 + 20 * i, 200 + 10 * i), radii=(120 + 8 * i, 75 + 4 * i))
              for i in range(6)]
     it = itertools.cycle(rings)
@@ -200,7 +200,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
 
 def test_the_benchmark_split_is_frozen():
     from karting.benchmark import BENCHMARK_DIR, split_tracks
-    from karting.track.pool import BENCHMARK_SEEDS
+    from karting.rl.pool import BENCHMARK_SEEDS
     test = split_tracks("test")
     assert len(test) == 31
     assert sum(p.name.startswith("real_") for p in test) == 11

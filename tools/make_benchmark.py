@@ -43,7 +43,7 @@ def main(argv=None):
     from karting.sim.expert import reference_lap
     from karting.track import load_track, save_track_entry
     from karting.track.generate import generate_varied, import_centreline_csv, save_png
-    from karting.track.pool import BENCHMARK_SEEDS
+    from karting.rl.pool import BENCHMARK_SEEDS
     out = Path(args.out)
     if (out / "benchmark.json").exists() and not args.force:
         print(f"{out} already holds a benchmark (published splits never change); --force to rebuild it",

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from ..env import KartingVectorEnv
 from ..env.spec import ACTION_SPACE, observation_space
 from ..track import track_list
-from ..track.pool import VALIDATION_SEEDS, TrackPool, generated_track
+from . import pool as track_pool
 from .bc import BatchExpert, behaviour_clone, clone_replays
 from .buffer import RolloutBuffer
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_json
@@ -246,10 +246,10 @@ def training_tracks(cfg: TrainConfig) -> tuple:
     paths = track_list(",".join(named)) if named else []
     if not cfg.generated:
         return paths, None, paths
-    pool = TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every)
+    pool = track_pool.TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every)
     val = []
-    for s in VALIDATION_SEEDS:          # six lappable validation tracks
-        if len(val) < 6 and (p := generated_track(s)) is not None:
+    for s in track_pool.VALIDATION_SEEDS:          # six lappable validation tracks
+        if len(val) < 6 and (p := track_pool.generated_track(s)) is not None:
             val.append(p)
     return list(pool.paths) + paths, pool, val + paths
 

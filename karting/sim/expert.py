@@ -292,7 +292,7 @@ def _reference_key(track: Track, laps: int) -> str:
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr((track.scale, track.length, track.sector_gates)).encode())
     here = Path(__file__).parent
-    for name in ("physics.py", "race.py", "expert.py", "laps.py", "../numerics.py"):
+    for name in ("physics.py", "race.py", "expert.py", "laps.py", "../numerics.py", "../kart.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .. import numerics as nm
-from ..sim.physics import G, KartParams
+from ..kart import G, KartParams
 from .geometry import curvature, curvature_energy, resample_smooth
 
 #: fraction of the tyre's grip the speed profile plans with; the rest is margin for steering

@@ -23,6 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
+from ..sim.expert import reference_lap
+from ..track.catalog import cache_dir, load_track, save_track_entry
+from ..track.generate import generate_varied, save_png
+
 #: the version of generate_varied the pool draws from (its folder on disk is per version)
 GENERATOR_VERSION = 2
 TRAIN_SEED_LIMIT = 800_000
@@ -32,7 +37,6 @@ BENCHMARK_SEEDS = tuple(range(900_000, 900_020))
 
 def generated_root() -> Path:
     """Where generated tracks are kept."""
-    from .catalog import cache_dir
     d = cache_dir()
     base = d.parent if d is not None else Path(tempfile.gettempdir()) / f"karting-{os.getuid()}"
     return base / "generated" / f"v{GENERATOR_VERSION}"
@@ -41,9 +45,6 @@ def generated_root() -> Path:
 def generated_track(seed: int, root: Path | None = None, check: bool = True) -> Path | None:
     """The PNG of generated track ``seed`` (written on first use). With ``check``, None when the
     scripted expert cannot lap it cleanly (decided once, remembered on disk)."""
-    from ..files import atomic_write
-    from .catalog import save_track_entry
-    from .generate import generate_varied, save_png
     seed = int(seed)
     folder = (Path(root) if root is not None else generated_root()) / f"gen_{seed:06d}"
     png = folder / f"gen_{seed:06d}.png"
@@ -58,8 +59,6 @@ def generated_track(seed: int, root: Path | None = None, check: bool = True) -> 
     try:
         ok = bool(json.loads(verdict.read_text())["completed"])
     except (OSError, ValueError, KeyError, TypeError):
-        from ..sim.expert import reference_lap
-        from .catalog import load_track
         r = reference_lap(load_track(png))
         ok = bool(r.completed)
         atomic_write(verdict, lambda f: f.write(json.dumps(
