@@ -9,14 +9,37 @@ env figures time ``env.step`` only, not the expert's own action computation.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import resource
+import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from . import numerics
+from . import track as T
 from .cli import options
+from .env import KartBatch, KartingVectorEnv
+from .env.adapters import SB3VecEnv
+from .env.cameras import TVDirector
+from .env.render import Renderer
+from .env.session import Session
+from .rl.config import TrainConfig
+from .rl.trainer import train
+from .scenario import Scenario
+from .sim import physics
+from .sim import replay as R
+from .sim.expert import PurePursuit, reference_lap
+from .sim.opponents import AIDriver, level_table
+from .sim.race import Race
+from .telemetry.coach import coach
+from .track import TrackError, load_track
+from .track.generate import draw, generate, spline_loop
 
 
 def _median_rate(fn, items_per_call, calls, repeats):
@@ -37,8 +60,6 @@ def peak_rss_mb():
 def bench_env(track, n, calls, repeats):
     """Steps/s of ``env.step`` alone: the expert that drives the karts (a stand-in for a policy)
     is timed out, so the figure is the environment's own cost."""
-    from .env import KartingVectorEnv
-    from .sim.expert import PurePursuit
     env = KartingVectorEnv(track, num_envs=n, random_start=True)
     env.reset(seed=0)
     expert = PurePursuit(env.track)
@@ -59,13 +80,10 @@ def bench_env(track, n, calls, repeats):
 
 
 def bench_physics(track, n, calls, repeats):
-    from .env import KartBatch
-    from .sim.expert import PurePursuit
     b = KartBatch(track, n, random_start=True, render=False)
     b.reset(np.ones(n, bool), np.random.default_rng(0))
     expert = PurePursuit(track)
     act = expert.act(b.state, b.idx)
-    from .sim import physics
 
     def step():
         physics.step(b.state, act[:, 0], act[:, 1], track.surface_at, b.params)
@@ -74,8 +92,6 @@ def bench_physics(track, n, calls, repeats):
 
 def bench_env_logic(track, n, calls, repeats):
     """Everything but the GL work: physics, progress, reward, laps, telemetry vector."""
-    from .env import KartBatch
-    from .sim.expert import PurePursuit
     b = KartBatch(track, n, random_start=True, render=False)
     b.reset(np.ones(n, bool), np.random.default_rng(0))
     expert = PurePursuit(track)
@@ -87,7 +103,6 @@ def bench_env_logic(track, n, calls, repeats):
 
 
 def bench_render(track, n, calls, repeats):
-    from .env.render import Renderer
     r = Renderer(track, n)
     rng = np.random.default_rng(0)
     i = rng.integers(0, len(track.centre), n)
@@ -103,8 +118,6 @@ def bench_render(track, n, calls, repeats):
 def generated_tracks(folder, count, scale=0.5):
     """``count`` procedural tracks (seeds 0..count-1) painted into ``folder``: the same bytes
     every run, so the on-disk track cache serves them after the first run."""
-    from pathlib import Path
-    from .track.generate import generate
     paths = []
     for seed in range(count):
         p = Path(folder) / f"gen{seed:03d}.png"
@@ -116,11 +129,6 @@ def generated_tracks(folder, count, scale=0.5):
 def bench_track_load(folder, repeats):
     """First build of a 2.6 kpx painting (0.2 m/px) with no cache, then its cached load in a
     fresh state (the in-memory cache emptied), then ``gym.make`` on the cached track."""
-    import os
-    import statistics
-    from pathlib import Path
-    from . import track as T
-    from .track.generate import draw, spline_loop
     big = Path(folder) / "big_0.2m.png"
     pts = [(60, 60), (250, 40), (470, 70), (500, 200), (430, 300), (480, 430), (300, 470),
            (200, 380), (120, 450), (40, 300), (100, 180)]
@@ -142,7 +150,6 @@ def bench_track_load(folder, repeats):
             t = time.perf_counter()
             T.load_track(big)
             cached.append(time.perf_counter() - t)
-            from .env import KartingVectorEnv
             T._CACHE.clear()
             t = time.perf_counter()
             env = KartingVectorEnv(big, num_envs=1)
@@ -186,7 +193,6 @@ def bench_vector(env, calls, repeats):
 def bench_multitrack(paths, n, calls, repeats):
     """``n`` karts on one track and ``n`` karts spread over ``len(paths)`` tracks, alternating
     blocks in one run; steps/s of each and the per-block ratio."""
-    from .env import KartingVectorEnv
     return side_by_side(KartingVectorEnv(paths[:1], n, random_start=True),
                         KartingVectorEnv(list(paths), n, random_start=True), calls, repeats)
 
@@ -208,7 +214,6 @@ def bench_randomize(track, n, calls, repeats):
     """``n`` karts without and with domain randomisation (``randomize="default"``: per-camera
     looks in the shaders, per-kart grip), alternating blocks in one run; steps/s of each and the
     median per-block ratio."""
-    from .env import KartingVectorEnv
     return side_by_side(KartingVectorEnv(track, num_envs=n, random_start=True),
                         KartingVectorEnv(track, num_envs=n, random_start=True, randomize="default"),
                         calls, repeats)
@@ -223,11 +228,9 @@ def bench_conditions(track, n, calls, repeats, render=True):
     and wear, fuel, a setup), alternating blocks in one run: steps/s of each and the median
     per-block ratio (``render=False``: the simulation alone, through a Race)."""
     if render:
-        from .env import KartingVectorEnv
         return side_by_side(KartingVectorEnv(track, num_envs=n, random_start=True),
                             KartingVectorEnv(track, num_envs=n, random_start=True, **ALL_CONDITIONS),
                             calls, repeats)
-    from .sim.race import Race
     races = [Race(track, n, random_start=True), Race(track, n, random_start=True, **ALL_CONDITIONS)]
     rates = [[], []]
     a = np.tile(np.array([[0.05, 0.6]], np.float32), (n, 1))
@@ -263,10 +266,6 @@ def bench_race(track, n, calls, repeats, render=True):
     out; the race karts by the club-level AI, which races them without driving through each
     other). ``render=False`` compares the simulations alone. Returns (time trial steps/s, race
     steps/s, median per-block ratio, collisions in the race)."""
-    from .env import KartingVectorEnv
-    from .env.session import Session
-    from .scenario import Scenario
-    from .sim.expert import PurePursuit
     tt = KartingVectorEnv(track, num_envs=n, random_start=True)
     if not render:
         tt.batch.close()                       # KartingVectorEnv.step then skips the render
@@ -274,7 +273,6 @@ def bench_race(track, n, calls, repeats, render=True):
     race = Session(Scenario.race(track, learners=n, laps=100), render=render, tracks=[track])
     race.reset(np.random.default_rng(0))
     expert = PurePursuit(track)
-    from .sim.opponents import AIDriver
     ai = AIDriver(track, ["club"] * n)          # racecraft: karts that avoid each other
     ai.reset(race.batch)
 
@@ -309,12 +307,6 @@ def bench_replay(track, repeats, folder):
     """Replays and coaching: the cost of recording (a 16-kart race of AI karts, simulation only,
     recording on and off in alternating blocks), a race replay's size and its re-simulation
     speed against the live race, the TV camera's frames/s, and the coaching report's time."""
-    from .env.batch import KartBatch
-    from .env.cameras import TVDirector
-    from .env.session import Session
-    from .scenario import Scenario
-    from .sim import replay as R
-    from .telemetry.coach import coach
     out = {}
     sessions = [Session(Scenario.race(track, ["club", "pro"] * 8, learners=0, laps=100), render=False,
                         tracks=[track]) for _ in range(2)]
@@ -361,7 +353,6 @@ def bench_replay(track, repeats, folder):
         tv.view(b.renderer, b.state, 0, (640, 400))
     out["tv_frames_per_s"] = round(60 / (time.perf_counter() - t), 1)
     b.close()
-    from .sim.expert import reference_lap
     t = time.perf_counter()
     ref = reference_lap(track, record=True)
     ref_s = time.perf_counter() - t
@@ -381,15 +372,6 @@ def bench_numerics(track, repeats, folder):
     env with rendering at 16 and 64) and what keyframes cost: an 8-kart 2-lap race recorded with
     a keyframe a second and with only the final one (the file's size, the recording's steps/s),
     and its re-simulation time."""
-    import contextlib
-    from . import numerics
-    from .env import KartingVectorEnv
-    from .env.batch import KartBatch
-    from .env.session import Session
-    from .scenario import Scenario
-    from .sim import replay as R
-    from .sim.expert import PurePursuit
-    from .sim.race import Race
     out = {}
     for n, gl in ((16, False), (256, False), (1024, False), (16, True), (64, True)):
         env = KartingVectorEnv(track, num_envs=n, random_start=True) if gl else None
@@ -441,7 +423,6 @@ def bench_numerics(track, repeats, folder):
 
 def report_numerics(track, args, results: dict) -> None:
     """Print and store :func:`bench_numerics`."""
-    import tempfile
     with tempfile.TemporaryDirectory() as folder:
         r = bench_numerics(track, args.repeats, folder)
     results.update({f"numerics_{k}": v for k, v in r.items()})
@@ -471,7 +452,6 @@ def report_race(track, args, results: dict) -> None:
 
 def report_replay(track, args, results: dict) -> None:
     """Print and store :func:`bench_replay`."""
-    import tempfile
     with tempfile.TemporaryDirectory() as folder:
         r = bench_replay(track, args.repeats, folder)
     results.update({f"replay_{k}": v for k, v in r.items()})
@@ -486,7 +466,6 @@ def report_replay(track, args, results: dict) -> None:
 
 def track_arrays_mb(paths):
     """Memory of the derived Track objects (surface grid, centre line, gates, racing line)."""
-    from .track import load_track
     total = 0
     for p in paths:
         t = load_track(p)
@@ -513,7 +492,6 @@ def track_scene_mb(paths):
     """GL memory per track of a vector env's renderer: ground texture (RGBA texels with their
     mipmaps) and tyre-wall vertices. (Resident memory, measured around the env, swung from 5 to
     23 MB a track between identical runs as freed buffers were reused: not a usable figure.)"""
-    from .env import KartingVectorEnv
     env = KartingVectorEnv(list(paths), len(paths))
     scene = env.batch.renderer.scene_bytes()
     env.close()
@@ -522,9 +500,6 @@ def track_scene_mb(paths):
 
 def _train_ours(track, precision, updates, seed=0):
     """fps of ``karting.train`` itself (end to end: rollout, env, GAE, update, logging)."""
-    import tempfile
-    from .rl.config import TrainConfig
-    from .rl.trainer import train
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(track=track, timesteps=16 * 128 * updates, vector_envs=16, n_steps=128,
                           batch_size=256, n_epochs=4, precision=precision, seed=seed,
@@ -543,11 +518,9 @@ def _train_sb3(track, updates, seed=0, batched=True):
     the way any Gymnasium env plugs into SB3 (16 GL contexts, 16 readbacks a step)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from .env.adapters import SB3VecEnv
     if batched:
         venv = SB3VecEnv(track, num_envs=16, random_start=True)
     else:
-        import karting  # noqa: F401  (registers Karting-v0)
         venv = make_vec_env("Karting-v0", n_envs=16, seed=seed, env_kwargs={
             "track": track, "random_start": True, "record_telemetry": False})
     model = PPO("MultiInputPolicy", venv, n_steps=128, batch_size=256, n_epochs=4,
@@ -597,7 +570,7 @@ def _done(results, path):
     return 0
 
 
-def main(argv=None):
+def build_parser():
     ap = options.parser("python -m karting.bench", __doc__)
     options.track(ap)
     ap.add_argument("--repeats", type=int, default=None,
@@ -616,72 +589,56 @@ def main(argv=None):
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to leave out: env, randomize, conditions, race, replay, "
                          "numerics, load, multitrack")
-    args = ap.parse_args(argv)
-    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
-    if args.train_tracks:
-        import tempfile
-        with tempfile.TemporaryDirectory() as folder:
-            results = bench_train_multitrack(generated_tracks(folder, 16), args.repeats or 3, args.updates)
-        return _done(results, args.json)
-    if args.train:
-        results = bench_train(args.track, args.repeats or 3, args.updates)
-        return _done(results, args.json)
-    args.repeats = args.repeats or 5
-    from .track import TrackError, load_track
-    if args.levels:
-        from .sim.opponents import level_table
-        t = time.perf_counter()
-        table = level_table(load_track(args.track), races=args.levels)
-        print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, grids shuffled")
-        print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'coll/lap':>10}{'caused/lap':>11}"
-              f"{'ovt/race':>10}{'DNF':>5}")
-        for nm, r in table.items():
-            print(f"{nm:<8}{r['lap_alone_s']:>10.2f}{r['win_rate']:>10.0%}{r['mean_position']:>10.2f}"
-                  f"{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}{r['overtakes_per_race']:>10.1f}"
-                  f"{r['dnf']:>5}")
-        print(f"({time.perf_counter() - t:.0f} s)")
-        return _done({"levels": table}, args.json)
-    try:
-        track = load_track(args.track)
-    except TrackError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    results = {"track": track.name}
-    print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
+    return ap
 
-    rss_before = peak_rss_mb()
-    if "env" not in skip:
-        for n in (1, 16, 64):
-            calls = max(5, int(args.seconds * 8000 / n / 1.0 if n > 1 else args.seconds * 400))
-            calls = min(calls, int(args.seconds * 600))
-            rate, runs = bench_env(track, n, calls, args.repeats)
-            results[f"env_steps_per_s_N{n}"] = round(rate)
-            print(f"env with rendering, N={n:3d}: {rate:10,.0f} steps/s   (blocks: {runs})")
-        results["peak_rss_mb_after_env_N64"] = round(peak_rss_mb())
-        for n in (64, 1024):
-            rate, runs = bench_physics(track, n, max(20, int(args.seconds * 2e5 / n)), args.repeats)
-            results[f"physics_kart_steps_per_s_N{n}"] = round(rate)
-            print(f"physics only,      N={n:4d}: {rate:10,.0f} kart-steps/s")
-        rate, runs = bench_env_logic(track, 64, max(20, int(args.seconds * 150)), args.repeats)
-        results["env_logic_steps_per_s_N64"] = round(rate)
-        print(f"env without GL,    N=  64: {rate:10,.0f} steps/s   (physics, progress, reward, telemetry)")
-        rate, runs, gl = bench_render(track, 64, max(10, int(args.seconds * 150)), args.repeats)
-        results["render_frames_per_s_N64"] = round(rate)
-        results["gl_renderer"] = gl
-        print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
-    if "randomize" not in skip:
-        plain, dr, ratio = bench_randomize(track, 64, max(10, int(args.seconds * 60)), args.repeats)
-        results.update(randomize_off_steps_per_s_N64=round(plain), randomize_default_steps_per_s_N64=round(dr),
-                       randomize_ratio=ratio)
-        print(f"domain randomisation, N=64: off {plain:8,.0f} steps/s; randomize='default' {dr:8,.0f} steps/s "
-              f"({ratio:.2f}x, median of per-block ratios)")
-    for part, report in (("conditions", report_conditions), ("race", report_race), ("replay", report_replay),
-                         ("numerics", report_numerics)):
-        if part not in skip:
-            report(track, args, results)
-    results["peak_rss_mb"] = round(peak_rss_mb())
-    print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
-    import tempfile
+
+def report_levels(args) -> dict:
+    """``--levels``: each AI level's lap alone, then races of the four levels."""
+    t = time.perf_counter()
+    table = level_table(load_track(args.track), races=args.levels)
+    print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, grids shuffled")
+    print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'coll/lap':>10}{'caused/lap':>11}"
+          f"{'ovt/race':>10}{'DNF':>5}")
+    for name, r in table.items():
+        print(f"{name:<8}{r['lap_alone_s']:>10.2f}{r['win_rate']:>10.0%}{r['mean_position']:>10.2f}"
+              f"{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}{r['overtakes_per_race']:>10.1f}"
+              f"{r['dnf']:>5}")
+    print(f"({time.perf_counter() - t:.0f} s)")
+    return {"levels": table}
+
+
+def report_env(track, args, results) -> None:
+    """Env steps/s with rendering (N = 1, 16, 64), physics, env logic without GL, rendering."""
+    for n in (1, 16, 64):
+        calls = max(5, int(args.seconds * 8000 / n / 1.0 if n > 1 else args.seconds * 400))
+        calls = min(calls, int(args.seconds * 600))
+        rate, runs = bench_env(track, n, calls, args.repeats)
+        results[f"env_steps_per_s_N{n}"] = round(rate)
+        print(f"env with rendering, N={n:3d}: {rate:10,.0f} steps/s   (blocks: {runs})")
+    results["peak_rss_mb_after_env_N64"] = round(peak_rss_mb())
+    for n in (64, 1024):
+        rate, runs = bench_physics(track, n, max(20, int(args.seconds * 2e5 / n)), args.repeats)
+        results[f"physics_kart_steps_per_s_N{n}"] = round(rate)
+        print(f"physics only,      N={n:4d}: {rate:10,.0f} kart-steps/s")
+    rate, runs = bench_env_logic(track, 64, max(20, int(args.seconds * 150)), args.repeats)
+    results["env_logic_steps_per_s_N64"] = round(rate)
+    print(f"env without GL,    N=  64: {rate:10,.0f} steps/s   (physics, progress, reward, telemetry)")
+    rate, runs, gl = bench_render(track, 64, max(10, int(args.seconds * 150)), args.repeats)
+    results["render_frames_per_s_N64"] = round(rate)
+    results["gl_renderer"] = gl
+    print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+
+
+def report_randomize(track, args, results) -> None:
+    plain, dr, ratio = bench_randomize(track, 64, max(10, int(args.seconds * 60)), args.repeats)
+    results.update(randomize_off_steps_per_s_N64=round(plain), randomize_default_steps_per_s_N64=round(dr),
+                   randomize_ratio=ratio)
+    print(f"domain randomisation, N=64: off {plain:8,.0f} steps/s; randomize='default' {dr:8,.0f} steps/s "
+          f"({ratio:.2f}x, median of per-block ratios)")
+
+
+def report_tracks(args, results, skip) -> None:
+    """Track loading and many tracks in one batch (generated tracks in a temporary folder)."""
     with tempfile.TemporaryDirectory() as folder:
         if "load" not in skip:
             r = bench_track_load(folder, max(3, args.repeats // 2))
@@ -700,6 +657,35 @@ def main(argv=None):
             results.update(mb_per_track_arrays=round(arrays, 1), mb_per_track_gl_scene=round(gl_mb, 1))
             print(f"memory per track: {arrays:.1f} MB of derived arrays, {gl_mb:.1f} MB of GL scene "
                   "(ground texture with mipmaps, walls)")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    if args.train_tracks:
+        with tempfile.TemporaryDirectory() as folder:
+            results = bench_train_multitrack(generated_tracks(folder, 16), args.repeats or 3, args.updates)
+        return _done(results, args.json)
+    if args.train:
+        return _done(bench_train(args.track, args.repeats or 3, args.updates), args.json)
+    args.repeats = args.repeats or 5
+    if args.levels:
+        return _done(report_levels(args), args.json)
+    try:
+        track = load_track(args.track)
+    except TrackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    results = {"track": track.name}
+    print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
+    rss_before = peak_rss_mb()
+    for part, report in (("env", report_env), ("randomize", report_randomize), ("conditions", report_conditions),
+                         ("race", report_race), ("replay", report_replay), ("numerics", report_numerics)):
+        if part not in skip:
+            report(track, args, results)
+    results["peak_rss_mb"] = round(peak_rss_mb())
+    print(f"peak RSS: {results['peak_rss_mb']} MB (before the env runs: {rss_before:.0f} MB)")
+    report_tracks(args, results, skip)
     return _done(results, args.json)
 
 

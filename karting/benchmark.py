@@ -35,7 +35,14 @@ import time
 import numpy as np
 
 from .cli import options
+from .env import KartingVectorEnv
+from .rl.bc import BatchExpert
+from .rl.checkpoint import CheckpointError, load_agent
+from .rl.evaluate import evaluate
+from .sim.expert import PurePursuit, reference_cached
+from .track import TrackError, load_track
 from .track.build import DEFAULT_TRACKS_DIR
+from .track.geometry import curvature
 
 BENCHMARK_DIR = DEFAULT_TRACKS_DIR / "benchmark"
 SHIPPED_TRACKS = ("circuit.png", "oval.png", "twisty.png", "brands_kart.png")
@@ -86,7 +93,6 @@ def where_it_ended(track, v_target: np.ndarray, idx: np.ndarray, speed: np.ndarr
     """Where an episode ended: metres into the lap, the tightest centre-line radius within 30 m,
     and the highest ratio of the kart's speed to the expert's target speed over ``idx``/``speed``
     (its last steps)."""
-    from .track.geometry import curvature
     k = np.abs(curvature(track.centre))
     n = len(k)
     reach = max(1, int(round(30.0 / track.spacing)))
@@ -101,7 +107,6 @@ def where_it_ended(track, v_target: np.ndarray, idx: np.ndarray, speed: np.ndarr
 def split_tracks(split: str) -> list:
     """The track paths of a split: ``test`` (tracks/benchmark, in manifest order), ``shipped``,
     or ``all`` (both)."""
-    from .track import TrackError
     if split not in ("test", "shipped", "all"):
         raise ValueError(f"--split must be test, shipped or all, got {split!r}")
     out = []
@@ -145,10 +150,6 @@ def _track_rows(results, tracks, refs, episodes, ends=None):
 def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device: str = "cpu",
         log=print) -> dict:
     """Drive the benchmark; returns the report (per-track rows, the test summary, the model)."""
-    from .env import KartingVectorEnv
-    from .rl.evaluate import evaluate
-    from .sim.expert import reference_cached
-    from .track import load_track
     paths = split_tracks(split)
     tracks = [load_track(p) for p in paths]
     t0 = time.perf_counter()
@@ -160,11 +161,9 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
     info = {"model": model, "split": split, "episodes_per_track": episodes, "seed": seed}
     if model == "expert":
         env = KartingVectorEnv(tracks, num_envs=n, max_episode_steps=limit, show_other_karts=False)
-        from .rl.bc import BatchExpert
         expert = BatchExpert(env)
         agent, actor = None, (lambda obs: expert.act())
     else:
-        from .rl.checkpoint import load_agent
         agent, cfg, data = load_agent(model, device, as_trained=True)
         env = KartingVectorEnv(tracks, num_envs=n, frame_stack=cfg.frame_stack,
                                telemetry_history=cfg.telemetry_history, max_episode_steps=limit,
@@ -179,7 +178,6 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
     results, _ = evaluate(agent, env, laps=1, seed=seed, device=device, actor=actor, on_step=watch)
     watch.finish()
     env.close()
-    from .sim.expert import PurePursuit
     targets = [PurePursuit(t).v_target[0] for t in tracks]
     ends = [None if watch.went_wrong(i) is None
             else where_it_ended(tracks[i % len(tracks)], targets[i % len(tracks)], *watch.went_wrong(i))
@@ -264,8 +262,6 @@ def main(argv=None):
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
     from .env.render import RendererUnavailable
-    from .rl.checkpoint import CheckpointError
-    from .track import TrackError
     try:
         rep = run(args.model, args.split, args.episodes, args.seed, args.device)
     except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:

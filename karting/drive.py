@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import leaderboard
+from .telemetry import leaderboard
 from . import telemetry as T
 from .cli import options
 from .env.batch import KartBatch

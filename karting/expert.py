@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 
-from . import leaderboard
+from .telemetry import leaderboard
 from .cli import options
 from .sim.expert import reference_lap
 from .telemetry import format_expert_lap, format_stint, write_csv

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import leaderboard
+from .telemetry import leaderboard
 from .cli import options
 from .env.cameras import VideoComposer
 from .env.render import RendererUnavailable

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from . import leaderboard
+from .telemetry import leaderboard
 from .cli import options
 from .env.cameras import TVComposer
 from .env.render import RendererUnavailable

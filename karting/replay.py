@@ -26,8 +26,13 @@ import sys
 import numpy as np
 
 from .cli import options
+from .env.batch import KartBatch
+from .env.cameras import MapView, TVDirector, caption, standings_tower
+from .env.session import race_recorder
 from .sim.physics import CONTROL_HZ
+from .sim.replay import ReplayError, load, resolve_track, simulate, verify
 from .telemetry import export_csv
+from .video import write_video
 
 CAMERAS = ("fp", "chase", "tv", "map")
 
@@ -35,8 +40,6 @@ CAMERAS = ("fp", "chase", "tv", "map")
 def lap_window(rep, kart: int, lap) -> tuple:
     """(first step, last step) of kart ``kart``'s completed lap ``lap`` (1 = its first; "last";
     "best": its fastest valid lap, else its fastest), from a quick re-simulation without rendering."""
-    from .env.batch import KartBatch
-    from .sim.replay import simulate
     b = KartBatch.from_replay(rep, rep.track)
     crossings = []
 
@@ -71,7 +74,6 @@ def record_row(b) -> None:
 
 def camera_for(b, rep, args):
     """``shoot()`` -> the frame of ``args.camera`` for kart ``args.kart`` now."""
-    from .env.cameras import MapView, TVDirector, caption, standings_tower
     k, rc = args.kart, b.control
     names = rc.drivers if rc is not None else [f"kart {i}" for i in range(rep.karts)]
 
@@ -101,13 +103,10 @@ def camera_for(b, rep, args):
 
 def run(rep, args) -> tuple:
     """Re-simulate (rendering the frames the video needs): (problems, frames, batch)."""
-    from .env.batch import KartBatch
-    from .sim.replay import simulate, verify
     film = bool(args.video)
     b = KartBatch.from_replay(rep, rep.track, render=film and args.camera != "map",
                               views=[args.kart] if film else None, record_telemetry=bool(args.telemetry))
     if args.telemetry and b.control is not None:
-        from .env.session import race_recorder
         b.recorder = race_recorder(b)
     first, last = args.window
     frames = []
@@ -165,7 +164,6 @@ def main(argv=None):
     ap.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0.5 = slow motion (default 1)")
     options.outputs(ap, video="the replay, as the camera films it", telemetry="the session, regenerated")
     args = ap.parse_args(argv)
-    from .sim.replay import ReplayError, load, resolve_track
     try:
         rep = load(args.replay)
         rep.track = resolve_track(rep, args.track)
@@ -213,7 +211,6 @@ def main(argv=None):
         if not frames:
             print("error: no frame in the chosen time range", file=sys.stderr)
             return 2
-        from .video import write_video
         print(f"video: {write_video(args.video, frames, fps=CONTROL_HZ)} ({len(frames)} frames, {args.camera} "
               f"camera of kart {args.kart})")
     batch.close()

@@ -29,6 +29,7 @@ from .rl.config import add_arguments, from_args
 from .rl.trainer import CheckpointDirInUse, train
 from .track import TrackError
 
+
 def build_parser():
     ap = argparse.ArgumentParser(prog="python -m karting.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -9,8 +9,14 @@ import sys
 from .cli import options
 from .sim.conditions import KartSetup
 from .sim.tuning import optimise
-from .track import TrackError, default_checkpoints_path, load_checkpoints_file, load_track, resolve_track_path, \
-    save_track_entry
+from .track import (
+    TrackError,
+    default_checkpoints_path,
+    load_checkpoints_file,
+    load_track,
+    resolve_track_path,
+    save_track_entry,
+)
 
 
 def format_result(r) -> str:

@@ -6,9 +6,9 @@ Used to calibrate HEAT_K_PER_J, COOL_PER_S and E_LIFE_J (see that module's docst
 """
 import argparse
 
+from karting.cli import options
 from karting.sim.expert import reference_lap
 from karting.track import load_track
-from karting.cli import options
 
 
 def main():

@@ -7,8 +7,12 @@ ghost is this session's best lap, so the HUD shows a live delta and sector split
 """
 import argparse
 import os
+import tempfile
 from pathlib import Path
+
 from karting.cli import options
+from karting.drive import DriveApp
+from karting.sim.expert import PurePursuit
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -18,10 +22,8 @@ def main():
     options.outputs(ap, out="the screenshot", defaults={"out": "docs/drive.png"})
     options.track(ap)
     args = ap.parse_args()
-    import tempfile
     import pygame
-    from karting.drive import DriveApp
-    from karting.sim.expert import PurePursuit
+
     with tempfile.TemporaryDirectory() as tmp:
         app = DriveApp(args.track, out=Path(tmp) / "t.csv", realtime=False)
         fast, slow = PurePursuit(app.track, mu_use=1.8), PurePursuit(app.track, mu_use=1.6)

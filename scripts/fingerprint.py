@@ -10,6 +10,8 @@ import gymnasium as gym
 import numpy as np
 
 import karting
+from karting.sim.expert import reference_lap
+from karting.track import load_track
 
 
 def digest(*arrays) -> str:
@@ -60,7 +62,7 @@ def single(env_id, steps=200, **kw):
 
 def race_vector(**kw):
     try:
-        from karting.env.race_env import KartingRaceVectorEnv      # before issue 28
+        from karting.env.race_env import KartingRaceVectorEnv  # before issue 28
         env = KartingRaceVectorEnv(**kw)
     except ImportError:
         from karting.env import KartingVectorEnv, Scenario
@@ -91,8 +93,6 @@ def parallel(**kw):
 
 
 def expert():
-    from karting.sim.expert import reference_lap
-    from karting.track import load_track
     out = []
     for name, cond in (("circuit.png", None), ("twisty.png", {"weather": "damp", "tyres": "new"})):
         lap = reference_lap(load_track(name), conditions=cond, record=True)

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
 from karting.cli import options
 
 

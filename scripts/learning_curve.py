@@ -15,19 +15,23 @@ Wall times include the evaluations (reported separately too).
 from __future__ import annotations
 
 import argparse
+import argparse as ap
 import json
 import math
 from pathlib import Path
 
 import numpy as np
-from karting.cli import options
 
+from karting.benchmark import run as bench
+from karting.cli import options
+from karting.rl.checkpoint import load_agent
+from karting.rl.config import TrainConfig, add_arguments
+from karting.rl.evaluate import evaluate, make_eval_env, summarize
+from karting.rl.trainer import train
 
 
 def overrides(pairs) -> dict:
     """``--set name=value`` pairs -> TrainConfig fields, typed as ``karting.train``'s flags are."""
-    import argparse as ap
-    from karting.rl.config import TrainConfig, add_arguments
     parser = add_arguments(ap.ArgumentParser())
     out = {}
     for pair in pairs or []:
@@ -41,8 +45,6 @@ def overrides(pairs) -> dict:
 def final_evaluation(path, track: str, episodes: int, seed: int) -> dict:
     """``episodes`` standing-start laps of a checkpoint on ``track`` in one batch, as
     ``karting.play --episodes N`` drives them (deterministic, varied start poses, the run's arithmetic)."""
-    from karting.rl.checkpoint import load_agent
-    from karting.rl.evaluate import evaluate, make_eval_env, summarize
     agent, cfg, _ = load_agent(path, as_trained=True)
     env = make_eval_env(track, episodes, cfg)
     results, _ = evaluate(agent, env, 1, seed)
@@ -51,8 +53,6 @@ def final_evaluation(path, track: str, episodes: int, seed: int) -> dict:
 
 
 def run(args):
-    from karting.rl.config import TrainConfig
-    from karting.rl.trainer import train
     name = args.name or f"learn_{args.precision}_s{args.seed}"
     cfg = TrainConfig(**{**dict(track=args.track, timesteps=args.max_steps, vector_envs=16, n_steps=128,
                       batch_size=256, n_epochs=4, precision=args.precision, seed=args.seed,
@@ -75,7 +75,6 @@ def run(args):
               "first_valid_lap_eval": first_valid, "completion_90": ninety, "best_lap_time": best,
               "bc_s": bc_s, "bc": s["bc"]}
     if args.benchmark and s.get("best"):  # zero-shot on the benchmark's tracks (karting.benchmark)
-        from karting.benchmark import run as bench
         rep = bench(s["best"], split="all")
         result["benchmark"] = {"test": rep["test"], "rows": rep["rows"]}
     if args.final_episodes:     # best.pt and final.pt on many laps (start poses unlike training's evaluations)

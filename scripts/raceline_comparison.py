@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from karting.track import raceline as rl
+from karting.cli import options
 from karting.sim.expert import reference_lap
 from karting.track import TrackError, build_track, frame
+from karting.track import raceline as rl
 from karting.track.generate import import_centreline_csv, read_centreline_csv
-from karting.cli import options
 
 
 def geometry(csv, pub):

@@ -4,11 +4,11 @@ import json
 import subprocess
 import sys
 
-from karting import leaderboard
+from karting.telemetry import leaderboard
 
 WRITER = """
 import sys
-from karting import leaderboard
+from karting.telemetry import leaderboard
 for k in range(int(sys.argv[2])):
     leaderboard.add_laps("race.png", sys.argv[1], [{"time_s": 40 + k / 100, "valid": True, "sectors_s": [1, 2, 3]},
                                                    {"time_s": 30, "valid": False}], "human", root=sys.argv[3])
@@ -35,7 +35,7 @@ def test_corrupt_board_is_kept_aside_and_cli_prints(tmp_path, monkeypatch, capsy
     leaderboard.add_race("ring.png", 2, [{"position": 1, "driver": "AI pro"}, {"position": 2, "driver": "you"}],
                          root=tmp_path)
     monkeypatch.setenv("KARTING_OUTPUTS", str(tmp_path))
-    from karting.cli.leaderboard import main
+    from karting.leaderboard import main
     assert main(["--track", "ring.png"]) == 0
     out = capsys.readouterr().out
     assert "12.346 s" in out and "expert" in out and "1. AI pro, 2. you" in out

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from karting import leaderboard, race
+from karting import race
+from karting.telemetry import leaderboard
 from karting.rl.checkpoint import save_checkpoint
 from karting.rl.config import TrainConfig
 from karting.rl.policy import Agent

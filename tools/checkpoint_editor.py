@@ -17,9 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from karting.cli import options
-from karting.track import (GATE_SPACING_M, TrackError, build_track,
-                           default_checkpoints_path, load_checkpoints_file, resolve_track_path,
-                           save_track_entry)
+from karting.track import (
+    GATE_SPACING_M,
+    TrackError,
+    build_track,
+    default_checkpoints_path,
+    load_checkpoints_file,
+    resolve_track_path,
+    save_track_entry,
+)
 from karting.track.gates import auto_gates, check_gates
 
 HELP = """\

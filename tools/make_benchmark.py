@@ -21,10 +21,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from karting.cli import options  # noqa: E402
+from karting.cli import options
+from karting.rl.pool import BENCHMARK_SEEDS
+from karting.sim.expert import reference_lap
+from karting.track import load_track, save_track_entry
+from karting.track.generate import generate_varied, import_centreline_csv, save_png
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REAL = ("Austin", "BrandsHatch", "Budapest", "Catalunya", "Hockenheim", "Melbourne", "Monza",
         "Nuerburgring", "Silverstone", "Spa", "Zandvoort")
@@ -40,10 +44,6 @@ def main(argv=None):
     options.real_tracks(ap, str(ROOT.parent / "shared" / "real_tracks"))
     options.force(ap, "an existing benchmark folder's")
     args = ap.parse_args(argv)
-    from karting.sim.expert import reference_lap
-    from karting.track import load_track, save_track_entry
-    from karting.track.generate import generate_varied, import_centreline_csv, save_png
-    from karting.rl.pool import BENCHMARK_SEEDS
     out = Path(args.out)
     if (out / "benchmark.json").exists() and not args.force:
         print(f"{out} already holds a benchmark (published splits never change); --force to rebuild it",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from karting.track.generate import draw, spline_loop
 from karting.cli import options
+from karting.track.generate import draw, spline_loop
 
 SCALE = 0.5  # m/px, karting.track.DEFAULT_SCALE_M_PER_PX
 

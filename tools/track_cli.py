@@ -15,11 +15,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from karting.telemetry import format_expert_lap
 from karting.cli import options
-from karting.track import (DEFAULT_SCALE_M_PER_PX, DEFAULT_TRACKS_DIR, TrackError,
-                           build_track, default_checkpoints_path, load_checkpoints_file,
-                           resolve_track_path, save_track_entry)
+from karting.cli.cloud import TRACKS_VOLUME, CloudError, sync_tracks
+from karting.sim.expert import reference_lap
+from karting.telemetry import format_expert_lap
+from karting.track import (
+    DEFAULT_SCALE_M_PER_PX,
+    DEFAULT_TRACKS_DIR,
+    TrackError,
+    build_track,
+    default_checkpoints_path,
+    load_checkpoints_file,
+    resolve_track_path,
+    save_track_entry,
+    track_list,
+)
+from karting.track.gates import MAX_GATE_GAP_M, check_gates
+from karting.track.generate import generate, import_centreline_csv, save_png
+from karting.track.raceline import qss_speed
 
 
 def _entry(png: Path, checkpoints=None):
@@ -35,7 +48,7 @@ def validate(png, checkpoints=None, expert=True, out=print):
     """Report on one track; returns the list of problems (empty = fine). Raises TrackError when
     the track cannot be used at all."""
     import numpy as np
-    from karting.track.gates import MAX_GATE_GAP_M, check_gates
+
     png = resolve_track_path(png)
     entry, cp = _entry(png, checkpoints)
     problems = []
@@ -72,7 +85,6 @@ def validate(png, checkpoints=None, expert=True, out=print):
     if tr.width.min() < 6.0:
         problems.append(f"narrow: {tr.width.min():.1f} m at the narrowest point (karts need ~6 m to pass)")
     if expert:
-        from karting.sim.expert import reference_lap
         r = reference_lap(tr)
         out("  expert      " + format_expert_lap(r).split(": ", 1)[1])
         if not r.completed:
@@ -85,7 +97,6 @@ def validate(png, checkpoints=None, expert=True, out=print):
 
 def cmd_validate(args):
     bad = 0
-    from karting.track import track_list
     for png in track_list(args.png):
         try:
             bad += bool(validate(png, args.checkpoints, expert=not args.no_expert))
@@ -96,7 +107,6 @@ def cmd_validate(args):
 
 
 def _write_png_and_entry(im, out: Path, entry, force):
-    from karting.track.generate import save_png
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise TrackError(f"--out {out}: must end in .png")
@@ -112,14 +122,12 @@ def _write_png_and_entry(im, out: Path, entry, force):
 
 def _check_made(out, entry):
     tr = build_track(out, entry)
-    from karting.sim.expert import reference_lap
     r = reference_lap(tr)
     print(format_expert_lap(r))
     return 0 if r.completed else 1
 
 
 def cmd_generate(args):
-    from karting.track.generate import generate
     im, info = generate(args.seed, scale=args.scale)
     entry = {"scale_m_per_px": args.scale} if args.scale != DEFAULT_SCALE_M_PER_PX else {}
     cp = _write_png_and_entry(im, args.out, entry, args.force)
@@ -129,7 +137,6 @@ def cmd_generate(args):
 
 
 def cmd_import_csv(args):
-    from karting.track.generate import import_centreline_csv
     im, entry = import_centreline_csv(args.csv, length_m=args.length, width_m=args.width,
                                       scale=args.scale)
     cp = _write_png_and_entry(im, args.out, entry, args.force)
@@ -146,7 +153,7 @@ def preview(png, out, checkpoints=None):
     import matplotlib.pyplot as plt
     import numpy as np
     from PIL import Image
-    from karting.track.raceline import qss_speed
+
     png = resolve_track_path(png)
     entry, cp = _entry(png, checkpoints)
     tr = build_track(png, entry, where=f"{cp}: tracks[{png.name!r}]")
@@ -192,7 +199,6 @@ def cmd_preview(args):
 
 
 def cmd_list(args):
-    from karting.track import track_list
     folder = Path(args.folder)
     pngs = track_list(str(folder)) if folder.is_dir() else []
     if not pngs:
@@ -217,8 +223,6 @@ def cmd_list(args):
 
 
 def cmd_sync(args):
-    from karting.cli.cloud import CloudError, sync_tracks
-    from karting.track import track_list
     if args.track_name:
         pngs = track_list(args.track_name)
     else:
@@ -264,7 +268,6 @@ def build_parser():
     ls = sub.add_parser("list", help="the tracks in a folder")
     ls.add_argument("folder", nargs="?", default=str(DEFAULT_TRACKS_DIR))
     ls.set_defaults(func=cmd_list)
-    from karting.cli.cloud import TRACKS_VOLUME
     s = sub.add_parser("sync", help="upload tracks and checkpoints.json to the Modal tracks volume")
     s.add_argument("--track-name", help="track PNG(s) to upload (default: every track in --folder)")
     s.add_argument("--folder", default=str(DEFAULT_TRACKS_DIR))

@@ -24,7 +24,7 @@ COMMANDS = {
     "coach": ("karting.coach", "corner-by-corner advice on your laps against the expert or another lap"),
     "expert": ("karting.expert", "the scripted expert's reference lap on a track"),
     "tune": ("karting.tune", "the setup optimiser: the fastest kart setup for a track and conditions"),
-    "leaderboard": ("karting.cli.leaderboard", "a track's best laps and races"),
+    "leaderboard": ("karting.leaderboard", "a track's best laps and races"),
     "demo": ("karting.demo", "the expert drives a lap: telemetry and video, no training"),
     "bench": ("karting.bench", "throughput: env steps/s, rendering, memory, training fps"),
     "generalisation": ("karting.benchmark", "the driver benchmark: a model on tracks it never saw"),

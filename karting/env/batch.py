@@ -9,6 +9,7 @@ from ..sim import physics
 from ..sim.physics import KartParams
 from ..sim.race import Race, RewardConfig
 from ..sim.randomize import looks, neutral, parse_randomize
+from ..sim.replay import ReplayLog, attach_control, race_settings, save
 from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
 
 
@@ -85,7 +86,6 @@ class KartBatch(Race):
 
     def replay_settings(self) -> dict:
         """The keyword arguments that rebuild this batch's simulation for a replay."""
-        from ..sim.replay import race_settings
         return {**race_settings(self), "show_other_karts": self.show_other_karts,
                 "frame_stack": self.frame_stack, "telemetry_history": self.telemetry_history,
                 "randomize": None if self.randomization is None else self.randomization.to_dict()}
@@ -94,7 +94,6 @@ class KartBatch(Race):
     def from_replay(cls, rep, track, render: bool = False, **kwargs) -> "KartBatch":
         """A batch that re-simulates ``rep`` (a karting.sim.replay.Replay) on ``track``, with its
         own ReplayLog to verify against the recording."""
-        from ..sim.replay import ReplayLog
         s = dict(rep.header["settings"])
         s["reward"] = RewardConfig(**s["reward"])
         race = s.pop("race", None)
@@ -105,14 +104,12 @@ class KartBatch(Race):
             b.episode[:] = rep.header["episode0"]
         b.control = None
         if race is not None:           # a race: its control re-runs the grid, the start, the rules
-            from ..sim.replay import attach_control
             attach_control(b, race)
         return b
 
     def start_replay(self) -> None:
         """Record everything from now on (best before the first reset; later, the next reset must
         be of every kart): see karting.sim.replay."""
-        from ..sim.replay import ReplayLog
         self.replay_settings()              # a batch that cannot be replayed says so now
         used = bool((self.episode >= 0).any())
         if used and self.model is not None:
@@ -123,7 +120,6 @@ class KartBatch(Race):
     def save_replay(self, path, source: str = "", control=None):
         """Write the recording as a .replay file (``control``: the RaceControl of a race); returns
         its path."""
-        from ..sim.replay import save
         if self.replay_log is None:
             raise RuntimeError("nothing recorded: call start_replay() before the first reset")
         return save(path, self.replay_log, self, self.track, self.replay_settings(), source, control)

@@ -22,6 +22,8 @@ import numpy as np
 if TYPE_CHECKING:
     import moderngl
 
+import os
+
 from .. import numerics as nm
 from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
 from .spec import VIEW
@@ -294,7 +296,6 @@ def create_context(max_devices: int = 16) -> "moderngl.Context":
     EGL may list several devices (on a GPU machine with Mesa installed too: the GPU and Mesa's
     software device, in no fixed order): the first device that is not a software rasteriser is
     used, else device 0. ``GLCONTEXT_DEVICE_INDEX=k`` picks device k and nothing else."""
-    import os
     import moderngl
     try:
         ctx = moderngl.create_context(standalone=True, backend="egl")

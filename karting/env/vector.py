@@ -98,8 +98,8 @@ import numpy as np
 from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.physics import CONTROL_HZ
 from ..sim.racing import FINISHED, RETIRED
-from ..track import Track, load_track
 from ..telemetry.recorder import export_csv
+from ..track import Track, load_track
 from .session import Session
 from .spec import ACTION_SPACE, check_actions, race_observation_space
 

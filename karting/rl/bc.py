@@ -28,6 +28,10 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from ..env.batch import KartBatch
+from ..sim.expert import PurePursuit, reference_cached
+from ..sim.replay import ReplayError, load, resolve_track, simulate
+from .evaluate import policy_actions
 
 #: grip [g] the demonstrator plans with below the reference setting's (a margin for errors)
 MARGIN_G = 0.2
@@ -37,7 +41,6 @@ class BatchExpert:
     """The expert's actions for every kart of a batched env (one PurePursuit per track)."""
 
     def __init__(self, env, margin_g: float = MARGIN_G):
-        from ..sim.expert import PurePursuit, reference_cached
         self.env, self.margin_g = env, margin_g
         self._drivers = {}
         self._make = lambda t: PurePursuit(t, env.batch.params, **self._setting(t, reference_cached))
@@ -81,7 +84,6 @@ def collect(env, expert, policy, samples: int, beta: float, scaler, gamma: float
     """Drive ``env`` for ~``samples`` kart-steps; each step, each kart follows the expert with
     probability ``beta`` and the policy's mean otherwise. Returns (vision, telemetry, expert
     actions, value targets (returns of the scaled rewards of whoever drove), valid), stats."""
-    from .evaluate import policy_actions
     n = env.num_envs
     steps = math.ceil(samples / n)
     obs, info = env.reset(seed=int(rng.integers(1 << 31)))
@@ -157,8 +159,6 @@ def replay_data(paths, frame_stack: int = 1, telemetry_history: int = 1, log=pri
     at ``paths``, and per-file stats. ``valid``: the kart on the track in a lap still valid
     (``clean_only``: a person's excursions and recoveries are not cloned) and, in a race, still
     racing."""
-    from ..env.batch import KartBatch
-    from ..sim.replay import ReplayError, load, resolve_track, simulate
     parts, stats = [], []
     for path in paths:
         try:

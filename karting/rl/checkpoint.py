@@ -20,6 +20,10 @@ from pathlib import Path
 import torch
 
 from ..files import atomic_write
+from ..models import SHIPPED, resolve_model
+from .config import TrainConfig
+from .policy import Agent
+from .ppo import LowPrecisionCopy
 
 FORMAT = "karting-ppo"
 VERSION = 1
@@ -43,7 +47,6 @@ def save_json(path: str | Path, obj) -> Path:
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     """Read a checkpoint safely; ``CheckpointError`` for anything that is not a usable one.
     ``path`` may be the name of a model shipped with the package (``generalist``)."""
-    from ..models import SHIPPED, resolve_model
     shipped = str(path) in SHIPPED
     path = resolve_model(path)
     if shipped and not path.is_file():
@@ -84,8 +87,6 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tuple:
     """The ``Agent`` described by a loaded checkpoint, with its weights (and normaliser)."""
-    from .config import TrainConfig
-    from .policy import Agent
     cfg = TrainConfig.from_dict(data["config"])
     agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
                   log_std_init=cfg.log_std_init, telemetry=cfg.telemetry, vision=cfg.vision)
@@ -106,7 +107,6 @@ def load_agent(path: str | Path, device="cpu", as_trained: bool = False) -> tupl
     agent, cfg = build_agent(data, path, device)
     agent.eval()
     if as_trained and cfg.bfloat16(device):
-        from .ppo import LowPrecisionCopy
         agent = LowPrecisionCopy(agent).work
     return agent, cfg, data
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 
 from ..scenario import Scenario, parse_opponents
 from ..sim.racing import RaceReward
 from ..sim.randomize import parse_randomize
-
 
 #: the --track entry that stands for a pool of procedurally generated tracks
 GENERATED = "generated"
@@ -24,7 +24,6 @@ def _f(default, help, **kw):
 
 def bc_replays(spec: str) -> list:
     """The replay files of ``--bc a.replay,folder/,...`` (a folder gives its *.replay files)."""
-    from pathlib import Path
     out = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         p = Path(part)

@@ -3,12 +3,16 @@ each drove, and the summary that picks ``best.pt`` (lap completion, then valid l
 time: the reward hardly tells a fast lap from a slow one)."""
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..env import KartingVectorEnv, Scenario
 from ..sim.laps import LapBook
+from .policy import obs_to_tensors
 
 if TYPE_CHECKING:
     from ..env import KartingVectorEnv
@@ -28,7 +32,6 @@ class EpisodeResult:
 def policy_actions(agent, obs: dict, device="cpu", deterministic: bool = True) -> np.ndarray:
     """(N, 2) actions of the policy for a batch of observations (the Gaussian's mean by default)."""
     import torch
-    from .policy import obs_to_tensors
     v, t = obs_to_tensors(obs, device)
     with torch.inference_mode():
         a, _, _, _ = agent.get_action_and_value(v, t, deterministic=deterministic)
@@ -83,7 +86,6 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bo
                   **conditions) -> "KartingVectorEnv":
     """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start);
     ``conditions``: weather, tyres, setup, fuel (karting.sim.conditions; none by default)."""
-    from ..env import KartingVectorEnv
     return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
                             telemetry_history=cfg.telemetry_history,
                             max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
@@ -92,7 +94,6 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bo
 
 def summarize(results: list) -> dict:
     """Completion rate, mean reward, best lap, mean sector times and how the episodes ended."""
-    from collections import Counter
     laps = [lap for r in results for lap in r.laps if lap["valid"]]
     best = min((lap["time_s"] for lap in laps), default=float("nan"))
     sectors = np.array([lap["sectors_s"] for lap in laps]) if laps else np.full((1, 3), np.nan)
@@ -120,7 +121,6 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
     """``races`` races at once (one batch), the policy from the back of each grid against
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
     caused collisions per lap, overtakes per race, and each race's classification."""
-    from ..env import KartingVectorEnv, Scenario
     env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
                                                   frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history))
     obs, info = env.reset(seed=seed)
@@ -155,7 +155,6 @@ class Evaluator:
     training tracks (one eval env per track), and the best score so far."""
 
     def __init__(self, tracks, cfg, best_score=None):
-        import math
         per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
         self.envs = [make_eval_env(t, per_track, cfg) for t in tracks]
         self.seed = cfg.seed + 10_000

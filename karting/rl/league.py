@@ -11,6 +11,8 @@ import copy
 
 import numpy as np
 
+from .evaluate import policy_actions
+
 
 class League:
     """``act(obs) -> (L, 2)`` for the league karts; ``maybe_snapshot(agent, global_step)``."""
@@ -39,7 +41,6 @@ class League:
         return True
 
     def act(self, obs: dict) -> np.ndarray:
-        from .evaluate import policy_actions
         n = len(obs["vision"])
         who = self.rng.integers(0, len(self.members), n)
         out = np.zeros((n, 2), np.float32)

@@ -23,7 +23,6 @@ from torch.distributions import Normal
 
 from ..env.spec import TELEMETRY_SIZE, VIEW
 
-
 #: telemetry presets: which of the 9 values (karting.env.spec.TELEMETRY_NAMES) the network sees
 TELEMETRY_PRESETS = {"full": tuple(range(TELEMETRY_SIZE)), "kart": (0, 1, 2, 3, 4, 5)}
 

@@ -11,11 +11,14 @@ under next-step autoreset is exactly the observation the env returned at that st
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from .policy import RunningNorm
 
 
 def compute_gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
@@ -70,7 +73,6 @@ class LowPrecisionCopy:
     """
 
     def __init__(self, master: nn.Module, dtype=torch.bfloat16):
-        import copy
         self.master, self.work = master, copy.deepcopy(master)
         for p in self.work.parameters():
             p.data = p.data.to(dtype)
@@ -179,7 +181,6 @@ class RewardScaler:
     the track's length or the bonuses. Its state is saved with checkpoints."""
 
     def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, eps: float = 1e-8):
-        from .policy import RunningNorm
         self.gamma, self.clip, self.eps = gamma, clip, eps
         self.ret = np.zeros(num_envs)
         self.rms = RunningNorm(1)          # the same running statistics as the telemetry's

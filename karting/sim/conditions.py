@@ -73,7 +73,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-
 # ------------------------------------------------------------------------- constants
 WET_RATIO = np.array([0.60, 0.70, 0.35, 0.60], np.float32)   # grass, asphalt, kerb, barrier
 CELL_M = 5.0

@@ -16,13 +16,23 @@ no GL, so it runs anywhere in a few seconds.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .. import numerics as nm
+from ..files import atomic_write
 from ..track import Track
+from ..track.catalog import cache_dir
+from ..track.geometry import curvature
+from .conditions import feed_throttle
+from .laps import LapBook
 from .physics import CONTROL_HZ, G, KartParams
+from .race import Race
+from .replay import ReplayLog, race_settings, save
 
 
 def speed_profile(track: Track, mu_use: float = 1.5, brake_g: float = 1.1, v_max: float = 27.0,
@@ -30,7 +40,6 @@ def speed_profile(track: Track, mu_use: float = 1.5, brake_g: float = 1.1, v_max
     """Target speed [m/s] at each point of ``line`` (default the racing line): grip-limited in
     corners (``mu_use`` g), top speed ``v_max``, braking at ``brake_g`` before each corner."""
     line = track.racing_line if line is None else line
-    from ..track.geometry import curvature
     k = np.abs(curvature(line))
     # smooth the curvature a little: single-sample spikes are discretisation, not corners
     k = nm.convolve_valid(np.concatenate([k[-3:], k, k[:3]]), np.ones(7) / 7)
@@ -112,7 +121,6 @@ class PurePursuit:
         throttle = np.clip(self.speed_gain * err, -1, 1)
         if grip is not None:
             # wet or cold: keep the rear tyres' drive and braking force under the grip they have
-            from .conditions import feed_throttle
             throttle = feed_throttle(throttle, grip, state.vx, p)
         return np.stack([steer, throttle], 1).astype(np.float32)
 
@@ -190,8 +198,6 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
     own setup ``setups[i]`` (a KartSetup or dict); all karts at once, as one batch. ``flaw``:
     ``(approach_m, until_m, by_m)`` for :meth:`PurePursuit.brake_earlier`; ``replay``: record the
     session (``Drive.batch.replay_log``)."""
-    from .laps import LapBook
-    from .race import Race
     n = len(mu)
     limit_s = laps * max(120.0, track.length / 4.0)          # 4 m/s average at worst
     cond = dict(conditions or {})
@@ -203,7 +209,6 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
     if setups is not None:
         batch.model.set_setups(setups)
     if replay:
-        from .replay import ReplayLog
         batch.replay_log = ReplayLog(n)
     batch.reset(np.ones(n, bool), np.random.default_rng(0))
     md = batch.model
@@ -276,7 +281,6 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
             df = d.batch.recorder.to_dataframe()
             out.telemetry = df[df["env"] == i].assign(env=0).reset_index(drop=True)
     if replay is not None:
-        from .replay import race_settings, save
         what = f"expert: {n} settings" + (f", kart {out.kart} drove the reference lap" if out.completed else "")
         save(replay, d.batch.replay_log, d.batch, track, race_settings(d.batch), what)
     return out
@@ -285,8 +289,6 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
 def _reference_key(track: Track, laps: int) -> str:
     """The derived track's content, the lap count and the source of the code that decides a lap
     time (physics, race, expert): a cached reference is recomputed when any of them changes."""
-    import hashlib
-    from pathlib import Path
     h = hashlib.sha256(f"reference v2 laps={laps}\n".encode())
     for a in (track.surface, track.centre, track.gates, track.racing_offset):
         h.update(np.ascontiguousarray(a).tobytes())
@@ -300,9 +302,6 @@ def _reference_key(track: Track, laps: int) -> str:
 def reference_cached(track: Track, laps: int = 2) -> dict:
     """:func:`reference_lap`'s numbers (no telemetry) as a dict, kept on disk next to the track
     cache (``$KARTING_CACHE_DIR``) so that each track and code version is driven once."""
-    import json
-    from ..files import atomic_write
-    from ..track.catalog import cache_dir
     keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",
             "best_standing_s", "mu_use", "line_weight", "clean_settings", "settings_tried")
     key = _reference_key(track, laps)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .racing import Incident
+
 #: a re-synced replay is a mismatch (the simulation code or the actions changed, not the
 #: floating point) when a correction moves a kart by more than these
 TOLERANCE = {"position_m": 0.05, "speed_mps": 0.05, "yaw_rad": 0.01}
@@ -59,7 +61,6 @@ def restore(race, kf: dict, control=None) -> None:
             v = kf.get(prefix + f)
             setattr(obj, f, None if v is None else v.item() if v.ndim == 0 else v.copy())
     if control is not None:
-        from .racing import Incident
         control.incidents = [Incident(float(t), int(a), int(b), int(f), float(c), float(p))
                              for t, a, b, f, c, p in kf["control.incidents"]]
         control.retire_reason = [str(x) for x in kf["control.retire_reason"]]

@@ -24,8 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import numerics as nm
+from .conditions import feed_throttle
 from .expert import speed_profile
 from .physics import CONTROL_HZ, KartParams
+from .race import Race
+from .racing import RUNNING, RaceControl, RaceRules
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,6 @@ class AIDriver:
         vt = np.minimum(vt, v_cap)
         throttle = np.clip(0.8 * (vt - v), -1, 1)
         if md is not None:
-            from .conditions import feed_throttle
             throttle = feed_throttle(throttle, md.grip_now, st.vx, p)
         # the brakes are on the rear axle: braking hard while cornering spins a kart, so brake
         # only with the grip the corner leaves (friction circle on the measured lateral g)
@@ -249,8 +251,6 @@ class AIDriver:
 
 def ai_race(track, levels: list, laps: int = 3, seed: int = 0, grid_order=None, start_lights: bool = False):
     """Race AI karts only (no GL): returns the finished :class:`~karting.sim.racing.RaceControl`."""
-    from .race import Race
-    from .racing import RUNNING, RaceControl, RaceRules
     race = Race(track, len(levels), max_episode_steps=10 ** 9, contacts=True)
     rc = RaceControl(race, RaceRules(laps=laps, start_lights=start_lights),
                      drivers=[f"AI {level(lv).name}" for lv in levels])

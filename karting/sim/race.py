@@ -16,9 +16,13 @@ import numpy as np
 
 from .. import numerics as nm
 from ..track import BARRIER, GRASS
+from ..track.trackset import TrackSet
 from . import physics
+from .conditions import Conditions
+from .contact import ContactSolver
 from .physics import CONTROL_HZ, KartParams, KartState
 from .recording import CONDITION_COLUMNS, TelemetryRecorder
+
 
 @dataclass(frozen=True)
 class RewardConfig:
@@ -55,7 +59,6 @@ class Race:
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), contacts: bool = False, world=None,
                  setup=None, weather=None, tyres=None, fuel=None, exact_start: bool = False):
-        from ..track.trackset import TrackSet
         self.ts = TrackSet(track)
         self.tracks = self.ts.tracks
         if n < self.ts.k:
@@ -103,7 +106,6 @@ class Race:
         self.solver = None
         self.grip_scale = None     # (N,) float32 friction factors (domain randomisation), or None
         if contacts:
-            from .contact import ContactSolver
             self.solver = ContactSolver(params.mass_kg, params.yaw_inertia_kgm2)
         # weather, tyres, fuel and setup (karting.sim.conditions): None unless one is asked for
         self.model = None
@@ -113,7 +115,6 @@ class Race:
     def enable_conditions(self, setup=None, weather=None, tyres=None, fuel=None) -> None:
         """Switch on the realism models (see :mod:`karting.sim.conditions`) for every kart;
         karts on one world share the road's water and rubber when they collide (a race)."""
-        from .conditions import Conditions
         road = self.world if self.solver is not None else None
         given = {"setup": setup, "weather": weather, "tyres": tyres, "fuel": fuel}
         self.conditions_given = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in given.items()
@@ -140,7 +141,6 @@ class Race:
     def set_track(self, slot: int, track) -> None:
         """Replace track ``slot`` by ``track`` (a Track). The karts on that slot must be
         :meth:`reset` before they step again; the other karts drive on undisturbed."""
-        from ..track.trackset import TrackSet
         tracks = list(self.tracks)
         tracks[int(slot)] = track
         self.ts = TrackSet(tracks)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import numerics as nm
+from ..track import ASPHALT, KERB
 from .race import Race
 
 RUNNING, FINISHED, FLAGGED, RETIRED = 0, 1, 2, 3
@@ -103,7 +104,6 @@ def grid_slots(track, n: int) -> tuple:
 def grid_capacity(track, limit: int = 200) -> int:
     """How many grid slots fit behind the line: each slot's kart (its four corners) on asphalt or
     kerb, two karts abreast with 0.2 m between them, and the grid no longer than half a lap."""
-    from ..track import ASPHALT, KERB
     k = np.arange(limit)
     back = GRID_FIRST_M + GRID_PITCH_M * k
     ok = back < track.length / 2

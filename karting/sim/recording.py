@@ -114,7 +114,7 @@ class TelemetryRecorder:
 
     def to_dataframe(self) -> "pd.DataFrame":
         """A copy of the recorded rows as a pandas DataFrame."""
-        import pandas as pd          # the simulation itself never needs pandas
+        import pandas as pd  # the simulation itself never needs pandas
         return pd.DataFrame({k: v[: self.n].copy() for k, v in self.cols.items()})
 
     def with_columns(self, extra: dict) -> "TelemetryRecorder":

@@ -40,6 +40,8 @@ that recorded them.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -50,7 +52,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .physics import CONTROL_HZ
+from .. import numerics
+from ..files import atomic_write
+from ..track import (DEFAULT_TRACKS_DIR, TrackError, build_track, default_checkpoints_path, load_checkpoints_file,
+                     load_track, resolve_track_path)
+from .keyframes import capture, difference, pack, restore, unpack
+from .physics import CONTROL_HZ, KartParams
+from .racing import RaceControl, RaceRules
 
 FORMAT = "karting-replay"
 VERSION = 2
@@ -125,7 +133,6 @@ class ReplayLog:
         """Before ``race`` steps with ``actions``: a keyframe of its state every keyframe_every steps."""
         t = len(self.actions)
         if race is not None and self.keyframe_every and t % self.keyframe_every == 0:
-            from .keyframes import capture
             self.keyframes.append(capture(race, self.control))
             self.keyframe_steps.append(t)
         self.actions.append(np.array(actions, np.float32, copy=True))
@@ -187,8 +194,6 @@ def _karting_version() -> str:
 
 def race_settings(race) -> dict:
     """The keyword arguments that rebuild a Race's simulation (KartBatch adds its own)."""
-    import dataclasses
-    from .physics import KartParams
     if race.params != KartParams():
         raise ValueError("replays record the default kart only")
     if race.ts.k > 1:
@@ -207,7 +212,6 @@ def race_settings(race) -> dict:
 
 def control_settings(control) -> dict:
     """The ``settings["race"]`` entry that rebuilds a RaceControl: its rules and drivers' names."""
-    import dataclasses
     return {"rules": dataclasses.asdict(control.rules), "drivers": list(control.drivers)}
 
 
@@ -221,13 +225,11 @@ def race_outcome(control) -> dict:
 def attach_control(batch, race: dict) -> None:
     """Give a batch rebuilt from a race replay its RaceControl (``batch.control``), from the
     settings' ``race`` entry (:func:`control_settings`)."""
-    from .racing import RaceControl, RaceRules
     batch.control = RaceControl(batch, RaceRules(**race["rules"]), drivers=list(race["drivers"]))
 
 
 def _entry_of(track) -> dict:
     """The checkpoints.json entry next to ``track``'s PNG ({} when none or unreadable)."""
-    from ..track import default_checkpoints_path, load_checkpoints_file
     if not getattr(track, "path", None):
         return {}
     try:
@@ -240,8 +242,6 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", co
     """Write ``log`` (of ``race`` on ``track``, built with ``settings``) as a .replay file;
     ``control``: the RaceControl of a race (its rules go into the settings, its results into
     the header)."""
-    from ..files import atomic_write
-    from .keyframes import capture, pack
     control = control if control is not None else log.control
     entry = _entry_of(track)
     if control is not None:
@@ -269,7 +269,6 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", co
 
 def load(path) -> Replay:
     """Read and check a .replay file (ReplayError says what is wrong)."""
-    from .keyframes import unpack
     path = Path(path)
     if not path.exists():
         raise ReplayError(f"{path}: no such replay file")
@@ -318,15 +317,11 @@ def _candidates(rep: Replay, track) -> list:
 
 
 def _shipped(name: str) -> Path:
-    from ..track import DEFAULT_TRACKS_DIR
     return (DEFAULT_TRACKS_DIR / Path(name).name).resolve()
 
 
 def _load_v1(c):
     """A format-1 replay's track: derived with numpy's own kernels, as karting 0.1 derived it."""
-    from .. import numerics
-    from ..track import build_track, load_checkpoints_file, resolve_track_path
-    from ..track.entry import default_checkpoints_path
     path = resolve_track_path(c)
     entry = load_checkpoints_file(default_checkpoints_path(path))["tracks"].get(path.name, {})
     with numerics.native_kernels():
@@ -338,7 +333,6 @@ def resolve_track(rep: Replay, track=None):
     recorded: for format 2, the PNG's bytes and its checkpoints.json entry (``track_key``); for
     format 1, the hash of the derived geometry. When the file used is not the one recorded,
     ``rep.track_note`` says which and why. Raises ReplayError when none matches."""
-    from ..track import TrackError, load_track
     h = rep.header
     tried = []
     for c, why in _candidates(rep, track):
@@ -412,8 +406,6 @@ def simulate(rep: Replay, batch, on_step=None, on_start=None) -> Playback:
     after the first resets, ``on_step(t)`` after each step (and after the resets that follow it).
     At each keyframe whose state differs, the recorded state is put back; the returned Playback
     (also ``batch.playback``) says how often and by how much."""
-    from .. import numerics
-    import contextlib
     pb = Playback(native=rep.native)
     batch.playback = pb
     with numerics.native_kernels() if rep.native else contextlib.nullcontext():
@@ -422,7 +414,6 @@ def simulate(rep: Replay, batch, on_step=None, on_start=None) -> Playback:
 
 
 def _simulate(rep, batch, pb, on_step, on_start):
-    from .keyframes import difference, restore
     resets = list(zip(rep.reset_steps.tolist(), rep.reset_masks, rep.reset_rngs))
     control = getattr(batch, "control", None)
     keyframes = dict(zip(rep.keyframe_steps.tolist(), rep.keyframes))

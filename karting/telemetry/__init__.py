@@ -12,9 +12,23 @@ aligned by distance (delta time and per-sector gains); :mod:`karting.telemetry.c
 report (corners, braking points, apexes, advice; ``python -m karting.coach``). ``python -m karting.telemetry
 summary|compare|plot`` is the command line (:mod:`karting.telemetry.cli`).
 """
-from .analysis import (CONDITION_COLUMNS, LAP_KEYS, STANDING_KMH, TRACE_COLUMNS, TelemetryError, compare,
-                       format_expert_lap, format_sectors, format_stint, gains, lap_trace, laps, load, pick_lap,
-                       stint)
+from .analysis import (
+                       CONDITION_COLUMNS,
+                       LAP_KEYS,
+                       STANDING_KMH,
+                       TRACE_COLUMNS,
+                       TelemetryError,
+                       compare,
+                       format_expert_lap,
+                       format_sectors,
+                       format_stint,
+                       gains,
+                       lap_trace,
+                       laps,
+                       load,
+                       pick_lap,
+                       stint,
+)
 from .recorder import COLUMNS, DEFAULT_DIR, SCHEMA_VERSION, TelemetryRecorder, export_csv, read_meta, write_csv
 
 __all__ = ["COLUMNS", "CONDITION_COLUMNS", "DEFAULT_DIR", "LAP_KEYS", "SCHEMA_VERSION", "STANDING_KMH", "TRACE_COLUMNS",

@@ -10,6 +10,7 @@ Exit codes: 0 done, 2 the file or the selection cannot be used (the message says
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -170,6 +171,5 @@ def main(argv: list | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:          # `... | head`: the reader has what it wanted
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

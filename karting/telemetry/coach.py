@@ -25,12 +25,17 @@ import base64
 import html
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..files import atomic_write
+from ..sim.expert import reference_lap
+from ..track import load_track
 from ..track.corners import Corner, find_corners
 from .analysis import STANDING_KMH, TelemetryError, lap_trace, pick_lap
+from .analysis import laps as lap_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,8 +150,6 @@ class Coaching:
     def write_html(self, path):
         """A self-contained HTML page (images inline): summary, advice, map, traces, tables;
         returns its path."""
-        from pathlib import Path
-        from ..files import atomic_write
         page = _html(self)
         return atomic_write(Path(path), lambda f: f.write(page), text=True)
 
@@ -237,7 +240,6 @@ def advise(r, name: str) -> dict:
 def _lap_like(df, standing: bool):
     """The fastest valid lap of ``df`` that starts from rest (``standing``) or flying, with its
     trace; None if there is none."""
-    from .analysis import laps as lap_table
     table = lap_table(df)
     best = None
     for _, r in table[table["valid"]].sort_values("lap_time_s").iterrows():
@@ -258,13 +260,11 @@ def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap:
     were driven on."""
     import pandas as pd
     if not hasattr(track, "curvature"):
-        from ..track import load_track
         track = load_track(track)
     notes = []
     if reference is None or isinstance(reference, str):
         if reference not in (None, "expert"):
             raise TelemetryError(f"reference {reference!r}: give 'expert' or a telemetry DataFrame")
-        from ..sim.expert import reference_lap
         r = reference_lap(track, record=True, conditions=conditions or None)
         if not r.completed:
             raise TelemetryError(f"{track.name}: the expert drove no clean lap here, so there is no reference")

@@ -7,11 +7,31 @@ checkpoints.json entry); ``raceline`` (racing line, QSS lap time); ``build`` (PN
 ``generate`` (painting, CSV import, procedural tracks) and ``trackset`` (several tracks as flat
 per-kart lookups). The names below are the package's public API.
 """
-from .build import (ASPHALT, BARRIER, CENTRE_SPACING_M, DEFAULT_TRACKS_DIR, GATE_SPACING_M, GRASS,
-                    KERB, MIN_TRACK_WIDTH_M, RACING_MARGIN_M, WALL_RUNOFF_M, Track, build_track,
-                    check_entry_on_image)
-from .catalog import (TRACK_FORMAT_VERSION, cache_dir, load_checkpoints_file, load_track,
-                      resolve_track_path, save_track_entry, track_cache_key, track_list)
+from .build import (
+                    ASPHALT,
+                    BARRIER,
+                    CENTRE_SPACING_M,
+                    DEFAULT_TRACKS_DIR,
+                    GATE_SPACING_M,
+                    GRASS,
+                    KERB,
+                    MIN_TRACK_WIDTH_M,
+                    RACING_MARGIN_M,
+                    WALL_RUNOFF_M,
+                    Track,
+                    build_track,
+                    check_entry_on_image,
+)
+from .catalog import (
+                    TRACK_FORMAT_VERSION,
+                    cache_dir,
+                    load_checkpoints_file,
+                    load_track,
+                    resolve_track_path,
+                    save_track_entry,
+                    track_cache_key,
+                    track_list,
+)
 from .entry import SCHEMA_VERSION, default_checkpoints_path, track_content_key, validate_entry
 from .errors import TrackError
 from .geometry import curvature, curvature_energy, distance_px, frame, resample_closed, signed_area

@@ -39,6 +39,7 @@ from . import geometry as geo
 from .entry import default_checkpoints_path, track_content_key, validate_entry
 from .errors import TrackError
 from .paint import DEFAULT_SCALE_M_PER_PX, asphalt_mask, read_image_rgb
+from .raceline import min_time_offsets
 
 CENTRE_SPACING_M = 1.0
 MIN_TRACK_WIDTH_M = 4.0          # a kart is ~1.4 m wide; below this, racing is impossible
@@ -135,8 +136,8 @@ class Track:
 def _centre_contour(path: Path, asphalt: np.ndarray):
     """Closed medial curve (pixel coords, (P, 2) as col,row) between outside grass and infield,
     and the distance [px] from each asphalt pixel to the nearest grass."""
-    from scipy import ndimage
     import contourpy
+    from scipy import ndimage
     grass_labels, n = ndimage.label(~asphalt)  # 4-connectivity: asphalt 8-connected loops close
     border = set(np.unique(np.concatenate([grass_labels[0], grass_labels[-1],
                                            grass_labels[:, 0], grass_labels[:, -1]]))) - {0}
@@ -290,7 +291,6 @@ def build_track(path: Path, entry: dict, where: str | None = None) -> Track:
         if not 0 < secs[0] < secs[1]:
             secs = [max(1, len(gate_s) // 3), max(2, 2 * len(gate_s) // 3)]
     surface = _surface(asphalt, centre, curvature, scale, h)
-    from .raceline import min_time_offsets
     half = np.maximum(width / 2.0 - RACING_MARGIN_M, 0.0)
     offsets, _ = min_time_offsets(centre, normal, -half, half)
     tr = Track(name=path.name, path=path, scale=scale, surface=surface, centre=centre,

@@ -2,13 +2,16 @@
 and the on-disk cache of derived tracks; :func:`load_track` puts them together."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from .build import DEFAULT_TRACKS_DIR, Track, build_track
 from .. import numerics
+from ..files import atomic_write
+from .build import DEFAULT_TRACKS_DIR, Track, build_track
 from .entry import SCHEMA_VERSION, default_checkpoints_path, geometry_entry, validate_entry
 from .errors import TrackError
 
@@ -46,7 +49,6 @@ def save_track_entry(png_name: str, entry: dict, path: Path) -> None:
     data["tracks"][png_name] = entry
     data["version"] = SCHEMA_VERSION
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    from ..files import atomic_write
     atomic_write(path, lambda f: f.write(text), text=True)
 
 
@@ -93,7 +95,6 @@ _CACHED_ARRAYS = ("surface", "centre", "tangent", "normal", "width", "curvature"
 def cache_dir() -> Path | None:
     """Where derived tracks are kept between processes: ``$KARTING_CACHE_DIR`` (``off`` turns
     the cache off), else ``$XDG_CACHE_HOME/karting``, else ``~/.cache/karting``."""
-    import os
     v = os.environ.get("KARTING_CACHE_DIR")
     if v is not None:
         return None if v.strip().lower() in ("", "0", "off", "none", "false") else Path(v) / "tracks"
@@ -103,7 +104,6 @@ def cache_dir() -> Path | None:
 
 def track_cache_key(path: Path, entry: dict) -> str:
     """The image's content, the checkpoints.json entry and the derivation's version."""
-    import hashlib
     h = hashlib.sha256(f"karting track v{TRACK_FORMAT_VERSION}\n".encode())
     h.update(json.dumps(geometry_entry(entry), sort_keys=True).encode())
     h.update(b"\n")
@@ -137,7 +137,6 @@ def _read_cached(file: Path, key: str, path: Path) -> Track | None:
 
 
 def _write_cached(file: Path, key: str, tr: Track) -> None:
-    from ..files import atomic_write
     arrays = {k: getattr(tr, k) for k in _CACHED_ARRAYS}
     try:
         atomic_write(file, lambda f: np.savez_compressed(

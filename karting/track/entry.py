@@ -2,6 +2,8 @@
 :mod:`karting.track.catalog`'s)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -24,8 +26,6 @@ def geometry_entry(entry: dict) -> dict:
 def track_content_key(path: Path, entry: dict) -> str:
     """What a track is, on any machine and in any version of karting: the PNG's bytes and the
     part of its checkpoints.json entry the derivation reads (a replay names its track by it)."""
-    import hashlib
-    import json
     h = hashlib.sha256(b"karting track content v1\n")
     h.update(json.dumps(geometry_entry(entry), sort_keys=True).encode())
     h.update(b"\n")

@@ -23,6 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
+from ..files import atomic_write
 from .build import MIN_TRACK_WIDTH_M
 from .errors import TrackError
 from .geometry import curvature, signed_area
@@ -45,7 +46,6 @@ def save_png(im, path: str | Path) -> None:
     """Save a PIL image as PNG atomically (creating its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..files import atomic_write
     atomic_write(path, lambda f: im.save(f, format="PNG", optimize=True))
 
 

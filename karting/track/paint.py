@@ -3,11 +3,13 @@ colours (any two paints, anti-aliased, on an opaque or transparent background)."
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..numerics import gaussian_filter
 from .errors import TrackError
 
 DEFAULT_SCALE_M_PER_PX = 0.5
@@ -22,7 +24,6 @@ SPECK_M = 2.0                    # grass specks inside the asphalt smaller than 
 
 def read_image_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) float32 RGB 0..255 with alpha composited on white (transparent = grass)."""
-    import warnings
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
@@ -123,7 +124,6 @@ def classify_asphalt(path: Path, rgb: np.ndarray) -> np.ndarray:
     is grey, e.g. a light grey track on dark green grass. Where the two paints have about the same
     luminance, the split is made on chroma instead: the grey one is asphalt. An image with no
     clear two-tone split (a photo, a gradient, noise) is refused."""
-    from ..numerics import gaussian_filter
     lum = luminance(rgb)
     # the split is found on a lightly blurred copy (scanner or sensor noise averages out, the
     # two paints stay where they are); the pixels themselves are then classified unblurred
