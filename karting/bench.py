@@ -345,14 +345,25 @@ def bench_replay(track, repeats, folder):
         path.stat().st_size / 1024 / minutes, 2), race_live_s=round(live_s, 2),
         race_replay_s=round(float(np.median(sims)), 2), race_replay_speedup=round(live_s / float(np.median(sims)), 2),
         race_steps=rep.steps)
+    out["tv_frames_per_s"] = bench_tv(rep, track)
+    out.update(bench_coach(track, folder))
+    return out
+
+
+def bench_tv(rep, track) -> float:
+    """The TV camera's frames/s, filming the end of a replayed race."""
     b = KartBatch.from_replay(rep, track, render=True, views=[0])
     R.simulate(rep, b)
     tv = TVDirector(track)
     t = time.perf_counter()
     for _ in range(60):
         tv.view(b.renderer, b.state, 0, (640, 400))
-    out["tv_frames_per_s"] = round(60 / (time.perf_counter() - t), 1)
     b.close()
+    return round(60 / (time.perf_counter() - t), 1)
+
+
+def bench_coach(track, folder) -> dict:
+    """Coaching: the expert's reference lap, the analysis, the HTML report [s]."""
     t = time.perf_counter()
     ref = reference_lap(track, record=True)
     ref_s = time.perf_counter() - t
@@ -361,9 +372,8 @@ def bench_replay(track, repeats, folder):
     coach_s = time.perf_counter() - t
     t = time.perf_counter()
     c.write_html(f"{folder}/coaching.html")
-    out.update(coach_expert_lap_s=round(ref_s, 2), coach_analysis_s=round(coach_s, 3),
-               coach_html_s=round(time.perf_counter() - t, 2))
-    return out
+    return dict(coach_expert_lap_s=round(ref_s, 2), coach_analysis_s=round(coach_s, 3),
+                coach_html_s=round(time.perf_counter() - t, 2))
 
 
 def bench_numerics(track, repeats, folder):

@@ -107,6 +107,96 @@ class Ghost:
                    float(row["lap_time_s"]))
 
 
+class Hud:
+    """What the window shows over the world: speed, lap and sector times, delta to the best lap,
+    messages, race standings and lights, the map with every kart, the keys."""
+
+    def __init__(self, pygame, screen, size, track):
+        self.pg, self.screen, self.size = pygame, screen, size
+        self.font = pygame.font.SysFont("dejavusansmono,monospace", 18, bold=True)
+        self.big = pygame.font.SysFont("dejavusansmono,monospace", 40, bold=True)
+        self.small = pygame.font.SysFont("dejavusansmono,monospace", 13)
+        self.map = self._make_map(track)
+
+    def _make_map(self, tr):
+        # 230 x 170 in the default 960 x 600 window; smaller windows get a smaller map
+        box = (int(self.size[0] * 0.24), int(self.size[1] * 0.28))
+        pts = tr.centre
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        f = min((box[0] - 16) / max(hi[0] - lo[0], 1e-6), (box[1] - 16) / max(hi[1] - lo[1], 1e-6))
+        to_map = lambda p: np.stack([8 + (p[..., 0] - lo[0]) * f, box[1] - 8 - (p[..., 1] - lo[1]) * f], -1)  # noqa: E731
+        surf = self.pg.Surface(box, self.pg.SRCALPHA)
+        surf.fill((0, 0, 0, 150))
+        self.pg.draw.lines(surf, (230, 230, 230), True, to_map(pts).tolist(), 3)
+        g = to_map(tr.gates[0])
+        self.pg.draw.line(surf, (255, 60, 60), g[0], g[1], 3)
+        return surf, to_map
+
+    def text(self, text, pos, font=None, colour=(255, 255, 255)):
+        font = font or self.font
+        surf = font.render(text, True, colour)
+        bg = self.pg.Surface((surf.get_width() + 10, surf.get_height() + 4), self.pg.SRCALPHA)
+        bg.fill((0, 0, 0, 140))
+        self.screen.blit(bg, (pos[0] - 5, pos[1] - 2))
+        self.screen.blit(surf, pos)
+
+    def draw(self, app, ghost, xs, ys):
+        """Speed, lap and sector times, delta, messages, the map with every kart, the keys."""
+        b = app.batch
+        w, h = self.size
+        self.text(f"{float(b.state.speed[0]) * 3.6:5.1f} km/h", (16, 12), self.big)
+        if app.racing:
+            self.race(app)
+        lap_no = int(b.laps[0]) + int(b.lap_timed[0])
+        lt = max(app.lap_time_now(), 0.0)       # 0 while the start lights are on
+        lines = [f"lap {lap_no}   {lt:6.2f} s" + ("" if b.lap_valid[0] else "  INVALID"),
+                 f"last {b.last_lap_time[0]:6.2f} s" if b.last_lap_time[0] else "last    -",
+                 f"best {app.best.lap_time:6.2f} s" if app.best else "best    -"]
+        if app.best is not None and b.lap_timed[0]:
+            delta = lt - app.best.time_at(float(b.s[0]))
+            lines.append(f"delta {delta:+6.2f} s")
+        for k, t in enumerate(app.splits[:3]):
+            prev = app.splits[k - 1] if k else 0.0
+            ref = f" ({t - prev - app.best_sectors[k]:+.2f})" if app.best_sectors else ""
+            lines.append(f"S{k + 1} {t - prev:6.2f} s{ref}")
+        for i, line in enumerate(lines):
+            colour = (255, 255, 255)
+            if line.startswith("delta"):
+                colour = (120, 255, 120) if line.split()[1].startswith("-") else (255, 120, 120)
+            x = min(w - 270, w - self.font.size(line)[0] - 14)         # "... INVALID" fits the window
+            self.text(line, (x, 12 + 26 * i), colour=colour)
+        if b.off_track[0]:
+            self.text("OFF TRACK", (w // 2 - 60, 100), self.font, (255, 80, 80))     # under the message line
+        if app.paused:
+            self.text("PAUSED (P)", (w // 2 - 70, h // 2), self.big)
+        if app.message:
+            self.text(app.message, (16, 70), self.font)
+        surf, to_map = self.map
+        self.screen.blit(surf, (w - surf.get_width() - 10, h - surf.get_height() - 10))
+        off = np.array([w - surf.get_width() - 10, h - surf.get_height() - 10])
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            p = to_map(np.array([x, y])) + off
+            self.pg.draw.circle(self.screen, (255, 60, 60) if i == 0 else (240, 240, 240), p, 5)
+        ghost_txt = f"   ghost: {ghost.label}" if (ghost is not None and app.show_ghost) else ""
+        self.text("arrows/WASD drive  P pause  R restart  C camera  G ghost  Esc quit" + ghost_txt,
+                   (12, h - 24), self.small)
+
+    def race(self, app):
+        """Position, gap, the standings and the start lights."""
+        rc, w = app.control, self.size[0]
+        gap = f"  +{rc.gap_ahead_s[0]:.1f} s to P{rc.position[0] - 1}" if rc.position[0] > 1 and rc.time_s > 0 else ""
+        self.text(f"P{rc.position[0]}/{app.batch.n}{gap}", (16, 110), self.font, (255, 230, 90))
+        for k, i in enumerate(rc.standings()[:10]):
+            name = rc.drivers[i]
+            self.text(f"{k + 1:>2} {name[:12]:<12}", (16, 140 + 20 * k), self.small,
+                       (255, 230, 90) if i == 0 else (235, 235, 235))
+        lit = rc.lights_on
+        if lit:
+            for k in range(5):
+                self.pg.draw.circle(self.screen, (230, 20, 20) if k < lit else (60, 60, 60),
+                                    (w // 2 - 60 + 45 * k, int(self.size[1] * 0.3)), 18)
+
+
 class DriveApp:
     """The window, the input, one kart's simulation, the recorder. ``step()`` is one frame."""
 
@@ -148,9 +238,6 @@ class DriveApp:
         pygame.display.set_caption(f"karting: {self.track.name}")
         self.screen = pygame.display.set_mode(size)
         self.size = size
-        self.font = pygame.font.SysFont("dejavusansmono,monospace", 18, bold=True)
-        self.big = pygame.font.SysFont("dejavusansmono,monospace", 40, bold=True)
-        self.small = pygame.font.SysFont("dejavusansmono,monospace", 13)
         self.joystick = None
         if pygame.joystick.get_count() > 0:
             self.joystick = pygame.joystick.Joystick(0)
@@ -165,7 +252,7 @@ class DriveApp:
         self.last_saved_t = 0.0
         self.saved_rows = 0
         self.message = ""
-        self._map = self._make_map()
+        self.hud = Hud(pygame, self.screen, size, self.track)
         # a replay beside the telemetry: karting.replay re-runs the session (a race: every kart)
         self.session.start_replay()
         self.restart(first=True)
@@ -326,21 +413,6 @@ class DriveApp:
         return self.out
 
     # ------------------------------------------------------------ drawing
-    def _make_map(self):
-        # 230 x 170 in the default 960 x 600 window; smaller windows get a smaller map
-        box = (int(self.size[0] * 0.24), int(self.size[1] * 0.28))
-        tr = self.track
-        pts = tr.centre
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        f = min((box[0] - 16) / max(hi[0] - lo[0], 1e-6), (box[1] - 16) / max(hi[1] - lo[1], 1e-6))
-        to_map = lambda p: np.stack([8 + (p[..., 0] - lo[0]) * f, box[1] - 8 - (p[..., 1] - lo[1]) * f], -1)  # noqa: E731
-        surf = self.pg.Surface(box, self.pg.SRCALPHA)
-        surf.fill((0, 0, 0, 150))
-        self.pg.draw.lines(surf, (230, 230, 230), True, to_map(pts).tolist(), 3)
-        g = to_map(tr.gates[0])
-        self.pg.draw.line(surf, (255, 60, 60), g[0], g[1], 3)
-        return surf, to_map
-
     def draw(self):
         pg, b = self.pg, self.batch
         st = b.state
@@ -355,70 +427,7 @@ class DriveApp:
         cam = CHASE if self.view == "chase" else FIRST_PERSON
         img = self.renderer.render_chase(np.array(xs), np.array(ys), np.array(yaws), 0, (w, h), cam)
         self.screen.blit(pg.surfarray.make_surface(np.ascontiguousarray(img.swapaxes(0, 1))), (0, 0))
-        self._hud(ghost, xs, ys)
-
-    def _text(self, text, pos, font=None, colour=(255, 255, 255)):
-        font = font or self.font
-        surf = font.render(text, True, colour)
-        bg = self.pg.Surface((surf.get_width() + 10, surf.get_height() + 4), self.pg.SRCALPHA)
-        bg.fill((0, 0, 0, 140))
-        self.screen.blit(bg, (pos[0] - 5, pos[1] - 2))
-        self.screen.blit(surf, pos)
-
-    def _hud(self, ghost, xs, ys):
-        b = self.batch
-        w, h = self.size
-        self._text(f"{float(b.state.speed[0]) * 3.6:5.1f} km/h", (16, 12), self.big)
-        if self.racing:
-            self._race_hud()
-        lap_no = int(b.laps[0]) + int(b.lap_timed[0])
-        lt = max(self.lap_time_now(), 0.0)       # 0 while the start lights are on
-        lines = [f"lap {lap_no}   {lt:6.2f} s" + ("" if b.lap_valid[0] else "  INVALID"),
-                 f"last {b.last_lap_time[0]:6.2f} s" if b.last_lap_time[0] else "last    -",
-                 f"best {self.best.lap_time:6.2f} s" if self.best else "best    -"]
-        if self.best is not None and b.lap_timed[0]:
-            delta = lt - self.best.time_at(float(b.s[0]))
-            lines.append(f"delta {delta:+6.2f} s")
-        for k, t in enumerate(self.splits[:3]):
-            prev = self.splits[k - 1] if k else 0.0
-            ref = f" ({t - prev - self.best_sectors[k]:+.2f})" if self.best_sectors else ""
-            lines.append(f"S{k + 1} {t - prev:6.2f} s{ref}")
-        for i, line in enumerate(lines):
-            colour = (255, 255, 255)
-            if line.startswith("delta"):
-                colour = (120, 255, 120) if line.split()[1].startswith("-") else (255, 120, 120)
-            x = min(w - 270, w - self.font.size(line)[0] - 14)         # "... INVALID" fits the window
-            self._text(line, (x, 12 + 26 * i), colour=colour)
-        if b.off_track[0]:
-            self._text("OFF TRACK", (w // 2 - 60, 100), self.font, (255, 80, 80))     # under the message line
-        if self.paused:
-            self._text("PAUSED (P)", (w // 2 - 70, h // 2), self.big)
-        if self.message:
-            self._text(self.message, (16, 70), self.font)
-        surf, to_map = self._map
-        self.screen.blit(surf, (w - surf.get_width() - 10, h - surf.get_height() - 10))
-        off = np.array([w - surf.get_width() - 10, h - surf.get_height() - 10])
-        for i, (x, y) in enumerate(zip(xs, ys)):
-            p = to_map(np.array([x, y])) + off
-            self.pg.draw.circle(self.screen, (255, 60, 60) if i == 0 else (240, 240, 240), p, 5)
-        ghost_txt = f"   ghost: {ghost.label}" if (ghost is not None and self.show_ghost) else ""
-        self._text("arrows/WASD drive  P pause  R restart  C camera  G ghost  Esc quit" + ghost_txt,
-                   (12, h - 24), self.small)
-
-
-    def _race_hud(self):
-        rc, w = self.control, self.size[0]
-        gap = f"  +{rc.gap_ahead_s[0]:.1f} s to P{rc.position[0] - 1}" if rc.position[0] > 1 and rc.time_s > 0 else ""
-        self._text(f"P{rc.position[0]}/{self.batch.n}{gap}", (16, 110), self.font, (255, 230, 90))
-        for k, i in enumerate(rc.standings()[:10]):
-            name = rc.drivers[i]
-            self._text(f"{k + 1:>2} {name[:12]:<12}", (16, 140 + 20 * k), self.small,
-                       (255, 230, 90) if i == 0 else (235, 235, 235))
-        lit = rc.lights_on
-        if lit:
-            for k in range(5):
-                self.pg.draw.circle(self.screen, (230, 20, 20) if k < lit else (60, 60, 60),
-                                    (w // 2 - 60 + 45 * k, int(self.size[1] * 0.3)), 18)
+        self.hud.draw(self, ghost, xs, ys)
 
     def finish(self):
         """The race's results (printed) and the leaderboard: the person's valid laps and, in a
@@ -433,7 +442,7 @@ class DriveApp:
         return results
 
 
-def main(argv=None):
+def build_parser():
     ap = options.parser("python -m karting.drive", __doc__)
     options.track(ap)
     ap.add_argument("--view", choices=("chase", "fp"), default="chase", help="camera (C switches)")
@@ -444,6 +453,11 @@ def main(argv=None):
                             "a .replay and a .meta.json go beside it)")
     options.size(ap, "960x600")
     options.race(ap, opponents="0", extra="0: drive alone")
+    return ap
+
+
+def main(argv=None):
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))

@@ -38,7 +38,7 @@ def _fmt_lap(lap):
     return f"{lap['time_s']:.2f} s ({'valid' if lap['valid'] else 'invalid'}; {secs})"
 
 
-def main(argv=None):
+def build_parser():
     ap = options.parser("python -m karting.play", __doc__)
     options.model(ap)
     options.track(ap, default=None, extra="default: the first named track it trained on (circuit.png for a "
@@ -52,10 +52,46 @@ def main(argv=None):
     options.device(ap)
     ap.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
     options.conditions(ap)
+    return ap
+
+
+def print_results(results) -> None:
+    """Each episode's laps, then the completion rate and the best valid lap."""
+    for k, r in enumerate(results):
+        laps = "; ".join(f"lap {j + 1} {_fmt_lap(lap)}" for j, lap in enumerate(r.laps)) or "no lap"
+        print(f"episode {k + 1}: {'completed' if r.completed else 'not completed'} "
+              f"({r.end}, {r.steps / 20:.1f} s, reward {r.reward:.1f}); {laps}")
+    s = summarize(results)
+    best = f"{s['best_lap_time']:.2f} s" if np.isfinite(s["best_lap_time"]) else "none"
+    print(f"completion {s['completion_rate']:.0%} ({sum(r.completed for r in results)}/{len(results)}), "
+          f"best valid lap {best}, mean reward {s['mean_reward']:.1f}")
+
+
+def write_outputs(args, env, results, end_step, frames, cond) -> None:
+    """The leaderboard (dry, today's kart), the telemetry CSV, the replay and the video."""
+    label = model_label(args.model)
+    kept = 0 if cond else leaderboard.add_laps(   # the board is for today's kart in the dry
+        env.track.name, label, [lap for r in results for lap in r.laps], leaderboard.model_hash(args.model))
+    if kept:
+        print(f"leaderboard: {kept} valid lap(s) -> {leaderboard.board_path(env.track.name)}")
+    df = env.batch.recorder.to_dataframe()
+    keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
+    model, track_name = Path(args.model), env.track.name.removesuffix(".png")
+    default = f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
+    path = write_csv(df[keep], args.telemetry or DEFAULT_DIR / default, {**env.batch.recorder.meta, "driver": label})
+    print(f"telemetry: {path} ({int(keep.sum())} rows)")
+    if args.replay:
+        print(f"replay: {env.batch.save_replay(args.replay, 'play ' + label)}")
+    if args.video:
+        out = write_video(args.video, frames)
+        print(f"video: {out} ({len(frames)} frames, {len(frames) / 20:.1f} s)")
+
+
+def main(argv=None):
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.laps < 1:
         ap.error("--episodes and --laps must be >= 1")
-
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     try:
@@ -81,32 +117,8 @@ def main(argv=None):
 
     results, end_step = evaluate(agent, env, args.laps, args.seed, device,
                                  deterministic=not args.stochastic, on_step=on_step)
-    for k, r in enumerate(results):
-        laps = "; ".join(f"lap {j + 1} {_fmt_lap(lap)}" for j, lap in enumerate(r.laps)) or "no lap"
-        print(f"episode {k + 1}: {'completed' if r.completed else 'not completed'} "
-              f"({r.end}, {r.steps / 20:.1f} s, reward {r.reward:.1f}); {laps}")
-    s = summarize(results)
-    best = f"{s['best_lap_time']:.2f} s" if np.isfinite(s["best_lap_time"]) else "none"
-    print(f"completion {s['completion_rate']:.0%} ({sum(r.completed for r in results)}/{len(results)}), "
-          f"best valid lap {best}, mean reward {s['mean_reward']:.1f}")
-
-    kept = 0 if cond else leaderboard.add_laps(   # the board is for today's kart in the dry
-        env.track.name, model_label(args.model), [lap for r in results for lap in r.laps],
-        leaderboard.model_hash(args.model))
-    if kept:
-        print(f"leaderboard: {kept} valid lap(s) -> {leaderboard.board_path(env.track.name)}")
-    df = env.batch.recorder.to_dataframe()
-    keep = (df["episode"] == 0) & (df["step"] <= end_step[df["env"].to_numpy()])
-    model, track_name = Path(args.model), env.track.name.removesuffix(".png")
-    default = f"play_{'_'.join(filter(None, (model.parent.name, model.stem)))}_{track_name}.csv"
-    name = args.telemetry or DEFAULT_DIR / default
-    path = write_csv(df[keep], name, {**env.batch.recorder.meta, "driver": model_label(args.model)})
-    print(f"telemetry: {path} ({int(keep.sum())} rows)")
-    if args.replay:
-        print(f"replay: {env.batch.save_replay(args.replay, 'play ' + model_label(args.model))}")
-    if composer is not None:
-        out = write_video(args.video, frames)
-        print(f"video: {out} ({len(frames)} frames, {len(frames) / 20:.1f} s)")
+    print_results(results)
+    write_outputs(args, env, results, end_step, frames, cond)
     env.close()
     return 0
 

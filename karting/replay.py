@@ -149,7 +149,7 @@ def describe(rep, path) -> None:
                                               for lap in laps))
 
 
-def main(argv=None):
+def build_parser():
     ap = options.parser("python -m karting.replay", __doc__)
     ap.add_argument("replay", help="a .replay file")
     options.track(ap, default=None, extra="give it if the track is no longer where it was recorded")
@@ -163,6 +163,41 @@ def main(argv=None):
     options.lap(ap, default=None, extra="film this completed lap of the kart (1 = its first)")
     ap.add_argument("--speed", type=float, default=1.0, help="2 = twice as fast, 0.5 = slow motion (default 1)")
     options.outputs(ap, video="the replay, as the camera films it", telemetry="the session, regenerated")
+    return ap
+
+
+def report(rep, problems, pb) -> None:
+    """Whether the re-simulation matched the recording (bit for bit, or within the keyframes' corrections)."""
+    if problems:
+        h = rep.header
+        print(f"the replay does NOT match its recording (the simulation code changed since karting "
+              f"{h['karting']} recorded it on {h['created']}, or the file was edited):", file=sys.stderr)
+        for p in problems[:10]:
+            print(f"  {p}", file=sys.stderr)
+    elif pb.exact:
+        what = (f"every lap time, the final state and all {pb.keyframes} keyframes" if pb.keyframes
+                else "every lap time and the final state")
+        print(f"re-simulated {rep.steps} steps bit-exactly on this machine: {what} match the recording")
+    else:
+        print(f"re-simulated {rep.steps} steps, {pb.summary()}: this machine's floating point differs from the "
+              "recording machine's in the last bits; every lap and result matches the recording")
+
+
+def film_window(ap, rep, args) -> tuple:
+    """(first step, last step) to film: a lap (--lap), a time range (--from/--to) or everything."""
+    if args.lap is not None:
+        return lap_window(rep, args.kart, args.lap)
+    if args.t_from is not None or args.t_to is not None:
+        lo = int((args.t_from or 0.0) * CONTROL_HZ)
+        hi = int((args.t_to if args.t_to is not None else rep.steps / CONTROL_HZ) * CONTROL_HZ)
+        if hi <= lo:
+            ap.error("--to must come after --from")
+        return lo, hi
+    return 0, rep.steps
+
+
+def main(argv=None):
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         rep = load(args.replay)
@@ -178,33 +213,12 @@ def main(argv=None):
     if rep.track_note:
         print(f"track: {rep.track_note}")
     try:
-        args.window = (0, rep.steps)
-        if args.lap is not None:
-            args.window = lap_window(rep, args.kart, args.lap)
-        elif args.t_from is not None or args.t_to is not None:
-            lo = int((args.t_from or 0.0) * CONTROL_HZ)
-            hi = int((args.t_to if args.t_to is not None else rep.steps / CONTROL_HZ) * CONTROL_HZ)
-            if hi <= lo:
-                ap.error("--to must come after --from")
-            args.window = (lo, hi)
+        args.window = film_window(ap, rep, args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     problems, frames, batch = run(rep, args)
-    pb = batch.playback
-    if problems:
-        h = rep.header
-        print(f"the replay does NOT match its recording (the simulation code changed since karting "
-              f"{h['karting']} recorded it on {h['created']}, or the file was edited):", file=sys.stderr)
-        for p in problems[:10]:
-            print(f"  {p}", file=sys.stderr)
-    elif pb.exact:
-        what = (f"every lap time, the final state and all {pb.keyframes} keyframes" if pb.keyframes
-                else "every lap time and the final state")
-        print(f"re-simulated {rep.steps} steps bit-exactly on this machine: {what} match the recording")
-    else:
-        print(f"re-simulated {rep.steps} steps, {pb.summary()}: this machine's floating point differs from the "
-              "recording machine's in the last bits; every lap and result matches the recording")
+    report(rep, problems, batch.playback)
     if args.telemetry:
         print(f"telemetry: {export_csv(batch.recorder, args.telemetry)}")
     if args.video:

@@ -5,7 +5,8 @@ import pytest
 
 from karting.sim.opponents import LEVELS, AIDriver, level
 from karting.sim.race import Race
-from karting.sim.racing import FINISHED, RaceControl, RaceRules, format_results, grid_capacity, grid_slots
+from karting.sim.racing import (FINISHED, RaceControl, RaceRules, format_results, grid_capacity, grid_slots,
+                                place_behind_line)
 from karting.track import load_track
 
 
@@ -88,7 +89,7 @@ def test_levels_are_ordered_alone(oval):
 
 def put(race, i, back_m, lateral_m):
     """Move kart i (at rest) to back_m behind the line, lateral_m left."""
-    race.place_behind_line(np.arange(race.n) == i, np.array([back_m]), np.array([lateral_m]))
+    place_behind_line(race, np.arange(race.n) == i, np.array([back_m]), np.array([lateral_m]))
 
 
 def test_rear_end_collision_is_blamed_on_the_kart_behind(oval):

@@ -44,6 +44,45 @@ keys   Delete / Backspace  remove the selected gate
        Esc  cancel     H or F1  this help     Q  quit (twice if unsaved)"""
 
 
+def draw_direction(ed) -> None:
+    """An arrow from gate 0 towards gate 1: the driving direction."""
+    m, pg = ed.model, ed.pg
+    if len(m.gates) < 2:
+        return
+    a = m.gates[0].mean(axis=0)
+    b = m.gates[1].mean(axis=0)
+    d = b - a
+    d = d / max(np.linalg.norm(d), 1e-9)
+    p0 = ed.to_screen(a)
+    p1 = p0 + d * 40
+    n = np.array([-d[1], d[0]])
+    pg.draw.line(ed.screen, (255, 255, 255), p0, p1, 3)
+    pg.draw.polygon(ed.screen, (255, 255, 255), [p1 + d * 10, p1 + n * 7, p1 - n * 7])
+
+def draw_panels(ed, chk) -> None:
+    """The header (track, gates, length, saved or not) and the gate problems at the bottom."""
+    m, pg, scr = ed.model, ed.pg, ed.screen
+    w, h = scr.get_size()
+    pg.draw.rect(scr, (20, 20, 20), (0, 0, w, 26))
+    head = (f"{m.png.name}  {len(m.gates)} gates  {m.base.length:.0f} m  spacing {m.spacing_m:.0f} m"
+            f"  {'UNSAVED' if m.dirty else 'saved'}   {ed.message}")
+    scr.blit(ed.font.render(head, True, (230, 230, 230)), (8, 5))
+    lines = chk.problems[:8] + ([f"... and {len(chk.problems) - 8} more"] if len(chk.problems) > 8 else [])
+    for k, text in enumerate(reversed(lines)):
+        surf = ed.font.render("! " + text, True, (255, 90, 90), (20, 20, 20))
+        scr.blit(surf, (8, h - 22 - 18 * k))
+
+def draw_help(ed) -> None:
+    """The keys and mouse actions, over the track."""
+    pg, scr = ed.pg, ed.screen
+    lines = HELP.splitlines()
+    surf = pg.Surface((760, 20 * len(lines) + 20), pg.SRCALPHA)
+    surf.fill((0, 0, 0, 215))
+    for k, line in enumerate(lines):
+        surf.blit(ed.font.render(line, True, (240, 240, 240)), (12, 10 + 20 * k))
+    scr.blit(surf, (40, 50))
+
+
 class EditorModel:
     """The gates of one track and every edit on them, with undo/redo; no pygame here."""
 
@@ -433,49 +472,14 @@ class Editor:
                 pg.draw.circle(scr, col, p, 4)
             label = self.small.render(str(i) + (" S/F" if i == 0 else ""), True, (255, 255, 255), (0, 0, 0))
             scr.blit(label, g[0] + 6)
-        self._draw_direction()
+        draw_direction(self)
         if self.pending is not None:
             p = self.to_screen(self.pending)
             pg.draw.circle(scr, (255, 255, 0), p, 5)
             pg.draw.line(scr, (255, 255, 0), p, pg.mouse.get_pos(), 1)
-        self._text_panels(chk)
+        draw_panels(self, chk)
         if self.show["help"]:
-            self._help()
-
-    def _draw_direction(self):
-        m, pg = self.model, self.pg
-        if len(m.gates) < 2:
-            return
-        a = m.gates[0].mean(axis=0)
-        b = m.gates[1].mean(axis=0)
-        d = b - a
-        d = d / max(np.linalg.norm(d), 1e-9)
-        p0 = self.to_screen(a)
-        p1 = p0 + d * 40
-        n = np.array([-d[1], d[0]])
-        pg.draw.line(self.screen, (255, 255, 255), p0, p1, 3)
-        pg.draw.polygon(self.screen, (255, 255, 255), [p1 + d * 10, p1 + n * 7, p1 - n * 7])
-
-    def _text_panels(self, chk):
-        m, pg, scr = self.model, self.pg, self.screen
-        w, h = scr.get_size()
-        pg.draw.rect(scr, (20, 20, 20), (0, 0, w, 26))
-        head = (f"{m.png.name}  {len(m.gates)} gates  {m.base.length:.0f} m  spacing {m.spacing_m:.0f} m"
-                f"  {'UNSAVED' if m.dirty else 'saved'}   {self.message}")
-        scr.blit(self.font.render(head, True, (230, 230, 230)), (8, 5))
-        lines = chk.problems[:8] + ([f"... and {len(chk.problems) - 8} more"] if len(chk.problems) > 8 else [])
-        for k, text in enumerate(reversed(lines)):
-            surf = self.font.render("! " + text, True, (255, 90, 90), (20, 20, 20))
-            scr.blit(surf, (8, h - 22 - 18 * k))
-
-    def _help(self):
-        pg, scr = self.pg, self.screen
-        lines = HELP.splitlines()
-        surf = pg.Surface((760, 20 * len(lines) + 20), pg.SRCALPHA)
-        surf.fill((0, 0, 0, 215))
-        for k, line in enumerate(lines):
-            surf.blit(self.font.render(line, True, (240, 240, 240)), (12, 10 + 20 * k))
-        scr.blit(surf, (40, 50))
+            draw_help(self)
 
     def step(self):
         """Handle the queued events and draw one frame (the test's entry point)."""

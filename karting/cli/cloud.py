@@ -222,17 +222,23 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
         result["exit_code"] = code
         if code not in (0, 130):
             return result
-    model = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").exists() else ckpt_dir / "final.pt"
-    result["telemetry"] = []
-    for t in track.split(","):
-        name = Path(t).stem
-        out = outputs_dir / "telemetry" / f"{cfg.save_name}_{model.stem}_{name}.csv"
-        if play.main(["--model", str(model), "--track", t, "--episodes", str(play_episodes),
-                      "--telemetry", str(out), "--device", "auto"]) == 0:
-            result["telemetry"].append(str(out.relative_to(outputs_dir)))
+    result["telemetry"] = drive_best(ckpt_dir, track, outputs_dir, cfg.save_name, play_episodes)
     commit()
     result["files"] = sorted(str(p.relative_to(outputs_dir)) for p in ckpt_dir.rglob("*") if p.is_file())
     return result
+
+
+def drive_best(ckpt_dir: Path, track: str, outputs_dir: Path, save_name: str, episodes: int) -> list:
+    """The run's best model (else its final one) drives ``episodes`` laps of each track; the
+    telemetry CSVs written, relative to ``outputs_dir``."""
+    model = ckpt_dir / "best.pt" if (ckpt_dir / "best.pt").exists() else ckpt_dir / "final.pt"
+    written = []
+    for t in track.split(","):
+        out = outputs_dir / "telemetry" / f"{save_name}_{model.stem}_{Path(t).stem}.csv"
+        if play.main(["--model", str(model), "--track", t, "--episodes", str(episodes),
+                      "--telemetry", str(out), "--device", "auto"]) == 0:
+            written.append(str(out.relative_to(outputs_dir)))
+    return written
 
 
 def entrypoint_parameters():

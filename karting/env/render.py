@@ -584,28 +584,12 @@ class Renderer:
             self.cam_tex = ctx.texture((self._cam_texels.shape[1], 2), 4, dtype="f4")
             self.cam_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
-        self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
-        self.p_solid = ctx.program(vertex_shader=SOLID_VS, fragment_shader=SOLID_FS)
-        self.p_kart = ctx.program(vertex_shader=KART_VS, fragment_shader=KART_FS)
-        self.p_sky = ctx.program(vertex_shader=SKY_VS, fragment_shader=SKY_FS)
-        self.vao_sky = ctx.vertex_array(self.p_sky, [], mode=moderngl.TRIANGLE_STRIP)
-        faces = sky_panorama()
-        self.sky_tex = ctx.texture_cube(faces[0].shape[:2][::-1], 3, b"".join(f.tobytes() for f in faces))
-        self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self.p_sky["panorama"].value = 4
-
+        self._build_programs(ctx)
         self._classes = [None] * len(self.tracks)    # surface classes (looks only)
         self.grounds = [self._ground(ctx, t, k) for k, t in enumerate(self.tracks)]
         self.look_tex = None
         if self.looks_enabled:
-            self._look_texels = np.zeros((5, max(self.nv, 1), 4), np.float32)
-            self.look_tex = ctx.texture((self._look_texels.shape[1], 5), 4, dtype="f4")
-            self.look_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
-                if "cam_looks" in p:
-                    p["cam_looks"].value = 5
-            if "ground_class" in self.p_ground:
-                self.p_ground["ground_class"].value = 6
+            self._build_looks(ctx)
         self._wall_view_m = wall_view_m
         self._walls = [wall_strips(t) for t in self.tracks]
         self.solid_tex = self.chunk_buf = self.vao_solid = None
@@ -627,6 +611,31 @@ class Renderer:
         self.p_ground["ground"].value = 1
         self.p_kart["kart_poses"].value = 2
         self.p_solid["solid_verts"].value = 3
+
+    def _build_programs(self, ctx):
+        """The shader programs and the sky's cube texture."""
+        import moderngl
+        self.p_ground = ctx.program(vertex_shader=GROUND_VS, fragment_shader=GROUND_FS)
+        self.p_solid = ctx.program(vertex_shader=SOLID_VS, fragment_shader=SOLID_FS)
+        self.p_kart = ctx.program(vertex_shader=KART_VS, fragment_shader=KART_FS)
+        self.p_sky = ctx.program(vertex_shader=SKY_VS, fragment_shader=SKY_FS)
+        self.vao_sky = ctx.vertex_array(self.p_sky, [], mode=moderngl.TRIANGLE_STRIP)
+        faces = sky_panorama()
+        self.sky_tex = ctx.texture_cube(faces[0].shape[:2][::-1], 3, b"".join(f.tobytes() for f in faces))
+        self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.p_sky["panorama"].value = 4
+
+    def _build_looks(self, ctx):
+        """The per-camera looks texture (domain randomisation) and its samplers."""
+        import moderngl
+        self._look_texels = np.zeros((5, max(self.nv, 1), 4), np.float32)
+        self.look_tex = ctx.texture((self._look_texels.shape[1], 5), 4, dtype="f4")
+        self.look_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
+            if "cam_looks" in p:
+                p["cam_looks"].value = 5
+        if "ground_class" in self.p_ground:
+            self.p_ground["ground_class"].value = 6
 
     def _build_walls(self, ctx):
         """The tyre walls of every track as one chunked vertex texture, and which chunks each

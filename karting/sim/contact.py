@@ -207,3 +207,18 @@ class ContactSolver:
         """Pairs that touched during the last control step: (i, j, approach (P, 2), impulse)."""
         t = self.touched
         return self.i[t], self.j[t], self.approach[t], self.impulse[t]
+
+
+def slipstream(race, max_cut: float = 0.4, reach_m: float = 20.0) -> np.ndarray:
+    """(N,) drag factors: a kart 2-``reach_m`` metres straight behind another (within a kart's
+    width of its wake) of the same world loses up to ``max_cut`` of its drag, fading with the
+    distance (the tow that lets a kart pull alongside on a straight)."""
+    st = race.state
+    dx = st.x[None, :] - st.x[:, None]                 # from i to j
+    dy = st.y[None, :] - st.y[:, None]
+    c, s = (v[:, None] for v in nm.cos_sin(st.yaw))
+    fwd, lat = dx * c + dy * s, -dx * s + dy * c
+    ok = ((race.world[:, None] == race.world[None, :]) & race.collidable[:, None] & race.collidable[None, :]
+          & (fwd > 2.0) & (fwd < reach_m) & (np.abs(lat) < 1.2))
+    tow = np.where(ok, 1.0 - (fwd - 2.0) / (reach_m - 2.0), 0.0).max(axis=1)
+    return (1.0 - max_cut * tow).astype(np.float32)

@@ -58,3 +58,47 @@ class LapBook:
     def update_info(self, info: dict, mask: np.ndarray | None = None) -> np.ndarray:
         """The same from a vector env's ``info`` (``lap``, ``lap_time``, ``lap_valid``, ``sector_times``)."""
         return self.update(info["lap"], info["lap_time"], info["lap_valid"], info["sector_times"], mask)
+
+
+def cross_gates(race, crossed: np.ndarray) -> np.ndarray:
+    """The karts in ``crossed`` passed their next gate: sectors, laps (time, validity, best),
+    the next gate; returns the checkpoint and lap bonuses (N,) of the race's reward."""
+    ts, cfg = race.ts, race.reward_cfg
+    c = np.flatnonzero(crossed)
+    g = race.next_gate[c]
+    t = race.kart_track[c]
+    fg = ts.gate(t, g)
+    on = ~race.off_track[c]
+    bonus = np.zeros(race.n)
+    bonus[c] = cfg.checkpoint_bonus * on
+    race.lap_valid[c] &= on                         # a missed checkpoint spoils the lap
+    now = race.time_s[c]
+    # sector boundaries: gate 0 ends S3, sector_gates[1] ends S1, sector_gates[2] ends S2
+    ends = ts.is_sector_start(t, g)
+    if ends.any():
+        ce, fge = c[ends], fg[ends]
+        finished = (ts.sector_of_gate[fge] - 1) % 3
+        timed = race.sector_timed[ce]              # driven from its start (not an out-lap)
+        race.sector_times[ce[timed], finished[timed]] = (now[ends] - race.sector_start[ce])[timed]
+        race.sector_timed[ce] = True
+        race.sector_start[ce] = now[ends]
+        race.sector[ce] = ts.sector_of_gate[fge]
+    fin = g == 0
+    if fin.any():
+        cf = c[fin]
+        timed = race.lap_timed[cf]
+        lap_t = now[fin] - race.lap_start[cf]
+        valid = race.lap_valid[cf] & timed
+        race.laps[cf[timed]] += 1
+        race.last_lap_time[cf[timed]] = lap_t[timed]
+        race.last_lap_valid[cf] = valid
+        best = race.best_lap_time[cf]
+        improve = valid & ((best == 0) | (lap_t < best))
+        race.best_lap_time[cf[improve]] = lap_t[improve]
+        bonus[cf[valid]] += cfg.lap_bonus
+        race.lap_start[cf] = now[fin]
+        race.lap_timed[cf] = True
+        race.lap_valid[cf] = True
+    race.next_gate_progress[c] += ts.gate_gap[fg]
+    race.next_gate[c] = (g + 1) % ts.n_gates[t]
+    return bonus

@@ -117,7 +117,6 @@ class AIDriver:
 
     def _decide(self, race, active, clock_s, v):
         tr, n = self.track, self.n
-        m = len(tr.centre)
         ar = np.arange(n)
         lat = race.lateral
         half = tr.width[race.idx] / 2 - 0.9          # room for a kart's centre
@@ -139,6 +138,30 @@ class AIDriver:
         slowed = has & (v_cap < tv_now - 0.3)
         self.held_s = np.where(slowed, self.held_s + 1.0 / CONTROL_HZ, np.maximum(self.held_s - 0.2 / CONTROL_HZ, 0))
         held = has & (g < 5.0) & (self.held_s > 1.0) & (self.racecraft > 0.2) & (self.pass_target < 0)
+        lane, ahead_c = self._pass(race, active, clock_s, ds, other, j, held, half)
+        passing = self.pass_target >= 0
+        # defend: a kart close behind: take the inside of the next corner
+        behind = (other & (ds < 0) & (ds > -8.0)).any(1)
+        defend = behind & ~passing & ~has & (self.racecraft > 0.5) & (np.abs(ahead_c) > 1 / 80)
+        defend_lat = np.sign(ahead_c) * half * 0.6
+        target_abs = np.where(passing, lane, np.where(defend, defend_lat, my_line))
+        # a kart alongside (any overlap, its nose at least at this kart's rear): leave it a lane
+        along = other & (ds > -3.5) & (ds < 2.5) & (np.abs(dlat) < 2.6)
+        lim_hi = np.min(np.where(along & (dlat > 0), lat[None, :] - LANE_M, np.inf), 1)
+        lim_lo = np.max(np.where(along & (dlat < 0), lat[None, :] + LANE_M, -np.inf), 1)
+        target_abs = np.clip(target_abs, np.minimum(lim_lo, lat), np.maximum(lim_hi, lat))
+        target_abs = np.clip(target_abs, -half, half)
+        # lateral moves at up to 2.5 m/s on a straight, 1 m/s in a corner (grip is spent there)
+        step = np.where(np.abs(tr.curvature[race.idx]) > 0.02, 1.0, 2.5) / CONTROL_HZ
+        self.offset += np.clip(target_abs - my_line - self.offset, -step, step)
+        # follow: never drive into the kart ahead in the lane
+        return np.maximum(v_cap, 0.0)
+
+    def _pass(self, race, active, clock_s, ds, other, j, held, half) -> tuple:
+        """Start a pass where one is due and clear, end those that are over: (each kart's lane
+        (clipped to the track), the curvature ahead)."""
+        tr, lat, ar = self.track, race.lateral, np.arange(self.n)
+        m = len(tr.centre)
         # the lane: the inside of the next corner (outbraking a slower kart there), else the
         # side with more room; fixed once chosen
         ahead_c = tr.curvature[(race.idx[:, None] + np.arange(20, 81, 10)[None, :]) % m].mean(1)
@@ -159,23 +182,7 @@ class AIDriver:
         over = (self.pass_target >= 0) & ((dt_s < -3.0) | (dt_s > 20.0) | (clock_s > self.pass_until)
                                           | ~active[t])
         self.pass_target[over] = -1
-        passing = self.pass_target >= 0
-        # defend: a kart close behind: take the inside of the next corner
-        behind = (other & (ds < 0) & (ds > -8.0)).any(1)
-        defend = behind & ~passing & ~has & (self.racecraft > 0.5) & (np.abs(ahead_c) > 1 / 80)
-        defend_lat = np.sign(ahead_c) * half * 0.6
-        target_abs = np.where(passing, lane, np.where(defend, defend_lat, my_line))
-        # a kart alongside (any overlap, its nose at least at this kart's rear): leave it a lane
-        along = other & (ds > -3.5) & (ds < 2.5) & (np.abs(dlat) < 2.6)
-        lim_hi = np.min(np.where(along & (dlat > 0), lat[None, :] - LANE_M, np.inf), 1)
-        lim_lo = np.max(np.where(along & (dlat < 0), lat[None, :] + LANE_M, -np.inf), 1)
-        target_abs = np.clip(target_abs, np.minimum(lim_lo, lat), np.maximum(lim_hi, lat))
-        target_abs = np.clip(target_abs, -half, half)
-        # lateral moves at up to 2.5 m/s on a straight, 1 m/s in a corner (grip is spent there)
-        step = np.where(np.abs(tr.curvature[race.idx]) > 0.02, 1.0, 2.5) / CONTROL_HZ
-        self.offset += np.clip(target_abs - my_line - self.offset, -step, step)
-        # follow: never drive into the kart ahead in the lane
-        return np.maximum(v_cap, 0.0)
+        return lane, ahead_c
 
     # ------------------------------------------------------------ driving
     def act(self, race, clock_s: float, active: np.ndarray | None = None) -> np.ndarray:

@@ -19,9 +19,10 @@ from ..track import BARRIER, GRASS
 from ..track.trackset import TrackSet
 from . import physics
 from .conditions import Conditions
-from .contact import ContactSolver
+from .contact import ContactSolver, slipstream
+from .laps import cross_gates
 from .physics import CONTROL_HZ, KartParams, KartState
-from .recording import CONDITION_COLUMNS, TelemetryRecorder
+from .recording import CONDITION_COLUMNS, TelemetryRecorder, record_step, recording_meta
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,6 @@ class Race:
         if self.recorder is not None and len(self.recorder) == 0:
             self.add_columns(CONDITION_COLUMNS)
 
-    def recording_meta(self) -> dict:
-        """Where and how these karts drive, for a telemetry CSV's sidecar: the tracks (name,
-        path, content key; kart i on tracks[i % K]) and the conditions modelled."""
-        tracks = [{"name": t.name, "path": str(t.path), "key": t.content_key} for t in self.tracks]
-        return {"track": tracks[0]["name"], "track_path": tracks[0]["path"], "tracks": tracks,
-                "conditions": dict(self.conditions_given)}
-
     def add_columns(self, extra: dict) -> None:
         """Record these extra telemetry columns too (before anything is recorded)."""
         if self.recorder is not None:
@@ -209,46 +203,6 @@ class Race:
         if self.replay_log is not None:
             self.replay_log.after_reset(self, mask)
 
-    def slipstream(self, max_cut: float = 0.4, reach_m: float = 20.0) -> np.ndarray:
-        """(N,) drag factors: a kart 2-``reach_m`` metres straight behind another (within a kart's
-        width of its wake) of the same world loses up to ``max_cut`` of its drag, fading with the
-        distance (the tow that lets a kart pull alongside on a straight)."""
-        st = self.state
-        dx = st.x[None, :] - st.x[:, None]                 # from i to j
-        dy = st.y[None, :] - st.y[:, None]
-        c, s = (v[:, None] for v in nm.cos_sin(st.yaw))
-        fwd, lat = dx * c + dy * s, -dx * s + dy * c
-        ok = ((self.world[:, None] == self.world[None, :]) & self.collidable[:, None] & self.collidable[None, :]
-              & (fwd > 2.0) & (fwd < reach_m) & (np.abs(lat) < 1.2))
-        tow = np.where(ok, 1.0 - (fwd - 2.0) / (reach_m - 2.0), 0.0).max(axis=1)
-        return (1.0 - max_cut * tow).astype(np.float32)
-
-    def place_behind_line(self, mask: np.ndarray, back_m: np.ndarray, lateral_m: np.ndarray) -> None:
-        """Put the karts in ``mask`` (already :meth:`reset`) at rest ``back_m`` metres behind the
-        start/finish line and ``lateral_m`` left of the centre line, facing the track: a grid.
-        Their race distance starts at ``-back_m``; the clock and lap 1 run from now (the lap 1
-        time includes the run from the grid, as in real racing)."""
-        m = np.flatnonzero(mask)
-        ts, t = self.ts, self.kart_track[m]
-        s0 = np.mod(-np.asarray(back_m, np.float64), ts.length[t])
-        i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
-        gi0 = ts.c_off[t] + i0
-        lat = np.asarray(lateral_m, np.float64)
-        pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
-        head = nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
-        self.state.reset(mask, pos[:, 0], pos[:, 1], head)
-        self.s[m], self.idx[m], self.gidx[m], self.lateral[m] = s0, i0, gi0, lat
-        self.progress[m] = self.best_progress[m] = -np.asarray(back_m, np.float64)
-        fg0 = ts.gate(t, np.zeros(len(m), np.int64))
-        self.next_gate[m] = 1 % ts.n_gates[t]
-        self.next_gate_progress[m] = ts.gate_gap[fg0]
-        self.sector[m] = 0
-        self.lap_timed[m] = self.sector_timed[m] = True
-        self.lap_start[m] = self.sector_start[m] = 0.0
-        self.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
-        if self.model is not None:
-            self.model.locate(self.s, self.lateral, ts.racing_offset[self.gidx])
-
     # ------------------------------------------------------------ step
     def step(self, actions: np.ndarray) -> tuple:
         """Advance every kart by one control step: (reward, terminated, truncated)."""
@@ -259,7 +213,7 @@ class Race:
         drag = None
         if self.solver is not None:
             self.solver.prepare(st, self.world, self.collidable, dt)
-            drag = self.slipstream()
+            drag = slipstream(self)
         physics.step(st, actions[:, 0], actions[:, 1], self.surface_at, self.params, dt,
                      contact=self.solver, drag_scale=drag, grip_scale=self.grip_scale, model=self.model)
         self.steps += 1
@@ -296,7 +250,7 @@ class Race:
 
         crossed = self.best_progress >= self.next_gate_progress
         if crossed.any():
-            reward += self._cross_gates(crossed)
+            reward += cross_gates(self, crossed)
         self.reward = reward.astype(np.float32)
 
         # why an episode ends, in the order of the end_reason codes (the first that applies)
@@ -312,47 +266,6 @@ class Race:
         if self.replay_log is not None:
             self.replay_log.after_step(self)
         return self.reward, terminated, truncated
-
-    def _cross_gates(self, crossed):
-        ts, cfg = self.ts, self.reward_cfg
-        c = np.flatnonzero(crossed)
-        g = self.next_gate[c]
-        t = self.kart_track[c]
-        fg = ts.gate(t, g)
-        on = ~self.off_track[c]
-        bonus = np.zeros(self.n)
-        bonus[c] = cfg.checkpoint_bonus * on
-        self.lap_valid[c] &= on                         # a missed checkpoint spoils the lap
-        now = self.time_s[c]
-        # sector boundaries: gate 0 ends S3, sector_gates[1] ends S1, sector_gates[2] ends S2
-        ends = ts.is_sector_start(t, g)
-        if ends.any():
-            ce, fge = c[ends], fg[ends]
-            finished = (ts.sector_of_gate[fge] - 1) % 3
-            timed = self.sector_timed[ce]              # driven from its start (not an out-lap)
-            self.sector_times[ce[timed], finished[timed]] = (now[ends] - self.sector_start[ce])[timed]
-            self.sector_timed[ce] = True
-            self.sector_start[ce] = now[ends]
-            self.sector[ce] = ts.sector_of_gate[fge]
-        fin = g == 0
-        if fin.any():
-            cf = c[fin]
-            timed = self.lap_timed[cf]
-            lap_t = now[fin] - self.lap_start[cf]
-            valid = self.lap_valid[cf] & timed
-            self.laps[cf[timed]] += 1
-            self.last_lap_time[cf[timed]] = lap_t[timed]
-            self.last_lap_valid[cf] = valid
-            best = self.best_lap_time[cf]
-            improve = valid & ((best == 0) | (lap_t < best))
-            self.best_lap_time[cf[improve]] = lap_t[improve]
-            bonus[cf[valid]] += cfg.lap_bonus
-            self.lap_start[cf] = now[fin]
-            self.lap_timed[cf] = True
-            self.lap_valid[cf] = True
-        self.next_gate_progress[c] += ts.gate_gap[fg]
-        self.next_gate[c] = (g + 1) % ts.n_gates[t]
-        return bonus
 
     # ------------------------------------------------------------ observations
     def curvature_ahead(self) -> np.ndarray:
@@ -376,30 +289,8 @@ class Race:
     def record(self, **extra) -> None:
         """Append this step of every kart to the telemetry recorder (if recording); ``extra``
         holds the recorder's extra columns (a race's positions and gaps)."""
-        if self.recorder is None:
-            return
-        st = self.state
-        self.recorder.append(
-            env=np.arange(self.n), episode=self.episode, step=self.steps,
-            time_s=self.time_s, lap=self.laps + self.lap_timed,
-            sector=self.sector + 1, distance_m=self.s, x_m=st.x, y_m=st.y,
-            heading_rad=st.yaw, speed_kmh=st.speed * 3.6,
-            steering=st.steer / self.params.max_steer_rad, throttle=st.throttle,
-            brake=st.brake, lat_g=st.ay / physics.G, long_g=st.ax / physics.G,
-            dist_to_line_m=self.lateral - self.ts.racing_offset[self.gidx],
-            # as the telemetry vector holds it: x 10, clipped to +-5, float32
-            curvature=np.clip(self.curvature_ahead() * 10.0, -5, 5).astype(np.float32) / 10.0,
-            checkpoint=self.next_gate,
-            off_track=self.off_track, reward=self.reward,
-            lap_time_s=self.time_s - self.lap_start, lap_valid=self.lap_valid,
-            surface=self.surface, **extra, **self.condition_columns())
+        record_step(self, **extra)
 
-    def condition_columns(self) -> dict:
-        """The telemetry columns of the realism models (empty when they are off)."""
-        if self.model is None or "grip" not in self.recorder.cols:
-            return {}
-        md = self.model
-        return {"tyre_temp_front_c": md.temp[:, 0], "tyre_temp_rear_c": md.temp[:, 1],
-                "tyre_wear_front": md.wear[:, 0], "tyre_wear_rear": md.wear[:, 1], "grip": md.grip_now,
-                "wetness": md.water_here, "fuel_l": md.fuel}
-
+    def recording_meta(self) -> dict:
+        """Where and how these karts drive, for a telemetry CSV's sidecar."""
+        return recording_meta(self)

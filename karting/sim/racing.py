@@ -120,6 +120,33 @@ def grid_capacity(track, limit: int = 200) -> int:
     return int(bad[0]) if len(bad) else limit
 
 
+def place_behind_line(race, mask: np.ndarray, back_m: np.ndarray, lateral_m: np.ndarray) -> None:
+    """Put the karts of ``race`` in ``mask`` (already reset) at rest ``back_m`` metres behind the
+    start/finish line and ``lateral_m`` left of the centre line, facing the track: a grid.
+    Their race distance starts at ``-back_m``; the clock and lap 1 run from now (the lap 1
+    time includes the run from the grid, as in real racing)."""
+    m = np.flatnonzero(mask)
+    ts, t = race.ts, race.kart_track[m]
+    s0 = np.mod(-np.asarray(back_m, np.float64), ts.length[t])
+    i0 = np.round(s0 / ts.spacing[t]).astype(np.int64) % ts.npts[t]
+    gi0 = ts.c_off[t] + i0
+    lat = np.asarray(lateral_m, np.float64)
+    pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
+    head = nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
+    race.state.reset(mask, pos[:, 0], pos[:, 1], head)
+    race.s[m], race.idx[m], race.gidx[m], race.lateral[m] = s0, i0, gi0, lat
+    race.progress[m] = race.best_progress[m] = -np.asarray(back_m, np.float64)
+    fg0 = ts.gate(t, np.zeros(len(m), np.int64))
+    race.next_gate[m] = 1 % ts.n_gates[t]
+    race.next_gate_progress[m] = ts.gate_gap[fg0]
+    race.sector[m] = 0
+    race.lap_timed[m] = race.sector_timed[m] = True
+    race.lap_start[m] = race.sector_start[m] = 0.0
+    race.surface[m] = ts.surface_at(pos[:, 0], pos[:, 1], t)
+    if race.model is not None:
+        race.model.locate(race.s, race.lateral, ts.racing_offset[race.gidx])
+
+
 @dataclass
 class Incident:
     """One collision: when, who, whose fault (-1: a racing incident), closing speed."""
@@ -201,7 +228,7 @@ class RaceControl:
         if r.replay_log is not None:
             r.replay_log.on_grid(order, self)
         back, lat = grid_slots(r.track, int(order[k].max()) + 1)
-        r.place_behind_line(m, back[order[k]], lat[order[k]])
+        place_behind_line(r, m, back[order[k]], lat[order[k]])
         r.collidable[m] = True
         self.grid_pos[m] = order[m] + 1
         self.position[m] = order[m] + 1

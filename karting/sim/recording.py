@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..kart import G
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -123,3 +125,42 @@ class TelemetryRecorder:
         out = TelemetryRecorder(max_rows=self.max_rows, extra={**have, **extra})
         out.meta = dict(self.meta)
         return out
+
+
+def recording_meta(race) -> dict:
+    """Where and how these karts drive, for a telemetry CSV's sidecar: the tracks (name,
+    path, content key; kart i on tracks[i % K]) and the conditions modelled."""
+    tracks = [{"name": t.name, "path": str(t.path), "key": t.content_key} for t in race.tracks]
+    return {"track": tracks[0]["name"], "track_path": tracks[0]["path"], "tracks": tracks,
+            "conditions": dict(race.conditions_given)}
+
+
+def record_step(race, **extra) -> None:
+    """Append this step of every kart to the telemetry recorder (if recording); ``extra``
+    holds the recorder's extra columns (a race's positions and gaps)."""
+    if race.recorder is None:
+        return
+    st = race.state
+    race.recorder.append(
+        env=np.arange(race.n), episode=race.episode, step=race.steps,
+        time_s=race.time_s, lap=race.laps + race.lap_timed,
+        sector=race.sector + 1, distance_m=race.s, x_m=st.x, y_m=st.y,
+        heading_rad=st.yaw, speed_kmh=st.speed * 3.6,
+        steering=st.steer / race.params.max_steer_rad, throttle=st.throttle,
+        brake=st.brake, lat_g=st.ay / G, long_g=st.ax / G,
+        dist_to_line_m=race.lateral - race.ts.racing_offset[race.gidx],
+        # as the telemetry vector holds it: x 10, clipped to +-5, float32
+        curvature=np.clip(race.curvature_ahead() * 10.0, -5, 5).astype(np.float32) / 10.0,
+        checkpoint=race.next_gate,
+        off_track=race.off_track, reward=race.reward,
+        lap_time_s=race.time_s - race.lap_start, lap_valid=race.lap_valid,
+        surface=race.surface, **extra, **condition_columns(race))
+
+def condition_columns(race) -> dict:
+    """The telemetry columns of the realism models (empty when they are off)."""
+    if race.model is None or "grip" not in race.recorder.cols:
+        return {}
+    md = race.model
+    return {"tyre_temp_front_c": md.temp[:, 0], "tyre_temp_rear_c": md.temp[:, 1],
+            "tyre_wear_front": md.wear[:, 0], "tyre_wear_rear": md.wear[:, 1], "grip": md.grip_now,
+            "wetness": md.water_here, "fuel_l": md.fuel}

@@ -54,8 +54,15 @@ import numpy as np
 
 from .. import numerics
 from ..files import atomic_write
-from ..track import (DEFAULT_TRACKS_DIR, TrackError, build_track, default_checkpoints_path, load_checkpoints_file,
-                     load_track, resolve_track_path)
+from ..track import (
+    DEFAULT_TRACKS_DIR,
+    TrackError,
+    build_track,
+    default_checkpoints_path,
+    load_checkpoints_file,
+    load_track,
+    resolve_track_path,
+)
 from .keyframes import capture, difference, pack, restore, unpack
 from .physics import CONTROL_HZ, KartParams
 from .racing import RaceControl, RaceRules

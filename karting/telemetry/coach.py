@@ -166,15 +166,11 @@ def _diff_columns(t: "pd.DataFrame") -> "pd.DataFrame":
     return t
 
 
-def advise(r, name: str) -> dict:
-    """The one change that matters most in corner row ``r`` (of :attr:`Coaching.corners`): a dict
-    with ``corner, issue, score, text`` (the sentence, with its numbers and time lost)."""
+def _braking_candidates(r, speed: str) -> list:
+    """How the driver slows for the corner against the reference: (issue, score, text) each."""
     nan = lambda x: x != x        # noqa: E731
     cands = []
-    db, dv, dthr = r["brake_diff_m"], r["min_diff_kmh"], r["throttle_diff_m"]
-    dexit, wide_apex, wide_exit = r["exit_diff_kmh"], r["wide_apex_m"], r["wide_exit_m"]
-    speed = (f"carry {-dv:.0f} km/h less to the apex ({r['min_kmh_drv']:.0f} vs {r['min_kmh_ref']:.0f} km/h)"
-             if dv < -1 else f"reach the apex at {r['min_kmh_drv']:.0f} km/h (reference {r['min_kmh_ref']:.0f})")
+    db, dv, wide_apex = r["brake_diff_m"], r["min_diff_kmh"], r["wide_apex_m"]
     kd, kr = r["brake_kind_drv"], r["brake_kind_ref"]
     verb = "brake" if kd == "brake" else "lift"
     ref_verb = "brakes" if kr == "brake" else "lifts"
@@ -197,6 +193,19 @@ def advise(r, name: str) -> dict:
                       f"you stay flat where the reference {'brakes' if kr == 'brake' else 'lifts'} (at "
                       f"{r['brake_m_ref']:.0f} m), and {speed}; a short {'brake' if kr == 'brake' else 'lift'} "
                       "makes the apex"))
+    return cands
+
+
+def advise(r, name: str) -> dict:
+    """The one change that matters most in corner row ``r`` (of :attr:`Coaching.corners`): a dict
+    with ``corner, issue, score, text`` (the sentence, with its numbers and time lost)."""
+    nan = lambda x: x != x        # noqa: E731
+    dv, dthr = r["min_diff_kmh"], r["throttle_diff_m"]
+    dexit, wide_apex, wide_exit = r["exit_diff_kmh"], r["wide_apex_m"], r["wide_exit_m"]
+    speed = (f"carry {-dv:.0f} km/h less to the apex ({r['min_kmh_drv']:.0f} vs {r['min_kmh_ref']:.0f} km/h)"
+             if dv < -1 else f"reach the apex at {r['min_kmh_drv']:.0f} km/h (reference {r['min_kmh_ref']:.0f})")
+    kd = r["brake_kind_drv"]
+    cands = _braking_candidates(r, speed)
     dentry = r["entry_diff_kmh"]
     if dv < -2 and dentry < -2 and dentry <= 0.7 * dv:
         cands.append(("slow_approach", -dv / 3,
@@ -262,14 +271,7 @@ def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap:
     if not hasattr(track, "curvature"):
         track = load_track(track)
     notes = []
-    if reference is None or isinstance(reference, str):
-        if reference not in (None, "expert"):
-            raise TelemetryError(f"reference {reference!r}: give 'expert' or a telemetry DataFrame")
-        r = reference_lap(track, record=True, conditions=conditions or None)
-        if not r.completed:
-            raise TelemetryError(f"{track.name}: the expert drove no clean lap here, so there is no reference")
-        reference, ref_label = r.telemetry, ref_label or "the expert"
-    ref_label = ref_label or "reference"
+    reference, ref_label = _reference(reference, ref_label, track, conditions)
     key, row = pick_lap(df, lap)
     tr_d = lap_trace(df, key)
     standing = bool(tr_d["speed_kmh"].iloc[0] < STANDING_KMH)
@@ -302,19 +304,7 @@ def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap:
         if c.name in t.index:
             t.loc[c.name, ["start_m", "apex_geo_m", "end_m", "zone_start_m", "zone_end_m", "direction", "radius_m"]] = \
                 [c.start_m, c.apex_m, c.end_m, c.zone_start_m, c.zone_end_m, c.direction, c.radius_m]
-    # the straights: from one corner's zone end to the next one's zone start (the last wraps the line)
-    st = []
-    ends = [0.0] + [c.zone_end_m for c in corners]
-    starts = [c.zone_start_m for c in corners] + [float(d[-1])]
-    afters = [""] + [c.name for c in corners]
-    for k, (s0, s1, aft) in enumerate(zip(ends, starts, afters)):
-        if s1 - s0 < 1.0:
-            continue
-        nxt = corners[k].name if k < len(corners) else "the line"
-        st.append({"straight": f"{aft or 'start'}-{nxt}" if aft else f"start-{nxt}", "from_m": s0, "to_m": s1,
-                   "after": aft, "time_lost_s": dl(s1) - dl(s0),
-                   "exit_diff_kmh": float(t.loc[aft, "exit_diff_kmh"]) if aft in t.index else 0.0})
-    straights = pd.DataFrame(st).set_index("straight")
+    straights = _straights(corners, t, dl, float(d[-1]))
     names = [c.name for c in corners]
     t["prev_corner"] = [names[names.index(n) - 1] if names.index(n) > 0 else "" for n in t.index]
     t = t.sort_values("time_lost_s", ascending=False)
@@ -327,6 +317,37 @@ def coach(df: "pd.DataFrame", track, reference=None, lap: str = "best", ref_lap:
     traces["delta_s"] = delta
     return Coaching(track.name, corners, t, straights, advice, traces, float(row["lap_time_s"]),
                     float(rrow["lap_time_s"]), label, ref_label, notes, track)
+
+
+def _reference(reference, ref_label: str, track, conditions) -> tuple:
+    """(telemetry DataFrame, label) of the reference: the one given, or the expert's lap on
+    ``track`` in ``conditions`` (driven now)."""
+    if reference is None or isinstance(reference, str):
+        if reference not in (None, "expert"):
+            raise TelemetryError(f"reference {reference!r}: give 'expert' or a telemetry DataFrame")
+        r = reference_lap(track, record=True, conditions=conditions or None)
+        if not r.completed:
+            raise TelemetryError(f"{track.name}: the expert drove no clean lap here, so there is no reference")
+        return r.telemetry, ref_label or "the expert"
+    return reference, ref_label or "reference"
+
+
+def _straights(corners, t, dl, lap_end_m: float) -> "pd.DataFrame":
+    """The straights: from one corner's zone end to the next one's zone start (the last wraps
+    the line), with the time lost on each (``dl(s)``: the delta at distance s)."""
+    import pandas as pd
+    st = []
+    ends = [0.0] + [c.zone_end_m for c in corners]
+    starts = [c.zone_start_m for c in corners] + [lap_end_m]
+    afters = [""] + [c.name for c in corners]
+    for k, (s0, s1, aft) in enumerate(zip(ends, starts, afters)):
+        if s1 - s0 < 1.0:
+            continue
+        nxt = corners[k].name if k < len(corners) else "the line"
+        st.append({"straight": f"{aft or 'start'}-{nxt}" if aft else f"start-{nxt}", "from_m": s0, "to_m": s1,
+                   "after": aft, "time_lost_s": dl(s1) - dl(s0),
+                   "exit_diff_kmh": float(t.loc[aft, "exit_diff_kmh"]) if aft in t.index else 0.0})
+    return pd.DataFrame(st).set_index("straight")
 
 
 # ---------------------------------------------------------------- the HTML page

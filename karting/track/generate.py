@@ -143,24 +143,7 @@ def import_centreline_csv(csv: str | Path, length_m: float | None = None, width_
     the CSV's driving direction and puts start/finish at its first point. With
     ``return_transform`` a third value maps CSV points (metres, y up) to the track's world metres.
     """
-    xy, wr, wl = read_centreline_csv(csv)
-    seg = np.linalg.norm(np.diff(np.vstack([xy, xy[:1]]), axis=0), axis=1)
-    if (seg < 1e-9).any():
-        keep = seg >= 1e-9
-        xy = xy[keep]
-        wr, wl = (wr[keep], wl[keep]) if wr is not None else (None, None)
-        seg = seg[keep]
-    f = 1.0 if length_m is None else float(length_m) / seg.sum()
-    if width_m is None:
-        if wr is None:
-            raise TrackError(f"{csv}: no width columns; give --width")
-        wr, wl = wr * f, wl * f
-        if (wr + wl).min() < MIN_TRACK_WIDTH_M:
-            raise TrackError(f"{csv}: scaled to {seg.sum() * f:.0f} m the track is only "
-                             f"{(wr + wl).min():.1f} m wide in places (a kart needs "
-                             f"{MIN_TRACK_WIDTH_M} m); give --width (e.g. 9) or a longer --length")
-    elif not MIN_TRACK_WIDTH_M <= width_m <= 40:
-        raise TrackError(f"--width {width_m}: must be between {MIN_TRACK_WIDTH_M} and 40 m")
+    xy, wr, wl, seg, f = _scaled_centreline(csv, length_m, width_m)
     direction = "clockwise" if signed_area(xy) < 0 else "counterclockwise"   # y up
     pts = xy * f
     half = (np.full(len(pts), width_m / 2) if width_m is not None else (wr + wl) / 2)
@@ -194,6 +177,30 @@ def import_centreline_csv(csv: str | Path, length_m: float | None = None, width_
             return np.stack([q[:, 0] + shift[0], height_m - (-q[:, 1] + shift[1])], 1)
         return im, entry, to_world
     return im, entry
+
+
+def _scaled_centreline(csv, length_m, width_m) -> tuple:
+    """The CSV's centre line without repeated points, its widths scaled to ``length_m`` (checked
+    against a kart's minimum width): ``(xy, w_right, w_left, segment lengths, scale factor)``."""
+    xy, wr, wl = read_centreline_csv(csv)
+    seg = np.linalg.norm(np.diff(np.vstack([xy, xy[:1]]), axis=0), axis=1)
+    if (seg < 1e-9).any():
+        keep = seg >= 1e-9
+        xy = xy[keep]
+        wr, wl = (wr[keep], wl[keep]) if wr is not None else (None, None)
+        seg = seg[keep]
+    f = 1.0 if length_m is None else float(length_m) / seg.sum()
+    if width_m is None:
+        if wr is None:
+            raise TrackError(f"{csv}: no width columns; give --width")
+        wr, wl = wr * f, wl * f
+        if (wr + wl).min() < MIN_TRACK_WIDTH_M:
+            raise TrackError(f"{csv}: scaled to {seg.sum() * f:.0f} m the track is only "
+                             f"{(wr + wl).min():.1f} m wide in places (a kart needs "
+                             f"{MIN_TRACK_WIDTH_M} m); give --width (e.g. 9) or a longer --length")
+    elif not MIN_TRACK_WIDTH_M <= width_m <= 40:
+        raise TrackError(f"--width {width_m}: must be between {MIN_TRACK_WIDTH_M} and 40 m")
+    return xy, wr, wl, seg, f
 
 
 def _check_no_overlap(csv, pts, half, seg):
