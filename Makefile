@@ -8,7 +8,7 @@ train:           ## install everything, train a driver on circuit.png for ~2 min
 	$(PYTHON) -m karting.train --track circuit.png --timesteps 65536 --vector-envs 16 \
 		--eval-freq 16384 --save-name quickstart --overwrite
 	$(PYTHON) -m karting.play --model outputs/checkpoints/quickstart/best.pt --track circuit.png --episodes 10 \
-		--video outputs/quickstart.mp4 --telemetry quickstart.csv
+		--video outputs/quickstart.mp4 --telemetry telemetry_logs/quickstart.csv
 
 test:            ## install everything, then run the test suite (and its determinism tests on other kernels)
 	scripts/setup.sh test

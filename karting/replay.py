@@ -3,7 +3,7 @@ and film it from any kart's camera.
 
     python -m karting.replay telemetry_logs/human_circuit_20261130-101500.replay --camera chase --video lap.mp4
     python -m karting.replay session.replay --camera fp --kart 3 --lap 2 --video onboard.mp4
-    python -m karting.replay session.replay --telemetry again.csv      # the telemetry, regenerated
+    python -m karting.replay session.replay --telemetry telemetry_logs/again.csv   # the telemetry, regenerated
     python -m karting.replay race.replay --camera tv --kart 2 --video race.mp4   # a race, on TV
     python -m karting.replay race.replay --camera map --speed 4 --video map.gif
 

@@ -55,6 +55,9 @@ def test_a_run_leaves_checkpoints_config_and_tensorboard(first_run):
     assert final["global_step"] == 128 and final["update"] == 2
     assert final["config"]["seed"] == 3 and "optimizer" in final and "reward_scaler" in final
     assert final["model"]["telemetry_norm.count"] > 100          # normaliser saved with it
+    from karting.scenario import Scenario                        # and the session it trained in
+    sc = Scenario.from_dict(final["scenario"])
+    assert sc.num_learners == 4 and sc.max_episode_steps == 20 and sc.tracks[0].endswith(".png")
     tags = scalars(out / "tensorboard" / "t1")
     for tag in ("rollout/ep_rew_mean", "rollout/ep_len_mean", "train/policy_gradient_loss",
                 "train/value_loss", "train/entropy_loss", "train/approx_kl", "train/clip_fraction",

@@ -56,12 +56,14 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval, ema=None):
+def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best_score, last_eval, ema=None,
+                        scenario=None):
     """What a checkpoint holds: ``model`` is the policy that drives (the weight average with
-    --policy-ema), ``train_model`` the raw weights training continues from (only with an average)."""
+    --policy-ema), ``train_model`` the raw weights training continues from (only with an average),
+    ``config`` the run's TrainConfig and ``scenario`` the session it trained in (JSON types)."""
     extra = {} if ema is None else {"train_model": agent.state_dict()}
     return {"model": (agent if ema is None else ema).state_dict(), **extra, "optimizer": optimizer.state_dict(),
-            "reward_scaler": scaler.state_dict(), "config": cfg.to_dict(),
+            "reward_scaler": scaler.state_dict(), "config": cfg.to_dict(), "scenario": scenario,
             "global_step": int(global_step), "update": int(update),
             "best_score": list(best_score) if best_score else None, "eval": last_eval,
             "torch_rng": torch.get_rng_state()}
@@ -435,7 +437,8 @@ class Trainer:
     def save(self, name: str) -> Path:
         """Write checkpoint ``name`` (atomically) and tell the callbacks."""
         payload = _checkpoint_payload(self.agent, self.optimizer, self.scaler, self.cfg, self.global_step, self.update,
-                                      self.evaluator.best_score, self.evaluator.last, self.average.model)
+                                      self.evaluator.best_score, self.evaluator.last, self.average.model,
+                                      self.envs.scenario.to_dict())
         path = save_checkpoint(self.ckpt_dir / name, payload)
         if self.callbacks:
             self.writer.flush()
