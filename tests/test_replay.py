@@ -181,6 +181,7 @@ def test_a_race_re_simulates_bit_exactly(tmp_path):
     rep = R.load(path)
     assert rep.karts == 5 and rep.steps == steps and len(rep.reset_grids) == 2
     assert rep.header["settings"]["race"]["rules"]["start_lights"] is True
+    assert Scenario.from_dict(rep.header["scenario"]) == sc      # the session's scenario, kept
     assert sum(rep.header["race_outcome"]["collisions"]) >= 0
     b = KartBatch.from_replay(rep, R.resolve_track(rep))
     R.simulate(rep, b)

@@ -117,12 +117,12 @@ class KartBatch(Race):
                              "start the replay before the first reset")
         self.replay_log = ReplayLog(self.n, self.episode.tolist() if used else None)
 
-    def save_replay(self, path, source: str = "", control=None):
-        """Write the recording as a .replay file (``control``: the RaceControl of a race); returns
-        its path."""
+    def save_replay(self, path, source: str = "", control=None, scenario: dict | None = None):
+        """Write the recording as a .replay file (``control``: the RaceControl of a race;
+        ``scenario``: the session's, kept in the header); returns its path."""
         if self.replay_log is None:
             raise RuntimeError("nothing recorded: call start_replay() before the first reset")
-        return save(path, self.replay_log, self, self.track, self.replay_settings(), source, control)
+        return save(path, self.replay_log, self, self.track, self.replay_settings(), source, control, scenario)
 
     def telemetry_now(self) -> np.ndarray:
         """(N, 9) float32: the telemetry vector of every kart, normalised and clipped (spec)."""

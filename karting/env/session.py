@@ -179,7 +179,7 @@ class Session:
 
     def save_replay(self, path, source: str = "race"):
         """Write the recording as a .replay file (``python -m karting.replay`` re-runs it)."""
-        return self.batch.save_replay(path, source, control=self.control)
+        return self.batch.save_replay(path, source, control=self.control, scenario=self.scenario.to_dict())
 
     def _visible(self):
         if self.batch.renderer is not None and self.control is not None:

@@ -245,10 +245,12 @@ def _entry_of(track) -> dict:
         return {}
 
 
-def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", control=None) -> Path:
+def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", control=None,
+         scenario: dict | None = None) -> Path:
     """Write ``log`` (of ``race`` on ``track``, built with ``settings``) as a .replay file;
     ``control``: the RaceControl of a race (its rules go into the settings, its results into
-    the header)."""
+    the header); ``scenario``: the session's Scenario as a dict (kept in the header, for the
+    reader: the settings are what re-simulates it)."""
     control = control if control is not None else log.control
     entry = _entry_of(track)
     if control is not None:
@@ -259,7 +261,7 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", co
               "track_key": getattr(track, "content_key", ""),
               "track_sha256": track_hash(track), "entry": entry, "karts": log.n, "settings": settings,
               "laps": log.laps, "final_state_sha256": state_hash(race), "steps": len(log.actions),
-              "episode0": log.episode0, "keyframe_every": log.keyframe_every}
+              "episode0": log.episode0, "keyframe_every": log.keyframe_every, "scenario": scenario}
     if control is not None:
         header["race_outcome"] = race_outcome(control)
     actions = np.stack(log.actions) if log.actions else np.zeros((0, log.n, 2), np.float32)
