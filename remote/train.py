@@ -13,8 +13,8 @@ TensorBoard logs and evaluation telemetry into ./outputs/ when it ends).
 This file only declares the Modal app: the image (this project's own pyproject.toml, a CUDA
 build of torch, EGL/GL libraries with NVIDIA's EGL vendor file so the renderer uses the GPU),
 the volumes (tracks, outputs), the GPU, timeout and retries. What runs in the container is
-``karting.cli.cloud.run_training`` (it calls ``karting.train``'s own entry point), and the
-entrypoint's body is ``karting.cli.cloud.launch``: both run and are tested without Modal.
+``karting.cli.remote.run_training`` (it calls ``karting.train``'s own entry point), and the
+entrypoint's body is ``karting.cli.remote.launch``: both run and are tested without Modal.
 """
 import inspect
 import sys
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "karting").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from karting.cli import cloud  # noqa: E402
+from karting.cli import remote  # noqa: E402
 
 #: glvnd picks NVIDIA's EGL (libEGL_nvidia, provided with the GPU driver) before Mesa's
 NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'
@@ -44,34 +44,34 @@ image = (
     .add_local_dir(ROOT / "karting", "/root/karting", ignore=["**/__pycache__"])
     .add_local_dir(ROOT / "tracks", "/root/tracks")
 )
-tracks_volume = modal.Volume.from_name(cloud.TRACKS_VOLUME, create_if_missing=True)
-outputs_volume = modal.Volume.from_name(cloud.OUTPUTS_VOLUME, create_if_missing=True)
+tracks_volume = modal.Volume.from_name(remote.TRACKS_VOLUME, create_if_missing=True)
+outputs_volume = modal.Volume.from_name(remote.OUTPUTS_VOLUME, create_if_missing=True)
 app = modal.App("karting-train", image=image)
 
 
 @app.function(
-    gpu=cloud.DEFAULT_GPU,
+    gpu=remote.DEFAULT_GPU,
     cpu=8.0,                        # the env steps and the camera culling run on the CPU
     memory=16384,
-    volumes={cloud.REMOTE_TRACKS_DIR: tracks_volume, cloud.REMOTE_OUTPUTS_DIR: outputs_volume},
-    timeout=int(cloud.MAX_TIMEOUT_H * 3600),
+    volumes={remote.REMOTE_TRACKS_DIR: tracks_volume, remote.REMOTE_OUTPUTS_DIR: outputs_volume},
+    timeout=int(remote.MAX_TIMEOUT_H * 3600),
     # a preempted or crashed container is started again and resumes from its last checkpoint
     retries=modal.Retries(max_retries=3, initial_delay=10.0, backoff_coefficient=1.0),
 )
 def train_remote(argv: list) -> dict:
     tracks_volume.reload()
-    return cloud.run_training(argv, commit=outputs_volume.commit,
+    return remote.run_training(argv, commit=outputs_volume.commit,
                               call_id=modal.current_function_call_id())
 
 
 def main(**values):
-    code = cloud.launch(values, train_remote, outputs_volume)
+    code = remote.launch(values, train_remote, outputs_volume)
     if code:
         raise SystemExit(code)
 
 
 # the entrypoint's flags are karting.train's (from TrainConfig) plus the remote ones: Modal
 # reads them from this signature (in reverse: its --help then lists them in TrainConfig's order)
-main.__signature__ = inspect.Signature(cloud.entrypoint_parameters()[::-1])
+main.__signature__ = inspect.Signature(remote.entrypoint_parameters()[::-1])
 main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
 main = app.local_entrypoint()(main)

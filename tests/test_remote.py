@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from karting.cli import cloud
+from karting.cli import remote as cloud   # the remote run (its volumes: karting.cli.cloud)
 from karting.rl.checkpoint import load_checkpoint
 from karting.track import TrackError
 
