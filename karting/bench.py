@@ -36,7 +36,7 @@ from .sim import physics
 from .sim import replay as R
 from .sim.expert import PurePursuit, reference_lap
 from .sim.opponents import AIDriver, level_table
-from .sim.race import Race
+from .sim.karts import Karts
 from .telemetry.coach import coach
 from .track import TrackError, load_track
 from .track.generate import draw, generate, spline_loop
@@ -226,12 +226,12 @@ ALL_CONDITIONS = {"weather": "wet", "tyres": "new", "setup": {"sprocket": 82, "r
 def bench_conditions(track, n, calls, repeats, render=True):
     """``n`` karts today and with every realism model on (wet track drying, tyre temperature
     and wear, fuel, a setup), alternating blocks in one run: steps/s of each and the median
-    per-block ratio (``render=False``: the simulation alone, through a Race)."""
+    per-block ratio (``render=False``: the simulation alone, through a Karts)."""
     if render:
         return side_by_side(KartingVectorEnv(track, num_envs=n, random_start=True),
                             KartingVectorEnv(track, num_envs=n, random_start=True, **ALL_CONDITIONS),
                             calls, repeats)
-    races = [Race(track, n, random_start=True), Race(track, n, random_start=True, **ALL_CONDITIONS)]
+    races = [Karts(track, n, random_start=True), Karts(track, n, random_start=True, **ALL_CONDITIONS)]
     rates = [[], []]
     a = np.tile(np.array([[0.05, 0.6]], np.float32), (n, 1))
     for r in races:
@@ -378,14 +378,14 @@ def bench_coach(track, folder) -> dict:
 
 def bench_numerics(track, repeats, folder):
     """What portable floating point costs (karting.numerics against numpy's own kernels, in
-    alternating blocks: kart-steps/s of a Race without GL at 16, 256 and 1024 karts, and of the
+    alternating blocks: kart-steps/s of a Karts without GL at 16, 256 and 1024 karts, and of the
     env with rendering at 16 and 64) and what keyframes cost: an 8-kart 2-lap race recorded with
     a keyframe a second and with only the final one (the file's size, the recording's steps/s),
     and its re-simulation time."""
     out = {}
     for n, gl in ((16, False), (256, False), (1024, False), (16, True), (64, True)):
         env = KartingVectorEnv(track, num_envs=n, random_start=True) if gl else None
-        race = env.batch if gl else Race(track, n, random_start=True)
+        race = env.batch if gl else Karts(track, n, random_start=True)
         race.reset(np.ones(n, bool), np.random.default_rng(0))
         act = PurePursuit(track).act(race.state, race.idx)
         step = env.step if gl else race.step

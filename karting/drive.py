@@ -40,8 +40,8 @@ from .env.session import Session
 from .extras import MissingExtra, require
 from .scenario import Scenario, parse_opponents
 from .sim.laps import LapBook
-from .sim.race import RewardConfig
-from .sim.racing import format_results
+from .sim.karts import RewardConfig
+from .sim.race_control import format_results
 from .sim.replay import load, resolve_track, simulate
 from .telemetry import TelemetryError, write_csv
 from .track import TrackError, load_track

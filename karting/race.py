@@ -29,7 +29,7 @@ from .models import model_label
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import policy_actions, race_evaluate
 from .scenario import Scenario, parse_opponents
-from .sim.racing import format_results
+from .sim.race_control import format_results
 from .telemetry import export_csv
 from .track import TrackError
 from .video import write_video

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from .sim.conditions import KartSetup, TyreState, Weather, parse_fuel
 from .sim.opponents import level
-from .sim.race import RewardConfig
-from .sim.racing import RaceReward, RaceRules
+from .sim.karts import RewardConfig
+from .sim.race_control import RaceReward, RaceRules
 from .sim.randomize import parse_randomize
 
 LEARNER, LEAGUE = "learner", "league"

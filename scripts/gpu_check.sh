@@ -69,7 +69,7 @@ if "--generalist" in sys.argv:       # 4. the any-track driver: BC + PPO on gene
     out.update(generalist_steps=s["global_step"], generalist_wall_s=round(time.time() - t0),
                generalist_bc_s=round(s["bc"]["wall_s"]), generalist_evals=[
                    (h["global_step"], h["completion_rate"]) for h in s["eval_history"]])
-    from karting.benchmark import format_report, run
+    from karting.generalisation import format_report, run
     rep = run(s["best"] or s["final"], "all", 5 if big else 1, device=device)
     print(format_report(rep))
     out["generalist_benchmark"] = rep["test"]

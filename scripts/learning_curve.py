@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from karting.benchmark import run as bench
+from karting.generalisation import run as bench
 from karting.cli import options
 from karting.rl.checkpoint import load_agent
 from karting.rl.config import TrainConfig, add_arguments

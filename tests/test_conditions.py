@@ -10,7 +10,7 @@ import karting
 from karting.sim import physics
 from karting.sim.conditions import KartSetup, TyreState, Weather
 from karting.sim.expert import reference_lap
-from karting.sim.race import Race
+from karting.sim.karts import Karts
 from karting.track import load_track
 
 
@@ -37,13 +37,13 @@ def test_default_setup_changes_nothing(circuit):
     """KartSetup() multiplies by exactly 1: the same trajectories, bit for bit, as no model."""
     runs = []
     for kw in ({}, {"setup": {}}, {"setup": KartSetup()}):
-        r = Race(circuit, 4, **kw)
+        r = Karts(circuit, 4, **kw)
         r.reset(np.ones(4, bool), np.random.default_rng(3))
         runs.append(drive(r, 300))
     assert runs[0].shape == (300, 4, 4)
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_array_equal(runs[0], runs[2])
-    assert Race(circuit, 2).model is None
+    assert Karts(circuit, 2).model is None
 
 
 def test_wet_is_slower_by_a_realistic_ratio_and_the_expert_laps_clean(circuit):
@@ -67,7 +67,7 @@ def test_cold_tyres_are_slower_on_the_first_lap_and_warm_up(circuit):
 
 
 def test_tyres_heat_wear_and_fuel_burns(circuit):
-    r = Race(circuit, 2, tyres="new", fuel=4.0)
+    r = Karts(circuit, 2, tyres="new", fuel=4.0)
     r.reset(np.ones(2, bool), np.random.default_rng(0))
     m0 = r.model.mass.copy()
     t0 = r.model.temp.copy()
@@ -87,7 +87,7 @@ def test_tyres_heat_wear_and_fuel_burns(circuit):
 
 
 def test_the_line_dries_where_karts_drive(circuit):
-    r = Race(circuit, 1, weather="wet")
+    r = Karts(circuit, 1, weather="wet")
     r.reset(np.ones(1, bool), np.random.default_rng(0))
     before = r.model.line_water.copy()
     from karting.sim.expert import PurePursuit
@@ -103,7 +103,7 @@ def test_the_line_dries_where_karts_drive(circuit):
 def test_gearing_trades_pull_for_top_speed():
     """A bigger rear sprocket pulls harder from rest and hits the limiter earlier."""
     p = physics.KartParams()
-    r = Race(load_track("oval.png"), 3, setup="default")
+    r = Karts(load_track("oval.png"), 3, setup="default")
     c = r.model
     for i, teeth in enumerate((76, 80, 88)):
         c.set_setup(np.arange(3) == i, {"sprocket": teeth})
@@ -114,7 +114,7 @@ def test_gearing_trades_pull_for_top_speed():
 
 
 def test_narrow_rear_track_grips_more_and_scrubs(circuit):
-    r = Race(circuit, 2, setup="default")
+    r = Karts(circuit, 2, setup="default")
     one = np.array([True, False])
     r.model.set_setup(one, {"rear_track_m": 1.32})
     assert r.model.scrub[0] > 0 and r.model.scrub[1] == 0
@@ -233,7 +233,7 @@ def test_setup_optimiser_finds_reports_and_saves(tmp_path, capsys):
 def test_a_swapped_track_rebuilds_the_road_cells(circuit):
     """Training swaps pool tracks in: the wet road must follow the new track's length."""
     oval = load_track("oval.png")
-    r = Race([circuit, oval], 4, weather="wet", tyres="new")
+    r = Karts([circuit, oval], 4, weather="wet", tyres="new")
     r.reset(np.ones(4, bool), np.random.default_rng(0))
     drive(r, 20)
     r.set_track(1, circuit)

@@ -218,7 +218,7 @@ def test_zigzag_pays_progress_not_distance(ring_track):
 
 @pytest.mark.parametrize("pay", [False, True])
 def test_progress_on_the_grass_is_not_paid(ring_track, pay):
-    from karting.sim.race import RewardConfig
+    from karting.sim.karts import RewardConfig
     tr = ring_track
     b = KartBatch(tr, 1, render=False, reward=RewardConfig(pay_off_track_progress=pay))
     b.reset(np.ones(1, bool), np.random.default_rng(0))

@@ -180,7 +180,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     the benchmark's gen_900010 (a 685 m test track, never drawn in training; it lapped 5 of 5 in
     the benchmark at 1.03x the expert)."""
     from karting import models
-    from karting.benchmark import BENCHMARK_DIR
+    from karting.generalisation import BENCHMARK_DIR
     from karting.rl.checkpoint import load_agent
     from karting.rl.evaluate import evaluate, make_eval_env
     path = models.SHIPPED["generalist"]
@@ -199,7 +199,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
 
 
 def test_the_benchmark_split_is_frozen():
-    from karting.benchmark import BENCHMARK_DIR, split_tracks
+    from karting.generalisation import BENCHMARK_DIR, split_tracks
     from karting.rl.pool import BENCHMARK_SEEDS
     test = split_tracks("test")
     assert len(test) == 31
@@ -240,7 +240,7 @@ FROZEN_BENCHMARK_V1 = "28f3f5faae58db713cfb1c0eff1433738bae4c32b30934868ad8422b2
 
 
 def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path, capsys):
-    from karting import benchmark
+    from karting import generalisation as benchmark
     rc = benchmark.main(["--model", "expert", "--split", "shipped", "--episodes", "2",
                          "--json", str(tmp_path / "b.json")])
     assert rc == 0
@@ -252,7 +252,7 @@ def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path,
 
 
 def test_the_benchmark_refuses_bad_models(tmp_path, capsys):
-    from karting import benchmark
+    from karting import generalisation as benchmark
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
     assert benchmark.main(["--model", str(bad), "--split", "shipped"]) == 2
@@ -280,7 +280,7 @@ def test_the_benchmark_says_where_and_how_fast_an_episode_ended(ring_track):
     """EndWatch snapshots each kart's last steps at the step it first leaves the track and at the
     step its episode ends; where_it_ended turns them into metres into the lap, the corner's
     radius and the speed against the expert's."""
-    from karting.benchmark import END_WINDOW, EndWatch, _failures, where_it_ended
+    from karting.generalisation import END_WINDOW, EndWatch, _failures, where_it_ended
     from karting.env import KartingVectorEnv
     from karting.rl.evaluate import evaluate
     from karting.sim.expert import PurePursuit

@@ -80,11 +80,11 @@ def race_golden(laps=3):
     """Four AI levels, three laps on oval.png with start lights (contacts, slipstream, racecraft,
     mistakes): a hash of every kart's state every step, and the classification."""
     from karting.sim.opponents import AIDriver
-    from karting.sim.race import Race
-    from karting.sim.racing import RaceControl, RaceRules
+    from karting.sim.karts import Karts
+    from karting.sim.race_control import RaceControl, RaceRules
     from karting.track import load_track
     track = load_track("oval.png")
-    race = Race(track, 4, max_episode_steps=10 ** 9, contacts=True)
+    race = Karts(track, 4, max_episode_steps=10 ** 9, contacts=True)
     rc = RaceControl(race, RaceRules(laps=laps, start_lights=True))
     ai = AIDriver(track, ["rookie", "club", "pro", "alien"], seed=7)
     rc.reset(np.random.default_rng(7), grid_order=[3, 1, 0, 2])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from karting.sim.opponents import LEVELS, AIDriver, level
-from karting.sim.race import Race
-from karting.sim.racing import (FINISHED, RaceControl, RaceRules, format_results, grid_capacity, grid_slots,
+from karting.sim.karts import Karts
+from karting.sim.race_control import (FINISHED, RaceControl, RaceRules, format_results, grid_capacity, grid_slots,
                                 place_behind_line)
 from karting.track import load_track
 
@@ -16,7 +16,7 @@ def oval():
 
 
 def new_race(track, n, **rules):
-    race = Race(track, n, max_episode_steps=10 ** 9, contacts=True)
+    race = Karts(track, n, max_episode_steps=10 ** 9, contacts=True)
     return race, RaceControl(race, RaceRules(**rules))
 
 
@@ -30,7 +30,7 @@ def test_bad_race_inputs_say_what_to_do(oval):
     with pytest.raises(ValueError, match=f"holds {fit} karts"):
         grid_slots(oval, fit + 1)
     with pytest.raises(ValueError, match="contacts=True"):
-        RaceControl(Race(oval, 2))
+        RaceControl(Karts(oval, 2))
 
 
 def test_grid_is_staggered_on_the_asphalt_without_overlap(oval):

@@ -8,8 +8,8 @@ import pytest
 
 import karting
 from karting.env import KartingEnv, KartingVectorEnv, Scenario
-from karting.sim.race import RewardConfig
-from karting.sim.racing import RaceReward
+from karting.sim.karts import RewardConfig
+from karting.sim.race_control import RaceReward
 
 
 def test_a_scenario_round_trips_through_json():

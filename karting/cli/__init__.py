@@ -27,7 +27,7 @@ COMMANDS = {
     "leaderboard": ("karting.leaderboard", "a track's best laps and races"),
     "demo": ("karting.demo", "the expert drives a lap: telemetry and video, no training"),
     "bench": ("karting.bench", "throughput: env steps/s, rendering, memory, training fps"),
-    "generalisation": ("karting.benchmark", "the driver benchmark: a model on tracks it never saw"),
+    "generalisation": ("karting.generalisation", "the driver benchmark: a model on tracks it never saw"),
 }
 
 

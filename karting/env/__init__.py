@@ -7,8 +7,8 @@ batch: simulation, race control, AI drivers), ``batch`` (the simulation's observ
 observation and action contract), ``cameras`` (video frames). The contract is
 :mod:`karting.env.vector`'s docstring."""
 from ..scenario import Scenario
-from ..sim.race import RewardConfig
-from ..sim.racing import RaceReward
+from ..sim.karts import RewardConfig
+from ..sim.race_control import RaceReward
 from .batch import KartBatch
 from .session import Session
 from .single import KartingEnv, KartingRaceEnv

@@ -31,7 +31,7 @@ from pettingzoo import ParallelEnv
 
 from ..scenario import Scenario
 from ..sim.physics import CONTROL_HZ
-from ..sim.racing import FINISHED, FLAGGED, RETIRED, RUNNING, RaceReward
+from ..sim.race_control import FINISHED, FLAGGED, RETIRED, RUNNING, RaceReward
 from .session import Session
 from .spec import ACTION_SPACE, race_observation_space
 from .vector import KartingVectorEnv

@@ -1,4 +1,4 @@
-"""KartBatch: a :class:`karting.sim.race.Race` with observations (the telemetry vector and the
+"""KartBatch: a :class:`karting.sim.karts.Karts` with observations (the telemetry vector and the
 rendered first-person views) and a chase view: what the Gymnasium envs wrap."""
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import numpy as np
 from .. import numerics as nm
 from ..sim import physics
 from ..sim.physics import KartParams
-from ..sim.race import Race, RewardConfig
+from ..sim.karts import Karts, RewardConfig
 from ..sim.randomize import looks, neutral, parse_randomize
 from ..sim.replay import ReplayLog, attach_control, race_settings, save
 from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
 
 
-class KartBatch(Race):
-    """A Race of N karts plus their observations: ``observe()`` renders the views of the karts
+class KartBatch(Karts):
+    """A Karts (N karts) plus their observations: ``observe()`` renders the views of the karts
     in ``views`` (default all) in one pass and fills their telemetry vectors (with frame and
-    telemetry history). ``contacts`` and ``world`` make a race (see Race). ``randomize`` (a
+    telemetry history). ``contacts`` and ``world`` make a race (see Karts). ``randomize`` (a
     :class:`karting.sim.randomize.Randomization`, a dict of ranges or a spec string) draws each
     kart's looks and grip anew at each of its resets, from the reset's random generator."""
 

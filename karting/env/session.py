@@ -13,7 +13,7 @@ import numpy as np
 
 from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.opponents import AIDriver, level
-from ..sim.racing import RUNNING, RaceControl, RaceRules, grid_slots
+from ..sim.race_control import RUNNING, RaceControl, RaceRules, grid_slots
 from ..sim.recording import CONDITION_COLUMNS, RACE_COLUMNS, TelemetryRecorder
 from ..track import Track, load_track
 from .batch import KartBatch

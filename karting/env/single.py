@@ -13,7 +13,7 @@ import numpy as np
 
 from ..scenario import Scenario
 from ..sim.physics import CONTROL_HZ
-from ..sim.racing import RaceReward
+from ..sim.race_control import RaceReward
 from .spec import check_actions
 from .vector import KartingVectorEnv
 

@@ -8,7 +8,7 @@ short telemetry vector, and drives with [steering, throttle]. In a time trial th
 batch see the other karts on their track, but do not collide (each is its own episode). In a
 race (``Scenario.race``) they collide, start from a grid and race under race control; the
 observation may end with the race vector (``race_obs``: position / karts, gap ahead / 10 s, gap
-behind / 10 s) and the reward adds :class:`karting.sim.racing.RaceReward`'s terms; a race ends
+behind / 10 s) and the reward adds :class:`karting.sim.race_control.RaceReward`'s terms; a race ends
 for all its learners when one of them finishes or retires (that one terminated, the others
 truncated) or is flagged, and its karts go back on the grid at the next step. A vector env given a list of
 tracks puts kart i on track i mod K, still as one batch: one physics state, one render pass.
@@ -85,7 +85,7 @@ level 0..1 or a dict of rain, rubber, track_temp_c), ``tyres`` ("new" = cold, "w
 :class:`karting.sim.conditions.KartSetup`: sprocket, pressure_front_bar, pressure_rear_bar,
 rear_track_m) and ``fuel`` (litres at the start), whose state is in ``info`` (``grip``,
 ``wetness``, ``tyre_temp_c`` and ``tyre_wear`` (N, 2) front/rear, ``fuel_l``) and in the
-telemetry CSV; and ``reward``, the weights above (:class:`karting.sim.race.RewardConfig`).
+telemetry CSV; and ``reward``, the weights above (:class:`karting.sim.karts.RewardConfig`).
 
 """
 from __future__ import annotations
@@ -97,7 +97,7 @@ import numpy as np
 
 from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.physics import CONTROL_HZ
-from ..sim.racing import FINISHED, RETIRED
+from ..sim.race_control import FINISHED, RETIRED
 from ..telemetry.recorder import export_csv
 from ..track import Track, load_track
 from .session import Session

@@ -11,7 +11,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..scenario import Scenario, parse_opponents
-from ..sim.racing import RaceReward
+from ..sim.race_control import RaceReward
 from ..sim.randomize import parse_randomize
 
 #: the --track entry that stands for a pool of procedurally generated tracks

@@ -1,7 +1,7 @@
 """Realism beyond today's kart: tyre temperature and wear, a wet track that dries along the line,
 rubber and track temperature, fuel, and the kart's setup (numpy only, struct of arrays).
 
-Everything here is off by default: a :class:`karting.sim.race.Race` without ``conditions`` never
+Everything here is off by default: a :class:`karting.sim.karts.Karts` without ``conditions`` never
 builds a :class:`Conditions`, and :func:`karting.sim.physics.step` then runs exactly as before
 (the golden trajectories hold). Each part switches on with its own argument, and with its
 neutral value it multiplies by exactly 1.0:
@@ -237,7 +237,7 @@ def feed_throttle(throttle: np.ndarray, grip: np.ndarray, vx: np.ndarray, params
 
 
 def cli_conditions(weather=None, tyres=None, setup=None, fuel=None, tyres_with_weather: bool = False) -> dict:
-    """The ``weather``/``tyres``/``setup``/``fuel`` keywords of a Race or env from command-line
+    """The ``weather``/``tyres``/``setup``/``fuel`` keywords of a Karts or env from command-line
     strings (``--weather wet``, ``--weather 0.3``, ``--setup sprocket=82,rear_track_m=1.36``),
     checked now so that a bad value fails before anything runs (the values stay plain strings,
     numbers and dicts, as JSON holds them); ``tyres="off"`` models none, and

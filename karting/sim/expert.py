@@ -31,7 +31,7 @@ from ..track.geometry import curvature
 from .conditions import feed_throttle
 from .laps import LapBook
 from .physics import CONTROL_HZ, G, KartParams
-from .race import Race
+from .karts import Karts
 from .replay import ReplayLog, race_settings, save
 
 
@@ -204,7 +204,7 @@ def drive_settings(track: Track, mu: np.ndarray, lw: np.ndarray, laps: int, para
     if setups is not None and cond.get("setup") is None:
         cond["setup"] = "default"
     # exact_start: no random pose, every setting starts exactly on the line, facing the track
-    batch = Race(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
+    batch = Karts(track, n, record_telemetry=record, max_episode_steps=int(limit_s * CONTROL_HZ),
                  params=params, exact_start=True, **cond)
     if setups is not None:
         batch.model.set_setups(setups)
@@ -294,7 +294,7 @@ def _reference_key(track: Track, laps: int) -> str:
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr((track.scale, track.length, track.sector_gates)).encode())
     here = Path(__file__).parent
-    for name in ("physics.py", "race.py", "expert.py", "laps.py", "../numerics.py", "../kart.py"):
+    for name in ("physics.py", "karts.py", "expert.py", "laps.py", "../numerics.py", "../kart.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

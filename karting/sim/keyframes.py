@@ -1,13 +1,13 @@
-"""Keyframes: the whole simulation state of a Race as named arrays, so that a replay played on
+"""Keyframes: the whole simulation state of a Karts as named arrays, so that a replay played on
 another machine follows its recording (numpy only).
 
 A replay re-simulates a session from its actions. On the machine that recorded it that gives
 the same bits; on another one, floating point can differ in the last bits (another libm, another
 numpy build: see :mod:`karting.numerics`), and a kart's path drifts. So a replay also holds a
 keyframe every second: :func:`capture` takes the karts (:class:`~karting.sim.physics.KartState`),
-the lap bookkeeping (:class:`~karting.sim.race.Race`), the realism models
+the lap bookkeeping (:class:`~karting.sim.karts.Karts`), the realism models
 (:class:`~karting.sim.conditions.Conditions`) and, in a race, the
-:class:`~karting.sim.racing.RaceControl` (incidents and retirement reasons included).
+:class:`~karting.sim.race_control.RaceControl` (incidents and retirement reasons included).
 Playing back, :func:`difference` compares the simulation with the keyframe at its step (``None``:
 the same bits) and :func:`restore` puts the recorded state back when they differ.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .racing import Incident
+from .race_control import Incident
 
 #: a re-synced replay is a mismatch (the simulation code or the actions changed, not the
 #: floating point) when a correction moves a kart by more than these

@@ -1,6 +1,6 @@
 """The one lap bookkeeper: completed laps of a batch, kart by kart.
 
-A :class:`~karting.sim.race.Race` keeps the lap in progress and the last completed lap's time,
+A :class:`~karting.sim.karts.Karts` keeps the lap in progress and the last completed lap's time,
 validity and sectors; :class:`LapBook` turns that into a record per completed lap. Evaluation,
 the expert's reference lap and the person driving all read laps through it."""
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LapBook:
         return new
 
     def update_race(self, race, mask: np.ndarray | None = None) -> np.ndarray:
-        """The same from a :class:`~karting.sim.race.Race`."""
+        """The same from a :class:`~karting.sim.karts.Karts`."""
         return self.update(race.laps, race.last_lap_time, race.last_lap_valid, race.sector_times, mask)
 
     def update_info(self, info: dict, mask: np.ndarray | None = None) -> np.ndarray:

@@ -27,8 +27,8 @@ from .. import numerics as nm
 from .conditions import feed_throttle
 from .expert import speed_profile
 from .physics import CONTROL_HZ, KartParams
-from .race import Race
-from .racing import RUNNING, RaceControl, RaceRules
+from .karts import Karts
+from .race_control import RUNNING, RaceControl, RaceRules
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,8 @@ class AIDriver:
 
 
 def ai_race(track, levels: list, laps: int = 3, seed: int = 0, grid_order=None, start_lights: bool = False):
-    """Race AI karts only (no GL): returns the finished :class:`~karting.sim.racing.RaceControl`."""
-    race = Race(track, len(levels), max_episode_steps=10 ** 9, contacts=True)
+    """Race AI karts only (no GL): returns the finished :class:`~karting.sim.race_control.RaceControl`."""
+    race = Karts(track, len(levels), max_episode_steps=10 ** 9, contacts=True)
     rc = RaceControl(race, RaceRules(laps=laps, start_lights=start_lights),
                      drivers=[f"AI {level(lv).name}" for lv in levels])
     ai = AIDriver(track, levels, seed=seed)

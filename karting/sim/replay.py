@@ -1,12 +1,12 @@
 """Replays: a session kept as its settings, its resets and the actions of every kart, re-simulated
 bit-exactly (the simulator is deterministic); numpy only.
 
-A :class:`ReplayLog` attached to a :class:`~karting.sim.race.Race` (``race.replay_log``) records,
+A :class:`ReplayLog` attached to a :class:`~karting.sim.karts.Karts` (``race.replay_log``) records,
 at no cost to the simulation:
 
 * every ``reset(mask, rng)``: the step it happened at, the mask, and the random generator's state
   *before* the reset drew from it (so a replay draws the same start poses and randomisation);
-* every ``step(actions)``: the (N, 2) float32 actions as the Race received them;
+* every ``step(actions)``: the (N, 2) float32 actions as the Karts received them;
 * the laps each kart completed (time, validity, sectors), and at the end a hash of the final state.
 
 :func:`save` writes it as a compressed ``.replay`` file (a NumPy zip: a JSON header and the arrays;
@@ -19,7 +19,7 @@ lap times and the final-state hash. :func:`load` checks all of it and says clear
 re-runs it and :func:`verify` compares the lap times and the final state with the recording:
 a mismatch means the simulation code changed since the replay was recorded.
 
-Races (a Race with contacts and a :class:`~karting.sim.racing.RaceControl`) record the same and
+Races (a Karts with contacts and a :class:`~karting.sim.race_control.RaceControl`) record the same and
 more: every kart's actions (the AI's too, so no AI runs in a replay), the grid order of each
 start (:meth:`ReplayLog.on_grid`), the rules and drivers in the settings and the results in the
 header; :func:`simulate` re-runs each start through the RaceControl (grid, start-light timing
@@ -65,7 +65,7 @@ from ..track import (
 )
 from .keyframes import capture, difference, pack, restore, unpack
 from .physics import CONTROL_HZ, KartParams
-from .racing import RaceControl, RaceRules
+from .race_control import RaceControl, RaceRules
 
 FORMAT = "karting-replay"
 VERSION = 2
@@ -90,7 +90,7 @@ def track_hash(track) -> str:
 
 
 def state_hash(race) -> str:
-    """sha256 of the kart states and the race bookkeeping of a Race (what a replay must reproduce)."""
+    """sha256 of the kart states and the race bookkeeping of a Karts (what a replay must reproduce)."""
     h = hashlib.sha256()
     st = race.state
     for f in STATE_ARRAYS:
@@ -106,7 +106,7 @@ def _rng_state(rng) -> dict:
 
 
 class ReplayLog:
-    """The recording of one Race session (see the module docstring). ``keyframe_every``: steps
+    """The recording of one Karts session (see the module docstring). ``keyframe_every``: steps
     between keyframes (0: none, as a playback's own log)."""
 
     def __init__(self, n: int, episode0=None, keyframe_every: int = KEYFRAME_EVERY):
@@ -131,7 +131,7 @@ class ReplayLog:
         self.resets.append((len(self.actions), np.asarray(mask, bool).copy(), _rng_state(rng), before))
 
     def on_grid(self, order, control=None) -> None:
-        """A RaceControl's reset (just after its Race's): the grid order (per kart, rank in its race)."""
+        """A RaceControl's reset (just after its Karts'): the grid order (per kart, rank in its race)."""
         self.grids[len(self.resets) - 1] = [int(x) for x in order]
         if control is not None:
             self.control = control
@@ -200,7 +200,7 @@ def _karting_version() -> str:
 
 
 def race_settings(race) -> dict:
-    """The keyword arguments that rebuild a Race's simulation (KartBatch adds its own)."""
+    """The keyword arguments that rebuild a Karts' simulation (KartBatch adds its own)."""
     if race.params != KartParams():
         raise ValueError("replays record the default kart only")
     if race.ts.k > 1:
@@ -410,7 +410,7 @@ class Playback:
 
 
 def simulate(rep: Replay, batch, on_step=None, on_start=None) -> Playback:
-    """Re-run ``rep`` on ``batch`` (a Race or KartBatch built with the replay's settings):
+    """Re-run ``rep`` on ``batch`` (a Karts or KartBatch built with the replay's settings):
     the resets with their recorded generator states, the actions step by step; ``on_start()``
     after the first resets, ``on_step(t)`` after each step (and after the resets that follow it).
     At each keyframe whose state differs, the recorded state is put back; the returned Playback

@@ -1,8 +1,8 @@
 """Race control: a grid, a standing start, positions, gaps, overtakes, collisions, penalties and
 results for races of karts that collide (numpy only).
 
-:class:`RaceControl` runs over a :class:`~karting.sim.race.Race` made with ``contacts=True``;
-every *world* of that Race (a group of karts on one road) is one race, so a batch can hold many
+:class:`RaceControl` runs over a :class:`~karting.sim.karts.Karts` made with ``contacts=True``;
+every *world* of that Karts (a group of karts on one road) is one race, so a batch can hold many
 races at once (one per training env). Per step and per kart it keeps:
 
 * the position (finished karts first by laps then finishing time, then running karts by race
@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import numerics as nm
 from ..track import ASPHALT, KERB
-from .race import Race
+from .karts import Karts
 
 RUNNING, FINISHED, FLAGGED, RETIRED = 0, 1, 2, 3
 STATUS = ("running", "finished", "flagged", "retired")
@@ -160,7 +160,7 @@ class Incident:
 
 @dataclass
 class RaceControl:
-    """Race rules over a Race (``race.world`` = which race each kart is in). ``reset(rng)``
+    """Race rules over the karts of a Karts (``race.world`` = which race each kart is in). ``reset(rng)``
     builds the grids (kart order = ``grid_order``: 0 is pole in its world) and starts; call
     :meth:`step` after every ``race.step``; read the per-kart arrays, :meth:`standings` and
     :meth:`results`."""
@@ -170,14 +170,14 @@ class RaceControl:
                     "jump_start", "contact_now", "distance", "lights_out_s", "leader_finish_s", "grid_xy", "was_off",
                     "ahead", "flip_since", "last_contact", "loop_time", "loop_done", "kart_ahead", "kart_behind",
                     "leader")
-    race: Race
+    race: Karts
     rules: RaceRules = field(default_factory=RaceRules)
     drivers: list = field(default_factory=list)
 
     def __post_init__(self):
         r, n = self.race, self.race.n
         if r.solver is None:
-            raise ValueError("RaceControl needs a Race made with contacts=True")
+            raise ValueError("RaceControl needs a Karts made with contacts=True")
         self.worlds, self.widx = np.unique(r.world, return_inverse=True)   # widx: 0..W-1 per kart
         self.same = r.world[:, None] == r.world[None, :]
         self.length = float(r.track.length)      # every world of one race batch is on one track

@@ -1,6 +1,6 @@
-"""The race state of N karts: struct of arrays, numpy only (no GL, no Gymnasium).
+"""The karts of a batch and their lap state: struct of arrays, numpy only (no GL, no Gymnasium).
 
-:class:`Race` steps the physics and keeps everything a race is made of, for each kart on its own
+:class:`Karts` steps the physics and keeps everything a race is made of, for each kart on its own
 track: progress along the centre line (best progress only grows), the next checkpoint gate,
 sectors and laps with their times and validity (a cut or a missed gate spoils a lap), time off
 track, the wrong way and stalled, the tyre wall, and why an episode ended. It also computes the
@@ -44,7 +44,7 @@ class RewardConfig:
     pay_off_track_progress: bool = False
 
 
-class Race:
+class Karts:
     """N karts, each on ``tracks[i % K]`` (``track`` is one Track or a list): physics, progress,
     gates, sectors, laps, validity, termination and reward. ``self.track`` is the first track,
     ``self.kart_track`` (N,) the track index of each kart."""
