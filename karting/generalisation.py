@@ -1,4 +1,5 @@
-"""`karting generalisation --model M` (``python -m karting.benchmark``): how well a driver drives tracks it has never seen.
+"""`karting generalisation --model M` (``python -m karting.benchmark``): how well a driver
+drives tracks it has never seen.
 
     karting generalisation --model outputs/checkpoints/general/best.pt --json bench.json
     karting generalisation --model generalist          # the model shipped with the package
