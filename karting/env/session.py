@@ -114,15 +114,17 @@ class Session:
         self._visible()
         return m
 
-    def simulate(self, actions) -> tuple:
-        """Step every kart (the AI karts drive themselves) without observing: (time-trial reward
-        (N,), terminated (N,), truncated (N,)); a race ends karts through its race control."""
+    def simulate(self, actions: np.ndarray) -> tuple:
+        """Step every kart (the AI karts drive themselves) without observing, ``actions`` being
+        the outside karts' (E, 2) float32 actions, already checked (:func:`check_actions`):
+        (time-trial reward (N,), terminated (N,), truncated (N,)); a race ends karts through its
+        race control."""
         b, rc = self.batch, self.control
         if rc is None:
-            return b.step(check_actions(actions, self.n))
+            return b.step(actions)
         full = np.zeros((self.n, 2), np.float32)
         if len(self.ext_idx):
-            full[self.ext_idx] = check_actions(actions, len(self.ext_idx))
+            full[self.ext_idx] = actions
         if self.ai is not None:
             ai = self.ai.act(b, rc.clock, rc.status == RUNNING)
             full[~self.external] = ai[~self.external]
@@ -138,7 +140,7 @@ class Session:
     def step(self, actions) -> tuple:
         """Step every kart, observe and record: (obs of the outside karts, time-trial reward (N,),
         terminated (N,))."""
-        reward, terminated, _ = self.simulate(actions)
+        reward, terminated, _ = self.simulate(check_actions(actions, len(self.ext_idx)))
         obs = self.observe()
         self.record()
         return obs, reward, terminated

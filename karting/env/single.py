@@ -14,7 +14,6 @@ import numpy as np
 from ..scenario import Scenario
 from ..sim.physics import CONTROL_HZ
 from ..sim.race_control import RaceReward
-from .spec import check_actions
 from .vector import KartingVectorEnv
 
 
@@ -58,7 +57,7 @@ class KartingEnv(gym.Env):
         return {k: v[0] for k, v in obs.items()}, self._info(False)
 
     def step(self, action) -> tuple:
-        obs, _, terminated, truncated, _ = self.vec.step(check_actions(action, 1))
+        obs, _, terminated, truncated, _ = self.vec.step(action)
         done = bool(terminated[0] or truncated[0])
         return ({k: v[0] for k, v in obs.items()}, float(self.vec.last_reward[0]), bool(terminated[0]),
                 bool(truncated[0]), self._info(done))

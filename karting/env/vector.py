@@ -276,7 +276,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
             return s.simulate(a)
         ext = np.zeros((len(s.ext_idx), 2), np.float32)
         ext[self._learner_view] = a
-        ext[self._league_view] = self._league_actions()
+        ext[self._league_view] = check_actions(self._league_actions(), len(self.league_karts))
         reward, _, _ = s.simulate(ext)
         le = self.learners
         r = reward[le] + s.race_terms(le)
@@ -307,8 +307,11 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         obs = self.session.observe(fresh)
         self.session.record()
         self._autoreset = terminated | truncated
-        self.last_reward = reward.copy()       # full precision (a race's terms are float64)
-        return self._obs(obs), reward.astype(np.float32), terminated, truncated, self._info()
+        out = reward.astype(np.float32)
+        # full precision for the single-kart adapter: a race's terms are float64 (and a fresh
+        # array); a time trial's reward is the batch's own float32 array, so its copy serves
+        self.last_reward = reward if self.scenario.is_race else out
+        return self._obs(obs), out, terminated, truncated, self._info()
 
     def _step_same_step(self, actions):
         """Gymnasium's same-step autoreset: a finished kart is reset at once (a race: its whole
