@@ -202,13 +202,12 @@ class Scenario:
         return {k: getattr(self, k) for k in ("weather", "tyres", "setup", "fuel") if getattr(self, k) is not None}
 
     def grid_order(self) -> list | None:
-        """The fixed grid of a race (kart order; lower starts further forward), or None."""
-        if self.grid_position is None and self.learners_per_race == 1 and self.drivers[0] == LEARNER:
-            slot = self.karts_per_race          # one learner: from the back of the grid
-        elif self.grid_position is not None:
-            slot = self.grid_position
-        else:
+        """The fixed grid of a race with one learner (kart order; lower starts further forward):
+        the learner at ``grid_position`` (default: the back), the others in kart order; None
+        with several learners (their grid is shuffled, or given by the caller)."""
+        if self.learners_per_race != 1:
             return None
+        slot = self.grid_position or self.karts_per_race
         learner = self.drivers.index(LEARNER)
         others = [k for k in range(self.karts_per_race) if k != learner]
         order = [0] * self.karts_per_race
