@@ -19,8 +19,9 @@ a message that says what to change::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
+from .fields import documented
 from .sim.conditions import KartSetup, TyreState, Weather, parse_fuel
 from .sim.opponents import level
 from .sim.karts import RewardConfig
@@ -80,32 +81,56 @@ class Scenario:
     positions and gaps; the race ends for its learners when one finishes or retires.
     The vector env's ``num_envs`` is ``races`` x the learners in a race (:attr:`num_learners`).
     """
-    tracks: tuple = ("circuit.png",)
-    mode: str = "time_trial"
-    drivers: tuple = (LEARNER,)
-    races: int = 1
-    checkpoints: str | None = None
+    tracks: tuple = documented(("circuit.png",), "the tracks: PNG paths or shipped names (a time trial may list "
+                         "several: kart i drives tracks[i % K]; a race runs on one)", "", "1 or more")
+    mode: str = documented("time_trial", "time_trial: each kart its own episode, no contacts; race: a grid, "
+                     "contacts and race control", "", "time_trial, race")
+    drivers: tuple = documented((LEARNER,), "the karts of one race in grid order: learner (driven from outside, "
+                          "learning), league (driven from outside by a past policy) or an AI level",
+                          "", "learner, league, rookie, club, pro, alien")
+    races: int = documented(1, "copies of the race side by side (a time trial: karts); the vector env's num_envs "
+                      "is races x the learners of a race", "", ">= 1")
+    checkpoints: str | None = documented(None, "a checkpoints.json to read the track's gates from (default: the "
+                                   "one next to the PNG, if any)", "", "a path")
     # the start and the end
-    laps: int = 3
-    start_lights: bool = False
-    grid_position: int | None = None     # the learner's grid slot (1 = pole) when one learner per race
-    shuffle_grid: bool | None = None     # each race from a shuffled grid (default: with several learners)
-    max_episode_steps: int = 2400
-    random_start: bool = False
+    laps: int = documented(3, "laps of a race", "laps", ">= 1")
+    start_lights: bool = documented(False, "five lights and a random hold before a race starts (a jump start "
+                              "costs 5 s)", "", "")
+    grid_position: int | None = documented(None, "the learner's grid slot when a race has one learner "
+                                     "(1 = pole; default the back)", "", "1 .. karts in the race")
+    shuffle_grid: bool | None = documented(None, "each race from a shuffled grid (default: when a race has "
+                                     "several learners)", "", "")
+    max_episode_steps: int = documented(2400, "time limit of an episode (truncated after it)", "steps of 0.05 s",
+                                  ">= 1")
+    random_start: bool = documented(False, "time trials start at a random checkpoint (an untimed out-lap "
+                              "first) instead of the start line", "", "")
     # the world
-    weather: object = None
-    tyres: object = None
-    setup: object = None
-    fuel: float | None = None
-    randomize: object = None
+    weather: object = documented(None, "track conditions: dry, damp, wet, green, hot, cold, a rain level, or a "
+                           "dict of rain, rubber, track_temp_c (None: not modelled)", "",
+                           "rain 0..1, rubber 0..1, track_temp_c -5..60 deg C")
+    tyres: object = documented(None, "tyres at the start: new, warm, scrubbed, used, worn or a dict of wear, "
+                         "temp_c (None: not modelled)", "", "wear 0..1, temp_c -1..90 deg C")
+    setup: object = documented(None, "the kart's setup: a dict of sprocket, pressure_front_bar, "
+                         "pressure_rear_bar, rear_track_m (None: today's kart)", "",
+                         "sprocket 70..92, pressures 0.4..1.6 bar, rear track 1.30..1.44 m")
+    fuel: float | None = documented(None, "fuel in the tank at the start; an empty tank stops the engine "
+                              "(None: not modelled)", "litres", "0 < fuel <= 9")
+    randomize: object = documented(None, "domain randomisation, drawn per kart at each of its resets: default, "
+                             "visual, or a dict / 'name=low:high' items of light, tint, sky, asphalt, "
+                             "grass, grass_hue, kerb, camera_height, camera_pitch, grip, rain", "",
+                             "each field within its limits (karting.sim.randomize.LIMITS)")
     # what the learner gets
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    race_reward: RaceReward = field(default_factory=RaceReward)
-    frame_stack: int = 1
-    telemetry_history: int = 1
-    race_obs: bool = False
-    show_other_karts: bool = True
-    record_telemetry: bool = False
+    reward: RewardConfig = documented(RewardConfig, "the time-trial reward weights and episode-ending rules "
+                                "(a RewardConfig or a dict of its fields)", "", "see the reward table")
+    race_reward: RaceReward = documented(RaceReward, "the race terms added to the reward (a RaceReward or a dict)",
+                                   "", "see the reward table")
+    frame_stack: int = documented(1, "camera frames stacked in the observation (vision gets 3 x this channels)",
+                            "frames", ">= 1")
+    telemetry_history: int = documented(1, "telemetry vectors stacked in the observation", "vectors", ">= 1")
+    race_obs: bool = documented(False, "in a race, append position / karts and the gaps ahead and behind / 10 s "
+                          "to the telemetry", "", "")
+    show_other_karts: bool = documented(True, "draw the other karts in each camera", "", "")
+    record_telemetry: bool = documented(False, "record every step of every kart for export_telemetry()", "", "")
 
     def __post_init__(self):
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen: set once, here)

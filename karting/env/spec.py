@@ -11,6 +11,52 @@ TELEMETRY_NAMES = ("speed", "steering", "throttle", "brake", "lat_g", "long_g",
 TELEMETRY_LOW = np.array([0, -1, 0, 0, -2, -2, -5, -5, -1], np.float32)
 TELEMETRY_HIGH = np.array([2, 1, 1, 1, 2, 2, 5, 5, 1], np.float32)
 TELEMETRY_SIZE = len(TELEMETRY_NAMES)
+#: what each telemetry entry is, before the bounds clip it
+TELEMETRY_MEANING = ("ground speed / 30 m/s", "actual steering angle / full lock (+ left)",
+                     "actual throttle pedal", "actual brake pedal", "lateral acceleration / 3 g (+ left)",
+                     "longitudinal acceleration / 3 g", "signed distance to the racing line / 10 m (+ left)",
+                     "centre-line curvature 5-30 m ahead x 10 m (+ left turn)",
+                     "bearing of the next checkpoint / pi (+ left)")
+#: the race vector appended with ``race_obs``: (name, meaning, low, high)
+RACE_OBS = (("position", "position / karts in the race", 0, 1), ("gap_ahead", "gap to the kart ahead / 10 s", 0, 3),
+            ("gap_behind", "gap to the kart behind / 10 s", 0, 3))
+
+#: ``info`` keys: (key, when, per-kart type, meaning). "always": every env; "conditions": with
+#: weather, tyres, setup or fuel (tyres and fuel only when modelled); "race": in a race; "single":
+#: the single-kart env (Karting-v0) only; "same_step": the vector env's same-step autoreset.
+#: tests/test_env.py checks these against what the envs return.
+INFO_KEYS = (
+    ("lap", "always", "int32", "laps completed"),
+    ("lap_time", "always", "float64 [s]", "last completed lap (0 if none)"),
+    ("best_lap_time", "always", "float64 [s]", "best valid lap (0 if none)"),
+    ("lap_valid", "always", "bool", "the last completed lap had no cut and no missed checkpoint"),
+    ("sector_times", "always", "float64 (3,) [s]", "last time for each sector (0 if none)"),
+    ("checkpoint", "always", "int32", "index of the next checkpoint gate"),
+    ("progress", "always", "float64 [m]", "metres along the track since the start, unwrapped"),
+    ("off_track", "always", "bool", "the kart's centre is off the asphalt and kerbs"),
+    ("speed_kmh", "always", "float32 [km/h]", "ground speed"),
+    ("grip", "conditions", "float32", "grip factor under the kart (1 = dry, today's rubber)"),
+    ("wetness", "conditions", "float32", "water under the kart (0 dry .. 1 soaked)"),
+    ("tyre_temp_c", "tyres", "float32 (2,) [deg C]", "tyre temperature, front and rear"),
+    ("tyre_wear", "tyres", "float32 (2,)", "tyre wear, front and rear (0 new .. 1 corded)"),
+    ("fuel_l", "fuel", "float32 [L]", "fuel left"),
+    ("position", "race", "int32", "position in the race (1 = leading)"),
+    ("gap_leader_s", "race", "float64 [s]", "time gap to the leader"),
+    ("gap_ahead_s", "race", "float64 [s]", "time gap to the kart ahead"),
+    ("gap_behind_s", "race", "float64 [s]", "time gap to the kart behind"),
+    ("collisions", "race", "int32", "collisions the kart was in"),
+    ("caused", "race", "int32", "collisions it caused (larger approach speed by 1 m/s)"),
+    ("overtakes", "race", "int32", "passes held for 1 s"),
+    ("penalty_s", "race", "float64 [s]", "time penalties so far"),
+    ("contact", "race", "bool", "touching another kart this step"),
+    ("race_status", "race", "int8", "0 running, 1 finished, 2 flagged, 3 retired"),
+    ("race_laps", "race", "int32", "race laps completed"),
+    ("sector", "single", "int", "sector being driven: 1, 2 or 3"),
+    ("results", "single", "list of dict", "at the end of a race: the classification (position, driver, "
+     "laps, total_time_s, best_lap_s, gap, penalties, collisions, ...)"),
+    ("final_obs", "same_step", "dict of arrays", "the observation that ended an episode (mask _final_obs)"),
+    ("final_info", "same_step", "dict", "the info of that step (mask _final_info)"),
+)
 
 
 def observation_space(frame_stack: int = 1, telemetry_history: int = 1) -> spaces.Dict:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import numerics as nm
+from ..fields import documented
 from ..track import BARRIER, GRASS
 from ..track.trackset import TrackSet
 from . import physics
@@ -28,20 +29,26 @@ from .recording import CONDITION_COLUMNS, TelemetryRecorder, record_step, record
 @dataclass(frozen=True)
 class RewardConfig:
     """Reward weights and the episode-ending rules of the RL task (per second unless noted)."""
-    checkpoint_bonus: float = 2.0
-    lap_bonus: float = 20.0
-    off_track_penalty: float = 10.0      # per second off the track (0.5 per step at 20 Hz)
-    wrong_way_penalty: float = 10.0      # per second facing backwards while moving
-    crash_penalty: float = 20.0
-    max_off_track_s: float = 3.0
-    max_wrong_way_s: float = 2.0
-    max_backwards_m: float = 30.0
-    max_stall_s: float = 5.0             # ends an episode that makes no new progress for this long
-    min_progress_mps: float = 1.0        # "new progress" = best progress growing at >= this rate
+    checkpoint_bonus: float = documented(2.0, "paid once per checkpoint crossed in order while on track",
+                                         "per checkpoint", ">= 0")
+    lap_bonus: float = documented(20.0, "paid for a valid lap", "per lap", ">= 0")
+    off_track_penalty: float = documented(10.0, "taken per second off the track (0.5 per step at 20 Hz)",
+                                          "per s", ">= 0")
+    wrong_way_penalty: float = documented(10.0, "taken per second facing backwards while moving", "per s", ">= 0")
+    crash_penalty: float = documented(20.0, "taken once for hitting the tyre wall", "once", ">= 0")
+    max_off_track_s: float = documented(3.0, "the episode ends after this long off the track", "s", "> 0")
+    max_wrong_way_s: float = documented(2.0, "the episode ends after this long facing the wrong way", "s", "> 0")
+    max_backwards_m: float = documented(30.0, "the episode ends this far behind the kart's best progress",
+                                        "m", "> 0")
+    max_stall_s: float = documented(5.0, "the episode ends after this long without new progress (parked)",
+                                    "s", "> 0")
+    min_progress_mps: float = documented(1.0, "new progress = the best progress growing at least this fast",
+                                         "m/s", "> 0")
     # progress made off the track (grass, tyre wall) counts as covered but is not paid: before
     # this, cutting a corner over the grass earned more metres per step than its penalty cost
     # (1 m/step at 20 m/s against 0.5), and PPO learned to cut (True restores that reward)
-    pay_off_track_progress: bool = False
+    pay_off_track_progress: bool = documented(False, "pay the metres made off the track too (False: a cut "
+                                              "over the grass loses what it skips)", "", "")
 
 
 class Karts:

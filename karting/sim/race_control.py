@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import numerics as nm
+from ..fields import documented
 from ..track import ASPHALT, KERB
 from .karts import Karts
 
@@ -76,9 +77,10 @@ class RaceReward:
     place lost), ``collision_penalty`` per collision the kart caused, ``contact_penalty`` per
     collision it was in. GT Sophy's lesson (Wurman et al. 2022): too high a collision penalty
     makes timid drivers, too low dangerous ones; these are starting points."""
-    position_bonus: float = 2.0
-    collision_penalty: float = 10.0
-    contact_penalty: float = 1.0
+    position_bonus: float = documented(2.0, "paid per place gained, taken per place lost", "per place", "")
+    collision_penalty: float = documented(10.0, "taken per collision the kart caused", "per collision", ">= 0")
+    contact_penalty: float = documented(1.0, "taken per collision the kart was in, whoever caused it",
+                                        "per collision", ">= 0")
 
     def terms(self, places_gained: np.ndarray, new_caused: np.ndarray, new_collisions: np.ndarray) -> np.ndarray:
         """The race terms of one step, from each kart's places gained and new collisions."""

@@ -1,38 +1,10 @@
 """The telemetry schema and its recorder: every step of every kart into preallocated columns
 (the one home of the columns; :mod:`karting.telemetry` writes them as CSV and analyses them).
 
-CSV schema (version 1; one row per kart per control step; columns in this order, units in names):
-
-==================  ======================================================================
-env                 index of the kart in its batch (0 for a single env)
-episode             episode number of that kart, from 0
-step                control step within the episode
-time_s              time since the episode started [s]
-lap                 lap being driven (1 = first lap); 0 before the first crossing on a
-                    random-start out-lap
-sector              sector being driven: 1, 2 or 3
-distance_m          distance along the centre line from the start/finish line [m], 0..length
-x_m, y_m            position [m], x right and y up the track image
-heading_rad         yaw, counter-clockwise from +x [rad]
-speed_kmh           ground speed [km/h]
-steering            actual steering in [-1, 1] (+ = left), after the steering rate limit
-throttle, brake     actual pedals in [0, 1]
-lat_g, long_g       accelerations felt by the driver [g] (+ = left / forward)
-dist_to_line_m      signed distance to the racing line [m] (+ = left of it)
-curvature           centre-line curvature ahead [1/m] (+ = left turn)
-checkpoint          index of the next checkpoint gate to cross
-off_track           1 when the kart's centre is off the asphalt and kerbs
-reward              reward of that step
-lap_time_s          time since the current lap started [s]
-lap_valid           1 while the current lap has no cut and no missed checkpoint
-surface             surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier
-==================  ======================================================================
-
-Races add (``RACE_COLUMNS``): ``position`` (1 = leading), ``gap_ahead_s`` and ``gap_leader_s``
-(time gaps [s]), ``contact`` (1 while touching another kart), ``race_status`` (0 running,
-1 finished, 2 flagged, 3 retired). Sessions with the realism models (karting.sim.conditions)
-add ``CONDITION_COLUMNS``: tyre temperatures and wear (front, rear), grip, wetness under the
-kart, fuel.
+CSV schema (version 1; one row per kart per control step; columns in the order of ``COLUMNS``,
+then ``RACE_COLUMNS`` in a race and ``CONDITION_COLUMNS`` with the realism models; units in the
+names). What each column is: ``COLUMN_DOC``, rendered as a table in the documentation's
+telemetry reference.
 """
 from __future__ import annotations
 
@@ -62,6 +34,45 @@ RACE_COLUMNS = {"position": np.int16, "gap_ahead_s": np.float32, "gap_leader_s":
 CONDITION_COLUMNS = {"tyre_temp_front_c": np.float32, "tyre_temp_rear_c": np.float32,
                      "tyre_wear_front": np.float32, "tyre_wear_rear": np.float32, "grip": np.float32,
                      "wetness": np.float32, "fuel_l": np.float32}
+#: what each column holds (units are in the names: _s seconds, _m metres, _kmh km/h, _g g, _c deg C)
+COLUMN_DOC = {
+    "env": "index of the kart in its batch (0 for a single env)",
+    "episode": "episode number of that kart, from 0",
+    "step": "control step within the episode (20 a second)",
+    "time_s": "time since the episode started",
+    "lap": "lap being driven (1 = first lap); 0 before the first crossing on a random-start out-lap",
+    "sector": "sector being driven: 1, 2 or 3",
+    "distance_m": "distance along the centre line from the start/finish line, 0..length",
+    "x_m": "position, x to the right of the track image",
+    "y_m": "position, y up the track image",
+    "heading_rad": "yaw, counter-clockwise from +x",
+    "speed_kmh": "ground speed",
+    "steering": "actual steering in [-1, 1] (+ = left), after the steering rate limit",
+    "throttle": "actual throttle pedal in [0, 1]",
+    "brake": "actual brake pedal in [0, 1]",
+    "lat_g": "lateral acceleration felt by the driver (+ = left)",
+    "long_g": "longitudinal acceleration felt by the driver (+ = forward)",
+    "dist_to_line_m": "signed distance to the racing line (+ = left of it)",
+    "curvature": "centre-line curvature ahead [1/m] (+ = left turn)",
+    "checkpoint": "index of the next checkpoint gate to cross",
+    "off_track": "1 when the kart's centre is off the asphalt and kerbs",
+    "reward": "reward of that step",
+    "lap_time_s": "time since the current lap started",
+    "lap_valid": "1 while the current lap has no cut and no missed checkpoint",
+    "surface": "surface under the kart: 0 grass, 1 asphalt, 2 kerb, 3 barrier",
+    "position": "race: position (1 = leading)",
+    "gap_ahead_s": "race: time gap to the kart ahead",
+    "gap_leader_s": "race: time gap to the leader",
+    "contact": "race: 1 while touching another kart",
+    "race_status": "race: 0 running, 1 finished, 2 flagged, 3 retired",
+    "tyre_temp_front_c": "conditions: front tyre temperature",
+    "tyre_temp_rear_c": "conditions: rear tyre temperature",
+    "tyre_wear_front": "conditions: front tyre wear (0 new .. 1 corded)",
+    "tyre_wear_rear": "conditions: rear tyre wear",
+    "grip": "conditions: grip factor under the kart (1 = dry, today's rubber)",
+    "wetness": "conditions: water under the kart (0 dry .. 1 soaked)",
+    "fuel_l": "conditions: fuel left [L]",
+}
 
 
 class TelemetryRecorder:
