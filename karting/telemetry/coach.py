@@ -119,7 +119,7 @@ class Coaching:
     lap_s: float
     ref_lap_s: float
     label: str = "you"
-    ref_label: str = "reference"
+    ref_label: str = "the reference"
     notes: list = field(default_factory=list)
     track_obj: object = field(default=None, repr=False)
 
@@ -133,7 +133,7 @@ class Coaching:
         for k, a in enumerate(shown):
             lines.append(f"{k + 1:>2}. {a['text']}")
         if same:
-            lines.append(f"    {', '.join(same)}: within {SAME_S:.2f} s of the {self.ref_label}, nothing to change")
+            lines.append(f"    {', '.join(same)}: within {SAME_S:.2f} s of {self.ref_label}, nothing to change")
         lost = self.straights[self.straights["time_lost_s"] > 0.02]
         for name, r in lost.sort_values("time_lost_s", ascending=False).iterrows():
             lines.append(f"    straight {name}: {r['time_lost_s']:+.2f} s"
@@ -329,7 +329,7 @@ def _reference(reference, ref_label: str, track, conditions) -> tuple:
         if not r.completed:
             raise TelemetryError(f"{track.name}: the expert drove no clean lap here, so there is no reference")
         return r.telemetry, ref_label or "the expert"
-    return reference, ref_label or "reference"
+    return reference, ref_label or "the reference"
 
 
 def _straights(corners, t, dl, lap_end_m: float) -> "pd.DataFrame":
@@ -480,7 +480,7 @@ def _html(c: Coaching) -> str:
                     for n, r in c.straights.iterrows())
     shown, same = c.ranked()
     adv = "".join(f"<li class='{'lost' if a['time_lost_s'] > 0 else 'gained'}'>{e(a['text'])}</li>" for a in shown)
-    same_html = (f"<p>{e(', '.join(same))}: within {SAME_S:.2f} s of the {e(c.ref_label)}, nothing to change.</p>"
+    same_html = (f"<p>{e(', '.join(same))}: within {SAME_S:.2f} s of {e(c.ref_label)}, nothing to change.</p>"
                  if same else "")
     notes = "".join(f"<p class='note'>{e(n)}</p>" for n in c.notes)
     zoom_html = "".join(f"<h3>{e(a['corner'])}</h3><p>{e(a['text'])}</p><img src='data:image/png;base64,{p}'>"
