@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 from . import numerics
@@ -597,7 +598,7 @@ def build_parser():
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
                          "four levels from shuffled grids (win rate, mean position, collisions per lap)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated parts to leave out: env, randomize, conditions, race, replay, "
+                    help="comma-separated parts to leave out: env, carracing, randomize, conditions, race, replay, "
                          "numerics, load, multitrack")
     return ap
 
@@ -637,6 +638,60 @@ def report_env(track, args, results) -> None:
     results["render_frames_per_s_N64"] = round(rate)
     results["gl_renderer"] = gl
     print(f"render only,       N=  64: {rate:10,.0f} frames/s  (84x84 first-person views; {gl})")
+
+
+def bench_carracing(track, n, seconds, repeats):
+    """Gymnasium's CarRacing-v3 (one env, random actions: its step is the same whatever the
+    actions) and this env with ``n`` karts, in alternating blocks of ``seconds``: steps/s of each
+    and the median of the per-block ratios. None when Box2D is not installed."""
+    try:
+        import Box2D  # noqa: F401  (CarRacing's physics)
+    except ImportError:
+        return None
+    car = gym.make("CarRacing-v3")
+    car.reset(seed=0)
+    car.action_space.seed(0)
+    ours = KartingVectorEnv(track, num_envs=n, random_start=True)
+    ours.reset(seed=0)
+    expert = PurePursuit(ours.track)
+
+    def car_block():
+        t, k = time.perf_counter(), 0
+        while time.perf_counter() - t < seconds:
+            _, _, term, trunc, _ = car.step(car.action_space.sample())
+            k += 1
+            if term or trunc:
+                car.reset()
+        return k / (time.perf_counter() - t)
+
+    def our_block():
+        b, inside, k, t0 = ours.batch, 0.0, 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            a = expert.act(b.state, b.idx)
+            t = time.perf_counter()
+            ours.step(a)
+            inside += time.perf_counter() - t
+            k += 1
+        return n * k / inside
+
+    car_block(), our_block()                      # warm-up
+    pairs = [(car_block(), our_block()) for _ in range(repeats)]
+    car.close(), ours.close()
+    c, o = np.array(pairs).T
+    return float(np.median(c)), float(np.median(o)), float(np.median(o / c))
+
+
+def report_carracing(track, args, results) -> None:
+    """This env at 64 karts against Gymnasium's CarRacing-v3 (the field's pixel driving env)."""
+    r = bench_carracing(track, 64, args.seconds, args.repeats)
+    if r is None:
+        print("CarRacing-v3: not measured (Box2D is missing: pip install box2d)")
+        return
+    car, ours, ratio = r
+    results.update(carracing_steps_per_s=round(car), carracing_ours_steps_per_s_N64=round(ours),
+                   carracing_ratio=round(ratio, 1))
+    print(f"CarRacing-v3 (one env, 96x96): {car:8,.0f} steps/s; this env, N=64: {ours:8,.0f} steps/s "
+          f"(x{ratio:.1f}, median of per-block ratios)")
 
 
 def report_randomize(track, args, results) -> None:
@@ -689,8 +744,9 @@ def main(argv=None):
     results = {"track": track.name}
     print(f"karting.bench on {track.name} ({track.length:.0f} m); medians of {args.repeats} blocks")
     rss_before = peak_rss_mb()
-    for part, report in (("env", report_env), ("randomize", report_randomize), ("conditions", report_conditions),
-                         ("race", report_race), ("replay", report_replay), ("numerics", report_numerics)):
+    for part, report in (("env", report_env), ("carracing", report_carracing), ("randomize", report_randomize),
+                         ("conditions", report_conditions), ("race", report_race), ("replay", report_replay),
+                         ("numerics", report_numerics)):
         if part not in skip:
             report(track, args, results)
     results["peak_rss_mb"] = round(peak_rss_mb())
