@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make train` and `make test`.
 PYTHON ?= python3
 
-.PHONY: train test test-other-kernels demo bench bench-train tracks
+.PHONY: train test test-other-kernels docs demo bench bench-train tracks
 
 train:           ## install everything, train a driver on circuit.png for ~2 minutes, then watch it drive
 	scripts/setup.sh dev
@@ -10,9 +10,16 @@ train:           ## install everything, train a driver on circuit.png for ~2 min
 	$(PYTHON) -m karting.play --model outputs/checkpoints/quickstart/best.pt --track circuit.png --episodes 10 \
 		--video outputs/quickstart.mp4 --telemetry telemetry_logs/quickstart.csv
 
+# the suite runs in TEST_WORKERS processes (pytest-xdist), each on one thread: on two cores, torch's,
+# BLAS's and llvmpipe's threads fighting over them cost more than they gave (measured: the suite
+# with the documentation's examples in 5 min 21 s this way; without those examples, 7 min 35 s
+# in one process with every thread)
+TEST_WORKERS ?= 2
+ONE_THREAD = OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 LP_NUM_THREADS=1
+
 test:            ## install everything, then run the test suite (and its determinism tests on other kernels)
 	scripts/setup.sh test
-	$(PYTHON) -m pytest -q tests
+	$(ONE_THREAD) $(PYTHON) -m pytest -q -n $(TEST_WORKERS) tests
 	$(MAKE) --no-print-directory test-other-kernels
 
 # docs/determinism.md: the paint, replay and determinism tests again with numpy's SIMD dispatch at
@@ -20,10 +27,13 @@ test:            ## install everything, then run the test suite (and its determi
 # same bits as here: test_determinism checks it); then the golden and shipped-track tests with
 # numpy's own float32 kernels on top (floats as another machine's libm gives them)
 test-other-kernels:
-	PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q -m "not other_kernels" \
-		tests/test_paint.py tests/test_replay.py tests/test_determinism.py -k "not films_tv"
-	KARTING_NATIVE_KERNELS=1 PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q \
-		tests/test_golden.py tests/test_paint.py -k "trajectories or expert or golden_race or shipped"
+	$(ONE_THREAD) PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q -n $(TEST_WORKERS) \
+		-m "not other_kernels" tests/test_paint.py tests/test_replay.py tests/test_determinism.py -k "not films_tv"
+	$(ONE_THREAD) KARTING_NATIVE_KERNELS=1 PYTHON=$(PYTHON) scripts/with_other_kernels.sh $(PYTHON) -m pytest -q \
+		-n $(TEST_WORKERS) tests/test_golden.py tests/test_paint.py -k "trajectories or expert or golden_race or shipped"
+
+docs:            ## build the documentation site into site/ (warnings are errors); open site/index.html
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --quiet
 
 demo:            ## the scripted expert drives a lap: telemetry + video, no training
 	$(PYTHON) -m karting.demo --track circuit.png

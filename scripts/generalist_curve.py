@@ -5,7 +5,7 @@
         python -m karting.benchmark --model $f --json outputs/generalist/bench_$(basename $f .pt).json
     done
     python scripts/generalist_curve.py --tensorboard outputs/tensorboard/generalist \\
-        --bench outputs/generalist/bench_*.json --out docs/generalist_curve.png
+        --bench outputs/generalist/bench_*.json --out docs/images/generalist_curve.png
 
 Top: lap completion of the evaluations during training (validation tracks + the named tracks,
 as logged to TensorBoard as eval/lap_completion_rate), step 0 being the clone when the run

@@ -3,9 +3,9 @@
     python scripts/learning_curve.py --precision float32 --minutes 20
     python scripts/learning_curve.py --precision bfloat16 --minutes 20
     python scripts/learning_curve.py --precision bfloat16 --minutes 10 --bc-steps 32768 --name learn_bc
-    python scripts/learning_curve.py --plot outputs/learning/*.json --out docs/learning_curve.png
+    python scripts/learning_curve.py --plot outputs/learning/*.json --out docs/images/learning_curve.png
 
-Trains with ``karting.train`` (the README's settings: 16 karts, n_steps 128, batch 256, 4
+Trains with ``karting.train`` (the default settings: 16 karts, n_steps 128, batch 256, 4
 epochs) on circuit.png for a wall-time budget, evaluating the deterministic policy on 20
 standing-start laps every ``--eval-freq`` steps. Prints the steps and wall time to the first
 valid lap (in training and in evaluation) and to >= 90 % lap completion over the 20 evaluation
@@ -247,7 +247,7 @@ def main(argv=None):
     ap.add_argument("--output-dir", default="outputs")
     options.progress(ap)
     ap.add_argument("--plot", nargs="+", help="history JSON files to plot instead of training")
-    options.outputs(ap, out="the figure", defaults={"out": "docs/learning_curve.png"})
+    options.outputs(ap, out="the figure", defaults={"out": "docs/images/learning_curve.png"})
     ap.add_argument("--title", default="PPO from pixels + telemetry on circuit.png "
                     "(16 karts, n_steps 128, batch 256, 4 epochs)")
     ap.add_argument("--summary", nargs="+", help="history JSON files: print their reliability table "

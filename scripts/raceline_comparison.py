@@ -11,7 +11,7 @@ For each circuit:
    (1 m/px), the expert (karting.sim.expert.reference_lap, 8 settings, one standing lap) driving our
    line (1.2 m from the edges) and the published line (as published, ~0.7 m from the CSV's edges),
    with the line weight of the best clean lap (1.0 = on the line, 0.7 = 30 % towards the centre);
-3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in the README) and the
+3. the circuit imported as a kart track (--kart-length m, 9 m wide, as in docs/guide/racing-line.md) and the
    expert's reference lap on it.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Models shipped with the package, by name: ``--model generalist`` in play, race, benchmark and
 ``karting.train --resume-from``. Each is an ordinary checkpoint of ``karting.train`` (read with
-``torch.load(weights_only=True)`` like any model file); the README says how each was trained."""
+``torch.load(weights_only=True)`` like any model file); docs/guide/generalist.md says how each was trained."""
 from __future__ import annotations
 
 from pathlib import Path

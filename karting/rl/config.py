@@ -93,7 +93,7 @@ class TrainConfig:
                                 "telemetry MLP's input width)")
     precision: str = _f("auto", "network arithmetic: float32, or bfloat16 passes on float32 "
                         "master weights (~1.6x faster training passes on CPUs with AVX512-BF16 "
-                        "or AMX, and it learned as well: see the README's learning curves); "
+                        "or AMX, and it learned as well: see docs/guide/learning.md); "
                         "auto = bfloat16 where the CPU (or CUDA GPU) does it natively, else float32",
                         choices=("auto", "float32", "bfloat16"))
     gamma: float = _f(0.99, "discount factor per control step (0.99 = a horizon of ~5 s)")

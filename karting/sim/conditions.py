@@ -64,7 +64,7 @@ Friction used by the tyre model (``mu`` of :mod:`karting.sim.physics`) per axle:
   of its output (wheel power / 0.9): ~1.1 g/s flat out. An empty tank stops the drive.
 
 The constants marked "calibrated" were fitted with ``scripts/calibrate_conditions.py`` against
-the expert on circuit.png; the README's "Weather, tyres, fuel and setup" section has the figures.
+the expert on circuit.png; docs/guide/conditions.md has the figures.
 """
 from __future__ import annotations
 
