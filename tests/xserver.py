@@ -20,31 +20,26 @@ REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("Xvfb", "import", "xdotool")
 
 
-def free_display(start=90):
-    for n in range(start, start + 200):
-        if not (Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists()):
-            return n
-    raise RuntimeError("no free X display number in :90-:289")
-
-
 class XServer:
     def __init__(self, size=(1280, 900)):
         missing = [t for t in TOOLS if shutil.which(t) is None]
         if missing:
             raise RuntimeError(f"GUI tests need {missing}: run scripts/setup.sh "
                                "(apt-get install xvfb imagemagick xdotool)")
-        self.num = free_display()
-        self.display = f":{self.num}"
+        # Xvfb picks a free display number itself and writes it to a pipe (-displayfd): two test
+        # processes starting a server at the same moment can no longer take the same number
+        r, w = os.pipe()
         self.proc = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sock = Path(f"/tmp/.X11-unix/X{self.num}")
-        for _ in range(100):
-            if sock.exists():
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Xvfb {self.display} exited with {self.proc.returncode}")
-            time.sleep(0.05)
+            ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(w,))
+        os.close(w)
+        with os.fdopen(r) as f:
+            line = f.readline().strip()          # written once the server accepts connections
+        if not line.isdigit():
+            self.proc.kill()
+            raise RuntimeError(f"Xvfb did not start (exit {self.proc.poll()})")
+        self.num = int(line)
+        self.display = f":{self.num}"
         self.env = {k: v for k, v in os.environ.items() if k not in ("SDL_VIDEODRIVER", "WAYLAND_DISPLAY")}
         self.env.update(DISPLAY=self.display, PYGAME_HIDE_SUPPORT_PROMPT="1")
 
