@@ -226,8 +226,12 @@ def _any_window(x, proc, timeout=90.0) -> str:
 
 def make_train(workdir, env) -> str:
     """The recipe of `make train` (its set-up line left out), each command at small size."""
-    r = run(["make", "-n", "-f", str(REPO / "Makefile"), "train"], REPO, env)
-    lines = [ln for ln in r.stdout.replace("\\\n", " ").splitlines() if ln.strip() and "setup.sh" not in ln]
+    quiet = {k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}   # under make test
+    r = run(["make", "-n", "--no-print-directory", "-f", str(REPO / "Makefile"), "train"], REPO, quiet)
+    lines = [ln for ln in r.stdout.replace("\\\n", " ").splitlines()
+             if ln.strip() and "setup.sh" not in ln and Path(shlex.split(ln)[0]).name.startswith("python")]
+    if len(lines) < 2:
+        raise AssertionError(f"make -n train gave no commands to run:\n{r.stdout}\n{r.stderr}")
     for line in lines:
         argv = ["python", *shlex.split(line)[1:]]          # $(PYTHON) -m karting.x ...
         how, cmd = plan(argv)
