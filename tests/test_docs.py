@@ -56,6 +56,7 @@ def test_the_site_builds_every_page_offline(site):
     api = (site / "api.html").read_text()
     for name in ("karting.scenario.Scenario", "KartingVectorEnv", "RewardConfig", "TrainConfig"):
         assert name in api, name
+    assert not re.search(r":(class|attr|mod|func|meth):<code>", api)      # Sphinx roles shown as names
 
 
 def test_the_reference_tables_come_from_the_code(site):

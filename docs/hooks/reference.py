@@ -169,5 +169,13 @@ def on_page_markdown(markdown, page, config, files):   # the MkDocs hook
     return expand(markdown, page.file.src_path)
 
 
+#: the Sphinx roles of the docstrings (``:class:`X```), as the API pages show them: the name alone
+ROLE = re.compile(r":(?:class|attr|mod|func|meth|data|exc):(?=<code>)")
+
+
+def on_page_content(html, page, config, files):       # the MkDocs hook, after Markdown
+    return ROLE.sub("", html)
+
+
 if __name__ == "__main__":
     print(TABLES[sys.argv[1]]())
