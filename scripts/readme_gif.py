@@ -23,17 +23,17 @@ from karting.cli import options
 WIDTH, T_FROM, T_TO = 400, 8.0, 12.5
 
 
-def shrink(src: Path, out: Path, width: int, every: int) -> tuple:
-    """Every ``every``-th frame of the GIF ``src``, ``width`` px wide, on one adaptive palette."""
+def shrink(src: Path, out: Path, width: int) -> tuple:
+    """The frames of the GIF ``src``, ``width`` px wide, on one adaptive palette."""
     im = Image.open(src)
     frames = []
-    for i in range(0, im.n_frames, every):
+    for i in range(im.n_frames):
         im.seek(i)
         f = im.convert("RGB")
         frames.append(f.resize((width, round(f.height * width / f.width)), Image.LANCZOS))
     pal = frames[len(frames) // 2].quantize(colors=96, method=Image.Quantize.MEDIANCUT)
     q = [f.quantize(palette=pal, dither=Image.Dither.NONE) for f in frames]
-    dur = int(im.info.get("duration", 100)) * every
+    dur = int(im.info.get("duration", 100))
     q[0].save(out, save_all=True, append_images=q[1:], duration=dur, loop=0, optimize=True)
     return len(q), out.stat().st_size
 
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
             return code
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        n, size = shrink(raw, out, WIDTH, 1)
+        n, size = shrink(raw, out, WIDTH)
     print(f"{out}: {n} frames, {size / 1024:.0f} KiB")
     return 0
 

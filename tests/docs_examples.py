@@ -136,7 +136,7 @@ def karting_cmd() -> list:
 
 
 def inproc(argv: list) -> tuple:
-    """(exit code, stdout, stderr) of ``karting NAME ARGS``, ``-m MODULE ARGS`` or ``SCRIPT ARGS``
+    """(exit code, stdout, stderr) of ``karting NAME ARGS`` or ``SCRIPT ARGS``
     run in this process, in the current directory."""
     import contextlib
     import io
@@ -150,9 +150,6 @@ def inproc(argv: list) -> tuple:
                 from karting.cli import main
                 sys.argv = argv
                 code = main(argv[1:]) or 0
-            elif argv[0] == "-m":
-                sys.argv = [argv[1], *argv[2:]]
-                runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
             else:
                 sys.argv = list(argv)
                 runpy.run_path(argv[0], run_name="__main__")

@@ -21,10 +21,6 @@ def _esc(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _code(value) -> str:
-    return "" if value in ("", None) and not isinstance(value, str) else f"`{value!r}`"
-
-
 def _table(head: list, rows: list) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(_esc(c) for c in row) + " |" for row in rows]
