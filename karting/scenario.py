@@ -127,6 +127,9 @@ class Scenario:
     frame_stack: int = documented(1, "camera frames stacked in the observation (vision gets 3 x this channels)",
                             "frames", ">= 1")
     telemetry_history: int = documented(1, "telemetry vectors stacked in the observation", "vectors", ">= 1")
+    preview: bool = documented(False, "append the track ahead to the telemetry: the left and right edges "
+                               "at 12 distances 4-100 m along the centre line in the kart's frame (48 "
+                               "values / 50 m; karting.env.spec.PREVIEW_M)", "", "")
     race_obs: bool = documented(False, "in a race, append position / karts and the gaps ahead and behind / 10 s "
                           "to the telemetry", "", "")
     show_other_karts: bool = documented(True, "draw the other karts in each camera", "", "")

@@ -68,6 +68,9 @@ def observation() -> str:
     rows = [[str(i), f"`{n}`", m, f"[{lo:g}, {hi:g}]"] for i, (n, m, lo, hi) in
             enumerate(zip(spec.TELEMETRY_NAMES, spec.TELEMETRY_MEANING, spec.TELEMETRY_LOW, spec.TELEMETRY_HIGH))]
     k = spec.TELEMETRY_SIZE
+    b = spec.PREVIEW_BOUND
+    rows.append([f"{k}-{k + spec.PREVIEW_SIZE - 1} (preview)", "`preview`", spec.PREVIEW_MEANING, f"[{-b:g}, {b:g}]"])
+    k += spec.PREVIEW_SIZE
     rows += [[f"{k + i} (race_obs)", f"`{n}`", m, f"[{lo:g}, {hi:g}]"]
              for i, (n, m, lo, hi) in enumerate(spec.RACE_OBS)]
     return _table(["index", "name", "meaning", "bounds"], rows)

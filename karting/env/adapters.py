@@ -62,7 +62,7 @@ class KartingParallelEnv(ParallelEnv):
         self.possible_agents = [f"kart_{i}" for i in range(k)]
         self.session = Session(sc, names=self.possible_agents + [f"AI {lv}" for lv in sc.opponents])
         self.track, self.render_mode, self.race_obs = self.session.track, render_mode, race_obs
-        self._obs_space = race_observation_space(sc.frame_stack, sc.telemetry_history, race_obs)
+        self._obs_space = race_observation_space(sc.frame_stack, sc.telemetry_history, race_obs, sc.preview)
         self.agents = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self.np_random = np.random.default_rng()

@@ -10,7 +10,8 @@ from ..sim.physics import KartParams
 from ..sim.karts import Karts, RewardConfig
 from ..sim.randomize import looks, neutral, parse_randomize
 from ..sim.replay import ReplayLog, attach_control, race_settings, save
-from .spec import TELEMETRY_HIGH, TELEMETRY_LOW, TELEMETRY_SIZE, VIEW
+from .spec import (PREVIEW_BOUND, PREVIEW_M, PREVIEW_SCALE_M, PREVIEW_SIZE, TELEMETRY_HIGH, TELEMETRY_LOW,
+                   TELEMETRY_SIZE, VIEW)
 
 
 class KartBatch(Karts):
@@ -25,13 +26,14 @@ class KartBatch(Karts):
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True, views=None,
                  contacts: bool = False, world=None, randomize=None, setup=None, weather=None,
-                 tyres=None, fuel=None, exact_start: bool = False):
+                 tyres=None, fuel=None, exact_start: bool = False, preview: bool = False):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
                          contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel,
                          exact_start=exact_start)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
+        self.preview = bool(preview)
         self.show_other_karts = bool(show_other_karts)
         self.views = None if views is None else np.asarray(views, np.int64)
         nv = n if views is None else len(self.views)
@@ -138,6 +140,22 @@ class KartBatch(Karts):
             (self.lateral - ts.racing_offset[self.gidx]) / 10.0, curv * 10.0, bearing / np.pi], 1)
         return np.clip(raw, TELEMETRY_LOW, TELEMETRY_HIGH).astype(np.float32)
 
+    def preview_now(self) -> np.ndarray:
+        """(N, 48) float32: the track ahead of every kart (spec.PREVIEW_MEANING): the left and right
+        edges at PREVIEW_M metres along its track's centre line from its nearest point, as
+        (forward, left) in the kart's frame / PREVIEW_SCALE_M, clipped to +-PREVIEW_BOUND."""
+        ts, t, st = self.ts, self.kart_track, self.state
+        steps = np.rint(np.asarray(PREVIEW_M)[None, :] / ts.spacing[t, None]).astype(np.int64)
+        gi = ts.c_off[t, None] + (self.idx[:, None] + steps) % ts.npts[t, None]       # (N, P)
+        half = (ts.width[gi] / 2.0)[..., None]
+        edges = np.stack([ts.centre[gi] + ts.normal[gi] * half, ts.centre[gi] - ts.normal[gi] * half], 2)
+        dx = edges[..., 0] - np.asarray(st.x, np.float64)[:, None, None]
+        dy = edges[..., 1] - np.asarray(st.y, np.float64)[:, None, None]
+        c, s = nm.cos_sin(st.yaw)
+        c, s = c[:, None, None], s[:, None, None]
+        out = np.stack([dx * c + dy * s, dy * c - dx * s], -1) / PREVIEW_SCALE_M      # (N, P, 2, 2)
+        return np.clip(out.reshape(self.n, PREVIEW_SIZE), -PREVIEW_BOUND, PREVIEW_BOUND).astype(np.float32)
+
     def observe(self, fresh: np.ndarray | None = None) -> dict:
         """Render and fill the observation buffers; ``fresh`` marks karts whose history restarts."""
         tel = self.telemetry_now()
@@ -165,6 +183,9 @@ class KartBatch(Karts):
                     stacked[vfresh] = np.tile(views[vfresh], (1, 1, 1, self.frame_stack))
                 self.vision = stacked
         tel = self.telemetry.copy() if self.views is None else self.telemetry[self.views]
+        if self.preview:
+            ahead = self.preview_now()
+            tel = np.concatenate([tel, ahead if self.views is None else ahead[self.views]], 1)
         return {"vision": self.vision, "telemetry": tel}
 
     def frame(self, index: int = 0, size: tuple = (480, 320)) -> np.ndarray:

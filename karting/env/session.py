@@ -60,7 +60,7 @@ class Session:
             self.batch = KartBatch(self.track, n, sc.frame_stack, sc.telemetry_history, max_episode_steps=10 ** 9,
                                    show_other_karts=sc.show_other_karts, reward=sc.reward, render=render,
                                    views=views, contacts=True, world=np.arange(n) // self.per,
-                                   randomize=sc.randomize, **sc.conditions)
+                                   randomize=sc.randomize, preview=sc.preview, **sc.conditions)
             if sc.record_telemetry:
                 self.batch.recorder = race_recorder(self.batch)
             names = list(names or default_names(sc.drivers))
@@ -71,7 +71,7 @@ class Session:
         else:
             self.batch = KartBatch(self.tracks, n, sc.frame_stack, sc.telemetry_history, sc.max_episode_steps,
                                    sc.random_start, sc.show_other_karts, sc.record_telemetry, sc.reward,
-                                   render=render, randomize=sc.randomize, **sc.conditions)
+                                   render=render, randomize=sc.randomize, preview=sc.preview, **sc.conditions)
         if self.batch.recorder is not None:
             self.batch.recorder.meta["scenario"] = sc.to_dict()
         order = grid_order if grid_order is not None else sc.grid_order()

@@ -17,6 +17,16 @@ TELEMETRY_MEANING = ("ground speed / 30 m/s", "actual steering angle / full lock
                      "longitudinal acceleration / 3 g", "signed distance to the racing line / 10 m (+ left)",
                      "centre-line curvature 5-30 m ahead x 10 m (+ left turn)",
                      "bearing of the next checkpoint / pi (+ left)")
+#: the track preview appended with ``preview`` (GT Sophy's "course points"): the left and right
+#: edges of the track at these distances ahead along the centre line, each as (forward, left) in
+#: the kart's frame / PREVIEW_SCALE_M, so 4 values a distance
+PREVIEW_M = (4.0, 8.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0)
+PREVIEW_SCALE_M = 50.0
+PREVIEW_SIZE = 4 * len(PREVIEW_M)
+PREVIEW_BOUND = 3.0            # |value| <= 3 (150 m)
+PREVIEW_MEANING = ("the track ahead: at each of " + ", ".join(f"{d:g}" for d in PREVIEW_M) + " m along the "
+                   f"centre line, the left edge (forward, left) then the right edge (forward, left), in the "
+                   f"kart's frame / {PREVIEW_SCALE_M:g} m")
 #: the race vector appended with ``race_obs``: (name, meaning, low, high)
 RACE_OBS = (("position", "position / karts in the race", 0, 1), ("gap_ahead", "gap to the kart ahead / 10 s", 0, 3),
             ("gap_behind", "gap to the kart behind / 10 s", 0, 3))
@@ -59,19 +69,29 @@ INFO_KEYS = (
 )
 
 
-def observation_space(frame_stack: int = 1, telemetry_history: int = 1) -> spaces.Dict:
-    """``{"vision": (84, 84, 3 * frame_stack) uint8, "telemetry": (9 * history,) float32}``."""
+def telemetry_size(telemetry_history: int = 1, preview: bool = False) -> int:
+    """Width of the telemetry vector: 9 x history, plus the preview's 48 values with ``preview``."""
+    return TELEMETRY_SIZE * telemetry_history + (PREVIEW_SIZE if preview else 0)
+
+
+def observation_space(frame_stack: int = 1, telemetry_history: int = 1, preview: bool = False) -> spaces.Dict:
+    """``{"vision": (84, 84, 3 * frame_stack) uint8, "telemetry": (9 * history [+ 48],) float32}``
+    (the track preview appended with ``preview``)."""
+    low, high = np.tile(TELEMETRY_LOW, telemetry_history), np.tile(TELEMETRY_HIGH, telemetry_history)
+    if preview:
+        low = np.concatenate([low, np.full(PREVIEW_SIZE, -PREVIEW_BOUND, np.float32)])
+        high = np.concatenate([high, np.full(PREVIEW_SIZE, PREVIEW_BOUND, np.float32)])
     return spaces.Dict({
         "vision": spaces.Box(0, 255, (VIEW, VIEW, 3 * frame_stack), np.uint8),
-        "telemetry": spaces.Box(np.tile(TELEMETRY_LOW, telemetry_history),
-                                np.tile(TELEMETRY_HIGH, telemetry_history), dtype=np.float32),
+        "telemetry": spaces.Box(low, high, dtype=np.float32),
     })
 
 
-def race_observation_space(frame_stack: int = 1, telemetry_history: int = 1, race_obs: bool = False) -> spaces.Dict:
+def race_observation_space(frame_stack: int = 1, telemetry_history: int = 1, race_obs: bool = False,
+                           preview: bool = False) -> spaces.Dict:
     """The observation space, with the race vector (position / karts, gap ahead / 10 s, gap
-    behind / 10 s) appended to the telemetry when ``race_obs``."""
-    sp = observation_space(frame_stack, telemetry_history)
+    behind / 10 s) appended to the telemetry when ``race_obs`` (after the preview, if any)."""
+    sp = observation_space(frame_stack, telemetry_history, preview)
     if not race_obs:
         return sp
     t = sp["telemetry"]

@@ -161,7 +161,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
         self.assignment = self.batch.kart_track[self.learners]
         self.drive_league = None                 # f(obs of the league karts) -> (L, 2) actions
         self.single_observation_space = race_observation_space(sc.frame_stack, sc.telemetry_history,
-                                                               sc.race_obs and sc.is_race)
+                                                               sc.race_obs and sc.is_race, sc.preview)
         self.single_action_space = ACTION_SPACE
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
@@ -334,7 +334,7 @@ class KartingVectorEnv(gym.vector.VectorEnv):
             keep = ~fresh[self._views]   # observe() advanced every kart's frame/telemetry history: undo
             first["vision"][keep] = raw["vision"][keep]
             first["telemetry"][keep] = raw["telemetry"][keep]
-            self.batch.telemetry[self._views[keep]] = raw["telemetry"][keep]
+            self.batch.telemetry[self._views[keep]] = raw["telemetry"][keep][:, :self.batch.telemetry.shape[1]]
             obs = self._obs(first)
             info = {**self._info(), "final_obs": final_obs, "_final_obs": done.copy(),
                     "final_info": info, "_final_info": done.copy()}
