@@ -24,7 +24,13 @@ Every episode without a valid lap says where it went wrong: where the kart first
 within 30 m of that point (radius of the centre line) and the kart's highest speed in the 3 s
 before as a multiple of the expert's target speed there (> 1: it came in too fast). The report
 counts them: how many went wrong at kart hairpins (< 8 m) and how many came in too fast (> 1.2x).
-Exit code 0, or 2 for bad input (model, tracks, renderer).
+
+``--weather dry,damp,wet`` drives the benchmark once in each condition (a preset of
+``karting.sim.conditions.Weather`` or a rain level 0-1; default dry) and adds a table with a
+column per condition. The reference lap and target speeds stay the dry expert's in every
+condition (a ratio in the wet says how much slower than the dry expert); ``--model expert`` in
+the wet is the grip-aware expert, for scale.
+Exit code 0, or 2 for bad input (model, tracks, renderer, weather).
 """
 from __future__ import annotations
 
@@ -40,12 +46,15 @@ from .env import KartingVectorEnv
 from .rl.bc import BatchExpert
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import evaluate
+from .rl.pool import VALIDATION_SEEDS, generated_track
+from .sim.conditions import Weather
 from .sim.expert import PurePursuit, reference_cached
 from .track import TrackError, load_track
 from .track.build import DEFAULT_TRACKS_DIR
 from .track.geometry import curvature
 
 BENCHMARK_DIR = DEFAULT_TRACKS_DIR / "benchmark"
+SPLITS = ("test", "shipped", "all", "validation")
 SHIPPED_TRACKS = ("circuit.png", "oval.png", "twisty.png", "brands_kart.png")
 LAPPED_SHARE = 0.6        # >= 3 of 5 episodes with a valid lap
 PACE_RATIO = 1.15
@@ -107,9 +116,12 @@ def where_it_ended(track, v_target: np.ndarray, idx: np.ndarray, speed: np.ndarr
 
 def split_tracks(split: str) -> list:
     """The track paths of a split: ``test`` (tracks/benchmark, in manifest order), ``shipped``,
-    or ``all`` (both)."""
-    if split not in ("test", "shipped", "all"):
-        raise ValueError(f"--split must be test, shipped or all, got {split!r}")
+    ``all`` (both), or ``validation`` (the generated validation tracks that evaluation during
+    training drives: what to choose a model by, never the test split)."""
+    if split not in SPLITS:
+        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "validation":
+        return [p for p in (generated_track(s) for s in VALIDATION_SEEDS) if p is not None]
     out = []
     if split in ("test", "all"):
         manifest = BENCHMARK_DIR / "benchmark.json"
@@ -148,9 +160,28 @@ def _track_rows(results, tracks, refs, episodes, ends=None):
     return rows
 
 
+def weather_list(spec: str | None) -> list:
+    """``--weather``'s comma list as [(label, weather or None for dry)]; each checked."""
+    out = []
+    for item in [w.strip() for w in str(spec or "dry").split(",") if w.strip()] or ["dry"]:
+        try:
+            value = float(item)
+        except ValueError:
+            value = item
+        if value in ("dry", 0.0):
+            out.append(("dry", None))
+            continue
+        Weather.parse(value if isinstance(value, str) else {"rain": value})   # a clear error if not
+        out.append((item, value if isinstance(value, str) else {"rain": value}))
+    if len({label for label, _ in out}) < len(out):
+        raise ValueError(f"--weather names a condition twice: {spec}")
+    return out
+
+
 def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device: str = "cpu",
-        log=print) -> dict:
-    """Drive the benchmark; returns the report (per-track rows, the test summary, the model)."""
+        log=print, weather=None) -> dict:
+    """Drive the benchmark; returns the report (per-track rows, the test summary, the model).
+    ``weather``: a Weather preset, rain dict or None (dry, no conditions modelled)."""
     paths = split_tracks(split)
     tracks = [load_track(p) for p in paths]
     t0 = time.perf_counter()
@@ -159,21 +190,23 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
     longest = max((r["best_standing_s"] for r in refs if r["best_standing_s"]), default=120.0)
     limit = int(20 * max(120.0, 2.5 * longest))
     n = len(tracks) * episodes
-    info = {"model": model, "split": split, "episodes_per_track": episodes, "seed": seed}
+    info = {"model": model, "split": split, "episodes_per_track": episodes, "seed": seed,
+            "weather": weather if weather is not None else "dry"}
+    cond = {} if weather is None else {"weather": weather}
     if model == "expert":
-        env = KartingVectorEnv(tracks, num_envs=n, max_episode_steps=limit, show_other_karts=False)
+        env = KartingVectorEnv(tracks, num_envs=n, max_episode_steps=limit, show_other_karts=False, **cond)
         expert = BatchExpert(env)
         agent, actor = None, (lambda obs: expert.act())
     else:
         agent, cfg, data = load_agent(model, device, as_trained=True)
         env = KartingVectorEnv(tracks, num_envs=n, frame_stack=cfg.frame_stack,
-                               telemetry_history=cfg.telemetry_history, max_episode_steps=limit,
-                               show_other_karts=False)
+                               telemetry_history=cfg.telemetry_history, preview=cfg.obs_preview,
+                               max_episode_steps=limit, show_other_karts=False, **cond)
         actor = None
         info.update(trained_steps=int(data.get("global_step", 0)), trained_on=cfg.track,
-                    telemetry=cfg.telemetry, vision=cfg.vision)
-    log(f"benchmark ({split}): {len(tracks)} tracks x {episodes} episodes = {n} karts in one batch; "
-        f"driver {model}")
+                    telemetry=cfg.telemetry, vision=cfg.vision, preview=cfg.preview, critic=cfg.critic)
+    log(f"benchmark ({split}, {info['weather'] if isinstance(info['weather'], str) else weather}): "
+        f"{len(tracks)} tracks x {episodes} episodes = {n} karts in one batch; driver {model}")
     t1 = time.perf_counter()
     watch = EndWatch(n)
     results, _ = evaluate(agent, env, laps=1, seed=seed, device=device, actor=actor, on_step=watch)
@@ -184,8 +217,11 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
             else where_it_ended(tracks[i % len(tracks)], targets[i % len(tracks)], *watch.went_wrong(i))
             for i in range(n)]
     rows = _track_rows(results, tracks, refs, episodes, ends)
-    test_names = {p.name for p in split_tracks("test")} if split != "shipped" else set()
-    test = [r for r in rows if r["track"] in test_names]
+    if split == "validation":     # summarised as the test split is, to choose a model by
+        test = rows
+    else:
+        test_names = {p.name for p in split_tracks("test")} if split != "shipped" else set()
+        test = [r for r in rows if r["track"] in test_names]
     summary = {}
     if test:
         summary = {"tracks": len(test), "lapped": sum(r["lapped"] for r in test),
@@ -214,13 +250,37 @@ def format_report(rep: dict) -> str:
                      f"{'' if r['lapped'] else ' (' + ', '.join(r['ends']) + ')'}{_failures(r)}")
     s = rep["test"]
     if s:
-        lines.append(f"test split: lapped {s['lapped']}/{s['tracks']} (real circuits {s['real_lapped']}/"
-                     f"{s['real_tracks']}), at <= {PACE_RATIO}x the expert {s['at_pace']}/{s['tracks']}, "
+        lines.append(f"{'validation' if rep['split'] == 'validation' else 'test'} split: lapped "
+                     f"{s['lapped']}/{s['tracks']} (real circuits {s['real_lapped']}/{s['real_tracks']}), "
+                     f"at <= {PACE_RATIO}x the expert {s['at_pace']}/{s['tracks']}, "
                      f"valid-lap rate {s['valid_lap_rate']:.0%}, score {s['score']:.1f}")
         if s.get("failed_episodes"):
             lines.append(f"episodes without a valid lap: {s['failed_episodes']}; of them "
                          f"{s['failed_at_hairpins']} went wrong within 30 m of a hairpin (< {HAIRPIN_M:g} m "
                          f"radius), {s['failed_too_fast']} after driving > {TOO_FAST}x the expert's target speed")
+    return "\n".join(lines)
+
+
+def format_weathers(reports: dict) -> str:
+    """One table, a column per condition: valid laps of 5 and the best lap's ratio to the dry
+    expert, per track; then the test split's summary per condition."""
+    names = list(reports)
+    first = reports[names[0]]["rows"]
+    head = f"{'track':24s}" + "".join(f" {w[:14]:>14s}" for w in names)
+    lines = [head, f"{'':24s}" + "".join(f" {'laps ok  ratio':>14s}" for _ in names)]
+    for i, r in enumerate(first):
+        cells = []
+        for w in names:
+            row = reports[w]["rows"][i]
+            ok = round(row["valid_lap_rate"] * row["episodes"])
+            cells.append(f" {ok:>4d}/{row['episodes']:<2d} {_f(row['ratio']):>6s}{'' if row['lapped'] else '!'}")
+        lines.append(f"{r['track']:24s}" + "".join(cells))
+    for w in names:
+        s = reports[w]["test"]
+        if s:
+            lines.append(f"{w}: lapped {s['lapped']}/{s['tracks']} (real circuits {s['real_lapped']}/"
+                         f"{s['real_tracks']}), valid-lap rate {s['valid_lap_rate']:.0%}, score {s['score']:.1f}")
+    lines.append("(! = not lapped: fewer than 3 of 5 episodes drove a valid lap; ratios are to the dry expert)")
     return "\n".join(lines)
 
 
@@ -253,10 +313,12 @@ def _plain(x):
 def main(argv=None):
     ap = options.parser("karting generalisation", __doc__)
     options.model(ap, extra="or 'expert' (the scripted driver)")
-    ap.add_argument("--split", default="all", choices=("test", "shipped", "all"),
-                    help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default)")
+    ap.add_argument("--split", default="all", choices=SPLITS,
+                    help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default), "
+                         "validation (the generated validation tracks of training: choose models by these)")
     options.episodes(ap, 5, "standing-start episodes per track")
     options.seed(ap, "of the start poses")
+    options.weathers(ap)
     options.outputs(ap, json="the report")
     options.device(ap)
     args = ap.parse_args(argv)
@@ -264,12 +326,22 @@ def main(argv=None):
         ap.error("--episodes must be >= 1")
     from .env.render import RendererUnavailable
     try:
-        rep = run(args.model, args.split, args.episodes, args.seed, args.device)
+        weathers = weather_list(args.weather)
+        reports = {}
+        for label, weather in weathers:
+            rep = reports[label] = run(args.model, args.split, args.episodes, args.seed, args.device,
+                                       weather=weather)
+            if len(weathers) > 1:
+                print(f"-- {label}")
+            print(format_report(rep))
+            print(f"({rep['drive_s']:.0f} s driving, {rep['reference_s']:.0f} s for the expert's reference laps)")
     except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_report(rep))
-    print(f"({rep['drive_s']:.0f} s driving, {rep['reference_s']:.0f} s for the expert's reference laps)")
+    if len(reports) > 1:
+        print("-- by condition")
+        print(format_weathers(reports))
+        rep = {"model": args.model, "split": args.split, "weathers": list(reports), "reports": reports}
     if args.json:
         options.write_json(args.json, _plain(rep))
         if args.json != "-":

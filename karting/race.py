@@ -41,11 +41,11 @@ def load_models(paths, device):
     for p in paths:
         agent, cfg, _ = load_agent(p, device)
         out.append((agent, cfg))
-    shapes = {(c.frame_stack, c.telemetry_history) for _, c in out}
+    shapes = {(c.frame_stack, c.telemetry_history, c.obs_preview) for _, c in out}
     if len(shapes) > 1:
         a, b = sorted(shapes)[:2]
         raise ValueError(f"the models' observation spaces differ: {observation_space(*a)} vs {observation_space(*b)}; "
-                         "race models trained with the same frame_stack and telemetry_history")
+                         "race models trained with the same frame_stack, telemetry_history and preview")
     return out
 
 
@@ -97,9 +97,10 @@ def _setup(args):
     order = np.arange(n)                     # as given: the models in front, then the AI karts
     if args.grid == "random":
         order = np.random.default_rng(args.seed).permutation(n)
-    fs, th = (models[0][1].frame_stack, models[0][1].telemetry_history) if models else (1, 1)
+    fs, th, pv = (models[0][1].frame_stack, models[0][1].telemetry_history, models[0][1].obs_preview) if models \
+        else (1, 1, False)
     scenario = Scenario.race(args.track, levels, learners=len(models), laps=args.laps, start_lights=args.lights,
-                             frame_stack=fs, telemetry_history=th, record_telemetry=bool(args.telemetry),
+                             frame_stack=fs, telemetry_history=th, preview=pv, record_telemetry=bool(args.telemetry),
                              **options.conditions_of(args))
     session = Session(scenario, names=names, seed=args.seed, grid_order=order,
                       render=bool(models) or bool(args.video))

@@ -54,6 +54,29 @@ def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(m
     assert again.seeds == first                                             # seeded
 
 
+def test_a_pool_that_keeps_the_hard_tracks_replaces_the_ones_lapped_most(monkeypatch, tmp_path):
+    from karting.rl import pool as pool_mod
+    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True: tmp_path / f"g{seed}.png")
+    p = pool_mod.TrackPool(4, seed=3, swap=1, every=10, keep="hard")
+    for slot, rate in enumerate((0.5, 1.0, 0.1, 0.9)):                 # lap rate per slot, 10 episodes each
+        for k in range(10):
+            p.record(slot, k < rate * 10)
+    p.record(3, True)
+    p.record(7, True)                                                   # not a pool slot (a named track): ignored
+    assert list(p.on_episodes(10)) == [1]                               # lapped 10 of 10: replaced
+    assert p.tried[1] == 0 and p.tried[3] == 11
+    assert list(p.on_episodes(10)) == [3]                               # 10 of 11 next
+    # then the one lapped half the time; the two new ones (too few episodes to judge) stay, as does
+    # the one lapped 1 time in 10
+    assert list(p.on_episodes(10)) == [0]
+    # a track kept through MAX_KEPT_SWAPS swaps goes, however hard
+    for _ in range(pool_mod.MAX_KEPT_SWAPS):
+        p.on_episodes(10)
+    assert p.kept.max() <= pool_mod.MAX_KEPT_SWAPS
+    with pytest.raises(ValueError, match="keeps"):
+        pool_mod.TrackPool(4, keep="easy")
+
+
 # ---------------------------------------------------------------- swapping tracks in a running env
 
 def test_replacing_a_track_ends_its_karts_episodes_and_leaves_the_others_untouched(ring_png, tmp_path):
@@ -163,6 +186,132 @@ def test_telemetry_kart_and_vision_off_hide_their_inputs():
         Agent(telemetry="none")
 
 
+# ---------------------------------------------------------------- the track preview
+
+def test_the_track_preview_shows_the_edges_ahead_in_the_karts_frame(ring_png):
+    """preview=True appends 48 values: the left and right edges at 12 distances ahead, as
+    (forward, left) in the kart's frame / 50 m; the plain observation is unchanged."""
+    from karting.env import KartingVectorEnv
+    from karting.env.spec import PREVIEW_M, PREVIEW_SCALE_M, TELEMETRY_SIZE
+    plain = KartingVectorEnv(ring_png, num_envs=2)
+    env = KartingVectorEnv(ring_png, num_envs=2, preview=True)
+    o0, _ = plain.reset(seed=3)
+    o, _ = env.reset(seed=3)
+    assert o0["telemetry"].shape == (2, 9) and o["telemetry"].shape == (2, 9 + 48)
+    assert env.single_observation_space.contains({k: v[0] for k, v in o.items()})
+    np.testing.assert_array_equal(o["telemetry"][:, :TELEMETRY_SIZE], o0["telemetry"])
+    np.testing.assert_array_equal(o["vision"], o0["vision"])
+    pts = o["telemetry"][0, TELEMETRY_SIZE:].reshape(len(PREVIEW_M), 2, 2) * PREVIEW_SCALE_M   # (d, L/R, fwd/left)
+    b, t = env.batch, env.track
+    width = np.linalg.norm(pts[:, 0] - pts[:, 1], axis=1)
+    near = (b.idx[0] + np.rint(np.array(PREVIEW_M) / t.spacing).astype(int)) % len(t.centre)
+    np.testing.assert_allclose(width, t.width[near], rtol=1e-3)             # edge to edge: the track's width
+    assert (pts[:5, 0, 1] > pts[:5, 1, 1]).all()     # near the kart, the left edge is on its left
+    assert abs(pts[0, 0, 0] - PREVIEW_M[0]) < 1.5                             # 4 m ahead is 4 m ahead
+    # along the ring the track turns one way: the far points are well off the kart's axis
+    mid = pts.mean(axis=1)
+    assert abs(mid[-1, 1]) > 5 * abs(mid[0, 1]) + 5
+    # turn the kart 90 degrees left: what was on its left is ahead, what was ahead is on its right
+    b.state.yaw[0] += np.float32(np.pi / 2)
+    turned = b.preview_now()[0].reshape(len(PREVIEW_M), 2, 2) * PREVIEW_SCALE_M
+    np.testing.assert_allclose(turned[..., 0], pts[..., 1], atol=1e-3)
+    np.testing.assert_allclose(turned[..., 1], -pts[..., 0], atol=1e-3)
+    plain.close()
+    env.close()
+
+
+def test_a_preview_agent_reads_the_preview_whatever_the_telemetry_preset():
+    from karting.env.spec import observation_space
+    from karting.rl.checkpoint import build_agent
+    from karting.rl.config import TrainConfig
+    from karting.rl.policy import Agent
+    from karting.env.spec import ACTION_SPACE
+    torch.manual_seed(0)
+    agent = Agent.from_spaces(observation_space(1, 1, True), ACTION_SPACE, telemetry="kart", preview=True)
+    assert agent.telemetry[0].in_features == 57
+    with pytest.raises(ValueError, match="9j"):
+        Agent.from_spaces(observation_space(1, 1, True), ACTION_SPACE)      # 57 wide without preview=True
+    v = torch.randint(0, 255, (2, 84, 84, 3), dtype=torch.uint8)
+    t = torch.randn(2, 57)
+    t2 = t.clone()
+    t2[:, 20] += 3.0                                   # a preview value: the kart preset keeps it
+    assert not torch.equal(agent.get_value(v, t), agent.get_value(v, t2))
+    cfg = TrainConfig(preview=True, telemetry="kart")
+    again, cfg2 = build_agent({"config": cfg.to_dict(), "model": agent.state_dict()})
+    assert cfg2.preview and torch.equal(again.get_value(v, t), agent.get_value(v, t))
+
+
+def test_an_asymmetric_critic_sees_what_the_actor_does_not():
+    """--critic privileged --telemetry kart: the actor reads the kart's own state and the camera,
+    the critic also the racing line, the checkpoint and the track preview; it trains and drives."""
+    from karting.rl.config import TrainConfig
+    from karting.rl.checkpoint import build_agent
+    from karting.rl.policy import Agent
+    cfg = TrainConfig(telemetry="kart", critic="privileged")
+    assert cfg.obs_preview and not cfg.preview
+    torch.manual_seed(0)
+    agent = Agent(**cfg.agent_inputs())
+    v = torch.randint(0, 255, (2, 84, 84, 3), dtype=torch.uint8)
+    t = torch.randn(2, 57)
+    for col in (7, 30):                          # curvature ahead, a preview value
+        t2 = t.clone()
+        t2[:, col] += 3.0
+        m1, v1 = agent.mean_and_value(v, t)
+        m2, v2 = agent.mean_and_value(v, t2)
+        assert torch.equal(m1, m2) and not torch.equal(v1, v2)
+        assert torch.equal(agent.get_value(v, t2), v2)
+    again, _ = build_agent({"config": cfg.to_dict(), "model": agent.state_dict()})
+    assert torch.equal(again.get_value(v, t), agent.get_value(v, t))
+    with pytest.raises(ValueError, match="critic"):
+        Agent(critic="oracle")
+
+
+def test_training_with_a_preview_and_a_privileged_critic_then_driving(ring_png, tmp_path):
+    from karting import train
+    from karting.rl.checkpoint import load_agent
+    from karting.rl.config import TrainConfig
+    from karting.rl.evaluate import evaluate, make_eval_env
+    cfg = TrainConfig(track=str(ring_png), vector_envs=2, n_steps=16, batch_size=16, n_epochs=1, timesteps=32,
+                      eval_episodes=2, eval_freq=0, preview=True, critic="privileged", bc_coef=0.5,
+                      bc_coef_decay=0.5, bc_coef_floor=0.2, output_dir=str(tmp_path), save_name="pv")
+    s = train.train(cfg, progress=False)
+    assert s["global_step"] == 32
+    agent, cfg2, _ = load_agent(str(tmp_path / "checkpoints" / "pv" / "final.pt"))
+    assert cfg2.preview and cfg2.critic == "privileged" and agent.privileged
+    env = make_eval_env(ring_png, 1, cfg2)
+    assert env.single_observation_space["telemetry"].shape == (57,)
+    res, _ = evaluate(agent, env, seed=0)
+    env.close()
+    assert len(res) == 1
+
+
+def test_the_cloning_weight_decays_to_its_floor():
+    from karting.rl.config import TrainConfig
+    cfg = TrainConfig(bc_coef=1.0, bc_coef_decay=0.5, bc_coef_floor=0.2)
+    assert [cfg.bc_weight(u) for u in (1, 2, 3, 4, 50)] == [1.0, 0.5, 0.25, 0.2, 0.2]
+    assert TrainConfig(bc_coef=1.0, bc_coef_decay=0.5).bc_weight(50) < 1e-10       # no floor: to 0
+    assert TrainConfig(bc_coef=0.1, bc_coef_floor=0.5).bc_weight(9) == 0.1          # never above the start
+    with pytest.raises(ValueError, match="--bc-coef-floor"):
+        TrainConfig(bc_coef_floor=-1)
+
+
+def test_the_batch_expert_slows_for_the_grip_it_has(ring_png):
+    """In the rain the expert drives its profile at sqrt(grip) of the dry speed: it laps the
+    ring cleanly in the wet, slower than in the dry."""
+    from karting.env import KartingVectorEnv
+    from karting.rl.bc import BatchExpert
+    from karting.rl.evaluate import evaluate, summarize
+    laps = {}
+    for weather in (None, "wet"):
+        env = KartingVectorEnv(ring_png, num_envs=2, show_other_karts=False, weather=weather)
+        expert = BatchExpert(env)
+        s = summarize(evaluate(None, env, actor=lambda obs: expert.act())[0])
+        env.close()
+        assert s["valid_lap_rate"] == 1.0, (weather, s)
+        laps[weather] = s["best_lap_time"]
+    assert laps["wet"] > laps[None] * 1.05, laps
+
+
 # ---------------------------------------------------------------- models by name, the benchmark
 
 def test_a_shipped_model_name_resolves_or_says_it_is_missing(monkeypatch, tmp_path):
@@ -241,14 +390,23 @@ FROZEN_BENCHMARK_V1 = "28f3f5faae58db713cfb1c0eff1433738bae4c32b30934868ad8422b2
 
 def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path, capsys):
     from karting import generalisation as benchmark
-    rc = benchmark.main(["--model", "expert", "--split", "shipped", "--episodes", "2",
+    rc = benchmark.main(["--model", "expert", "--split", "shipped", "--episodes", "2", "--weather", "dry,wet",
                          "--json", str(tmp_path / "b.json")])
     assert rc == 0
-    rep = json.loads((tmp_path / "b.json").read_text())
+    both = json.loads((tmp_path / "b.json").read_text())
+    assert both["weathers"] == ["dry", "wet"]
+    rep, wet = both["reports"]["dry"], both["reports"]["wet"]
+    assert rep["weather"] == "dry" and wet["weather"] == "wet"
     assert [r["track"] for r in rep["rows"]] == list(benchmark.SHIPPED_TRACKS)
     assert all(r["lapped"] and 0.95 < r["ratio"] < 1.05 for r in rep["rows"])
+    # in the rain the grip-aware expert still laps every track, slower than the dry reference
+    assert all(r["lapped"] and 1.05 < r["ratio"] < 1.5 for r in wet["rows"]), [r["ratio"] for r in wet["rows"]]
     out = capsys.readouterr().out
-    assert "circuit.png" in out and "at pace" in out
+    assert "circuit.png" in out and "at pace" in out and "-- by condition" in out
+    table = out.split("-- by condition")[1]
+    assert "dry" in table.splitlines()[0] and "wet" in table.splitlines()[0]
+    assert benchmark.main(["--model", "expert", "--weather", "dry,soggy"]) == 2
+    assert "unknown weather 'soggy'" in capsys.readouterr().err
 
 
 def test_the_benchmark_refuses_bad_models(tmp_path, capsys):

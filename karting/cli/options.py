@@ -53,6 +53,13 @@ def conditions(ap, setup: bool = False, fuel: bool = False, weather: str | None 
         g.add_argument("--fuel", type=float, default=None, help=FUEL_HELP)
 
 
+def weathers(ap, default: str = "dry") -> None:
+    """``--weather`` as a comma list of conditions to run one after the other (the benchmark)."""
+    ap.add_argument("--weather", default=default,
+                    help="conditions to drive in, comma-separated: dry, damp, wet (any weather preset) or a "
+                         f"rain level 0-1, e.g. dry,wet (default {default})")
+
+
 def conditions_of(args, tyres_with_weather: bool = False) -> dict:
     """The Scenario fields of the conditions flags (checked; nothing when none was given)."""
     return cli_conditions(getattr(args, "weather", None), getattr(args, "tyres", None),

@@ -89,12 +89,13 @@ def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tu
     """The ``Agent`` described by a loaded checkpoint, with its weights (and normaliser)."""
     cfg = TrainConfig.from_dict(data["config"])
     agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                  log_std_init=cfg.log_std_init, telemetry=cfg.telemetry, vision=cfg.vision)
+                  log_std_init=cfg.log_std_init, **cfg.agent_inputs())
     try:
         agent.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: the weights do not fit the network its config describes "
-                              f"(frame_stack={cfg.frame_stack}, telemetry_history={cfg.telemetry_history}): "
+                              f"(frame_stack={cfg.frame_stack}, telemetry_history={cfg.telemetry_history}, "
+                              f"preview={cfg.preview}, critic={cfg.critic}): "
                               f"{str(e).splitlines()[0][:300]}") from None
     return agent.to(device), cfg
 

@@ -57,6 +57,10 @@ class TrainConfig:
     pool_swap: int = _f(2, "with --track generated: tracks of the pool replaced by new ones at a time "
                         "(0 = a fixed pool)")
     pool_every: int = _f(200, "with --track generated: finished training episodes between two replacements")
+    pool_keep: str = _f("oldest", "with --track generated: which tracks a replacement keeps: oldest (replace "
+                        "the oldest) or hard (replace the ones the policy laps most reliably, keep those "
+                        "it fails on: a curriculum by failure; none stays more than 12 replacements)",
+                        choices=("oldest", "hard"))
     bc: str = _f("", "behaviour cloning before PPO: 'expert' pretrains the policy (and value) on "
                  "the scripted expert's driving of the training tracks, with DAgger rounds; replay files "
                  "or folders of them (comma-separated, e.g. telemetry_logs/) pretrain the policy on what "
@@ -69,6 +73,8 @@ class TrainConfig:
                         "the PPO loss (DAPG's behaviour-cloning term; needs time trials); 0 = off")
     bc_coef_decay: float = _f(1.0, "with --bc-coef: the weight is multiplied by this after every PPO update "
                               "(e.g. 0.995: halves every ~140 updates)")
+    bc_coef_floor: float = _f(0.0, "with --bc-coef: the decay stops at this weight (DAgger that never "
+                              "stops: the expert keeps labelling the policy's own states); 0 = decays to 0")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
@@ -91,6 +97,13 @@ class TrainConfig:
     frame_stack: int = _f(1, "camera frames stacked in the observation (changes the CNN's input channels)")
     telemetry_history: int = _f(1, "telemetry vectors stacked in the observation (changes the "
                                 "telemetry MLP's input width)")
+    preview: bool = _f(False, "append the track ahead to the telemetry (the left and right track edges "
+                       "4-100 m ahead in the kart's frame, 48 values: GT Sophy's course points); "
+                       "the camera alone cannot resolve a hairpin 60 m away")
+    critic: str = _f("shared", "the value function's input: shared (the actor's features) or privileged "
+                     "(an asymmetric critic: its own telemetry layers read the whole telemetry and the "
+                     "track preview, whatever --telemetry and --preview hide from the actor)",
+                     choices=("shared", "privileged"))
     precision: str = _f("auto", "network arithmetic: float32, or bfloat16 passes on float32 "
                         "master weights (~1.6x faster training passes on CPUs with AVX512-BF16 "
                         "or AMX, and it learned as well: see docs/guide/learning.md); "
@@ -183,6 +196,8 @@ class TrainConfig:
             parse_randomize(self.randomize)
         except ValueError as e:
             problems.append(f"--randomize: {e}")
+        if self.bc_coef_floor < 0:
+            problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:
             problems.append(f"--bc-coef must be >= 0 and --bc-coef-decay in (0, 1] (got {self.bc_coef}, "
                             f"{self.bc_coef_decay})")
@@ -201,7 +216,7 @@ class TrainConfig:
         --opponents, --self-play or --league."""
         n = self.vector_envs if n is None else n
         common = dict(frame_stack=self.frame_stack, telemetry_history=self.telemetry_history,
-                      randomize=self.randomize or None)
+                      preview=self.obs_preview, randomize=self.randomize or None)
         if not self.racing:
             return Scenario.time_trial(list(tracks), n, random_start=self.random_start,
                                        max_episode_steps=self.max_episode_steps, **common)
@@ -222,6 +237,21 @@ class TrainConfig:
         """Whether training runs races against AI opponents."""
         o = str(self.opponents).strip()
         return o not in ("", "0") or self.self_play > 1 or self.league > 0
+
+    @property
+    def obs_preview(self) -> bool:
+        """Whether the observation holds the track preview (for the actor, or a privileged critic)."""
+        return bool(self.preview) or self.critic == "privileged"
+
+    def agent_inputs(self) -> dict:
+        """The Agent's input options of this config (telemetry preset, vision, preview, critic)."""
+        return dict(telemetry=self.telemetry, vision=self.vision, preview=self.obs_preview,
+                    actor_preview=bool(self.preview), critic=self.critic)
+
+    def bc_weight(self, update: int) -> float:
+        """The behaviour-cloning weight of PPO update ``update`` (1 = the first): --bc-coef
+        decayed by --bc-coef-decay per update, never below --bc-coef-floor (nor above --bc-coef)."""
+        return max(self.bc_coef * self.bc_coef_decay ** (update - 1), min(self.bc_coef_floor, self.bc_coef))
 
     @property
     def rollout_size(self) -> int:

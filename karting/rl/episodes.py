@@ -21,6 +21,7 @@ class EpisodeStats:
         self.ep_ret, self.ep_len = np.zeros(n_envs), np.zeros(n_envs, np.int64)
         self.ep_start = np.zeros(n_envs)
         self.valid = np.ones(n_envs, bool)     # False on an autoreset step: not part of an episode
+        self.outcomes = None                   # a list to collect (env, lapped) of finished episodes
 
     def start(self, info: dict) -> None:
         """Episodes start where the karts are now (``info`` of a reset)."""
@@ -41,8 +42,10 @@ class EpisodeStats:
         self.ep_ret += reward * valid
         self.ep_len += valid
         for i in np.flatnonzero(done):
-            self.add(self.ep_ret[i], self.ep_len[i],
-                     info["progress"][i] - self.ep_start[i] >= self.track_lengths[i] or info["lap"][i] >= 1)
+            lapped = bool(info["progress"][i] - self.ep_start[i] >= self.track_lengths[i] or info["lap"][i] >= 1)
+            self.add(self.ep_ret[i], self.ep_len[i], lapped)
+            if self.outcomes is not None:
+                self.outcomes.append((int(i), lapped))
         better = (info["best_lap_time"] > 0) & (info["best_lap_time"] < self.best_lap)
         if better.any():
             if self.first_valid_lap is None:

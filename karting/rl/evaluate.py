@@ -87,7 +87,7 @@ def make_eval_env(track, episodes: int, cfg, laps: int = 1, record_telemetry: bo
     """A batch of ``episodes`` karts on ``track``, each alone on the circuit (standing start);
     ``conditions``: weather, tyres, setup, fuel (karting.sim.conditions; none by default)."""
     return KartingVectorEnv(track, num_envs=episodes, frame_stack=cfg.frame_stack,
-                            telemetry_history=cfg.telemetry_history,
+                            telemetry_history=cfg.telemetry_history, preview=cfg.obs_preview,
                             max_episode_steps=cfg.max_episode_steps * laps, random_start=False,
                             show_other_karts=False, record_telemetry=record_telemetry, **conditions)
 
@@ -122,7 +122,8 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
     caused collisions per lap, overtakes per race, and each race's classification."""
     env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
-                                                  frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history))
+                                                  frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
+                                                  preview=cfg.obs_preview))
     obs, info = env.reset(seed=seed)
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),

@@ -12,7 +12,11 @@ Seeds are split so that training never sees a test track: the benchmark's genera
 uses :data:`VALIDATION_SEEDS`, and the pool draws training seeds below :data:`TRAIN_SEED_LIMIT`.
 
 :class:`TrackPool` holds ``size`` tracks at a time and, every ``every`` finished episodes,
-replaces ``swap`` of them (the oldest first) by new ones drawn from its seeded stream.
+replaces ``swap`` of them by new ones drawn from its seeded stream: the oldest first, or with
+``keep="hard"`` (a curriculum by failure, in the spirit of prioritised level replay, Jiang et
+al. 2021) the ones the policy laps most reliably since they joined (among those with at least
+:data:`MIN_TRIED` finished episodes), so that the tracks it fails on stay; a track kept through
+:data:`MAX_KEPT_SWAPS` swaps is replaced anyway, the oldest first, so no track stays for good.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ GENERATOR_VERSION = 2
 TRAIN_SEED_LIMIT = 800_000
 VALIDATION_SEEDS = tuple(range(800_000, 800_008))
 BENCHMARK_SEEDS = tuple(range(900_000, 900_020))
+MIN_TRIED = 8          # episodes on a track before its lap rate counts (keep="hard")
+MAX_KEPT_SWAPS = 12    # swaps a track may survive under keep="hard"
 
 
 def generated_root() -> Path:
@@ -77,9 +83,14 @@ class TrackPool:
     """``size`` generated training tracks at a time, ``swap`` of them replaced every ``every``
     finished episodes (see the module docstring). ``paths`` are the current tracks in slot order."""
 
-    def __init__(self, size: int, seed: int = 0, swap: int = 2, every: int = 200, root: Path | None = None):
+    def __init__(self, size: int, seed: int = 0, swap: int = 2, every: int = 200, root: Path | None = None,
+                 keep: str = "oldest"):
         if size < 1 or swap < 0 or every < 1:
             raise ValueError("the track pool needs size >= 1, swap >= 0, every >= 1")
+        if keep not in ("oldest", "hard"):
+            raise ValueError(f"the track pool keeps 'oldest' or 'hard', got {keep!r}")
+        self.keep = keep
+        self.tried, self.lapped, self.kept = (np.zeros(int(size), np.int64) for _ in range(3))
         self.size, self.swap, self.every, self.root = int(size), min(int(swap), int(size)), int(every), root
         self._stream = _train_seeds(seed)
         self.seeds: list = []
@@ -102,6 +113,23 @@ class TrackPool:
                 return s, p
         raise RuntimeError("unreachable")
 
+    def record(self, slot: int, lapped: bool) -> None:
+        """One finished training episode on ``slot`` (``lapped``: it completed a lap)."""
+        if 0 <= slot < self.size:
+            self.tried[slot] += 1
+            self.lapped[slot] += bool(lapped)
+
+    def _to_replace(self) -> list:
+        """The slots the next swap replaces."""
+        order = np.argsort(self.age, kind="stable")                 # oldest first
+        if self.keep == "oldest":
+            return [int(s) for s in order[: self.swap]]
+        rate = np.where(self.tried >= MIN_TRIED, self.lapped / np.maximum(self.tried, 1), -1.0)
+        stale = self.kept >= MAX_KEPT_SWAPS
+        # stale tracks first, then the most reliably lapped, then the oldest (a stable sort)
+        ranked = sorted(order, key=lambda s: (not stale[s], -rate[s]))
+        return [int(s) for s in ranked[: self.swap]]
+
     def on_episodes(self, finished: int) -> dict:
         """Count ``finished`` episodes; when a swap is due, ``{slot: new PNG path}`` (else {})."""
         self.episodes += int(finished)
@@ -109,15 +137,18 @@ class TrackPool:
             return {}
         self._due = self.episodes + self.every
         out = {}
-        for slot in np.argsort(self.age, kind="stable")[: self.swap]:
+        replace = self._to_replace()
+        self.kept += 1
+        for slot in replace:
             s, p = self._draw()
-            slot = int(slot)
             self.seeds[slot], self.paths[slot] = s, p
             self.age[slot] = self._next_age
             self._next_age += 1
+            self.tried[slot] = self.lapped[slot] = self.kept[slot] = 0
             out[slot] = p
         self.replaced += len(out)
         return out
 
     def state_dict(self) -> dict:
-        return {"seeds": list(self.seeds), "episodes": self.episodes, "replaced": self.replaced}
+        return {"seeds": list(self.seeds), "episodes": self.episodes, "replaced": self.replaced, "keep": self.keep,
+                "tried": self.tried.tolist(), "lapped": self.lapped.tolist()}

@@ -161,6 +161,7 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                      "entropy_loss": -ent.item()}
             if bc_loss is not None:
                 stats["bc_loss"] = bc_loss.item()
+                stats["bc_coef"] = cfg.bc_coef
         recent_kl = np.mean(approx_kls[-max(1, n // cfg.batch_size):]) if approx_kls else 0.0
         if cfg.target_kl is not None and approx_kls and recent_kl > cfg.target_kl:
             stopped_early = True

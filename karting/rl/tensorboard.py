@@ -13,6 +13,7 @@ def log_update(writer, step: int, upd: dict, learning_rate: float, fps: float, s
         writer.add_scalar(f"train/{k}", upd[k], step)
     if "bc_loss" in upd:            # --bc-coef: how far the policy's mean is from the expert's action
         writer.add_scalar("train/bc_loss", upd["bc_loss"], step)
+        writer.add_scalar("train/bc_coef", upd["bc_coef"], step)
     writer.add_scalar("train/learning_rate", learning_rate, step)
     writer.add_scalar("train/fps", fps, step)
     if stats.returns:

@@ -203,7 +203,7 @@ def _resume_checkpoint(cfg: TrainConfig, device):
 
 def _check_resumable(cfg: TrainConfig, ckpt):
     saved = TrainConfig.from_dict(ckpt["config"])
-    for name in ("frame_stack", "telemetry_history"):
+    for name in ("frame_stack", "telemetry_history", "preview", "critic"):
         if getattr(saved, name) != getattr(cfg, name):
             flag = "--" + name.replace("_", "-")
             raise CheckpointError(f"{cfg.resume_from}: trained with {flag} {getattr(saved, name)}, "
@@ -248,7 +248,8 @@ def training_tracks(cfg: TrainConfig) -> tuple:
     paths = track_list(",".join(named)) if named else []
     if not cfg.generated:
         return paths, None, paths
-    pool = track_pool.TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every)
+    pool = track_pool.TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every,
+                                keep=cfg.pool_keep)
     val = []
     for s in track_pool.VALIDATION_SEEDS:          # six lappable validation tracks
         if len(val) < 6 and (p := track_pool.generated_track(s)) is not None:
@@ -291,7 +292,8 @@ def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, dev
     else:
         out = clone_replays(agent, shadow, bc_replays(cfg.bc), epochs=cfg.bc_epochs, batch_size=cfg.batch_size,
                             lr=cfg.learning_rate, seed=cfg.seed, frame_stack=cfg.frame_stack,
-                            telemetry_history=cfg.telemetry_history, log=log, norm_telemetry=cfg.norm_telemetry)
+                            telemetry_history=cfg.telemetry_history, preview=cfg.obs_preview, log=log,
+                            norm_telemetry=cfg.norm_telemetry)
     scaler.ret[:] = 0.0
     for r in out["rounds"]:
         writer.add_scalar("bc/action_mse", r["action_mse"], r["round"])
@@ -313,6 +315,10 @@ def _renew_pool(pool, stats, envs, writer, global_step) -> None:
     """With a track pool: replace its oldest tracks when enough episodes have finished."""
     if pool is None:
         return
+    if stats.outcomes is not None:
+        for i, lapped in stats.outcomes:
+            pool.record(int(envs.assignment[i]), lapped)
+        stats.outcomes.clear()
     swaps = pool.on_episodes(stats.episodes - pool.episodes)
     if swaps:
         envs.replace_tracks(swaps)
@@ -395,9 +401,9 @@ class Trainer:
         self.tracks, self.pool, eval_tracks = _checked_tracks(cfg)
         self.ckpt = _resume_checkpoint(cfg, device)
         self.ckpt_dir, self.tb_dir, stale = prepare_dirs(cfg, overwrite)
-        agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history), ACTION_SPACE,
-                                  log_std_init=cfg.log_std_init, telemetry=cfg.telemetry,
-                                  vision=cfg.vision).to(device)
+        agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history, cfg.obs_preview),
+                                  ACTION_SPACE, log_std_init=cfg.log_std_init,
+                                  **cfg.agent_inputs()).to(device)
         self.agent = agent = agent.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.scaler = RewardScaler(n, cfg.gamma)
@@ -429,6 +435,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + self.update)
         self.obs, info = self.envs.reset(seed=cfg.seed + self.update)
         self.stats = EpisodeStats(n, self.envs.track_lengths)
+        if self.pool is not None and cfg.pool_keep == "hard":
+            self.stats.outcomes = []
         self.stats.start(info)
         self.times = {"env": 0.0, "policy": 0.0, "update": 0.0, "eval": 0.0}
         self.t0 = time.perf_counter()
@@ -479,7 +487,7 @@ class Trainer:
                                next_value, cfg.gamma, cfg.gae_lambda)
         batch = buf.minibatch_source(adv, ret, self.device)
         warm = self.bc_summary is not None and self.update <= cfg.bc_value_warmup     # critic first
-        bc_coef = cfg.bc_coef * cfg.bc_coef_decay ** (self.update - 1)
+        bc_coef = cfg.bc_weight(self.update)
         upd = ppo_update(self.agent, self.optimizer, batch, replace(self.upd_cfg, value_only=warm, bc_coef=bc_coef),
                          generator=self.gen, shadow=self.shadow)
         _update_telemetry_norm(cfg, self.agent, batch)
