@@ -63,7 +63,11 @@ if "--generalist" in sys.argv:       # 4. the any-track driver: BC + PPO on gene
                       vector_envs=64 if big else 8, n_steps=64 if big else 16, batch_size=1024 if big else 64,
                       bc="expert", bc_steps=524288 if big else 1024, bc_rounds=5 if big else 1, bc_epochs=2,
                       eval_freq=262144 if big else 10**9, eval_episodes=27 if big else 9, device=device,
-                      output_dir=outdir, save_name="general_gpu", checkpoint_freq=10**9)
+                      output_dir=outdir, save_name="general_gpu", checkpoint_freq=262144 if big else 10**9,
+                      # the second generalist's recipe (docs/guide/generalist.md): the track preview, rain
+                      # in the randomisation, the cloning term decaying to a floor
+                      preview=True, randomize="visual,rain=0:1", bc_coef=1.0, bc_coef_decay=0.998,
+                      bc_coef_floor=0.5, learning_rate=1e-4)
     t0 = time.time()
     s = train(cfg, progress=False, max_wall_s=minutes * 60)
     out.update(generalist_steps=s["global_step"], generalist_wall_s=round(time.time() - t0),
@@ -73,6 +77,9 @@ if "--generalist" in sys.argv:       # 4. the any-track driver: BC + PPO on gene
     rep = run(s["best"] or s["final"], "all", 5 if big else 1, device=device)
     print(format_report(rep))
     out["generalist_benchmark"] = rep["test"]
+    wet = run(s["best"] or s["final"], "test", 5 if big else 1, device=device, weather="wet")
+    print("in the wet:", wet["test"])
+    out["generalist_benchmark_wet"] = wet["test"]
     print(f"generalist: {s['global_step']:,} PPO steps, BC {s['bc']['wall_s']:.0f} s, evaluations "
           f"{out['generalist_evals']}, checkpoints in {outdir}/checkpoints/general_gpu")
 if os.environ.get("OUT"):

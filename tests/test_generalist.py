@@ -327,7 +327,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     """karting/models/generalist.pt: in the package, <= 10 MB, the exported form (no optimizer),
     trained on generated tracks, with its command inside; and it drives: 4 standing starts on
     the benchmark's gen_900010 (a 685 m test track, never drawn in training; it lapped 5 of 5 in
-    the benchmark at 1.03x the expert)."""
+    the benchmark at 1.02x the expert); the second generalist reads the track preview."""
     from karting import models
     from karting.generalisation import BENCHMARK_DIR
     from karting.rl.checkpoint import load_agent
@@ -337,7 +337,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     assert path.stat().st_size <= 10 * 2**20
     agent, cfg, data = load_agent("generalist", as_trained=True)
     assert "optimizer" not in data and "train_model" not in data
-    assert cfg.track.startswith("generated") and cfg.bc == "expert"
+    assert cfg.track.startswith("generated") and cfg.bc == "expert" and cfg.preview
     assert data["export_note"]["command"].startswith("python -m karting.train --track generated")
     env = make_eval_env(BENCHMARK_DIR / "gen_900010.png", 4, cfg)
     try:
@@ -407,6 +407,41 @@ def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path,
     assert "dry" in table.splitlines()[0] and "wet" in table.splitlines()[0]
     assert benchmark.main(["--model", "expert", "--weather", "dry,soggy"]) == 2
     assert "unknown weather 'soggy'" in capsys.readouterr().err
+
+
+def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys):
+    """scripts/select_model.py drives every checkpoint of a run on --split validation in each
+    condition and chooses by the mean score; the validation split is the pool's validation seeds."""
+    import runpy
+    from karting import generalisation
+    from karting.rl import pool as pool_mod
+    monkeypatch.setattr(generalisation, "generated_track",
+                        lambda seed, root=None, check=True: None if seed % 2 else tmp_path / f"v{seed}.png")
+    assert [p.name for p in generalisation.split_tracks("validation")] == \
+        [f"v{s}.png" for s in pool_mod.VALIDATION_SEEDS if s % 2 == 0]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("step_000262144.pt", "step_000524288.pt", "best.pt", "final.pt"):
+        (run_dir / name).write_bytes(b"")
+    scores = {("step_000262144.pt", "dry"): 60, ("step_000262144.pt", "wet"): 40, ("step_000524288.pt", "dry"): 70,
+              ("step_000524288.pt", "wet"): 50, ("best.pt", "dry"): 80, ("best.pt", "wet"): 20,
+              ("final.pt", "dry"): 55, ("final.pt", "wet"): 45}
+    splits = set()
+
+    def fake_run(model, split, episodes, weather=None, log=print):
+        splits.add(split)
+        label = "dry" if weather is None else weather
+        return {"test": {"lapped": 5, "tracks": 6, "valid_lap_rate": 0.8, "score": scores[(Path(model).name, label)]},
+                "trained_steps": 1}
+    monkeypatch.setattr(generalisation, "run", fake_run)
+    monkeypatch.setattr("sys.argv", ["select_model.py", str(run_dir), "--weather", "dry,wet",
+                                     "--json", str(tmp_path / "s.json")])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "select_model.py"), run_name="__main__")
+    assert e.value.code == 0 and splits == {"validation"}
+    out = json.loads((tmp_path / "s.json").read_text())
+    assert out["chosen"] == "step_000524288.pt"             # mean 60 beats best.pt's 50 (its dry 80)
+    assert "chosen on the validation split: step_000524288.pt" in capsys.readouterr().out
 
 
 def test_the_benchmark_refuses_bad_models(tmp_path, capsys):
