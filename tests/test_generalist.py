@@ -403,7 +403,7 @@ def test_the_benchmark_drives_the_expert_cleanly_on_the_shipped_tracks(tmp_path,
     assert all(r["lapped"] and 1.05 < r["ratio"] < 1.5 for r in wet["rows"]), [r["ratio"] for r in wet["rows"]]
     out = capsys.readouterr().out
     assert "circuit.png" in out and "at pace" in out and "-- by condition" in out
-    table = out.split("-- by condition")[1]
+    table = out.split("-- by condition")[1].strip()
     assert "dry" in table.splitlines()[0] and "wet" in table.splitlines()[0]
     assert benchmark.main(["--model", "expert", "--weather", "dry,soggy"]) == 2
     assert "unknown weather 'soggy'" in capsys.readouterr().err
