@@ -46,7 +46,7 @@ from .env import KartingVectorEnv
 from .rl.bc import BatchExpert
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import evaluate
-from .rl.pool import VALIDATION_SEEDS, generated_track
+from .rl.pool import validation_tracks
 from .sim.conditions import Weather
 from .sim.expert import PurePursuit, reference_cached
 from .track import TrackError, load_track
@@ -116,12 +116,12 @@ def where_it_ended(track, v_target: np.ndarray, idx: np.ndarray, speed: np.ndarr
 
 def split_tracks(split: str) -> list:
     """The track paths of a split: ``test`` (tracks/benchmark, in manifest order), ``shipped``,
-    ``all`` (both), or ``validation`` (the generated validation tracks that evaluation during
-    training drives: what to choose a model by, never the test split)."""
+    ``all`` (both), or ``validation`` (every lappable generated validation track: training's
+    evaluation drives the first six; what to choose a model by, never the test split)."""
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if split == "validation":
-        return [p for p in (generated_track(s) for s in VALIDATION_SEEDS) if p is not None]
+        return validation_tracks()
     out = []
     if split in ("test", "all"):
         manifest = BENCHMARK_DIR / "benchmark.json"
@@ -171,8 +171,9 @@ def weather_list(spec: str | None) -> list:
         if value in ("dry", 0.0):
             out.append(("dry", None))
             continue
-        Weather.parse(value if isinstance(value, str) else {"rain": value})   # a clear error if not
-        out.append((item, value if isinstance(value, str) else {"rain": value}))
+        weather = value if isinstance(value, str) else {"rain": value}
+        Weather.parse(weather)                 # a clear error if it is not one
+        out.append((item, weather))
     if len({label for label, _ in out}) < len(out):
         raise ValueError(f"--weather names a condition twice: {spec}")
     return out
@@ -205,7 +206,7 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
         actor = None
         info.update(trained_steps=int(data.get("global_step", 0)), trained_on=cfg.track,
                     telemetry=cfg.telemetry, vision=cfg.vision, preview=cfg.preview, critic=cfg.critic)
-    log(f"benchmark ({split}, {info['weather'] if isinstance(info['weather'], str) else weather}): "
+    log(f"benchmark ({split}, {info['weather']}): "
         f"{len(tracks)} tracks x {episodes} episodes = {n} karts in one batch; driver {model}")
     t1 = time.perf_counter()
     watch = EndWatch(n)

@@ -415,7 +415,7 @@ def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys
     import runpy
     from karting import generalisation
     from karting.rl import pool as pool_mod
-    monkeypatch.setattr(generalisation, "generated_track",
+    monkeypatch.setattr(pool_mod, "generated_track",
                         lambda seed, root=None, check=True: None if seed % 2 else tmp_path / f"v{seed}.png")
     assert [p.name for p in generalisation.split_tracks("validation")] == \
         [f"v{s}.png" for s in pool_mod.VALIDATION_SEEDS if s % 2 == 0]

@@ -147,8 +147,8 @@ class KartBatch(Karts):
         ts, t, st = self.ts, self.kart_track, self.state
         steps = np.rint(np.asarray(PREVIEW_M)[None, :] / ts.spacing[t, None]).astype(np.int64)
         gi = ts.c_off[t, None] + (self.idx[:, None] + steps) % ts.npts[t, None]       # (N, P)
-        half = (ts.width[gi] / 2.0)[..., None]
-        edges = np.stack([ts.centre[gi] + ts.normal[gi] * half, ts.centre[gi] - ts.normal[gi] * half], 2)
+        centre, across = ts.centre[gi], ts.normal[gi] * (ts.width[gi] / 2.0)[..., None]
+        edges = np.stack([centre + across, centre - across], 2)
         dx = edges[..., 0] - np.asarray(st.x, np.float64)[:, None, None]
         dy = edges[..., 1] - np.asarray(st.y, np.float64)[:, None, None]
         c, s = nm.cos_sin(st.yaw)

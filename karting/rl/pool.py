@@ -72,6 +72,18 @@ def generated_track(seed: int, root: Path | None = None, check: bool = True) -> 
     return png if ok else None
 
 
+def validation_tracks(count: int | None = None) -> list:
+    """The PNGs of the lappable validation tracks (VALIDATION_SEEDS in order), the first ``count``
+    of them (default all)."""
+    out = []
+    for s in VALIDATION_SEEDS:
+        if count is not None and len(out) >= count:
+            break
+        if (p := generated_track(s)) is not None:
+            out.append(p)
+    return out
+
+
 def _train_seeds(seed: int):
     """The endless stream of training seeds of a run (never a validation or benchmark seed)."""
     rng = np.random.default_rng([int(seed), 7919])

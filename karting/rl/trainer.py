@@ -250,11 +250,7 @@ def training_tracks(cfg: TrainConfig) -> tuple:
         return paths, None, paths
     pool = track_pool.TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every,
                                 keep=cfg.pool_keep)
-    val = []
-    for s in track_pool.VALIDATION_SEEDS:          # six lappable validation tracks
-        if len(val) < 6 and (p := track_pool.generated_track(s)) is not None:
-            val.append(p)
-    return list(pool.paths) + paths, pool, val + paths
+    return list(pool.paths) + paths, pool, track_pool.validation_tracks(6) + paths
 
 
 def _checked_tracks(cfg: TrainConfig) -> tuple:
