@@ -47,7 +47,7 @@ from .rl.bc import BatchExpert
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import evaluate
 from .rl.pool import validation_tracks
-from .sim.conditions import Weather
+from .sim.conditions import weather_list
 from .sim.expert import PurePursuit, reference_cached
 from .track import TrackError, load_track
 from .track.build import DEFAULT_TRACKS_DIR
@@ -158,25 +158,6 @@ def _track_rows(results, tracks, refs, episodes, ends=None):
                      "score": 100 * valid_rate * min(1.0, 1.0 / ratio) if math.isfinite(ratio) else 0.0,
                      "ends": sorted({r.end for r in rs}), "failures": failures})
     return rows
-
-
-def weather_list(spec: str | None) -> list:
-    """``--weather``'s comma list as [(label, weather or None for dry)]; each checked."""
-    out = []
-    for item in [w.strip() for w in str(spec or "dry").split(",") if w.strip()] or ["dry"]:
-        try:
-            value = float(item)
-        except ValueError:
-            value = item
-        if value in ("dry", 0.0):
-            out.append(("dry", None))
-            continue
-        weather = value if isinstance(value, str) else {"rain": value}
-        Weather.parse(weather)                 # a clear error if it is not one
-        out.append((item, weather))
-    if len({label for label, _ in out}) < len(out):
-        raise ValueError(f"--weather names a condition twice: {spec}")
-    return out
 
 
 def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device: str = "cpu",

@@ -511,3 +511,26 @@ def test_the_benchmark_says_where_and_how_fast_an_episode_ended(ring_track):
     row = {"lapped": False, "failures": [{"end": r.end, **where_it_ended(ring_track, vt, *watch.went_wrong(i))}
                                          for i, r in enumerate(res)]}
     assert "went wrong at" in _failures(row) and "m-radius corner" in _failures(row)
+
+
+def test_training_evaluates_in_each_condition_asked(ring_png):
+    """--eval-weather dry,wet: best.pt is chosen on episodes split over the tracks x conditions,
+    each condition's completion reported; an unknown condition is refused."""
+    from karting.rl.config import TrainConfig
+    from karting.rl.evaluate import Evaluator
+    from karting.rl.policy import Agent
+    cfg = TrainConfig(track=str(ring_png), eval_episodes=4, eval_weather="dry,wet")
+    ev = Evaluator([ring_png], cfg)
+    try:
+        assert ev.labels == ["dry", "wet"] and [e.num_envs for e in ev.envs] == [2, 2]
+        assert [e.scenario.weather for e in ev.envs] == [None, "wet"]
+        s, improved = ev(Agent())
+    finally:
+        ev.close()
+    assert improved and s["episodes"] == 4 and set(s["conditions"]) == {"dry", "wet"}
+    assert all(0 <= v <= 1 for v in s["conditions"].values())
+    plain = Evaluator([ring_png], TrainConfig(track=str(ring_png), eval_episodes=4))
+    assert [e.num_envs for e in plain.envs] == [4] and plain.labels == ["dry"]
+    plain.close()
+    with pytest.raises(ValueError, match="--eval-weather.*monsoon"):
+        TrainConfig(eval_weather="dry,monsoon")

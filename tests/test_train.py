@@ -136,6 +136,7 @@ def test_an_existing_run_is_not_overwritten_by_accident(first_run, ring_png, cap
     (["--self-play", "3", "--vector-envs", "4"], "must be a multiple of --self-play"),
     (["--max-minutes", "0"], "--max-minutes must be a positive number"),
     (["--max-minutes", "nan"], "--max-minutes must be a positive number"),
+    (["--eval-weather", "dry,monsoon"], "--eval-weather"),
 ])
 def test_bad_arguments_get_clear_errors(ring_png, tmp_path, capsys, args, match):
     argv = ["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY, *args]

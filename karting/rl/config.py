@@ -11,6 +11,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..scenario import Scenario, parse_opponents
+from ..sim.conditions import weather_list
 from ..sim.race_control import RaceReward
 from ..sim.randomize import parse_randomize
 
@@ -137,6 +138,9 @@ class TrainConfig:
     eval_freq: int = _f(50_000, "evaluate the deterministic policy every this many env steps "
                         "(keeps best.pt); 0 = only at the end")
     eval_episodes: int = _f(20, "episodes per evaluation (one lap each, from a standing start)")
+    eval_weather: str = _f("dry", "conditions of the evaluations that choose best.pt: a comma list of dry, "
+                           "a weather preset (damp, wet, ...) or a rain level 0-1, e.g. 'dry,wet'; the "
+                           "episodes are split over tracks x conditions")
     output_dir: str = _f("outputs", "folder for checkpoints/ and tensorboard/")
     opponents: str = _f("0", "train in traffic: each kart races this many AI karts (or a list of "
                         "levels, e.g. rookie,club) from the back of the grid, one race per env")
@@ -196,6 +200,10 @@ class TrainConfig:
             parse_randomize(self.randomize)
         except ValueError as e:
             problems.append(f"--randomize: {e}")
+        try:
+            weather_list(self.eval_weather)
+        except ValueError as e:
+            problems.append(f"--eval-weather: {e}")
         if self.bc_coef_floor < 0:
             problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:

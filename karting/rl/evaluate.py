@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..env import KartingVectorEnv, Scenario
+from ..sim.conditions import weather_list
 from ..sim.laps import LapBook
 from .policy import obs_to_tensors
 
@@ -153,11 +154,15 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
 
 class Evaluator:
     """Evaluation during training: ``cfg.eval_episodes`` standing-start episodes spread over the
-    training tracks (one eval env per track), and the best score so far."""
+    training tracks and ``cfg.eval_weather``'s conditions (one eval env per track and condition),
+    and the best score so far."""
 
     def __init__(self, tracks, cfg, best_score=None):
-        per_track = max(1, math.ceil(cfg.eval_episodes / len(tracks)))
-        self.envs = [make_eval_env(t, per_track, cfg) for t in tracks]
+        weathers = weather_list(getattr(cfg, "eval_weather", "dry"))
+        per_env = max(1, math.ceil(cfg.eval_episodes / (len(tracks) * len(weathers))))
+        self.envs = [make_eval_env(t, per_env, cfg, **({"weather": w} if w is not None else {}))
+                     for t in tracks for _, w in weathers]
+        self.labels = [label for _ in tracks for label, _ in weathers]
         self.seed = cfg.seed + 10_000
         self.cfg, self.tracks = cfg, tracks
         self.best_score = tuple(best_score) if best_score else None
@@ -167,7 +172,7 @@ class Evaluator:
         """Evaluate ``agent``: ``(summary, improved)``, ``improved`` when it beats the best. Each
         eval env records its session (a replay); :meth:`save_best_replay` writes the one that holds
         this evaluation's fastest valid lap."""
-        results = []
+        results, by_label = [], {}
         self._best_env, best = 0, np.inf
         for k, e in enumerate(self.envs):
             e.batch.start_replay()
@@ -176,7 +181,10 @@ class Evaluator:
             if fastest < best:
                 self._best_env, best = k, fastest
             results += res
+            by_label.setdefault(self.labels[k], []).extend(res)
         s = summarize(results)
+        if len(by_label) > 1:       # --eval-weather with several conditions: the completion in each
+            s["conditions"] = {w: float(np.mean([r.completed for r in res])) for w, res in by_label.items()}
         if getattr(self.cfg, "racing", False):           # training in traffic: race results too
             opp = self.cfg.opponents if str(self.cfg.opponents).strip() not in ("", "0") else "3"
             race = race_evaluate(agent, self.tracks[0], self.cfg, races=self.cfg.eval_episodes,

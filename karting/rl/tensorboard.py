@@ -32,6 +32,8 @@ def log_eval(writer, step: int, s: dict) -> None:
     writer.add_scalar("eval/valid_lap_rate", s["valid_lap_rate"], step)
     writer.add_scalar("eval/mean_reward", s["mean_reward"], step)
     writer.add_scalar("eval/mean_ep_length", s["mean_steps"], step)
+    for w, rate in s.get("conditions", {}).items():        # --eval-weather dry,wet: each condition too
+        writer.add_scalar(f"eval/lap_completion_rate_{w}", rate, step)
     for k in ("win_rate", "mean_position", "finish_rate", "collisions_per_lap", "overtakes_per_race"):
         if "race" in s:
             writer.add_scalar(f"eval/race_{k}", s["race"][k], step)

@@ -210,6 +210,12 @@ def _check_resumable(cfg: TrainConfig, ckpt):
                                   f"cannot continue with {flag} {getattr(cfg, name)}")
 
 
+def _conditions_text(s: dict) -> str:
+    """Each condition's completion with --eval-weather of several, e.g. " (dry 90%, wet 70%)"."""
+    c = s.get("conditions")
+    return f" ({', '.join(f'{w} {v:.0%}' for w, v in c.items())})" if c else ""
+
+
 def _ends_text(s: dict) -> str:
     """How the evaluation's unfinished episodes ended, e.g. " (3 hit the tyre wall, 1 stalled)"."""
     other = {k: v for k, v in s.get("ends", {}).items() if k != "laps done"}
@@ -466,9 +472,9 @@ class Trainer:
             ev.save_best_replay(self.ckpt_dir / "best.replay", f"evaluation at {self.global_step:,} steps{lap}")
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
-        self.say(f"eval at {self.global_step:,} steps: lap completion {s['completion_rate']:.0%}, mean reward "
-                 f"{s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}{_ends_text(s)}"
-                 f"{_race_text(s)}")
+        self.say(f"eval at {self.global_step:,} steps: lap completion {s['completion_rate']:.0%}{_conditions_text(s)}, "
+                 f"mean reward {s['mean_reward']:.1f}, best valid lap {lap}{' (new best.pt)' if improved else ''}"
+                 f"{_ends_text(s)}{_race_text(s)}")
         for c in self.callbacks:
             c.on_evaluation(self, s, improved)
         return s

@@ -207,6 +207,27 @@ class TyreState(_Spec):
     WHAT = "tyres"
 
 
+def weather_list(spec: str | None) -> list:
+    """A comma list of conditions (``dry``, a preset such as ``damp`` or ``wet``, or a rain level
+    0-1: ``--weather`` of the benchmark, ``--eval-weather`` of training) as [(label, weather or
+    None for dry)]; each checked."""
+    out = []
+    for item in [w.strip() for w in str(spec or "dry").split(",") if w.strip()] or ["dry"]:
+        try:
+            value = float(item)
+        except ValueError:
+            value = item
+        if value in ("dry", 0.0):
+            out.append(("dry", None))
+            continue
+        weather = value if isinstance(value, str) else {"rain": value}
+        Weather.parse(weather)                 # a clear error if it is not one
+        out.append((item, weather))
+    if len({label for label, _ in out}) < len(out):
+        raise ValueError(f"--weather names a condition twice: {spec}")
+    return out
+
+
 def parse_fuel(fuel) -> float | None:
     """Fuel at the start [litres] (None: not modelled). A kart tank holds 8-9 L."""
     if fuel is None:
