@@ -1,5 +1,6 @@
 """Track generation, CSV import, gate checks, the expert's reference lap and tools/track_cli.py."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +237,21 @@ def test_import_refuses_a_figure_of_eight_and_merged_sections(tmp_path):
         trackgen.import_centreline_csv(g, width_m=11.5)
     im, _ = trackgen.import_centreline_csv(g, width_m=9)        # 3 m of grass between: drawn
     assert im.size[0] > 400
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+@pytest.mark.parametrize("command", [[str(CLI), "list"], ["-m", "karting", "expert", "--help"]])
+def test_a_reader_that_stops_early_gets_no_traceback(command, buffered):
+    """`... | head -1`: the tool stops quietly (status 141, as a Unix tool killed by SIGPIPE)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "" if buffered else "1"}
+    if buffered:
+        env.pop("PYTHONUNBUFFERED")
+    p = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=ROOT, env=env)
+    if not buffered:
+        assert p.stdout.readline()        # the first line, then the reader goes away
+    p.stdout.close()                      # buffered: before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) in (0, 141) and "Traceback" not in err and "BrokenPipe" not in err, err
+    if command[-1] == "list":
+        assert p.returncode == 141        # rows were still to come

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from karting.cli import options
+from karting.cli import options, quiet_on_closed_pipe
 from karting.cli.cloud import TRACKS_VOLUME, CloudError, sync_tracks
 from karting.sim.expert import reference_lap
 from karting.telemetry import format_expert_lap
@@ -280,7 +280,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return quiet_on_closed_pipe(args.func, args)
     except TrackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ is imported only when it runs, so that ``karting --help`` and a GUI-less machine
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 #: subcommand -> (module whose main(argv) it runs, one line of what it does)
@@ -38,6 +39,19 @@ def usage() -> str:
             + "\n".join(lines))
 
 
+def quiet_on_closed_pipe(run, *args) -> int:
+    """``run(*args)``, ended quietly when the reader of stdout goes away (``karting ... | head``):
+    no traceback, exit status 141 as a Unix tool killed by SIGPIPE reports."""
+    try:
+        try:
+            return run(*args) or 0
+        finally:                       # also after --help's SystemExit: the flush is where a pipe breaks
+            sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's flush at exit writes nowhere
+        return 141
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -48,7 +62,7 @@ def main(argv=None) -> int:
         print(f"karting: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return module.main(rest) or 0
+    return quiet_on_closed_pipe(module.main, rest)
 
 
 if __name__ == "__main__":
