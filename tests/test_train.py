@@ -316,3 +316,20 @@ def test_bc_coef_labels_training_states_with_the_expert(ring_png, tmp_path):
     s = scalars(out / "tensorboard" / "bcc")
     assert "train/bc_loss" in s and len(s["train/bc_loss"]) == 2
     assert all(np.isfinite(v) and v >= 0 for _, v in s["train/bc_loss"])
+
+
+def test_the_policy_noise_anneals_under_its_bound(ring_png, tmp_path):
+    """--log-std-final: after each update the log std is under the bound that moves from
+    --log-std-init to --log-std-final over --timesteps; the bound is refused above the start."""
+    cfg = TrainConfig(log_std_init=-1.0, log_std_final=-2.0, timesteps=1000)
+    assert [cfg.log_std_cap(s) for s in (0, 500, 1000, 5000)] == [-1.0, -1.5, -2.0, -2.0]
+    assert TrainConfig().log_std_cap(10 ** 6) == float("inf")               # off by default
+    with pytest.raises(ValueError, match="--log-std-final must be <= --log-std-init"):
+        TrainConfig(log_std_init=-1.0, log_std_final=-0.5)
+    assert run_train(ring_png, tmp_path, "--timesteps", "128", "--save-name", "anneal", "--eval-freq", "0",
+                     "--log-std-init", "-1", "--log-std-final", "-3", "--policy-ema", "0") == 0
+    final = load_checkpoint(tmp_path / "checkpoints" / "anneal" / "final.pt")
+    assert final["global_step"] == 128
+    assert final["model"]["log_std"].max().item() <= -3.0 + 1e-6            # the bound at --timesteps
+    s = scalars(tmp_path / "tensorboard" / "anneal")
+    assert s["train/std"][-1][1] < s["train/std"][0][1]                      # logged, shrinking

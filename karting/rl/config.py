@@ -127,6 +127,11 @@ class TrainConfig:
     norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return")
     log_std_init: float = _f(-1.0, "initial log standard deviation of the Gaussian policy (-1: a "
                              "std of 0.37 of the action range)")
+    log_std_final: float | None = _f(None, "anneal the policy's noise: its log standard deviation is held "
+                                     "under a bound that moves linearly from --log-std-init to this over "
+                                     "--timesteps, so the noisy policy that trains and the deterministic one "
+                                     "that evaluations drive grow alike (e.g. -2: a std of 0.14); unset = "
+                                     "learned freely")
     max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
     random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
                             "always starts on the start/finish line)")
@@ -194,7 +199,7 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
     def _env_problems(self) -> list:
-        """What is wrong with the opponents and randomisation flags."""
+        """What is wrong with the opponents, randomisation, noise and cloning flags."""
         problems = []
         try:
             parse_randomize(self.randomize)
@@ -204,6 +209,9 @@ class TrainConfig:
             weather_list(self.eval_weather)
         except ValueError as e:
             problems.append(f"--eval-weather: {e}")
+        if self.log_std_final is not None and not self.log_std_final <= self.log_std_init:
+            problems.append(f"--log-std-final must be <= --log-std-init ({self.log_std_init}; "
+                            f"got {self.log_std_final})")
         if self.bc_coef_floor < 0:
             problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:
@@ -255,6 +263,14 @@ class TrainConfig:
         """The Agent's input options of this config (telemetry preset, vision, preview, critic)."""
         return dict(telemetry=self.telemetry, vision=self.vision, preview=self.obs_preview,
                     actor_preview=bool(self.preview), critic=self.critic)
+
+    def log_std_cap(self, step: int) -> float:
+        """With --log-std-final: the bound on the policy's log std after ``step`` env steps
+        (--log-std-init at 0, --log-std-final from --timesteps on); +inf without it."""
+        if self.log_std_final is None:
+            return float("inf")
+        f = min(1.0, max(0, step) / self.timesteps)
+        return self.log_std_init + (self.log_std_final - self.log_std_init) * f
 
     def bc_weight(self, update: int) -> float:
         """The behaviour-cloning weight of PPO update ``update`` (1 = the first): --bc-coef
@@ -332,7 +348,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig) -> None:
             kw["choices"] = f.metadata["choices"]
         if isinstance(default, bool):
             kw["type"], kw["metavar"] = _parse_bool, "{true,false}"
-        elif f.name == "target_kl":
+        elif f.type == "float | None":          # unset by default, a number when given
             kw["type"] = float
         elif isinstance(default, int):
             kw["type"] = _parse_int

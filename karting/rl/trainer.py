@@ -493,6 +493,9 @@ class Trainer:
         upd = ppo_update(self.agent, self.optimizer, batch, replace(self.upd_cfg, value_only=warm, bc_coef=bc_coef),
                          generator=self.gen, shadow=self.shadow)
         _update_telemetry_norm(cfg, self.agent, batch)
+        if cfg.log_std_final is not None:             # --log-std-final: the noise's annealed bound
+            with torch.no_grad():
+                self.agent.log_std.clamp_(max=cfg.log_std_cap(self.global_step))
         if self.shadow is not None:
             self.shadow.pull()
         self.average.update(self.agent)
