@@ -333,3 +333,21 @@ def test_the_policy_noise_anneals_under_its_bound(ring_png, tmp_path):
     assert final["model"]["log_std"].max().item() <= -3.0 + 1e-6            # the bound at --timesteps
     s = scalars(tmp_path / "tensorboard" / "anneal")
     assert s["train/std"][-1][1] < s["train/std"][0][1]                      # logged, shrinking
+
+
+def test_reward_terms_change_from_the_command_line(ring_png, tmp_path):
+    """--reward crash_penalty=200: the training env's reward has it (stored in the checkpoint's
+    scenario); unknown terms and out-of-range values are refused with the known names."""
+    from karting.rl.config import parse_reward
+    assert parse_reward(" crash_penalty=200 , pay_off_track_progress=true") == {
+        "crash_penalty": 200.0, "pay_off_track_progress": True}
+    assert parse_reward("") == {}
+    for bad, match in (("crash=3", "a name of checkpoint_bonus"), ("crash_penalty=-1", ">= 0"),
+                       ("max_stall_s=0", "> 0"), ("lap_bonus=nan", ">= 0"), ("pay_off_track_progress=2", "true")):
+        with pytest.raises(ValueError, match=f"--reward.*{match}"):
+            TrainConfig(reward=bad)
+    assert TrainConfig(reward="crash_penalty=200").scenario([ring_png]).reward.crash_penalty == 200.0
+    assert run_train(ring_png, tmp_path, "--timesteps", "64", "--save-name", "rw", "--eval-freq", "0",
+                     "--reward", "crash_penalty=200") == 0
+    final = load_checkpoint(tmp_path / "checkpoints" / "rw" / "final.pt")
+    assert final["scenario"]["reward"]["crash_penalty"] == 200.0

@@ -7,11 +7,13 @@ and network, and ``--resume-from`` can check that the architecture matches.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..scenario import Scenario, parse_opponents
 from ..sim.conditions import weather_list
+from ..sim.karts import RewardConfig
 from ..sim.race_control import RaceReward
 from ..sim.randomize import parse_randomize
 
@@ -39,6 +41,32 @@ def bc_replays(spec: str) -> list:
         else:
             raise ValueError(f"--bc {part!r}: give 'expert', or .replay files or folders of them "
                              f"({'no such file' if not p.exists() else 'not a .replay file'})")
+    return out
+
+
+def parse_reward(spec: str) -> dict:
+    """``--reward``'s 'name=value,...' as RewardConfig fields: each name known, each value a
+    number in the range the field documents (true/false for a switch)."""
+    known = {f.name: f for f in fields(RewardConfig)}
+    out = {}
+    for item in [x.strip() for x in str(spec or "").split(",") if x.strip()]:
+        name, eq, value = (x.strip() for x in item.partition("="))
+        if not eq or name not in known:
+            raise ValueError(f"{item!r}: give name=value, a name of {', '.join(known)}")
+        f = known[name]
+        if isinstance(f.default, bool):
+            if value.lower() not in ("true", "false"):
+                raise ValueError(f"{name}={value}: give true or false")
+            out[name] = value.lower() == "true"
+            continue
+        try:
+            v = float(value)
+        except ValueError:
+            v = math.nan
+        allowed = f.metadata.get("range", "")
+        if not (math.isfinite(v) and (allowed != ">= 0" or v >= 0) and (allowed != "> 0" or v > 0)):
+            raise ValueError(f"{name}={value}: give a number {allowed}".rstrip())
+        out[name] = v
     return out
 
 
@@ -135,6 +163,9 @@ class TrainConfig:
     max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
     random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
                             "always starts on the start/finish line)")
+    reward: str = _f("", "time-trial reward terms changed from their defaults, comma-separated name=value, "
+                     "e.g. 'crash_penalty=200' (the reward table of the docs: karting.sim.karts.RewardConfig); "
+                     "'' = the defaults")
     randomize: str = _f("", "domain randomisation of the training karts (never in evaluation): each "
                         "kart's light, sky, asphalt, grass and kerb colours, camera height and pitch "
                         "and grip drawn anew every episode: 'default' (every field at its preset "
@@ -206,6 +237,10 @@ class TrainConfig:
         except ValueError as e:
             problems.append(f"--randomize: {e}")
         try:
+            parse_reward(self.reward)
+        except ValueError as e:
+            problems.append(f"--reward: {e}")
+        try:
             weather_list(self.eval_weather)
         except ValueError as e:
             problems.append(f"--eval-weather: {e}")
@@ -232,7 +267,8 @@ class TrainConfig:
         --opponents, --self-play or --league."""
         n = self.vector_envs if n is None else n
         common = dict(frame_stack=self.frame_stack, telemetry_history=self.telemetry_history,
-                      preview=self.obs_preview, randomize=self.randomize or None)
+                      preview=self.obs_preview, randomize=self.randomize or None,
+                      reward=RewardConfig(**parse_reward(self.reward)))
         if not self.racing:
             return Scenario.time_trial(list(tracks), n, random_start=self.random_start,
                                        max_episode_steps=self.max_episode_steps, **common)
