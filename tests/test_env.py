@@ -459,3 +459,26 @@ def test_a_kart_on_another_track_is_not_drawn(ring_png, tmp_path):
     assert np.array_equal(view(ahead, far), empty)          # kart 1 is on the other track
     assert not np.array_equal(view(far, ahead), empty)       # kart 2 shares the track: drawn
     r.release()
+
+
+def test_an_end_penalty_makes_parking_cost_what_a_crash_does(ring_png):
+    """RewardConfig.end_penalty: taken once on the step an episode ends early (here: parked for
+    max_stall_s); every other reward is what it was without it (0 = the default, unchanged)."""
+    from karting.env import Scenario
+    from karting.sim.karts import RewardConfig
+    runs = []
+    for pen in (0.0, 150.0):
+        env = KartingVectorEnv(scenario=Scenario.time_trial(str(ring_png), 2, reward=RewardConfig(end_penalty=pen)))
+        env.reset(seed=0)
+        rewards, ended = [], None
+        for t in range(400):
+            _, r, term, trunc, _ = env.step(np.tile([0.0, -1.0], (2, 1)).astype(np.float32))   # brake: parked
+            rewards.append(r.copy())
+            if term.any():
+                ended = (t, env.batch.end_reason.copy())
+                break
+        env.close()
+        runs.append((np.array(rewards), ended))
+    (r0, e0), (r1, e1) = runs
+    assert e0 is not None and e0[0] == e1[0] and list(e0[1]) == [5, 5]        # both parked, same step
+    assert np.array_equal(r0[:-1], r1[:-1]) and np.allclose(r1[-1], r0[-1] - 150.0)

@@ -36,6 +36,9 @@ class RewardConfig:
                                           "per s", ">= 0")
     wrong_way_penalty: float = documented(10.0, "taken per second facing backwards while moving", "per s", ">= 0")
     crash_penalty: float = documented(20.0, "taken once for hitting the tyre wall", "once", ">= 0")
+    end_penalty: float = documented(0.0, "taken once when an episode ends early: the tyre wall, off the track, "
+                                    "wrong way, backwards or parked (not at the time limit nor with its laps "
+                                    "done); without it parking is a way out that costs nothing", "once", ">= 0")
     max_off_track_s: float = documented(3.0, "the episode ends after this long off the track", "s", "> 0")
     max_wrong_way_s: float = documented(2.0, "the episode ends after this long facing the wrong way", "s", "> 0")
     max_backwards_m: float = documented(30.0, "the episode ends this far behind the kart's best progress",
@@ -268,6 +271,8 @@ class Karts:
         terminated = ends.any(axis=0)
         self.end_reason = np.where(terminated, ends.argmax(axis=0) + 1, 0).astype(np.int8)
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        if cfg.end_penalty:
+            self.reward -= np.float32(cfg.end_penalty) * terminated
         if self.crashed.any():
             st.vx[self.crashed] = st.vy[self.crashed] = st.yaw_rate[self.crashed] = 0.0
         if self.replay_log is not None:
