@@ -65,9 +65,9 @@ if "--generalist" in sys.argv:       # 4. the any-track driver: BC + PPO on gene
                       eval_freq=262144 if big else 10**9, eval_episodes=27 if big else 9, device=device,
                       output_dir=outdir, save_name="general_gpu", checkpoint_freq=262144 if big else 10**9,
                       # the second generalist's recipe (docs/guide/generalist.md): the track preview, rain
-                      # in the randomisation, the cloning term decaying to a floor
+                      # in the randomisation, the cloning term decaying to a floor; best.pt chosen dry and wet
                       preview=True, randomize="visual,rain=0:1", bc_coef=1.0, bc_coef_decay=0.998,
-                      bc_coef_floor=0.5, learning_rate=1e-4)
+                      bc_coef_floor=0.5, learning_rate=1e-4, eval_weather="dry,wet")
     t0 = time.time()
     s = train(cfg, progress=False, max_wall_s=minutes * 60)
     out.update(generalist_steps=s["global_step"], generalist_wall_s=round(time.time() - t0),
