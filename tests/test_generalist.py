@@ -524,10 +524,13 @@ def test_training_evaluates_in_each_condition_asked(ring_png):
     try:
         assert ev.labels == ["dry", "wet"] and [e.num_envs for e in ev.envs] == [2, 2]
         assert [e.scenario.weather for e in ev.envs] == [None, "wet"]
-        s, improved = ev(Agent())
+        agent = Agent()
+        s, improved = ev(agent)
+        again, _ = ev(agent)              # the wet track starts wet again (a new env), the dry env is reused
     finally:
         ev.close()
     assert improved and s["episodes"] == 4 and set(s["conditions"]) == {"dry", "wet"}
+    assert again["conditions"] == s["conditions"] and again["mean_reward"] == s["mean_reward"]
     assert all(0 <= v <= 1 for v in s["conditions"].values())
     plain = Evaluator([ring_png], TrainConfig(track=str(ring_png), eval_episodes=4))
     assert [e.num_envs for e in plain.envs] == [4] and plain.labels == ["dry"]

@@ -160,8 +160,8 @@ class Evaluator:
     def __init__(self, tracks, cfg, best_score=None):
         weathers = weather_list(getattr(cfg, "eval_weather", "dry"))
         per_env = max(1, math.ceil(cfg.eval_episodes / (len(tracks) * len(weathers))))
-        self.envs = [make_eval_env(t, per_env, cfg, **({"weather": w} if w is not None else {}))
-                     for t in tracks for _, w in weathers]
+        self._specs = [(t, per_env, {"weather": w} if w is not None else {}) for t in tracks for _, w in weathers]
+        self.envs = [make_eval_env(t, n, cfg, **cond) for t, n, cond in self._specs]
         self.labels = [label for _ in tracks for label, _ in weathers]
         self.seed = cfg.seed + 10_000
         self.cfg, self.tracks = cfg, tracks
@@ -175,6 +175,11 @@ class Evaluator:
         results, by_label = [], {}
         self._best_env, best = 0, np.inf
         for k, e in enumerate(self.envs):
+            if e.batch.model is not None and (e.batch.episode >= 0).any():
+                # a wet track dries as karts drive it: every evaluation starts from the condition asked
+                e.close()
+                t, n, cond = self._specs[k]
+                self.envs[k] = e = make_eval_env(t, n, self.cfg, **cond)
             e.batch.start_replay()
             res = evaluate(agent, e, seed=self.seed + k, device=device)[0]
             fastest = min((lap["time_s"] for r in res for lap in r.laps if lap["valid"]), default=np.inf)
