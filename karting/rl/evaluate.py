@@ -158,7 +158,7 @@ class Evaluator:
     and the best score so far."""
 
     def __init__(self, tracks, cfg, best_score=None):
-        weathers = weather_list(getattr(cfg, "eval_weather", "dry"))
+        weathers = weather_list(cfg.eval_weather)
         per_env = max(1, math.ceil(cfg.eval_episodes / (len(tracks) * len(weathers))))
         self._specs = [(t, per_env, {"weather": w} if w is not None else {}) for t in tracks for _, w in weathers]
         self.envs = [make_eval_env(t, n, cfg, **cond) for t, n, cond in self._specs]
