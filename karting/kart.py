@@ -37,6 +37,10 @@ class KartParams:
     roll_asphalt: float = 0.015
     roll_kerb: float = 0.03
     kinematic_below_mps: float = 3.0
+    # the tyre model before karting's physics version 2 (PHYSICS_VERSION in karting.sim.physics): the
+    # front tyres' side force dragged at full strength at rest, so a kart with its wheels turned
+    # could not pull away under part throttle. Only replays recorded before the fix set it.
+    slip_drag_at_rest: bool = False
 
     @property
     def wheelbase_m(self) -> float:

@@ -53,6 +53,24 @@ def test_braking_stops_and_never_reverses():
     assert 10.0 < s2.x[0] < 20.0 ** 2 / (2 * G)
 
 
+@pytest.mark.parametrize("steer", [0.3, 0.6, -0.6])
+def test_a_kart_at_rest_pulls_away_with_its_wheels_turned(steer):
+    """At a standstill the front tyres do not slip: their side force must not hold the kart. It
+    did (slip angle = steering angle at rest), and a policy that stopped on the grid with its
+    wheels turned stayed there under part throttle."""
+    straight, turned = KartState(1), KartState(1)
+    run(straight, 0.0, 0.15, steps=CONTROL_HZ * 5)
+    run(turned, steer, 0.15, steps=CONTROL_HZ * 5)
+    assert turned.speed[0] > 0.5 * straight.speed[0] > 2.0
+    assert np.sign(turned.yaw_rate[0]) == np.sign(steer)     # and it turns the way it steers
+    # above kinematic_below_mps nothing changed: the front tyres' drag still slows a turning kart
+    fast_straight, fast_turned = KartState(1), KartState(1)
+    fast_straight.vx[:] = fast_turned.vx[:] = 15.0
+    run(fast_straight, 0.0, 0.0, steps=10)
+    run(fast_turned, 0.3, 0.0, steps=10)
+    assert fast_turned.speed[0] < fast_straight.speed[0] - 0.5
+
+
 @pytest.mark.parametrize("surface,mu", [(ASPHALT, 2.0), (GRASS, 0.6)])
 def test_peak_lateral_acceleration_is_the_grip(surface, mu):
     best = 0.0

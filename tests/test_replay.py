@@ -152,6 +152,45 @@ def test_missing_truncated_foreign_and_newer_files(oval, tmp_path, capsys):
     assert "truncated" in capsys.readouterr().err
 
 
+def _rewrite_header(src, dst, **changes):
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = {**json.loads(bytes(arrays["header"]).decode()), **changes}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    with open(dst, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def test_a_replay_re_simulates_the_physics_it_was_recorded_with(oval, tmp_path):
+    """A kart pulling away from rest with its wheels turned: the tyre model changed there
+    (physics version 2). A replay says which physics recorded it and plays with that one, so a
+    replay recorded before the change is not reported as a different simulation."""
+    b = KartBatch(oval, 1, render=False)
+    b.start_replay()
+    b.reset(np.ones(1, bool), np.random.default_rng(3))
+    for _ in range(60):                                  # 3 s: steer 0.6, a light throttle
+        b.step(np.array([[0.6, 0.15]], np.float32))
+    assert b.state.speed[0] > 1.5                        # it pulled away
+    b.save_replay(tmp_path / "now.replay")
+    rep = R.load(tmp_path / "now.replay")
+    assert rep.header["physics"] == R.PHYSICS_VERSION == 2 and not rep.params().slip_drag_at_rest
+    again = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, again)
+    assert R.verify(rep, again) == []
+    # the same actions under physics 1 (what a replay of format 1 or 2 gets): the kart stays put,
+    # and the recording made with physics 2 is not passed off as one
+    _rewrite_header(tmp_path / "now.replay", tmp_path / "old.replay", physics=1, version=2)
+    old = R.load(tmp_path / "old.replay")
+    assert old.params().slip_drag_at_rest
+    legacy = KartBatch.from_replay(old, R.resolve_track(old))
+    speed = []                                           # until the first keyframe puts it back
+    R.simulate(old, legacy, on_step=lambda t: speed.append(float(legacy.state.speed[0])))
+    assert max(speed[:19]) < 0.2 and R.verify(old, legacy) != []
+    _rewrite_header(tmp_path / "now.replay", tmp_path / "future.replay", physics=R.PHYSICS_VERSION + 1)
+    with pytest.raises(R.ReplayError, match="physics of version 3, newer"):
+        R.load(tmp_path / "future.replay")
+
+
 def test_multi_track_batches_say_they_cannot_be_recorded(oval):
     b = KartBatch([oval, load_track("circuit.png")], 2, render=False)
     with pytest.raises(ValueError, match="one track"):

@@ -72,6 +72,15 @@ class KartBatch(Karts):
             self.renderer.set_looks(looks(self.randomized))
         self.update_wet_look()
 
+    def restored(self) -> None:
+        """After karting.sim.keyframes.restore: the grip factors and the looks of the draws it put back."""
+        r = self.randomization
+        if r is not None and "grip" in r.active:
+            self.grip_scale = self.randomized["grip"]
+        if self.renderer is not None and r is not None and r.visual:
+            self.renderer.set_looks(looks(self.randomized))
+        self.update_wet_look()
+
     def update_wet_look(self) -> None:
         """Show each camera how wet its track is (the renderer's gloss): the water at the start,
         less what the line has dried (the track off the line stays wet)."""
@@ -100,7 +109,7 @@ class KartBatch(Karts):
         s["reward"] = RewardConfig(**s["reward"])
         race = s.pop("race", None)
         s.update(kwargs)            # e.g. a policy's frame_stack: it changes the images, not the simulation
-        b = cls(track, rep.karts, render=render, **s)
+        b = cls(track, rep.karts, render=render, params=rep.params(), **s)
         b.replay_log = ReplayLog(rep.karts, keyframe_every=0)      # playback: checks keyframes, takes none
         if rep.header.get("episode0") is not None:       # recorded on a batch that had run before
             b.episode[:] = rep.header["episode0"]

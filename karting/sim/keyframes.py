@@ -6,7 +6,8 @@ the same bits; on another one, floating point can differ in the last bits (anoth
 numpy build: see :mod:`karting.numerics`), and a kart's path drifts. So a replay also holds a
 keyframe every second: :func:`capture` takes the karts (:class:`~karting.sim.physics.KartState`),
 the lap bookkeeping (:class:`~karting.sim.karts.Karts`), the realism models
-(:class:`~karting.sim.conditions.Conditions`) and, in a race, the
+(:class:`~karting.sim.conditions.Conditions`), the domain randomisation's draws of a
+:class:`~karting.env.batch.KartBatch` and, in a race, the
 :class:`~karting.sim.race_control.RaceControl` (incidents and retirement reasons included).
 Playing back, :func:`difference` compares the simulation with the keyframe at its step (``None``:
 the same bits) and :func:`restore` puts the recorded state back when they differ.
@@ -47,6 +48,9 @@ def capture(race, control=None) -> dict:
             v = getattr(obj, f, None)
             if v is not None:
                 out[prefix + f] = np.array(v)          # a copy; Python scalars become 0-d arrays
+    drawn = getattr(race, "randomized", None)      # a KartBatch's domain randomisation: the values drawn
+    for name, v in (drawn or {}).items():          # at each kart's last reset (grip, rain, looks...)
+        out["randomized." + name] = np.array(v)
     if control is not None:
         out["control.incidents"] = np.array([[x.time_s, x.a, x.b, x.at_fault, x.closing_mps, x.penalty_s]
                                              for x in control.incidents], np.float64).reshape(-1, 6)
@@ -60,6 +64,12 @@ def restore(race, kf: dict, control=None) -> None:
         for f in names:
             v = kf.get(prefix + f)
             setattr(obj, f, None if v is None else v.item() if v.ndim == 0 else v.copy())
+    drawn = getattr(race, "randomized", None)
+    if drawn is not None and any("randomized." + name in kf for name in drawn):
+        for name, v in drawn.items():      # in place: the batch's grip_scale may be one of these arrays
+            v[...] = kf.get("randomized." + name, v)
+        if hasattr(race, "restored"):
+            race.restored()
     if control is not None:
         control.incidents = [Incident(float(t), int(a), int(b), int(f), float(c), float(p))
                              for t, a, b, f, c, p in kf["control.incidents"]]
@@ -92,7 +102,9 @@ def _same(a, b) -> bool:
 def difference(race, kf: dict, step: int, control=None) -> Correction | None:
     """None when ``race`` (and ``control``) hold exactly the state ``kf``; else a Correction."""
     now = capture(race, control)
-    fields = sorted(k for k in set(now) | set(kf) if not _same(now.get(k), kf.get(k)))
+    # keyframes written before they held the randomisation's draws (replay format 2) lack those keys
+    fields = sorted(k for k in set(now) | set(kf) if not _same(now.get(k), kf.get(k))
+                    and (k in kf or not k.startswith("randomized.")))
     if not fields:
         return None
     st = race.state

@@ -13,7 +13,10 @@ Euler at ``PHYSICS_HZ`` = 100 Hz (``SUBSTEPS`` = 5 substeps of every control ste
 * aerodynamic drag ``c_drag * v^2`` and rolling resistance (much higher on grass);
 * below ~3 m/s the slip-angle model is blended into the kinematic bicycle model, where slip
   angles are ill-defined (the usual fix, e.g. Kong et al. 2015, "Kinematic and dynamic vehicle
-  models for autonomous driving control design").
+  models for autonomous driving control design"). The front tyres' drag along the kart (their
+  side force leaning back with the steering) fades out with it, from 3 m/s down to 1 m/s: at rest
+  a turned wheel does not slip (physics version 2; before, it held a kart with its wheels turned
+  on the grid under part throttle, and replays recorded then re-simulate with that model).
 
 Figures (a 125 cc club kart with driver): 170 kg, top speed ~27 m/s (97 km/h), peak lateral
 acceleration ~2 g on asphalt and ~0.6 g on grass. No reverse gear: negative throttle brakes to a stop.
@@ -33,6 +36,9 @@ from ..kart import G, KartParams
 CONTROL_HZ = 20
 SUBSTEPS = 5
 PHYSICS_HZ = CONTROL_HZ * SUBSTEPS
+#: changes that move trajectories on purpose; a replay records it and re-simulates the model it was
+#: recorded with: 1 = before the front tyres' drag faded out at rest (KartParams.slip_drag_at_rest)
+PHYSICS_VERSION = 2
 
 
 class KartState:
@@ -137,7 +143,13 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
             model.accumulate(fy_f, fy_r, fx_r, grip_r, alpha_f, alpha_r, s.vx, drive, h)
 
         cos_d, sin_d = nm.cos_sin(s.steer)
-        ax = (fx_r - fy_f * sin_d - resist) / m          # acceleration felt by the driver
+        # the front tyres' drag along the kart (their side force leaning back with the steering)
+        # fades out below kinematic_below_mps as the slip model does: at rest the slip angle is the
+        # steering angle itself, and its full side force held a kart with its wheels turned at a
+        # standstill under part throttle (0 m/s after 5 s at steer 0.6, throttle 0.15)
+        w_slip = f32(1.0) if p.slip_drag_at_rest else \
+            np.clip((s.vx - f32(1.0)) / f32(p.kinematic_below_mps - 1.0), 0, 1)
+        ax = (fx_r - w_slip * fy_f * sin_d - resist) / m   # acceleration felt by the driver
         ay = (fy_r + fy_f * cos_d) / m
         yaw_acc = (lf * fy_f * cos_d - lr * fy_r) / f32(p.yaw_inertia_kgm2)
 
@@ -166,4 +178,4 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         model.after(s.speed, dt)
 
 
-__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ"]
+__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ", "PHYSICS_VERSION"]

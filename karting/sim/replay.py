@@ -37,6 +37,11 @@ geometry (``track_sha256``) is kept to tell "the same bits" from "the same track
 format 1 (no keyframes, the track named by its geometry) re-simulate with numpy's own kernels
 (:func:`karting.numerics.native_kernels`), as they were recorded: bit-exactly on the machine
 that recorded them.
+
+Format 3 adds the kart physics' version (:data:`karting.sim.physics.PHYSICS_VERSION`) to the
+header: a change that moves trajectories on purpose bumps it, and a replay re-simulates with the
+model it was recorded with (:meth:`Replay.params`), so replays of formats 1 and 2 (physics 1) still
+play bit-exactly where they were recorded.
 """
 from __future__ import annotations
 
@@ -64,11 +69,11 @@ from ..track import (
     resolve_track_path,
 )
 from .keyframes import capture, difference, pack, restore, unpack
-from .physics import CONTROL_HZ, KartParams
+from .physics import CONTROL_HZ, PHYSICS_VERSION, KartParams
 from .race_control import RaceControl, RaceRules
 
 FORMAT = "karting-replay"
-VERSION = 2
+VERSION = 3
 STATE_ARRAYS = ("x", "y", "yaw", "vx", "vy", "yaw_rate", "steer", "throttle", "brake")
 #: steps between two keyframes (one second at CONTROL_HZ)
 KEYFRAME_EVERY = CONTROL_HZ
@@ -184,6 +189,15 @@ class Replay:
         return int(self.header["version"])
 
     @property
+    def physics(self) -> int:
+        """The kart physics it was recorded with (karting.sim.physics.PHYSICS_VERSION; 1 before format 3)."""
+        return int(self.header.get("physics", 1))
+
+    def params(self) -> KartParams:
+        """The kart model that re-simulates it: today's, or the one it was recorded with."""
+        return KartParams(slip_drag_at_rest=self.physics < 2)
+
+    @property
     def laps(self) -> list:
         """Per kart: the recorded laps as dicts (episode, time_s, valid, sectors_s)."""
         return [[dict(zip(("episode", "time_s", "valid", "sectors_s"), lap)) for lap in kart]
@@ -255,7 +269,7 @@ def save(path, log: ReplayLog, race, track, settings: dict, source: str = "", co
     entry = _entry_of(track)
     if control is not None:
         settings = {**settings, "race": control_settings(control)}
-    header = {"format": FORMAT, "version": VERSION, "karting": _karting_version(),
+    header = {"format": FORMAT, "version": VERSION, "physics": PHYSICS_VERSION, "karting": _karting_version(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source,
               "track": track.name, "track_path": str(getattr(track, "path", "") or ""),
               "track_key": getattr(track, "content_key", ""),
@@ -300,6 +314,10 @@ def load(path) -> Replay:
     if not isinstance(v, int) or v > VERSION:
         raise ReplayError(f"{path}: replay format version {v} was written by a newer karting "
                           f"(this one reads up to version {VERSION}); upgrade karting to play it")
+    ph = header.get("physics", 1)
+    if not isinstance(ph, int) or ph > PHYSICS_VERSION:
+        raise ReplayError(f"{path}: recorded with the kart physics of version {ph}, newer than this karting's "
+                          f"({PHYSICS_VERSION}); upgrade karting to play it")
     a = arrays["actions"]
     n = int(header.get("karts", -1))
     if a.ndim != 3 or a.shape[1:] != (n, 2) or a.dtype != np.float32 or a.shape[0] != int(header.get("steps", -1)):
