@@ -144,3 +144,26 @@ def test_the_bc_term_pulls_the_mean_towards_the_experts_actions():
         runs[coef] = (mean_left(a, b), stats)
     assert runs[0.0][0] > start and "bc_loss" not in runs[0.0][1]         # the advantages: left
     assert runs[5.0][0] < start - 0.01 and np.isfinite(runs[5.0][1]["bc_loss"])   # the expert: right
+
+
+def test_the_mean_bound_pulls_a_mean_outside_the_action_box_back():
+    """--mean-bound-coef: a throttle mean of -5 clips every sample to full brake; with zero
+    advantages the PPO terms leave it there, the bound brings it back towards -1."""
+    agent, b = make_batch()
+    with torch.no_grad():
+        agent.actor[-1].bias[1] = -5.0
+    b["advantages"] = torch.zeros(len(b["actions"]))
+
+    def throttle(a):
+        with torch.no_grad():
+            return a.actor(a.features(b["vision"], b["telemetry"]))[:, 1].mean().item()
+    start, runs = throttle(agent), {}
+    for coef in (0.0, 1.0):
+        a = copy.deepcopy(agent)
+        opt = torch.optim.Adam(a.parameters(), lr=3e-3)
+        stats = ppo_update(a, opt, b, UpdateConfig(n_epochs=4, batch_size=32, mean_bound_coef=coef),
+                           generator=torch.Generator().manual_seed(0))
+        runs[coef] = (throttle(a), stats)
+    assert start < -4.5 and "mean_bound_loss" not in runs[0.0][1]
+    assert abs(runs[0.0][0] - start) < 0.5                     # no advantage: nothing moves it
+    assert runs[1.0][0] > -1.5 and "mean_bound_loss" in runs[1.0][1]   # back within the noise's reach

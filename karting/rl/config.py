@@ -155,6 +155,9 @@ class TrainConfig:
     norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return")
     log_std_init: float = _f(-1.0, "initial log standard deviation of the Gaussian policy (-1: a "
                              "std of 0.37 of the action range)")
+    mean_bound_coef: float = _f(0.0, "keep the policy's mean action within reach of its noise: this weight x "
+                                "the squared excess of |mean| over 1 joins the PPO loss (a mean far outside "
+                                "[-1, 1] clips every sample alike, and PPO cannot learn its way back); 0 = off")
     log_std_final: float | None = _f(None, "anneal the policy's noise: its log standard deviation is held "
                                      "under a bound that moves linearly from --log-std-init to this over "
                                      "--timesteps, so the noisy policy that trains and the deterministic one "
@@ -247,6 +250,8 @@ class TrainConfig:
         if self.log_std_final is not None and not self.log_std_final <= self.log_std_init:
             problems.append(f"--log-std-final must be <= --log-std-init ({self.log_std_init}; "
                             f"got {self.log_std_final})")
+        if self.mean_bound_coef < 0:
+            problems.append(f"--mean-bound-coef must be >= 0 (got {self.mean_bound_coef})")
         if self.bc_coef_floor < 0:
             problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:

@@ -59,6 +59,7 @@ class UpdateConfig:
     normalize_advantages: bool = True
     value_only: bool = False         # train the critic alone (the policy terms are left out)
     bc_coef: float = 0.0             # weight of the behaviour-cloning term (batch["expert_actions"])
+    mean_bound_coef: float = 0.0     # weight of the squared excess of |policy mean| over 1 (the action box)
 
 
 class LowPrecisionCopy:
@@ -91,6 +92,26 @@ class LowPrecisionCopy:
         for m, w in self._pairs:
             m.grad = None if w.grad is None else w.grad.to(m.dtype)
             w.grad = None
+
+
+def _policy_terms(dist, batch: dict, mb, cfg: UpdateConfig) -> tuple:
+    """The loss terms on the policy's mean besides PPO's (0 when none is on) and their statistics:
+    the behaviour-cloning term (``bc_coef``) and the bound on the mean (``mean_bound_coef``)."""
+    loss, stats = 0.0, {}
+    if cfg.value_only:
+        return loss, stats
+    if cfg.bc_coef > 0 and "expert_actions" in batch:
+        bc_loss = ((dist.mean - batch["expert_actions"][mb].clamp(-1, 1)) ** 2).mean()
+        loss = loss + cfg.bc_coef * bc_loss
+        stats.update(bc_loss=bc_loss.item(), bc_coef=cfg.bc_coef)
+    if cfg.mean_bound_coef > 0:
+        # a mean far outside [-1, 1] clips every sample to the same action: no sample ever tries
+        # anything else there and the advantages cannot move it back (a kart at rest, sideways,
+        # holding a throttle mean of -5 stays braked); keep it within the noise's reach
+        bound_loss = (torch.relu(dist.mean.abs() - 1.0) ** 2).sum(-1).mean()
+        loss = loss + cfg.mean_bound_coef * bound_loss
+        stats["mean_bound_loss"] = bound_loss.item()
+    return loss, stats
 
 
 def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, cfg: UpdateConfig,
@@ -141,10 +162,8 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                 v_loss = 0.5 * ((newvalue - ret) ** 2).mean()
             ent = entropy.mean()
             loss = cfg.vf_coef * v_loss if cfg.value_only else pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-            bc_loss = None
-            if cfg.bc_coef > 0 and not cfg.value_only and "expert_actions" in batch:
-                bc_loss = ((dist.mean - batch["expert_actions"][mb].clamp(-1, 1)) ** 2).mean()
-                loss = loss + cfg.bc_coef * bc_loss
+            extra, extra_stats = _policy_terms(dist, batch, mb, cfg)
+            loss = loss + extra
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if shadow is not None:
@@ -159,9 +178,7 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, 
                 shadow.pull()
             stats = {"policy_gradient_loss": pg_loss.item(), "value_loss": v_loss.item(),
                      "entropy_loss": -ent.item()}
-            if bc_loss is not None:
-                stats["bc_loss"] = bc_loss.item()
-                stats["bc_coef"] = cfg.bc_coef
+            stats.update(extra_stats)
         recent_kl = np.mean(approx_kls[-max(1, n // cfg.batch_size):]) if approx_kls else 0.0
         if cfg.target_kl is not None and approx_kls and recent_kl > cfg.target_kl:
             stopped_early = True

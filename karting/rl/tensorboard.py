@@ -14,6 +14,8 @@ def log_update(writer, step: int, upd: dict, learning_rate: float, fps: float, s
     if "bc_loss" in upd:            # --bc-coef: how far the policy's mean is from the expert's action
         writer.add_scalar("train/bc_loss", upd["bc_loss"], step)
         writer.add_scalar("train/bc_coef", upd["bc_coef"], step)
+    if "mean_bound_loss" in upd:     # --mean-bound-coef: how far the policy's means stray outside [-1, 1]
+        writer.add_scalar("train/mean_bound_loss", upd["mean_bound_loss"], step)
     writer.add_scalar("train/learning_rate", learning_rate, step)
     writer.add_scalar("train/fps", fps, step)
     if stats.returns:

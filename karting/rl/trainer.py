@@ -415,7 +415,7 @@ class Trainer:
         self.average.k = self.update
         self.upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                                     ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
-                                    target_kl=cfg.target_kl)
+                                    target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef)
         # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
         self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
         self.net = self.shadow.work if self.shadow is not None else agent
