@@ -52,6 +52,17 @@ def parse_opponents(opponents, difficulty="club") -> tuple:
     return tuple(level(x).name for x in names)
 
 
+def _fraction(name: str, v) -> float:
+    """``v`` as a float in 0..1, or a ValueError naming ``name``."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if not 0.0 <= f <= 1.0:
+        raise ValueError(f"{name} is a fraction, 0..1 (got {v!r})")
+    return f
+
+
 def _positive(name: str, value, low: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -104,6 +115,10 @@ class Scenario:
                                   ">= 1")
     random_start: bool = documented(False, "time trials start at a random checkpoint (an untimed out-lap "
                               "first) instead of the start line", "", "")
+    recovery_starts: float = documented(0.0, "with random_start: this fraction of the starts puts the kart "
+                                        "at rest turned up to 75 degrees across the track and up to 1.5 m "
+                                        "off the centre line, as a spin leaves it (practice pulling away)",
+                                        "fraction of resets", "0 .. 1")
     # the world
     weather: object = documented(None, "track conditions: dry, damp, wet, green, hot, cold, a rain level, or a "
                            "dict of rain, rubber, track_temp_c (None: not modelled)", "",
@@ -160,6 +175,7 @@ class Scenario:
         RaceRules(laps=self.laps)                  # "a race needs at least 1 lap"
         for name in ("laps", "max_episode_steps", "frame_stack", "telemetry_history"):
             put(name, _positive(name, getattr(self, name)))
+        put("recovery_starts", _fraction("recovery_starts", self.recovery_starts))
         per = len(drivers)
         if self.grid_position is not None:
             if drivers.count(LEARNER) != 1:

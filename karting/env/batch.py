@@ -26,12 +26,13 @@ class KartBatch(Karts):
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), render: bool = True, views=None,
                  contacts: bool = False, world=None, randomize=None, setup=None, weather=None,
-                 tyres=None, fuel=None, exact_start: bool = False, preview: bool = False):
+                 tyres=None, fuel=None, exact_start: bool = False, preview: bool = False,
+                 recovery_starts: float = 0.0):
         if frame_stack < 1 or telemetry_history < 1:
             raise ValueError("frame_stack and telemetry_history must be >= 1")
         super().__init__(track, n, max_episode_steps, random_start, record_telemetry, reward, params,
                          contacts=contacts, world=world, setup=setup, weather=weather, tyres=tyres, fuel=fuel,
-                         exact_start=exact_start)
+                         exact_start=exact_start, recovery_starts=recovery_starts)
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
         self.preview = bool(preview)
         self.show_other_karts = bool(show_other_karts)

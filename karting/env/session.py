@@ -71,7 +71,8 @@ class Session:
         else:
             self.batch = KartBatch(self.tracks, n, sc.frame_stack, sc.telemetry_history, sc.max_episode_steps,
                                    sc.random_start, sc.show_other_karts, sc.record_telemetry, sc.reward,
-                                   render=render, randomize=sc.randomize, preview=sc.preview, **sc.conditions)
+                                   render=render, randomize=sc.randomize, preview=sc.preview,
+                                   recovery_starts=sc.recovery_starts, **sc.conditions)
         if self.batch.recorder is not None:
             self.batch.recorder.meta["scenario"] = sc.to_dict()
         order = grid_order if grid_order is not None else sc.grid_order()

@@ -166,6 +166,10 @@ class TrainConfig:
     max_episode_steps: int = _f(2400, "time limit of a training episode [steps] (2400 = 120 s)")
     random_start: bool = _f(True, "start training episodes at random checkpoints (evaluation "
                             "always starts on the start/finish line)")
+    recovery_starts: float = _f(0.0, "with --random-start: this fraction of the training episodes starts at "
+                                "rest turned up to 75 degrees across the track and up to 1.5 m off the centre "
+                                "line, as a spin leaves the kart (practice pulling away; evaluations keep the "
+                                "standing start); 0 = off")
     reward: str = _f("", "time-trial reward terms changed from their defaults, comma-separated name=value, "
                      "e.g. 'crash_penalty=200' (the reward table of the docs: karting.sim.karts.RewardConfig); "
                      "'' = the defaults")
@@ -250,6 +254,8 @@ class TrainConfig:
         if self.log_std_final is not None and not self.log_std_final <= self.log_std_init:
             problems.append(f"--log-std-final must be <= --log-std-init ({self.log_std_init}; "
                             f"got {self.log_std_final})")
+        if not 0 <= self.recovery_starts <= 1:
+            problems.append(f"--recovery-starts is a fraction, 0..1 (got {self.recovery_starts})")
         if self.mean_bound_coef < 0:
             problems.append(f"--mean-bound-coef must be >= 0 (got {self.mean_bound_coef})")
         if self.bc_coef_floor < 0:
@@ -276,6 +282,7 @@ class TrainConfig:
                       reward=RewardConfig(**parse_reward(self.reward)))
         if not self.racing:
             return Scenario.time_trial(list(tracks), n, random_start=self.random_start,
+                                       recovery_starts=self.recovery_starts if self.random_start else 0.0,
                                        max_episode_steps=self.max_episode_steps, **common)
         if len(tracks) > 1:
             raise ValueError("--opponents trains on one track: name one --track")

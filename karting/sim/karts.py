@@ -25,6 +25,11 @@ from .laps import cross_gates
 from .physics import CONTROL_HZ, KartParams, KartState
 from .recording import CONDITION_COLUMNS, TelemetryRecorder, record_step, recording_meta
 
+#: a recovery start (Karts.recovery_starts): the kart at rest turned up to this far from the track's
+#: direction and up to this far off the centre line, as a spin leaves it
+RECOVERY_TURN_DEG = 75.0
+RECOVERY_LATERAL_M = 1.5
+
 
 @dataclass(frozen=True)
 class RewardConfig:
@@ -69,7 +74,8 @@ class Karts:
     def __init__(self, track, n: int, max_episode_steps=2400, random_start=False,
                  record_telemetry=False, reward: RewardConfig = RewardConfig(),
                  params: KartParams = KartParams(), contacts: bool = False, world=None,
-                 setup=None, weather=None, tyres=None, fuel=None, exact_start: bool = False):
+                 setup=None, weather=None, tyres=None, fuel=None, exact_start: bool = False,
+                 recovery_starts: float = 0.0):
         self.ts = TrackSet(track)
         self.tracks = self.ts.tracks
         if n < self.ts.k:
@@ -78,6 +84,9 @@ class Karts:
         track = self.tracks[0]
         self.track, self.n, self.params, self.reward_cfg = track, n, params, reward
         self.max_episode_steps, self.random_start = max_episode_steps, random_start
+        if not 0.0 <= recovery_starts <= 1.0:
+            raise ValueError(f"recovery_starts is a fraction of the resets, 0..1 (got {recovery_starts})")
+        self.recovery_starts = float(recovery_starts)
         self.exact_start = exact_start   # reset on the centre line, facing the track (the expert)
         self.dt = 1.0 / CONTROL_HZ
         self.state = KartState(n)
@@ -184,6 +193,12 @@ class Karts:
         head = nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0]) + np.radians(rng.uniform(-3, 3, k))
         if self.exact_start:
             lat, head = np.zeros(k), nm.arctan2(ts.tangent[gi0, 1], ts.tangent[gi0, 0])
+        elif self.random_start and self.recovery_starts > 0:
+            # where a spin leaves a kart: at rest, turned across the track, off the centre line
+            # (drawn after the usual start, so that without them the random stream is as before)
+            rec = rng.random(k) < self.recovery_starts
+            lat = np.where(rec, rng.uniform(-RECOVERY_LATERAL_M, RECOVERY_LATERAL_M, k), lat)
+            head = head + np.where(rec, np.radians(rng.uniform(-RECOVERY_TURN_DEG, RECOVERY_TURN_DEG, k)), 0.0)
         pos = ts.centre[gi0] + ts.normal[gi0] * lat[:, None]
         self.state.reset(mask, pos[:, 0], pos[:, 1], head)
         self.steps[m] = 0

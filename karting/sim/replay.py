@@ -223,6 +223,8 @@ def race_settings(race) -> dict:
            "exact_start": bool(race.exact_start),
            **({"contacts": True, "world": race.world.tolist()} if race.solver is not None else {}),
            "reward": dataclasses.asdict(race.reward_cfg)}
+    if race.recovery_starts:
+        out["recovery_starts"] = race.recovery_starts
     md = race.model
     if md is not None:
         out.update(weather=None if md.weather is None else md.weather.to_dict(),
