@@ -123,3 +123,47 @@ def test_same_step_autoreset_in_a_race():
     assert (term | trunc)[0] and info["_final_obs"][0] and info["final_obs"][0]["vision"].shape == (84, 84, 3)
     assert rc.status[0] == 0 and env.batch.best_progress[0] < 0       # back on the grid, behind the line
     env.close()
+
+
+def test_recovery_starts_put_karts_where_a_spin_leaves_them(tmp_path):
+    """recovery_starts: that fraction of the random starts at rest, turned across the track and off
+    the line (within the documented 75 degrees and 1.5 m); off, the random stream is as before;
+    a replay records it and re-simulates bit for bit; karting.train passes it to training only."""
+    from karting.env.batch import KartBatch
+    from karting.rl.config import TrainConfig
+    from karting.sim import replay as R
+    from karting.sim.karts import RECOVERY_LATERAL_M, RECOVERY_TURN_DEG
+    from karting.track import load_track
+    tr = load_track("oval.png")
+    b = KartBatch(tr, 400, render=False, random_start=True, recovery_starts=0.5)
+    b.reset(np.ones(400, bool), np.random.default_rng(0))
+    ts = b.ts
+    across = np.degrees(np.abs((b.state.yaw - np.arctan2(ts.tangent[b.gidx, 1], ts.tangent[b.gidx, 0]) + np.pi)
+                               % (2 * np.pi) - np.pi))
+    assert 0.4 < (across > 5).mean() < 0.6 and across.max() <= RECOVERY_TURN_DEG + 3.01
+    assert np.abs(b.lateral).max() <= RECOVERY_LATERAL_M + 1e-6 and (np.abs(b.lateral) > 0.5).any()
+    assert b.state.speed.max() == 0.0
+    plain, off = (KartBatch(tr, 8, render=False, random_start=True, **kw) for kw in ({}, {"recovery_starts": 0.0}))
+    for x in (plain, off):
+        x.reset(np.ones(8, bool), np.random.default_rng(1))
+    assert np.array_equal(plain.state.yaw, off.state.yaw) and np.array_equal(plain.lateral, off.lateral)
+    with pytest.raises(ValueError, match="fraction"):
+        Scenario.time_trial("oval.png", 2, random_start=True, recovery_starts=1.5)
+    # recorded and re-simulated
+    rec = KartBatch(tr, 6, render=False, random_start=True, recovery_starts=0.5, max_episode_steps=60)
+    rec.start_replay()
+    rng = np.random.default_rng(2)
+    rec.reset(np.ones(6, bool), rng)
+    for t in range(150):
+        _, te, trn = rec.step(np.tile([[0.3 * np.sin(t / 9), 0.6]], (6, 1)).astype(np.float32))
+        if (te | trn).any():
+            rec.reset(te | trn, rng)
+    rec.save_replay(tmp_path / "r.replay")
+    rep = R.load(tmp_path / "r.replay")
+    assert rep.header["settings"]["recovery_starts"] == 0.5
+    again = KartBatch.from_replay(rep, R.resolve_track(rep))
+    R.simulate(rep, again)
+    assert R.verify(rep, again) == [] and np.array_equal(again.state.x, rec.state.x)
+    # karting.train: training episodes only, and only with random starts
+    assert TrainConfig(recovery_starts=0.25).scenario(["oval.png"], 2).recovery_starts == 0.25
+    assert TrainConfig(recovery_starts=0.25, random_start=False).scenario(["oval.png"], 2).recovery_starts == 0.0
