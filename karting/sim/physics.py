@@ -41,6 +41,12 @@ PHYSICS_HZ = CONTROL_HZ * SUBSTEPS
 PHYSICS_VERSION = 2
 
 
+def params_of(version: int) -> KartParams:
+    """The default kart under physics ``version`` (what a replay recorded with it re-simulates);
+    a change that bumps PHYSICS_VERSION adds its switch here."""
+    return KartParams(slip_drag_at_rest=version < 2)
+
+
 class KartState:
     """One float32 array of shape (N,) per quantity (struct of arrays)."""
 
@@ -178,4 +184,4 @@ def step(state: KartState, steer_cmd: np.ndarray, throttle_cmd: np.ndarray, surf
         model.after(s.speed, dt)
 
 
-__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ", "PHYSICS_VERSION"]
+__all__ = ["KartParams", "KartState", "step", "CONTROL_HZ", "SUBSTEPS", "PHYSICS_HZ", "PHYSICS_VERSION", "params_of"]

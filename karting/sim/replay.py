@@ -69,7 +69,7 @@ from ..track import (
     resolve_track_path,
 )
 from .keyframes import capture, difference, pack, restore, unpack
-from .physics import CONTROL_HZ, PHYSICS_VERSION, KartParams
+from .physics import CONTROL_HZ, PHYSICS_VERSION, KartParams, params_of
 from .race_control import RaceControl, RaceRules
 
 FORMAT = "karting-replay"
@@ -195,7 +195,7 @@ class Replay:
 
     def params(self) -> KartParams:
         """The kart model that re-simulates it: today's, or the one it was recorded with."""
-        return KartParams(slip_drag_at_rest=self.physics < 2)
+        return params_of(self.physics)
 
     @property
     def laps(self) -> list:
