@@ -286,6 +286,13 @@ def test_weight_average_drives_evaluations_and_checkpoints(ring_png, tmp_path):
     assert avg.model.telemetry_norm.count.item() == 42.0          # buffers copied, not averaged
     avg.update(agent)
     assert avg.k == 2 and torch.allclose(avg.model.actor[0].weight, w0 + 1.0 - 0.1 * 2 / 11, atol=1e-5)
+    short = trainer.WeightAverage(agent, decay=0.9, warmup=2)     # --policy-ema-warmup 2: decay 1/2, 2/3, ...
+    with torch.no_grad():
+        agent.actor[0].weight.add_(1.0)
+    short.update(agent)
+    assert torch.allclose(short.model.actor[0].weight, w0 + 1.5, atol=1e-6)
+    with pytest.raises(ValueError, match="policy-ema-warmup"):
+        TrainConfig(policy_ema_warmup=1)
 
     # in a run: best.pt/final.pt drive the average, the raw weights ride along for resuming
     assert run_train(ring_png, tmp_path, "--timesteps", "128", "--save-name", "ema", "--eval-freq", "64",

@@ -149,6 +149,10 @@ class TrainConfig:
     policy_ema: float = _f(0.95, "decay per PPO update of an exponential moving average of the weights; "
                            "> 0: evaluations, best.pt and final.pt drive the averaged policy (training "
                            "goes on from the raw weights, saved alongside for --resume-from); 0 = off")
+    policy_ema_warmup: int = _f(10, "ramp of the weight average: its decay at the k-th update is "
+                                "min(--policy-ema, (1 + k) / (warmup + k)), so the average follows the "
+                                "first updates closely (10: TensorFlow's ramp, 0.95 from ~170 updates; "
+                                "2: from ~18)")
     norm_telemetry: bool = _f(True, "normalise the telemetry by running mean/std statistics that move "
                               "with training (SB3's norm_obs); false: the env's own bounded scaling "
                               "is used as it is, so the same reading always means the same input")
@@ -224,8 +228,9 @@ class TrainConfig:
         if self.bc_rounds < 0 or self.bc_value_warmup < 0:
             problems.append(f"--bc-rounds and --bc-value-warmup must be >= 0 (got {self.bc_rounds}, "
                             f"{self.bc_value_warmup})")
-        if not 0 <= self.policy_ema < 1:
-            problems.append(f"--policy-ema must be in [0, 1) (got {self.policy_ema})")
+        if not 0 <= self.policy_ema < 1 or self.policy_ema_warmup < 2:
+            problems.append(f"--policy-ema must be in [0, 1) and --policy-ema-warmup >= 2 (got {self.policy_ema}, "
+                            f"{self.policy_ema_warmup})")
         if self.pool_swap < 0:
             problems.append(f"--pool-swap must be >= 0 (got {self.pool_swap})")
         if self.league < 0:

@@ -129,14 +129,14 @@ def _update_telemetry_norm(cfg: TrainConfig, agent, batch) -> None:
 
 class WeightAverage:
     """An exponential moving average of an agent's weights (the decay per PPO update; during the
-    first updates the decay is min(decay, (1 + k) / (10 + k)) so the average is not anchored to the
-    initial weights, as TensorFlow's ExponentialMovingAverage with num_updates). Buffers (the
+    first updates the decay is min(decay, (1 + k) / (warmup + k)) so the average is not anchored to
+    the initial weights, as TensorFlow's ExponentialMovingAverage with num_updates, whose warmup is 10). Buffers (the
     telemetry normaliser) are copied, not averaged. The average drives evaluations and is what
     best.pt and final.pt hold: PPO's last updates can tip a deterministic policy over an edge it
     drove well before (a spin, a stall), and the average moves only as fast as its horizon."""
 
-    def __init__(self, agent, decay: float):
-        self.decay, self.k = decay, 0
+    def __init__(self, agent, decay: float, warmup: int = 10):
+        self.decay, self.warmup, self.k = decay, warmup, 0
         self.model = copy.deepcopy(agent).requires_grad_(False) if decay > 0 else None   # None: off
 
     def driver(self, net, shadow):
@@ -153,7 +153,7 @@ class WeightAverage:
     def update(self, agent) -> None:
         if self.model is None:
             return
-        d = min(self.decay, (1 + self.k) / (10 + self.k))
+        d = min(self.decay, (1 + self.k) / (self.warmup + self.k))
         self.k += 1
         with torch.no_grad():
             for e, p in zip(self.model.parameters(), agent.parameters()):
@@ -409,7 +409,7 @@ class Trainer:
         self.agent = agent = agent.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.scaler = RewardScaler(n, cfg.gamma)
-        self.average = WeightAverage(agent, cfg.policy_ema)      # --policy-ema: the weights that drive
+        self.average = WeightAverage(agent, cfg.policy_ema, cfg.policy_ema_warmup)   # the weights that drive
         self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
                                                              self.scaler, log, self.average.model)
         self.average.k = self.update
