@@ -130,8 +130,8 @@ def _update_telemetry_norm(cfg: TrainConfig, agent, batch) -> None:
 class WeightAverage:
     """An exponential moving average of an agent's weights (the decay per PPO update; during the
     first updates the decay is min(decay, (1 + k) / (warmup + k)) so the average is not anchored to
-    the initial weights, as TensorFlow's ExponentialMovingAverage with num_updates, whose warmup is 10). Buffers (the
-    telemetry normaliser) are copied, not averaged. The average drives evaluations and is what
+    the initial weights, as TensorFlow's ExponentialMovingAverage with num_updates, whose warmup is
+    10). Buffers (the telemetry normaliser) are copied, not averaged. The average drives evaluations and is what
     best.pt and final.pt hold: PPO's last updates can tip a deterministic policy over an edge it
     drove well before (a spin, a stall), and the average moves only as fast as its horizon."""
 
