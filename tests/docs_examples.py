@@ -218,7 +218,9 @@ def _any_window(x, proc, timeout=90.0) -> str:
             if r.stdout.split():
                 return r.stdout.split()[-1]
         time.sleep(0.3)
-    raise AssertionError(f"no window after {timeout} s")
+    proc.kill()                                   # not left running; what it printed says where it hung
+    out, err = proc.communicate()
+    raise AssertionError(f"no window after {timeout} s; the program printed:\n{out[-2000:]}\n{err[-3000:]}")
 
 
 def make_train(workdir, env) -> str:
