@@ -17,8 +17,8 @@ from karting.track import load_track
 def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
     from karting.track.generate import generate_varied
     from karting.rl.pool import generated_track
-    a, ea, ia = generate_varied(11)
-    b, eb, ib = generate_varied(11)
+    a, ea, ia = generate_varied(11, version=2)        # the pool's version (generated_track's default)
+    b, eb, ib = generate_varied(11, version=2)
     assert a.tobytes() == b.tobytes() and ea == eb and ia == ib
     infos = [generate_varied(s)[2] for s in range(12)]
     assert len({i["style"] for i in infos}) >= 3 and len({i["scale_m_per_px"] for i in infos}) >= 2
@@ -35,7 +35,7 @@ def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(m
     from karting.rl import pool as pool_mod
     drawn = []
 
-    def fake(seed, root=None, check=True):
+    def fake(seed, root=None, check=True, version=2):
         drawn.append(seed)
         return None if seed % 5 == 0 else tmp_path / f"gen_{seed}.png"   # some "not lappable"
     monkeypatch.setattr(pool_mod, "generated_track", fake)
@@ -54,9 +54,54 @@ def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(m
     assert again.seeds == first                                             # seeded
 
 
+def _straight_into_hairpin_m(c, hairpin_r=8.0, straight_r=150.0, entry_m=40.0):
+    """The longest near-straight (radius > straight_r) that ends within entry_m of a hairpin
+    (radius < hairpin_r) on the closed centre line ``c`` [m]."""
+    from karting.track.geometry import curvature
+    step = float(np.linalg.norm(np.diff(c[::2], axis=0), axis=1).mean())
+    k = np.abs(curvature(c[::2]))
+    n, best = len(k), 0.0
+    for h in np.flatnonzero(k > 1.0 / hairpin_r):
+        for back in range(int(entry_m / step)):         # the braking zone before the hairpin
+            i, run = (h - back) % n, 0
+            while k[(i - run) % n] < 1.0 / straight_r and run < n:
+                run += 1
+            best = max(best, run * step)
+    return best
+
+
+def test_generator_version_3_puts_long_straights_before_hairpins_and_leaves_version_2_alone():
+    from karting.track.generate import generate_varied, generate_varied_layout
+    v2 = [_straight_into_hairpin_m(generate_varied_layout(s, version=2)[0]) for s in range(20)]
+    v3 = [_straight_into_hairpin_m(generate_varied_layout(s, version=3)[0]) for s in range(20)]
+    # measured: 5 of seeds 0-19 in version 3 have >= 250 m of straight into a hairpin, none in version 2
+    assert sum(x >= 250 for x in v3) >= 3 and sum(x >= 250 for x in v3) > sum(x >= 250 for x in v2)
+    a, ea, ia = generate_varied(16, version=3)
+    b, eb, ib = generate_varied(16, version=3)
+    assert a.tobytes() == b.tobytes() and ia == ib and 600 <= ia["length_m"] <= 2000 and 7 <= ia["width_m"] <= 12
+
+
+def test_a_pool_draws_from_the_generator_version_it_is_given(monkeypatch, tmp_path):
+    from karting.rl import pool as pool_mod
+    from karting.rl.config import TrainConfig
+    versions = []
+
+    def fake(seed, root=None, check=True, version=2):
+        versions.append(version)
+        return tmp_path / f"v{version}_{seed}.png"
+    monkeypatch.setattr(pool_mod, "generated_track", fake)
+    assert all(p.name.startswith("v3_") for p in pool_mod.TrackPool(3, seed=1, generator=3).paths)
+    assert set(versions) == {3} and pool_mod.TrackPool(2, seed=1).generator == 2
+    assert pool_mod.generated_root(3).name == "v3" and pool_mod.generated_root().name == "v2"
+    with pytest.raises(ValueError, match="generator version 2 or 3"):
+        pool_mod.TrackPool(2, generator=4)
+    assert TrainConfig().pool_generator == 2
+
+
 def test_a_pool_that_keeps_the_hard_tracks_replaces_the_ones_lapped_most(monkeypatch, tmp_path):
     from karting.rl import pool as pool_mod
-    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True: tmp_path / f"g{seed}.png")
+    monkeypatch.setattr(pool_mod, "generated_track",
+                        lambda seed, root=None, check=True, version=2: tmp_path / f"g{seed}.png")
     p = pool_mod.TrackPool(4, seed=3, swap=1, every=10, keep="hard")
     for slot, rate in enumerate((0.5, 1.0, 0.1, 0.9)):                 # lap rate per slot, 10 episodes each
         for k in range(10):
@@ -155,7 +200,7 @@ def test_training_with_bc_and_a_generated_pool_swaps_tracks(ring_png, tmp_path, 
     rings = [draw_ring(tmp_path / f"g{i}.png", size=(300 + 20 * i, 200 + 10 * i), radii=(120 + 8 * i, 75 + 4 * i))
              for i in range(6)]
     it = itertools.cycle(rings)
-    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True: next(it))
+    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True, version=2: next(it))
     cfg = TrainConfig(track=f"generated,{ring_png}", track_pool=2, pool_swap=1, pool_every=2, vector_envs=3,
                       n_steps=16, batch_size=24, n_epochs=1, timesteps=96, max_episode_steps=10,
                       eval_episodes=3, eval_freq=0, bc="expert", bc_steps=96, bc_rounds=1, bc_epochs=1,
@@ -416,7 +461,7 @@ def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys
     from karting import generalisation
     from karting.rl import pool as pool_mod
     monkeypatch.setattr(pool_mod, "generated_track",
-                        lambda seed, root=None, check=True: None if seed % 2 else tmp_path / f"v{seed}.png")
+                        lambda seed, root=None, check=True, version=2: None if seed % 2 else tmp_path / f"v{seed}.png")
     assert [p.name for p in generalisation.split_tracks("validation")] == \
         [f"v{s}.png" for s in pool_mod.VALIDATION_SEEDS if s % 2 == 0]
     run_dir = tmp_path / "run"

@@ -90,6 +90,10 @@ class TrainConfig:
                         "the oldest) or hard (replace the ones the policy laps most reliably, keep those "
                         "it fails on: a curriculum by failure; none stays more than 12 replacements)",
                         choices=("oldest", "hard"))
+    pool_generator: int = _f(2, "with --track generated: the track generator's version the pool draws from: "
+                             "2 (hairpins and tight infields) or 3 (2, plus half its polygon layouts with a long "
+                             "straight into a hairpin: the hardest braking a lap asks for); evaluation and the "
+                             "validation split stay version 2", choices=(2, 3))
     bc: str = _f("", "behaviour cloning before PPO: 'expert' pretrains the policy (and value) on "
                  "the scripted expert's driving of the training tracks, with DAgger rounds; replay files "
                  "or folders of them (comma-separated, e.g. telemetry_logs/) pretrain the policy on what "

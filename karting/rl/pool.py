@@ -1,15 +1,18 @@
 """Generated tracks on disk, and the pool of them that ``--track generated`` trains on.
 
 A generated track is :func:`karting.track.generate.generate_varied` of a seed (generator version
-GENERATOR_VERSION: tight corners and hairpins like the real circuits at kart scale), written once as a
+GENERATOR_VERSION by default: tight corners and hairpins like the real circuits at kart scale; a
+pool may draw from version 3, which adds long straights into hairpins), written once as a
 PNG plus its own ``checkpoints.json`` (scale, direction) under
-``<cache>/generated/v<GENERATOR_VERSION>/gen_<seed>/`` (``$KARTING_CACHE_DIR``, as the track cache;
+``<cache>/generated/v<version>/gen_<seed>/`` (``$KARTING_CACHE_DIR``, as the track cache;
 a temporary folder when the cache is off), and checked once by the scripted expert: a seed whose
 track the expert cannot lap cleanly is never used (the check's result is kept beside the PNG).
 
 Seeds are split so that training never sees a test track: the benchmark's generated tracks are
 :data:`BENCHMARK_SEEDS` (shipped as PNGs in ``tracks/benchmark/``), evaluation during training
-uses :data:`VALIDATION_SEEDS`, and the pool draws training seeds below :data:`TRAIN_SEED_LIMIT`.
+uses :data:`VALIDATION_SEEDS` (always generator version GENERATOR_VERSION, so runs that train on
+different versions are chosen on the same tracks), and the pool draws training seeds below
+:data:`TRAIN_SEED_LIMIT`.
 
 :class:`TrackPool` holds ``size`` tracks at a time and, every ``every`` finished episodes,
 replaces ``swap`` of them by new ones drawn from its seeded stream: the oldest first, or with
@@ -30,9 +33,10 @@ import numpy as np
 from ..files import atomic_write
 from ..sim.expert import reference_lap
 from ..track.catalog import cache_dir, load_track, save_track_entry
-from ..track.generate import generate_varied, save_png
+from ..track.generate import GENERATOR_VERSIONS, generate_varied, save_png
 
-#: the version of generate_varied the pool draws from (its folder on disk is per version)
+#: the version of generate_varied the validation tracks and, by default, the pool are drawn from
+#: (its folder on disk is per version)
 GENERATOR_VERSION = 2
 TRAIN_SEED_LIMIT = 800_000
 VALIDATION_SEEDS = tuple(range(800_000, 800_008))
@@ -41,22 +45,24 @@ MIN_TRIED = 8          # episodes on a track before its lap rate counts (keep="h
 MAX_KEPT_SWAPS = 12    # swaps a track may survive under keep="hard"
 
 
-def generated_root() -> Path:
-    """Where generated tracks are kept."""
+def generated_root(version: int = GENERATOR_VERSION) -> Path:
+    """Where generated tracks of generator ``version`` are kept."""
     d = cache_dir()
     base = d.parent if d is not None else Path(tempfile.gettempdir()) / f"karting-{os.getuid()}"
-    return base / "generated" / f"v{GENERATOR_VERSION}"
+    return base / "generated" / f"v{int(version)}"
 
 
-def generated_track(seed: int, root: Path | None = None, check: bool = True) -> Path | None:
-    """The PNG of generated track ``seed`` (written on first use). With ``check``, None when the
-    scripted expert cannot lap it cleanly (decided once, remembered on disk)."""
+def generated_track(seed: int, root: Path | None = None, check: bool = True,
+                    version: int = GENERATOR_VERSION) -> Path | None:
+    """The PNG of generated track ``seed`` of generator ``version`` (written on first use, in
+    ``generated_root(version)`` or, given, in ``root``, which then holds one version only). With
+    ``check``, None when the scripted expert cannot lap it cleanly (decided once, remembered on disk)."""
     seed = int(seed)
-    folder = (Path(root) if root is not None else generated_root()) / f"gen_{seed:06d}"
+    folder = (Path(root) if root is not None else generated_root(version)) / f"gen_{seed:06d}"
     png = folder / f"gen_{seed:06d}.png"
     cp = folder / "checkpoints.json"
     if not (png.exists() and cp.exists()):
-        im, entry, _ = generate_varied(seed, version=GENERATOR_VERSION)
+        im, entry, _ = generate_varied(seed, version=version)
         save_track_entry(png.name, entry, cp)       # the entry first: a PNG without it is redone
         save_png(im, png)
     if not check:
@@ -96,12 +102,14 @@ class TrackPool:
     finished episodes (see the module docstring). ``paths`` are the current tracks in slot order."""
 
     def __init__(self, size: int, seed: int = 0, swap: int = 2, every: int = 200, root: Path | None = None,
-                 keep: str = "oldest"):
+                 keep: str = "oldest", generator: int = GENERATOR_VERSION):
         if size < 1 or swap < 0 or every < 1:
             raise ValueError("the track pool needs size >= 1, swap >= 0, every >= 1")
         if keep not in ("oldest", "hard"):
             raise ValueError(f"the track pool keeps 'oldest' or 'hard', got {keep!r}")
-        self.keep = keep
+        if generator not in GENERATOR_VERSIONS or generator < 2:
+            raise ValueError(f"the track pool draws from generator version 2 or 3, got {generator!r}")
+        self.keep, self.generator = keep, int(generator)
         self.tried, self.lapped, self.kept = (np.zeros(int(size), np.int64) for _ in range(3))
         self.size, self.swap, self.every, self.root = int(size), min(int(swap), int(size)), int(every), root
         self._stream = _train_seeds(seed)
@@ -120,7 +128,7 @@ class TrackPool:
         for s in self._stream:
             if s in self.seeds:
                 continue
-            p = generated_track(s, self.root)
+            p = generated_track(s, self.root, version=self.generator)
             if p is not None:
                 return s, p
         raise RuntimeError("unreachable")
@@ -163,4 +171,5 @@ class TrackPool:
 
     def state_dict(self) -> dict:
         return {"seeds": list(self.seeds), "episodes": self.episodes, "replaced": self.replaced, "keep": self.keep,
+                "generator": self.generator,
                 "tried": self.tried.tolist(), "lapped": self.lapped.tolist()}

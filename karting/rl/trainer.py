@@ -255,7 +255,7 @@ def training_tracks(cfg: TrainConfig) -> tuple:
     if not cfg.generated:
         return paths, None, paths
     pool = track_pool.TrackPool(cfg.track_pool, seed=cfg.seed, swap=cfg.pool_swap, every=cfg.pool_every,
-                                keep=cfg.pool_keep)
+                                keep=cfg.pool_keep, generator=cfg.pool_generator)
     return list(pool.paths) + paths, pool, track_pool.validation_tracks(6) + paths
 
 

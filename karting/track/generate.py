@@ -245,20 +245,20 @@ MIN_RADIUS_M = 9.0         # tightest corner generated (a kart hairpin)
 GRASS_GAP_M = 8.0          # grass between two parts of the track that pass each other
 
 
-def _layout_ok(c, width_m, min_radius_m=MIN_RADIUS_M):
+def _layout_ok(c, width_m, min_radius_m=MIN_RADIUS_M, grass_gap_m=GRASS_GAP_M):
     """True when the closed centre line (metres) has no corner tighter than ``min_radius_m`` and no
-    two parts (more than a few widths apart along the track) closer than width + GRASS_GAP_M."""
+    two parts (more than a few widths apart along the track) closer than width + ``grass_gap_m``."""
     from scipy.spatial import cKDTree
     if np.abs(curvature(c)).max() > 1.0 / min_radius_m:
         return False
     seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
     total = seg.sum()
-    pairs = cKDTree(c).query_pairs(width_m + GRASS_GAP_M, output_type="ndarray")
+    pairs = cKDTree(c).query_pairs(width_m + grass_gap_m, output_type="ndarray")
     if len(pairs):
         gap = np.abs(s[pairs[:, 0]] - s[pairs[:, 1]])
         along = np.minimum(gap, total - gap)
-        if (along > 3.0 * (width_m + GRASS_GAP_M)).any():
+        if (along > 3.0 * (width_m + grass_gap_m)).any():
             return False
     return True
 
@@ -311,10 +311,16 @@ SCALES_M_PER_PX = (0.35, 0.5, 0.65)
 #: with deep notches, rounded as little as that corner allows) and of flowing polygons. Version 1
 #: made the benchmark's generated tracks; version 2 adds the kart hairpins (4-5 m radius at 1.4 km)
 #: and the share of tight corners that the real circuits have at kart scale (7-11 % of a lap
-#: under 15 m radius, where version 1 had ~1 %).
+#: under 15 m radius, where version 1 had ~1 %). Version 3 (issue 30) gives half its polygon
+#: layouts a spike: a vertex pushed far out whose tip is a half-circle hairpin (the legs 1.5-4 m of
+#: grass apart where they leave it), so that a long straight ends in the tightest corner a kart
+#: takes: the speed the expert sheds in its hardest braking zone is >= 50 km/h on half of seeds
+#: 0-19 (none of version 2's 0-29, at most 44 km/h on the 30 training tracks of the second
+#: generalist's run); two parts of a version 3 loop may pass 4 m of grass apart (8 m before).
 GENERATOR_VERSIONS = {1: {"min_radius_m": MIN_RADIUS_M, "technical": 0.35, "polygon": 0.6},
-                      2: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75}}
-LATEST_GENERATOR = 2
+                      2: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75},
+                      3: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75, "spike": 0.5, "grass_gap_m": 4.0}}
+LATEST_GENERATOR = 3
 
 
 def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATEST_GENERATOR) -> tuple:
@@ -331,8 +337,9 @@ def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATES
     for _ in range(max_tries):
         u = rng.random() if u0 is None else u0
         if u < v["polygon"]:        # straights and corners, as real circuits: flowing or technical
-            c, width = _polygon_layout(rng, technical=u < v["technical"], min_radius_m=rmin, version=version)
-            if c is not None and _layout_ok(c[::4], width, rmin):
+            c, width = _polygon_layout(rng, technical=u < v["technical"], min_radius_m=rmin, version=version,
+                                       spike=v.get("spike", 0.0))
+            if c is not None and _layout_ok(c[::4], width, rmin, v.get("grass_gap_m", GRASS_GAP_M)):
                 return c, width
             continue
         n = int(rng.integers(6, 23))
@@ -357,7 +364,7 @@ def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATES
         seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
         c = c * (length / seg)
         width = float(rng.uniform(7.0, 12.0))
-        if _layout_ok(c[::4], width, rmin):
+        if _layout_ok(c[::4], width, rmin, v.get("grass_gap_m", GRASS_GAP_M)):
             return c, width
     raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
 
@@ -365,13 +372,37 @@ def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATES
 #: the shape of technical polygons per generator version: vertices, radius range, share pulled
 #: in and by how much (version 2: more and deeper notches, so more slow corners per lap)
 TECHNICAL = {1: ((12, 29), (0.5, 1.0), 0.4, (0.25, 0.7)), 2: ((14, 31), (0.35, 1.0), 0.5, (0.2, 0.6))}
+TECHNICAL[3] = TECHNICAL[2]
+#: version 3's spike: the vertex pushed out to this multiple of the largest radius, so that two long
+#: straights meet at its tip, which :func:`_hairpin_cap` turns into a hairpin that smoothing leaves alone
+SPIKE_RADIUS = (1.8, 2.6)
+SPIKE_CAP_GRASS_M = (1.5, 4.0)   # grass between the spike's two legs where they leave its U-turn [m]
+CAP_POINTS = 13
 
 
-def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADIUS_M, version: int = 1) -> tuple:
+def _hairpin_cap(pts, k: int, radius_m: float):
+    """``pts`` (a closed polygon, metres) with vertex ``k``, the tip of a spike, replaced by a
+    half circle of ``radius_m`` (centre line) that the spike's two legs run into and out of:
+    a hairpin that smoothing keeps tight, the legs 2 x ``radius_m`` apart where it starts."""
+    a, b = pts[k - 1], pts[(k + 1) % len(pts)]
+    d = pts[k] - 0.5 * (a + b)
+    d = d / max(np.linalg.norm(d), 1e-9)
+    across = np.array([-d[1], d[0]])
+    if np.dot(across, a - pts[k]) < 0:       # the cap starts on the side the track comes from
+        across = -across
+    centre = pts[k] - d * radius_m
+    th = np.linspace(0.0, np.pi, CAP_POINTS)
+    cap = centre + radius_m * (np.cos(th)[:, None] * across + np.sin(th)[:, None] * d)
+    return np.vstack([pts[:k], cap, pts[k + 1:]])
+
+
+def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADIUS_M, version: int = 1,
+                    spike: float = 0.0) -> tuple:
     """Straights joined by corners: a random star-shaped polygon (5-14 vertices; technical:
     12-30 with deep notches, like the real circuits' hairpins and infield sections), scaled to
     its lap length, its corners rounded by Gaussian smoothing of 5-16 m (technical: as little
     as keeps the tightest corner above ``min_radius_m``; :func:`_layout_ok` rejects the rest).
+    With probability ``spike`` one vertex becomes a long spike ending in a hairpin (version 3).
     ``(None, w)`` when degenerate."""
     from scipy.ndimage import gaussian_filter1d
     (n_lo, n_hi), (r_lo, r_hi), pull_p, (f_lo, f_hi) = TECHNICAL[version] if technical else (
@@ -381,15 +412,32 @@ def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADI
     rad = rng.uniform(r_lo, r_hi, n)
     pull = rng.random(n) < pull_p
     rad[pull] *= rng.uniform(f_lo, f_hi, pull.sum())
+    spiked = spike > 0 and rng.random() < spike
+    if spiked:      # a long straight into a hairpin and out of it: the hardest braking a lap can ask
+        k = int(rng.integers(n))
+        rad[k] = r_hi * rng.uniform(*SPIKE_RADIUS)
     pts = np.stack([rng.uniform(1.0, 2.5 if technical else 2.0) * rad * np.cos(ang), rad * np.sin(ang)], 1)
     closed = np.vstack([pts, pts[:1]])
     per = np.linalg.norm(np.diff(closed, axis=0), axis=1).sum()
     length = float(rng.uniform(600.0, 2000.0))
     pts = pts * (length / per)
-    dense, _ = _densify(pts, 1.0)
-    sigma = rng.uniform(min(3.0, min_radius_m * 0.4), 8.0) if technical else rng.uniform(5.0, 16.0)
+    width = None
+    if spiked:      # the tip becomes a U-turn whose legs leave it with a little grass between them
+        width = float(rng.uniform(7.0, 12.0))
+        pts = _hairpin_cap(pts, k, 0.5 * width + 0.5 * float(rng.uniform(*SPIKE_CAP_GRASS_M)))
+    dense, frac = _densify(pts, 1.0)
+    sigma = rng.uniform(min(3.0, min_radius_m * 0.4), 8.0) if technical or spiked else rng.uniform(5.0, 16.0)
+    technical = technical or spiked
+    if spiked:      # samples (~1 m) from the cap, along the loop: the cap itself is not rounded away
+        on_cap = np.flatnonzero((frac >= k) & (frac <= k + CAP_POINTS - 1))
+        i = np.arange(len(dense))
+        from_cap = np.minimum(np.abs(i - on_cap[0]), np.abs(i - on_cap[-1]))
+        from_cap = np.where((i >= on_cap[0]) & (i <= on_cap[-1]), 0, np.minimum(from_cap, len(dense) - from_cap))
     while True:     # technical: as little rounding as keeps the tightest corner drivable
         c = np.stack([gaussian_filter1d(dense[:, k], sigma, mode="wrap") for k in range(2)], 1)
+        if spiked:  # the cap and its legs as drawn, blended into the smoothed loop over 3 sigma
+            keep = np.clip(1.0 - from_cap / (3.0 * sigma), 0.0, 1.0)[:, None]
+            c = keep * dense + (1.0 - keep) * c
         seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1)
         if seg.sum() < 300:
             return None, 0.0
@@ -397,7 +445,7 @@ def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADI
         if not technical or sigma > 30 or np.abs(curvature(c[::4])).max() <= 1.0 / (min_radius_m + 0.5):
             break
         sigma *= 1.2
-    return c, float(rng.uniform(7.0, 12.0))
+    return c, float(rng.uniform(7.0, 12.0)) if width is None else width
 
 
 def paint_style(im: "Image.Image", style: str, seed: int = 0) -> "Image.Image":
