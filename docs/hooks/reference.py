@@ -99,7 +99,7 @@ def train_flags() -> str:
     for f in fields(TrainConfig):
         m = f.metadata
         choices = m.get("choices")
-        meaning = m["help"] + (f" (one of: {', '.join(choices)})" if choices else "")
+        meaning = m["help"] + (f" (one of: {', '.join(map(str, choices))})" if choices else "")
         rows.append([f"`--{f.name.replace('_', '-')}`", meaning, _default(f), _type(f)])
     return _table(["flag", "meaning", "default", "type"], rows)
 
