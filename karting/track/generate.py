@@ -331,15 +331,14 @@ def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATES
     on a straight); lengths 0.6-2.0 km, widths 7-12 m; corners no tighter than the version's
     minimum radius (GENERATOR_VERSIONS)."""
     v = GENERATOR_VERSIONS[version]
-    rmin = v["min_radius_m"]
+    rmin, gap = v["min_radius_m"], v.get("grass_gap_m", GRASS_GAP_M)
     rng = np.random.default_rng(seed)
     u0 = rng.random() if version >= 2 else None     # v2: the family is kept until a layout fits
     for _ in range(max_tries):
         u = rng.random() if u0 is None else u0
         if u < v["polygon"]:        # straights and corners, as real circuits: flowing or technical
-            c, width = _polygon_layout(rng, technical=u < v["technical"], min_radius_m=rmin, version=version,
-                                       spike=v.get("spike", 0.0))
-            if c is not None and _layout_ok(c[::4], width, rmin, v.get("grass_gap_m", GRASS_GAP_M)):
+            c, width = _polygon_layout(rng, technical=u < v["technical"], min_radius_m=rmin, version=version)
+            if c is not None and _layout_ok(c[::4], width, rmin, gap):
                 return c, width
             continue
         n = int(rng.integers(6, 23))
@@ -364,7 +363,7 @@ def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATES
         seg = np.linalg.norm(np.roll(c, -1, 0) - c, axis=1).sum()
         c = c * (length / seg)
         width = float(rng.uniform(7.0, 12.0))
-        if _layout_ok(c[::4], width, rmin, v.get("grass_gap_m", GRASS_GAP_M)):
+        if _layout_ok(c[::4], width, rmin, gap):
             return c, width
     raise TrackError(f"seed {seed}: no drivable layout found in {max_tries} tries")
 
@@ -396,13 +395,12 @@ def _hairpin_cap(pts, k: int, radius_m: float):
     return np.vstack([pts[:k], cap, pts[k + 1:]])
 
 
-def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADIUS_M, version: int = 1,
-                    spike: float = 0.0) -> tuple:
+def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADIUS_M, version: int = 1) -> tuple:
     """Straights joined by corners: a random star-shaped polygon (5-14 vertices; technical:
     12-30 with deep notches, like the real circuits' hairpins and infield sections), scaled to
     its lap length, its corners rounded by Gaussian smoothing of 5-16 m (technical: as little
     as keeps the tightest corner above ``min_radius_m``; :func:`_layout_ok` rejects the rest).
-    With probability ``spike`` one vertex becomes a long spike ending in a hairpin (version 3).
+    With the version's ``spike`` probability one vertex becomes a long spike ending in a hairpin.
     ``(None, w)`` when degenerate."""
     from scipy.ndimage import gaussian_filter1d
     (n_lo, n_hi), (r_lo, r_hi), pull_p, (f_lo, f_hi) = TECHNICAL[version] if technical else (
@@ -412,6 +410,7 @@ def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADI
     rad = rng.uniform(r_lo, r_hi, n)
     pull = rng.random(n) < pull_p
     rad[pull] *= rng.uniform(f_lo, f_hi, pull.sum())
+    spike = GENERATOR_VERSIONS[version].get("spike", 0.0)
     spiked = spike > 0 and rng.random() < spike
     if spiked:      # a long straight into a hairpin and out of it: the hardest braking a lap can ask
         k = int(rng.integers(n))
@@ -426,8 +425,8 @@ def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADI
         width = float(rng.uniform(7.0, 12.0))
         pts = _hairpin_cap(pts, k, 0.5 * width + 0.5 * float(rng.uniform(*SPIKE_CAP_GRASS_M)))
     dense, frac = _densify(pts, 1.0)
-    sigma = rng.uniform(min(3.0, min_radius_m * 0.4), 8.0) if technical or spiked else rng.uniform(5.0, 16.0)
     technical = technical or spiked
+    sigma = rng.uniform(min(3.0, min_radius_m * 0.4), 8.0) if technical else rng.uniform(5.0, 16.0)
     if spiked:      # samples (~1 m) from the cap, along the loop: the cap itself is not rounded away
         on_cap = np.flatnonzero((frac >= k) & (frac <= k + CAP_POINTS - 1))
         i = np.arange(len(dense))
