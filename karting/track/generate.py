@@ -430,8 +430,9 @@ def _polygon_layout(rng, technical: bool = False, min_radius_m: float = MIN_RADI
     if spiked:      # samples (~1 m) from the cap, along the loop: the cap itself is not rounded away
         on_cap = np.flatnonzero((frac >= k) & (frac <= k + CAP_POINTS - 1))
         i = np.arange(len(dense))
-        from_cap = np.minimum(np.abs(i - on_cap[0]), np.abs(i - on_cap[-1]))
-        from_cap = np.where((i >= on_cap[0]) & (i <= on_cap[-1]), 0, np.minimum(from_cap, len(dense) - from_cap))
+        to_ends = np.abs(i[:, None] - on_cap[[0, -1]][None, :])     # to either end of the cap, either way round
+        from_cap = np.minimum(to_ends, len(dense) - to_ends).min(axis=1)
+        from_cap = np.where((i >= on_cap[0]) & (i <= on_cap[-1]), 0, from_cap)
     while True:     # technical: as little rounding as keeps the tightest corner drivable
         c = np.stack([gaussian_filter1d(dense[:, k], sigma, mode="wrap") for k in range(2)], 1)
         if spiked:  # the cap and its legs as drawn, blended into the smoothed loop over 3 sigma
