@@ -582,3 +582,34 @@ def test_training_evaluates_in_each_condition_asked(ring_png):
     plain.close()
     with pytest.raises(ValueError, match="--eval-weather.*monsoon"):
         TrainConfig(eval_weather="dry,monsoon")
+
+
+def _load_script(*rel):
+    """A script of the repository (tools/, scripts/) imported as a module."""
+    import importlib.util
+    path = Path(__file__).parents[1].joinpath(*rel)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_generator_figure_draws_one_cell_per_version_and_seed(tmp_path):
+    mod = _load_script("tools", "generator_figure.py")
+    out = tmp_path / "fig.png"
+    assert mod.main(["--versions", "2,3", "--seeds", "5", "--out", str(out)]) == 0
+    from PIL import Image
+    im = np.asarray(Image.open(out).convert("L"))
+    assert im.shape == (2 * (mod.CELL + mod.LABEL), mod.CELL)
+    rows = [im[r * (mod.CELL + mod.LABEL) + mod.LABEL:(r + 1) * (mod.CELL + mod.LABEL)] for r in range(2)]
+    assert all((row < 128).mean() > 0.01 for row in rows)          # a dark track drawn in each cell
+
+
+def test_the_hardest_braking_zone_joins_short_gaps_and_keeps_the_zone_that_sheds_most():
+    mod = _load_script("scripts", "hardest_braking.py")
+    v = np.array([90, 80, 70, 70, 60, 60, 90, 90, 85, 80] + [80] * 30 + [90, 40], float)
+    b = np.array([0, 1, 1, 0, 1, 0, 0, 0, 1, 1] + [0] * 30 + [1, 1], bool)
+    # 90->60 over two runs 1 step apart (joined), 90->80, then 90->40 at the end
+    assert mod.hardest_braking(v, b) == (50.0, 90.0, 40.0)
+    assert mod.hardest_braking(v[:40], b[:40]) == (20.0, 80.0, 60.0)      # the zone starts where braking does
+    assert mod.hardest_braking(v, np.zeros_like(b)) == (0.0, 0.0, 0.0)
