@@ -1,6 +1,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from karting.rl.policy import Agent
@@ -167,3 +168,22 @@ def test_the_mean_bound_pulls_a_mean_outside_the_action_box_back():
     assert start < -4.5 and "mean_bound_loss" not in runs[0.0][1]
     assert abs(runs[0.0][0] - start) < 0.5                     # no advantage: nothing moves it
     assert runs[1.0][0] > start + 2.0 and "mean_bound_loss" in runs[1.0][1]   # towards the noise's reach
+
+
+def test_the_cloning_loss_weights_the_experts_braking_and_is_the_plain_mean_at_weight_one():
+    """--bc-brake-weight: a state where the expert brakes hard counts up to W times in the cloning
+    loss; W = 1 is the plain mean of the squared errors, bit for bit."""
+    from karting.rl.ppo import cloning_loss
+    expert = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, -2.0]])    # the last brakes (clipped to -1)
+    mean = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 0.0]])       # ...and the policy coasts there
+    assert torch.equal(cloning_loss(mean, expert), ((mean - expert.clamp(-1, 1)) ** 2).mean())
+    assert cloning_loss(mean, expert).item() == pytest.approx(1 / 8)           # 1 of 8 squared errors is 1
+    # W = 10: the braking sample weighs 10 of 13, its per-sample error (1 / 2) counts 10 / 13 of it
+    assert cloning_loss(mean, expert, 10.0).item() == pytest.approx(0.5 * 10 / 13)
+    # a half pedal counts half the extra weight
+    half = expert.clone()
+    half[3, 1] = -0.5
+    assert cloning_loss(mean, half, 10.0).item() == pytest.approx(0.5 * 0.25 * 5.5 / 8.5)
+    from karting.rl.config import TrainConfig
+    with pytest.raises(ValueError, match="--bc-brake-weight"):
+        TrainConfig(bc_brake_weight=0.5)

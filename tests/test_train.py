@@ -323,6 +323,11 @@ def test_bc_coef_labels_training_states_with_the_expert(ring_png, tmp_path):
     s = scalars(out / "tensorboard" / "bcc")
     assert "train/bc_loss" in s and len(s["train/bc_loss"]) == 2
     assert all(np.isfinite(v) and v >= 0 for _, v in s["train/bc_loss"])
+    # --bc-brake-weight reaches the update (and the run's config); the loss stays a finite mean
+    assert run_train(ring_png, out, "--timesteps", "128", "--save-name", "bcw", "--eval-freq", "0",
+                     "--bc-coef", "1.0", "--bc-brake-weight", "5") == 0
+    assert load_checkpoint(out / "checkpoints" / "bcw" / "final.pt")["config"]["bc_brake_weight"] == 5.0
+    assert all(np.isfinite(v) and v >= 0 for _, v in scalars(out / "tensorboard" / "bcw")["train/bc_loss"])
 
 
 def test_the_policy_noise_anneals_under_its_bound(ring_png, tmp_path):

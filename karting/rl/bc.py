@@ -33,6 +33,7 @@ from ..env.spec import telemetry_size
 from ..sim.expert import PurePursuit, reference_cached
 from ..sim.replay import ReplayError, load, resolve_track, simulate
 from .evaluate import policy_actions
+from .ppo import cloning_loss
 
 #: grip [g] the demonstrator plans with below the reference setting's (a margin for errors)
 MARGIN_G = 0.2
@@ -133,14 +134,14 @@ def collect(env, expert, policy, samples: int, beta: float, scaler, gamma: float
 
 
 def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator, vf_coef: float = 0.5,
-        log=None) -> dict:
-    """Supervised epochs over ``data``: the actor's mean towards the expert's actions (mean
-    squared error, actions clipped to [-1, 1]), the critic towards the value targets."""
+        log=None, brake_weight: float = 1.0) -> dict:
+    """Supervised epochs over ``data``: the actor's mean towards the expert's actions
+    (:func:`karting.rl.ppo.cloning_loss`: mean squared error, actions clipped to [-1, 1], braking
+    weighted by ``brake_weight``), the critic towards the value targets."""
     vis, tel, act, ret, valid = (torch.as_tensor(a) for a in data)
     idx = torch.arange(len(act))[valid]
     net = agent if shadow is None else shadow.work
     opt = torch.optim.Adam(agent.parameters(), lr=lr, eps=1e-5)
-    target_a = act.clamp(-1, 1)
     stats = {}
     for ep in range(epochs):
         perm = idx[torch.randperm(len(idx), generator=generator)]
@@ -149,7 +150,7 @@ def fit(agent, shadow, data, epochs: int, batch_size: int, lr: float, generator,
         for s in range(0, len(perm), batch_size):
             mb = perm[s:s + batch_size]
             mean, value = net.mean_and_value(vis[mb], tel[mb])
-            loss_a = ((mean - target_a[mb]) ** 2).mean()
+            loss_a = cloning_loss(mean, act[mb], brake_weight)
             loss_v = ((value - ret[mb]) ** 2).mean()
             loss = loss_a + vf_coef * loss_v
             opt.zero_grad(set_to_none=True)
@@ -242,9 +243,10 @@ def clone_replays(agent, shadow, paths, epochs: int = 3, batch_size: int = 256, 
 
 def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma: float, seed: int = 0,
                     epochs: int = 3, batch_size: int = 256, lr: float = 3e-4, device="cpu", log=print,
-                    log_std: float = -1.5, norm_telemetry: bool = True) -> dict:
+                    log_std: float = -1.5, norm_telemetry: bool = True, brake_weight: float = 1.0) -> dict:
     """BC + DAgger (see the module docstring): ``samples`` kart-steps in all, half driven by the
-    expert, the rest over ``rounds`` DAgger rounds. Returns a summary (samples, losses, times)."""
+    expert, the rest over ``rounds`` DAgger rounds (``brake_weight``: see :func:`fit`). Returns a
+    summary (samples, losses, times)."""
     rng = np.random.default_rng([seed, 31337])
     gen = torch.Generator().manual_seed(seed + 31337)
     expert = BatchExpert(env)
@@ -264,7 +266,7 @@ def behaviour_clone(agent, shadow, env, samples: int, rounds: int, scaler, gamma
         data = part if data is None else tuple(np.concatenate([a, b]) for a, b in zip(data, part))
         collect_s = time.perf_counter() - tc
         tf = time.perf_counter()
-        st = fit(agent, shadow, data, epochs, batch_size, lr, gen)
+        st = fit(agent, shadow, data, epochs, batch_size, lr, gen, brake_weight=brake_weight)
         history.append({"round": r, "samples": int(len(data[0])), "collect_s": collect_s,
                         "fit_s": time.perf_counter() - tf, "crashes": info["crashes"], **st})
         log(f"bc round {r} ({'expert' if r == 0 else f'DAgger, policy drives {1 - 0.5 ** r:.0%}'}): "

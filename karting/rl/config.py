@@ -108,6 +108,9 @@ class TrainConfig:
                               "(e.g. 0.995: halves every ~140 updates)")
     bc_coef_floor: float = _f(0.0, "with --bc-coef: the decay stops at this weight (DAgger that never "
                               "stops: the expert keeps labelling the policy's own states); 0 = decays to 0")
+    bc_brake_weight: float = _f(1.0, "with --bc expert or --bc-coef: a state where the expert brakes counts up to "
+                                "this many times in the cloning loss (1 + (W-1) x its brake pedal; hard braking "
+                                "is a few per cent of a lap); 1 = every state alike")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
@@ -267,6 +270,8 @@ class TrainConfig:
             problems.append(f"--recovery-starts is a fraction, 0..1 (got {self.recovery_starts})")
         if self.mean_bound_coef < 0:
             problems.append(f"--mean-bound-coef must be >= 0 (got {self.mean_bound_coef})")
+        if not 1 <= self.bc_brake_weight <= 100:
+            problems.append(f"--bc-brake-weight must be 1..100 (got {self.bc_brake_weight})")
         if self.bc_coef_floor < 0:
             problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:

@@ -59,6 +59,7 @@ class UpdateConfig:
     normalize_advantages: bool = True
     value_only: bool = False         # train the critic alone (the policy terms are left out)
     bc_coef: float = 0.0             # weight of the behaviour-cloning term (batch["expert_actions"])
+    bc_brake_weight: float = 1.0     # the cloning term's extra weight on the expert's braking (cloning_loss)
     mean_bound_coef: float = 0.0     # weight of the squared excess of |policy mean| over 1 (the action box)
 
 
@@ -94,6 +95,20 @@ class LowPrecisionCopy:
             w.grad = None
 
 
+def cloning_loss(mean: torch.Tensor, expert: torch.Tensor, brake_weight: float = 1.0) -> torch.Tensor:
+    """The behaviour-cloning loss: the squared error of the policy's mean (B, 2) to the expert's
+    actions (clipped to [-1, 1]), averaged. With ``brake_weight`` W > 1 a sample counts
+    1 + (W - 1) x the expert's brake pedal (its throttle below 0), the weights normalised to average
+    1 over the batch: hard braking is a few per cent of a lap's samples and a plain mean lets the
+    policy's pedal regress towards the coasting around it (W = 1: the plain mean, bit for bit)."""
+    target = expert.clamp(-1, 1)
+    err = (mean - target) ** 2
+    if brake_weight == 1.0:
+        return err.mean()
+    w = 1.0 + (brake_weight - 1.0) * (-target[:, 1]).clamp(min=0.0)
+    return (err.mean(-1) * w).sum() / w.sum()
+
+
 def _policy_terms(dist, batch: dict, mb, cfg: UpdateConfig) -> tuple:
     """The loss terms on the policy's mean besides PPO's (0 when none is on) and their statistics:
     the behaviour-cloning term (``bc_coef``) and the bound on the mean (``mean_bound_coef``)."""
@@ -101,7 +116,7 @@ def _policy_terms(dist, batch: dict, mb, cfg: UpdateConfig) -> tuple:
     if cfg.value_only:
         return loss, stats
     if cfg.bc_coef > 0 and "expert_actions" in batch:
-        bc_loss = ((dist.mean - batch["expert_actions"][mb].clamp(-1, 1)) ** 2).mean()
+        bc_loss = cloning_loss(dist.mean, batch["expert_actions"][mb], cfg.bc_brake_weight)
         loss = loss + cfg.bc_coef * bc_loss
         stats.update(bc_loss=bc_loss.item(), bc_coef=cfg.bc_coef)
     if cfg.mean_bound_coef > 0:

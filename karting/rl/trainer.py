@@ -290,7 +290,8 @@ def _warm_start(cfg: TrainConfig, ckpt, agent, shadow, envs, scaler, writer, dev
         out = behaviour_clone(agent, shadow, envs, cfg.bc_steps, cfg.bc_rounds,
                               scaler if cfg.norm_reward else None, cfg.gamma, seed=cfg.seed,
                               epochs=cfg.bc_epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
-                              device=device, log=log, norm_telemetry=cfg.norm_telemetry)
+                              device=device, log=log, norm_telemetry=cfg.norm_telemetry,
+                              brake_weight=cfg.bc_brake_weight)
     else:
         out = clone_replays(agent, shadow, bc_replays(cfg.bc), epochs=cfg.bc_epochs, batch_size=cfg.batch_size,
                             lr=cfg.learning_rate, seed=cfg.seed, frame_stack=cfg.frame_stack,
@@ -415,7 +416,8 @@ class Trainer:
         self.average.k = self.update
         self.upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                                     ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
-                                    target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef)
+                                    target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef,
+                                    bc_brake_weight=cfg.bc_brake_weight)
         # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
         self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
         self.net = self.shadow.work if self.shadow is not None else agent
