@@ -1,6 +1,7 @@
 """The hardest braking zone of a lap, as the scripted expert drives it: the most speed shed in one
 braking zone (brake pedal > 5 %, gaps under 1 s joined) of the expert's second (flying) lap with its
-fastest clean setting. The figure behind generator version 3 (docs/guide/generalist.md).
+fastest clean setting, and the share of that lap's steps on the brake. The figures behind generator
+version 3 and --bc-brake-weight (docs/guide/generalist.md).
 
     python scripts/hardest_braking.py tracks/benchmark/real_hockenheim.png
     python scripts/hardest_braking.py --generated 3 --seeds 0-19
@@ -45,9 +46,11 @@ def expert_braking(png: Path) -> str:
     if not r.completed:
         return f"{png.stem}: {tr.length:.0f} m, the expert drove no clean lap"
     lap = r.telemetry[r.telemetry["lap"] == 2]
-    shed, hi, lo = hardest_braking(lap["speed_kmh"].to_numpy(), lap["brake"].to_numpy() > 0.05)
+    brake = lap["brake"].to_numpy()
+    shed, hi, lo = hardest_braking(lap["speed_kmh"].to_numpy(), brake > 0.05)
     return (f"{png.stem}: {tr.length:.0f} m, lap {r.lap_time_s:.2f} s, "
-            f"hardest braking {hi:.0f} -> {lo:.0f} km/h (sheds {shed:.0f})")
+            f"hardest braking {hi:.0f} -> {lo:.0f} km/h (sheds {shed:.0f}); "
+            f"brake > 5 % on {(brake > 0.05).mean():.0%} of the lap's steps, > 50 % on {(brake > 0.5).mean():.0%}")
 
 
 def _seeds(spec: str) -> list[int]:

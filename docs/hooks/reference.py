@@ -47,7 +47,7 @@ def documented_fields(cls) -> str:
         m = f.metadata
         if "help" not in m:
             raise ValueError(f"{cls.__name__}.{f.name} has no documentation (use karting.fields.documented)")
-        rows.append([f"`{f.name}`", m["help"], _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
+        rows.append([f"`{f.name}`", m["help"].replace("%%", "%"), _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
     return _table(["option", "meaning", "default", "type", "unit", "range"], rows)
 
 
@@ -99,7 +99,7 @@ def train_flags() -> str:
     for f in fields(TrainConfig):
         m = f.metadata
         choices = m.get("choices")
-        meaning = m["help"] + (f" (one of: {', '.join(map(str, choices))})" if choices else "")
+        meaning = m["help"].replace("%%", "%") + (f" (one of: {', '.join(map(str, choices))})" if choices else "")
         rows.append([f"`--{f.name.replace('_', '-')}`", meaning, _default(f), _type(f)])
     return _table(["flag", "meaning", "default", "type"], rows)
 

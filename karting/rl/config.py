@@ -109,8 +109,8 @@ class TrainConfig:
     bc_coef_floor: float = _f(0.0, "with --bc-coef: the decay stops at this weight (DAgger that never "
                               "stops: the expert keeps labelling the policy's own states); 0 = decays to 0")
     bc_brake_weight: float = _f(1.0, "with --bc expert or --bc-coef: a state where the expert brakes counts up to "
-                                "this many times in the cloning loss (1 + (W-1) x its brake pedal; hard braking "
-                                "is a few per cent of a lap); 1 = every state alike")
+                                "this many times in the cloning loss (1 + (W-1) x its brake pedal; the pedal is over "
+                                "50 %% on 0-2 %% of a generated lap's steps); 1 = every state alike")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
