@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from karting.cli import options
 from karting.rl.pool import generated_track
 from karting.sim.expert import reference_lap
 from karting.sim.physics import CONTROL_HZ
@@ -53,24 +54,16 @@ def expert_braking(png: Path) -> str:
             f"brake > 5 % on {(brake > 0.05).mean():.0%} of the lap's steps, > 50 % on {(brake > 0.5).mean():.0%}")
 
 
-def _seeds(spec: str) -> list[int]:
-    out = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tracks", nargs="*", help="track PNGs")
     ap.add_argument("--generated", type=int, choices=(1, 2, 3), help="generated tracks of this generator version")
-    ap.add_argument("--seeds", default="0-19", help="their seeds, e.g. 0-19 or 3,6,16 (default 0-19)")
+    options.seeds(ap, "0-19", "with --generated: which tracks")
     a = ap.parse_args(argv)
     paths = [Path(p) for p in a.tracks]
     if a.generated:
         root = Path(tempfile.mkdtemp(prefix="braking-"))
-        paths += [generated_track(s, root=root, check=False, version=a.generated) for s in _seeds(a.seeds)]
+        paths += [generated_track(s, root=root, check=False, version=a.generated) for s in a.seeds]
     if not paths:
         ap.error("give track PNGs or --generated VERSION")
     for p in paths:

@@ -10,6 +10,7 @@ import argparse
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from karting.cli import options
 from karting.track.generate import generate_varied
 
 CELL, LABEL = 300, 20
@@ -33,10 +34,11 @@ def figure(versions, seeds) -> Image.Image:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--versions", default="2,3", help="generator versions, one row each (default 2,3)")
-    ap.add_argument("--seeds", default="3,6,16,19", help="layout seeds, one column each (default 3,6,16,19)")
-    ap.add_argument("--out", default="docs/images/generator_v2_v3.png", help="the PNG to write")
+    options.seeds(ap, "3,6,16,19", "layout seeds, one column each")
+    options.outputs(ap, out="the PNG to write (default docs/images/generator_v2_v3.png)",
+                    defaults={"out": "docs/images/generator_v2_v3.png"})
     a = ap.parse_args(argv)
-    img = figure([int(x) for x in a.versions.split(",")], [int(x) for x in a.seeds.split(",")])
+    img = figure([int(x) for x in a.versions.split(",")], a.seeds)
     img.convert("P", palette=Image.ADAPTIVE, colors=32).save(a.out, optimize=True)   # a few flat colours
     print(f"wrote {a.out} ({img.width}x{img.height}; mean grey {np.asarray(img).mean():.0f})")
     return 0

@@ -47,7 +47,8 @@ def documented_fields(cls) -> str:
         m = f.metadata
         if "help" not in m:
             raise ValueError(f"{cls.__name__}.{f.name} has no documentation (use karting.fields.documented)")
-        rows.append([f"`{f.name}`", m["help"].replace("%%", "%"), _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
+        meaning = m["help"].replace("%%", "%")     # argparse's escape
+        rows.append([f"`{f.name}`", meaning, _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
     return _table(["option", "meaning", "default", "type", "unit", "range"], rows)
 
 

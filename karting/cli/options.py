@@ -97,6 +97,24 @@ def seed(ap, extra: str = "", required: bool = False) -> None:
                     help=_more("random seed" + ("" if required else " (default 0)"), extra))
 
 
+def seed_list(spec: str) -> list[int]:
+    """``"0-19"``, ``"3,6,16"`` or a mix (``"0-4,9"``) -> the seeds, in order."""
+    out = []
+    for part in str(spec).split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            out += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"seeds are numbers and ranges, e.g. 0-19 or 3,6,16 (got {spec!r})")
+    return out
+
+
+def seeds(ap, default: str, extra: str = "") -> None:
+    """``--seeds``: a list of seeds (:func:`seed_list`)."""
+    ap.add_argument("--seeds", type=seed_list, default=seed_list(default),
+                    help=_more(f"seeds, e.g. 0-19 or 3,6,16 (default {default})", extra))
+
+
 def device(ap, default: str = "cpu") -> None:
     """``--device``: where the network runs."""
     ap.add_argument("--device", default=default, choices=("auto", "cpu", "cuda"),
