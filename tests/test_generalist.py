@@ -613,3 +613,7 @@ def test_the_hardest_braking_zone_joins_short_gaps_and_keeps_the_zone_that_sheds
     assert mod.hardest_braking(v, b) == (50.0, 90.0, 40.0)
     assert mod.hardest_braking(v[:40], b[:40]) == (20.0, 80.0, 60.0)      # the zone starts where braking does
     assert mod.hardest_braking(v, np.zeros_like(b)) == (0.0, 0.0, 0.0)
+    from karting.cli.options import seed_list
+    assert seed_list("0-2,5") == [0, 1, 2, 5] and seed_list("7") == [7]
+    with pytest.raises(Exception, match="numbers and ranges"):
+        seed_list("a-b")
