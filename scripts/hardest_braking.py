@@ -8,7 +8,6 @@ version 3 and --bc-brake-weight (docs/guide/generalist.md).
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def expert_braking(png: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = options.parser("scripts/hardest_braking.py", __doc__)
     ap.add_argument("tracks", nargs="*", help="track PNGs")
     ap.add_argument("--generated", type=int, choices=(1, 2, 3), help="generated tracks of this generator version")
     options.seeds(ap, "0-19", "with --generated: which tracks")

@@ -5,7 +5,6 @@ one row per version, one column per seed, each track as ``generate_varied`` pain
 """
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -32,7 +31,7 @@ def figure(versions, seeds) -> Image.Image:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = options.parser("tools/generator_figure.py", __doc__)
     ap.add_argument("--versions", default="2,3", help="generator versions, one row each (default 2,3)")
     options.seeds(ap, "3,6,16,19", "layout seeds, one column each")
     options.outputs(ap, out="the PNG to write (default docs/images/generator_v2_v3.png)",

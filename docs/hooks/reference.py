@@ -40,6 +40,11 @@ def _type(f) -> str:
     return "name, number or dict" if t == "object" else t.replace(" | ", " or ")
 
 
+def _help(metadata) -> str:
+    """A field's help as argparse prints it (``%%`` is argparse's escape for ``%``)."""
+    return metadata["help"].replace("%%", "%")
+
+
 def documented_fields(cls) -> str:
     """name | type | default | unit | range | meaning, from :func:`karting.fields.documented`."""
     rows = []
@@ -47,8 +52,7 @@ def documented_fields(cls) -> str:
         m = f.metadata
         if "help" not in m:
             raise ValueError(f"{cls.__name__}.{f.name} has no documentation (use karting.fields.documented)")
-        meaning = m["help"].replace("%%", "%")     # argparse's escape
-        rows.append([f"`{f.name}`", meaning, _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
+        rows.append([f"`{f.name}`", _help(m), _default(f), _type(f), m.get("unit", ""), m.get("range", "")])
     return _table(["option", "meaning", "default", "type", "unit", "range"], rows)
 
 
@@ -100,7 +104,7 @@ def train_flags() -> str:
     for f in fields(TrainConfig):
         m = f.metadata
         choices = m.get("choices")
-        meaning = m["help"].replace("%%", "%") + (f" (one of: {', '.join(map(str, choices))})" if choices else "")
+        meaning = _help(m) + (f" (one of: {', '.join(map(str, choices))})" if choices else "")
         rows.append([f"`--{f.name.replace('_', '-')}`", meaning, _default(f), _type(f)])
     return _table(["flag", "meaning", "default", "type"], rows)
 
