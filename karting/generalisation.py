@@ -46,7 +46,7 @@ from .env import KartingVectorEnv
 from .rl.bc import BatchExpert
 from .rl.checkpoint import CheckpointError, load_agent
 from .rl.evaluate import evaluate
-from .rl.pool import validation_tracks
+from .rl.pool import validation_group, validation_tracks
 from .sim.conditions import weather_list
 from .sim.expert import PurePursuit, reference_cached
 from .track import TrackError, load_track
@@ -116,8 +116,9 @@ def where_it_ended(track, v_target: np.ndarray, idx: np.ndarray, speed: np.ndarr
 
 def split_tracks(split: str) -> list:
     """The track paths of a split: ``test`` (tracks/benchmark, in manifest order), ``shipped``,
-    ``all`` (both), or ``validation`` (every lappable generated validation track: training's
-    evaluation drives the first six; what to choose a model by, never the test split)."""
+    ``all`` (both), or ``validation`` (every lappable generated validation track, version 2's and
+    version 3's: training's evaluation drives the first six; what to choose a model by, never the
+    test split)."""
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if split == "validation":
@@ -204,19 +205,33 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
     else:
         test_names = {p.name for p in split_tracks("test")} if split != "shipped" else set()
         test = [r for r in rows if r["track"] in test_names]
-    summary = {}
-    if test:
-        summary = {"tracks": len(test), "lapped": sum(r["lapped"] for r in test),
-                   "at_pace": sum(r["at_pace"] for r in test),
-                   "real_lapped": sum(r["lapped"] for r in test if r["track"].startswith("real_")),
-                   "real_tracks": sum(r["track"].startswith("real_") for r in test),
-                   "valid_lap_rate": float(np.mean([r["valid_lap_rate"] for r in test])),
-                   "score": float(np.mean([r["score"] for r in test]))}
-        fails = [f for r in test for f in r["failures"]]
-        summary.update(failed_episodes=len(fails),
-                       failed_at_hairpins=sum(f["corner_radius_m"] < HAIRPIN_M for f in fails),
-                       failed_too_fast=sum(f["speed_ratio"] > TOO_FAST for f in fails))
+    summary = validation_summary(test) if split == "validation" else _summary(test)
     return {**info, "rows": rows, "test": summary, "drive_s": time.perf_counter() - t1, "reference_s": ref_s}
+
+
+def validation_summary(rows: list) -> dict:
+    """The validation split's summary, with ``groups``: version 2's tracks and version 3's long
+    straights into hairpins apart (a run can drive one well and fail the other)."""
+    summary = _summary(rows)
+    if summary:
+        summary["groups"] = {g: _summary([r for r in rows if validation_group(r["track"]) == g]) for g in ("v2", "v3")}
+    return summary
+
+
+def _summary(rows: list) -> dict:
+    """A split's summary of its track rows ({} for none)."""
+    if not rows:
+        return {}
+    fails = [f for r in rows for f in r["failures"]]
+    return {"tracks": len(rows), "lapped": sum(r["lapped"] for r in rows),
+            "at_pace": sum(r["at_pace"] for r in rows),
+            "real_lapped": sum(r["lapped"] for r in rows if r["track"].startswith("real_")),
+            "real_tracks": sum(r["track"].startswith("real_") for r in rows),
+            "valid_lap_rate": float(np.mean([r["valid_lap_rate"] for r in rows])),
+            "score": float(np.mean([r["score"] for r in rows])),
+            "failed_episodes": len(fails),
+            "failed_at_hairpins": sum(f["corner_radius_m"] < HAIRPIN_M for f in fails),
+            "failed_too_fast": sum(f["speed_ratio"] > TOO_FAST for f in fails)}
 
 
 def _f(x, fmt="{:.2f}"):
@@ -236,6 +251,11 @@ def format_report(rep: dict) -> str:
                      f"{s['lapped']}/{s['tracks']} (real circuits {s['real_lapped']}/{s['real_tracks']}), "
                      f"at <= {PACE_RATIO}x the expert {s['at_pace']}/{s['tracks']}, "
                      f"valid-lap rate {s['valid_lap_rate']:.0%}, score {s['score']:.1f}")
+        if s.get("groups"):
+            lines.append("of which " + "; ".join(
+                f"{what}: lapped {g['lapped']}/{g['tracks']}, score {g['score']:.1f}"
+                for what, g in (("version 2 tracks", s["groups"]["v2"]),
+                                ("version 3 (long straights into hairpins)", s["groups"]["v3"])) if g))
         if s.get("failed_episodes"):
             lines.append(f"episodes without a valid lap: {s['failed_episodes']}; of them "
                          f"{s['failed_at_hairpins']} went wrong within 30 m of a hairpin (< {HAIRPIN_M:g} m "

@@ -1,7 +1,8 @@
 """Choose a run's model on the validation split only: drive every checkpoint of a run (best.pt,
-final.pt, the periodic step_*.pt) over the generated validation tracks in each condition, and
-print one table and the checkpoint with the highest mean score over the conditions. The test
-split (the benchmark) is never driven here.
+final.pt, the periodic step_*.pt) over the generated validation tracks in each condition (version
+2's and version 3's long straights into hairpins, each group's figures in brackets), and print
+one table and the checkpoint with the highest mean score over the conditions. The test split
+(the benchmark) is never driven here.
 
     python scripts/select_model.py outputs/checkpoints/generalist2 --weather dry,wet --json select.json
 """
@@ -14,6 +15,13 @@ import numpy as np
 
 from karting.cli import options
 from karting.generalisation import run, weather_list
+
+
+def _groups(groups: dict) -> str:
+    """`` (v2 8/8 95.0, v3 3/4 70.1)``: a condition's cell per group of validation tracks."""
+    if not groups:
+        return ""
+    return " (" + ", ".join(f"{g} {v['lapped']}/{v['tracks']} {v['score']:.1f}" for g, v in groups.items()) + ")"
 
 
 def main(argv=None) -> int:
@@ -36,11 +44,13 @@ def main(argv=None) -> int:
             rep = run(str(ck), "validation", args.episodes, weather=weather, log=lambda *a: None)
             s = rep["test"]
             row[label] = {"lapped": s["lapped"], "tracks": s["tracks"], "valid_lap_rate": s["valid_lap_rate"],
-                          "score": s["score"], "steps": rep.get("trained_steps", 0)}
+                          "score": s["score"], "steps": rep.get("trained_steps", 0),
+                          "groups": {g: {"lapped": v["lapped"], "tracks": v["tracks"], "score": v["score"]}
+                                     for g, v in s.get("groups", {}).items() if v}}
         row["mean_score"] = float(np.mean([row[label]["score"] for label, _ in weathers]))
         table.append(row)
         cells = "  ".join(f"{label} {row[label]['lapped']}/{row[label]['tracks']} {row[label]['score']:5.1f}"
-                          for label, _ in weathers)
+                          + _groups(row[label]["groups"]) for label, _ in weathers)
         print(f"{ck.name:24s} {row[weathers[0][0]]['steps']:>10,} steps  {cells}  mean {row['mean_score']:5.1f}",
               flush=True)
     best = max(table, key=lambda r: r["mean_score"])

@@ -460,10 +460,13 @@ def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys
     import runpy
     from karting import generalisation
     from karting.rl import pool as pool_mod
-    monkeypatch.setattr(pool_mod, "generated_track",
-                        lambda seed, root=None, check=True, version=2: None if seed % 2 else tmp_path / f"v{seed}.png")
-    assert [p.name for p in generalisation.split_tracks("validation")] == \
-        [f"v{s}.png" for s in pool_mod.VALIDATION_SEEDS if s % 2 == 0]
+    monkeypatch.setattr(pool_mod, "generated_track", lambda seed, root=None, check=True, version=2:
+                        None if seed % 2 and version == 2 else tmp_path / f"v{version}_{seed}.png")
+    names = [p.name for p in generalisation.split_tracks("validation")]
+    assert names == [f"v2_{s}.png" for s in pool_mod.VALIDATION_SEEDS if s % 2 == 0] + \
+        [f"v3_{s}.png" for s in pool_mod.VALIDATION_SEEDS_V3]       # version 2's lappable ones, then version 3's
+    assert [pool_mod.validation_group(n) for n in names] == ["v2"] * 4 + ["v3"] * 4
+    assert [p.name for p in pool_mod.validation_tracks(6)] == names[:6]   # what training evaluates on
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     for name in ("step_000262144.pt", "step_000524288.pt", "best.pt", "final.pt"):
@@ -476,7 +479,9 @@ def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys
     def fake_run(model, split, episodes, weather=None, log=print):
         splits.add(split)
         label = "dry" if weather is None else weather
-        return {"test": {"lapped": 5, "tracks": 6, "valid_lap_rate": 0.8, "score": scores[(Path(model).name, label)]},
+        return {"test": {"lapped": 5, "tracks": 6, "valid_lap_rate": 0.8, "score": scores[(Path(model).name, label)],
+                         "groups": {"v2": {"lapped": 4, "tracks": 4, "score": 90.0},
+                                    "v3": {"lapped": 1, "tracks": 2, "score": 33.3}}},
                 "trained_steps": 1}
     monkeypatch.setattr(generalisation, "run", fake_run)
     monkeypatch.setattr("sys.argv", ["select_model.py", str(run_dir), "--weather", "dry,wet",
@@ -486,7 +491,10 @@ def test_a_model_is_chosen_on_the_validation_split(monkeypatch, tmp_path, capsys
     assert e.value.code == 0 and splits == {"validation"}
     out = json.loads((tmp_path / "s.json").read_text())
     assert out["chosen"] == "step_000524288.pt"             # mean 60 beats best.pt's 50 (its dry 80)
-    assert "chosen on the validation split: step_000524288.pt" in capsys.readouterr().out
+    assert out["rows"][0]["wet"]["groups"]["v3"] == {"lapped": 1, "tracks": 2, "score": 33.3}
+    printed = capsys.readouterr().out
+    assert "chosen on the validation split: step_000524288.pt" in printed
+    assert "dry 5/6  60.0 (v2 4/4 90.0, v3 1/2 33.3)" in printed
 
 
 def test_the_benchmark_refuses_bad_models(tmp_path, capsys):
@@ -617,3 +625,22 @@ def test_the_hardest_braking_zone_joins_short_gaps_and_keeps_the_zone_that_sheds
     assert seed_list("0-2,5") == [0, 1, 2, 5] and seed_list("7") == [7]
     with pytest.raises(Exception, match="numbers and ranges"):
         seed_list("a-b")
+
+
+def test_the_validation_report_gives_version_3_apart():
+    """The validation summary splits version 2's tracks from version 3's long straights (by seed), and
+    the report prints both: a run can be good on one and fail the other."""
+    from karting import generalisation
+    from karting.rl import pool as pool_mod
+
+    def row(name, rate, ratio):
+        return {"track": name, "length_m": 1000.0, "valid_lap_rate": rate, "best_lap_s": 50.0 * ratio,
+                "reference_lap_s": 50.0, "ratio": ratio, "lapped": rate >= 0.6, "at_pace": rate >= 0.6,
+                "score": 100 * rate / ratio, "ends": [], "failures": []}
+    v3 = pool_mod.VALIDATION_SEEDS_V3[0]
+    rows = [row("gen_800000.png", 1.0, 1.0), row("gen_800001.png", 0.8, 1.0), row(f"gen_{v3:06d}.png", 0.2, 1.0)]
+    s = generalisation.validation_summary(rows)
+    assert (s["lapped"], s["groups"]["v2"]["lapped"], s["groups"]["v3"]["lapped"]) == (2, 2, 0)
+    assert s["groups"]["v2"]["score"] == pytest.approx(90.0) and s["groups"]["v3"]["score"] == pytest.approx(20.0)
+    text = generalisation.format_report({"split": "validation", "rows": rows, "test": s})
+    assert "version 2 tracks: lapped 2/2, score 90.0; version 3 (long straights into hairpins): lapped 0/1" in text

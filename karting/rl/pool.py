@@ -10,9 +10,11 @@ track the expert cannot lap cleanly is never used (the check's result is kept be
 
 Seeds are split so that training never sees a test track: the benchmark's generated tracks are
 :data:`BENCHMARK_SEEDS` (shipped as PNGs in ``tracks/benchmark/``), evaluation during training
-uses :data:`VALIDATION_SEEDS` (always generator version GENERATOR_VERSION, so runs that train on
-different versions are chosen on the same tracks), and the pool draws training seeds below
-:data:`TRAIN_SEED_LIMIT`.
+uses the first six of :data:`VALIDATION_SEEDS` (always generator version GENERATOR_VERSION, so runs
+that train on different versions are compared on the same tracks), choosing a model
+(``--split validation``) drives all of them and the version 3 tracks of :data:`VALIDATION_SEEDS_V3`
+(long straights into hairpins, which version 2 never draws), and the pool draws training seeds
+below :data:`TRAIN_SEED_LIMIT`.
 
 :class:`TrackPool` holds ``size`` tracks at a time and, every ``every`` finished episodes,
 replaces ``swap`` of them by new ones drawn from its seeded stream: the oldest first, or with
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -40,6 +43,10 @@ from ..track.generate import GENERATOR_VERSIONS, generate_varied, save_png
 GENERATOR_VERSION = 2
 TRAIN_SEED_LIMIT = 800_000
 VALIDATION_SEEDS = tuple(range(800_000, 800_008))
+#: generator version 3 validation tracks, chosen once by a rule that looks at no test track
+#: (``scripts/hardest_braking.py --generated 3 --seeds 800100-800119``): the first four from seed
+#: 800,100 that are at least 1 km long and where the expert's hardest braking zone sheds >= 45 km/h
+VALIDATION_SEEDS_V3 = (800_101, 800_107, 800_111, 800_114)
 BENCHMARK_SEEDS = tuple(range(900_000, 900_020))
 MIN_TRIED = 8          # episodes on a track before its lap rate counts (keep="hard")
 MAX_KEPT_SWAPS = 12    # swaps a track may survive under keep="hard"
@@ -79,15 +86,21 @@ def generated_track(seed: int, root: Path | None = None, check: bool = True,
 
 
 def validation_tracks(count: int | None = None) -> list:
-    """The PNGs of the lappable validation tracks (VALIDATION_SEEDS in order), the first ``count``
-    of them (default all)."""
+    """The PNGs of the lappable validation tracks: VALIDATION_SEEDS (generator GENERATOR_VERSION) in
+    order, then VALIDATION_SEEDS_V3 (generator 3); the first ``count`` of them (default all)."""
     out = []
-    for s in VALIDATION_SEEDS:
+    for s, version in [(s, GENERATOR_VERSION) for s in VALIDATION_SEEDS] + [(s, 3) for s in VALIDATION_SEEDS_V3]:
         if count is not None and len(out) >= count:
             break
-        if (p := generated_track(s)) is not None:
+        if (p := generated_track(s, version=version)) is not None:
             out.append(p)
     return out
+
+
+def validation_group(name: str) -> str:
+    """``"v3"`` for a track of VALIDATION_SEEDS_V3 (by its file name, ``gen_<seed>.png``), else ``"v2"``."""
+    digits = re.findall(r"\d+", Path(name).stem)
+    return "v3" if digits and int(digits[-1]) in VALIDATION_SEEDS_V3 else "v2"
 
 
 def _train_seeds(seed: int):
