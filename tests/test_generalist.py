@@ -14,7 +14,7 @@ from karting.track import load_track
 
 # ---------------------------------------------------------------- generated tracks
 
-def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
+def test_generated_tracks_are_deterministic_varied_and_load(tmp_path, monkeypatch):
     from karting.track.generate import generate_varied
     from karting.rl.pool import generated_track
     a, ea, ia = generate_varied(11, version=2)        # the pool's version (generated_track's default)
@@ -29,6 +29,23 @@ def test_generated_tracks_are_deterministic_varied_and_load(tmp_path):
     tr = load_track(png)
     assert abs(tr.length - ia["length_m"]) < 0.03 * ia["length_m"]      # what was asked for
     assert json.loads((png.parent / "expert.json").read_text())["completed"] is True
+    # stamped: a track made by other generator code is made again, a verdict of other expert code redone
+    from karting.rl import pool as pool_mod
+    original = png.read_bytes()
+    made = json.loads((png.parent / "made.json").read_text())
+    assert made["version"] == 2 and made["stamp"] == pool_mod.generator_stamp(2) != pool_mod.generator_stamp(3)
+    checks = []
+    real = pool_mod.reference_lap
+    monkeypatch.setattr(pool_mod, "reference_lap", lambda *a, **k: checks.append(1) or real(*a, **k))
+    png.write_bytes(b"damaged on disk")
+    assert generated_track(11, root=tmp_path) == png and png.read_bytes() == original and len(checks) == 1
+    (png.parent / "made.json").write_text(json.dumps({**made, "stamp": "older"}))
+    assert generated_track(11, root=tmp_path) == png and png.read_bytes() == original and len(checks) == 2
+    assert json.loads((png.parent / "made.json").read_text()) == made
+    assert generated_track(11, root=tmp_path) == png and len(checks) == 2          # both kept now
+    verdict = json.loads((png.parent / "expert.json").read_text())
+    (png.parent / "expert.json").write_text(json.dumps({**verdict, "key": "older expert"}))
+    assert generated_track(11, root=tmp_path) == png and len(checks) == 3
 
 
 def test_the_pool_never_draws_test_or_validation_seeds_and_replaces_the_oldest(monkeypatch, tmp_path):

@@ -7,6 +7,8 @@ PNG plus its own ``checkpoints.json`` (scale, direction) under
 ``<cache>/generated/v<version>/gen_<seed>/`` (``$KARTING_CACHE_DIR``, as the track cache;
 a temporary folder when the cache is off), and checked once by the scripted expert: a seed whose
 track the expert cannot lap cleanly is never used (the check's result is kept beside the PNG).
+Both are stamped: a track made by other generator code is made again, and a check made by other
+expert or physics code is redone.
 
 Seeds are split so that training never sees a test track: the benchmark's generated tracks are
 :data:`BENCHMARK_SEEDS` (shipped as PNGs in ``tracks/benchmark/``), evaluation during training
@@ -34,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write
-from ..sim.expert import reference_lap
+from ..sim.expert import reference_key, reference_lap
+from ..track import TrackError
 from ..track.catalog import cache_dir, load_track, save_track_entry
-from ..track.generate import GENERATOR_VERSIONS, generate_varied, save_png
+from ..track.generate import GENERATOR_VERSIONS, generate_varied, generator_stamp, save_png
 
 #: the version of generate_varied the validation tracks and, by default, the pool are drawn from
 #: (its folder on disk is per version)
@@ -68,21 +71,46 @@ def generated_track(seed: int, root: Path | None = None, check: bool = True,
     folder = (Path(root) if root is not None else generated_root(version)) / f"gen_{seed:06d}"
     png = folder / f"gen_{seed:06d}.png"
     cp = folder / "checkpoints.json"
-    if not (png.exists() and cp.exists()):
+    made = folder / "made.json"
+    stamp = generator_stamp(version)
+
+    def make():
         im, entry, _ = generate_varied(seed, version=version)
-        save_track_entry(png.name, entry, cp)       # the entry first: a PNG without it is redone
+        (folder / "expert.json").unlink(missing_ok=True)
+        save_track_entry(png.name, entry, cp)       # the entry first, the stamp last: a part-made track is redone
         save_png(im, png)
+        atomic_write(made, lambda f: f.write(json.dumps({"seed": seed, "version": int(version), "stamp": stamp})),
+                     text=True)
+
+    if not (png.exists() and cp.exists() and _read_json(made).get("stamp") == stamp):
+        make()
     if not check:
         return png
     verdict = folder / "expert.json"
     try:
-        ok = bool(json.loads(verdict.read_text())["completed"])
-    except (OSError, ValueError, KeyError, TypeError):
-        r = reference_lap(load_track(png))
+        track = load_track(png)
+    except TrackError:          # damaged on disk since: made again
+        make()
+        track = load_track(png)
+    key = reference_key(track, 2)      # the expert's verdict is redone when its code or the track changes
+    v = _read_json(verdict)
+    if v.get("key") == key and "completed" in v:
+        ok = bool(v["completed"])
+    else:
+        r = reference_lap(track, laps=2)
         ok = bool(r.completed)
         atomic_write(verdict, lambda f: f.write(json.dumps(
-            {"completed": ok, "lap_time_s": r.lap_time_s, "length_m": r.length_m})), text=True)
+            {"completed": ok, "lap_time_s": r.lap_time_s, "length_m": r.length_m, "key": key})), text=True)
     return png if ok else None
+
+
+def _read_json(path: Path) -> dict:
+    """A small JSON file written here, or {} when missing or unreadable (it is then made again)."""
+    try:
+        out = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def validation_tracks(count: int | None = None) -> list:

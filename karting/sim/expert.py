@@ -286,7 +286,7 @@ def reference_lap(track: Track, laps: int = 2, mu_grid=MU_GRID, line_grid=LINE_G
     return out
 
 
-def _reference_key(track: Track, laps: int) -> str:
+def reference_key(track: Track, laps: int) -> str:
     """The derived track's content, the lap count and the source of the code that decides a lap
     time (physics, race, expert): a cached reference is recomputed when any of them changes."""
     h = hashlib.sha256(f"reference v2 laps={laps}\n".encode())
@@ -304,7 +304,7 @@ def reference_cached(track: Track, laps: int = 2) -> dict:
     cache (``$KARTING_CACHE_DIR``) so that each track and code version is driven once."""
     keys = ("track", "length_m", "completed", "lap_time_s", "sector_times_s", "standing_lap_s",
             "best_standing_s", "mu_use", "line_weight", "clean_settings", "settings_tried")
-    key = _reference_key(track, laps)
+    key = reference_key(track, laps)
     d = cache_dir()
     f = None if d is None else d.parent / "reference" / f"{track.name[:40]}-{key[:24]}.json"
     if f is not None and f.exists():

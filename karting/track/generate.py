@@ -14,6 +14,7 @@ metres with y *down* (image convention) unless a function says otherwise.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -321,6 +322,17 @@ GENERATOR_VERSIONS = {1: {"min_radius_m": MIN_RADIUS_M, "technical": 0.35, "poly
                       2: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75},
                       3: {"min_radius_m": 4.0, "technical": 0.6, "polygon": 0.75, "spike": 0.5, "grass_gap_m": 4.0}}
 LATEST_GENERATOR = 3
+
+
+def generator_stamp(version: int) -> str:
+    """What a generated track of ``version`` is made by: the version and the source of the code
+    that draws and paints it. A track kept on disk with another stamp is made again (a change to
+    the generator that moves layouts, as version 3's cap fix did, is then never served stale)."""
+    h = hashlib.sha256(f"generator v{int(version)}\n".encode())
+    here = Path(__file__).parent
+    for name in ("generate.py", "geometry.py", "paint.py", "entry.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:24]
 
 
 def generate_varied_layout(seed: int, max_tries: int = 500, version: int = LATEST_GENERATOR) -> tuple:
