@@ -661,3 +661,30 @@ def test_the_validation_report_gives_version_3_apart():
     assert s["groups"]["v2"]["score"] == pytest.approx(90.0) and s["groups"]["v3"]["score"] == pytest.approx(20.0)
     text = generalisation.format_report({"split": "validation", "rows": rows, "test": s})
     assert "version 2 tracks: lapped 2/2, score 90.0; version 3 (long straights into hairpins): lapped 0/1" in text
+
+
+def test_the_ablation_script_runs_the_shipped_recipe():
+    """scripts/generalist_ablation.sh trains with the shipped generalist's documented command but for
+    the length of the run, its name and seed: an ablation differs from it by the flags it is given."""
+    import shlex
+    root = Path(__file__).parents[1]
+
+    def flags(cmd: str) -> dict:
+        words = shlex.split(cmd.replace("\\\n", " "))
+        words = words[words.index("karting.train") + 1:]
+        out, key = {}, None
+        for w in words:
+            if w.startswith("--"):
+                key = w
+                out[key] = None
+            elif key is not None and out[key] is None:
+                out[key] = w
+        return out
+    doc = (root / "docs" / "guide" / "generalist.md").read_text()
+    shipped = next(b for b in doc.split("```bash")[1:] if "--save-name generalist2" in b).split("```")[0]
+    script = (root / "scripts" / "generalist_ablation.sh").read_text()
+    ablation = script[script.index("python -m karting.train"):].split(">>")[0]
+    a, b = flags(shipped.split("\n\n")[0].split("python scripts/")[0]), flags(ablation)
+    length = ("--timesteps", "--max-minutes", "--save-name", "--seed", "--overwrite")
+    assert {k: v for k, v in a.items() if k not in length} == {k: v for k, v in b.items() if k not in length}
+    assert b["--timesteps"] == "1503232" and len(a) > 15
