@@ -330,6 +330,52 @@ def test_bc_coef_labels_training_states_with_the_expert(ring_png, tmp_path):
     assert all(np.isfinite(v) and v >= 0 for _, v in scalars(out / "tensorboard" / "bcw")["train/bc_loss"])
 
 
+def test_the_overspeed_penalty_shapes_the_trained_reward_only(ring_png, tmp_path):
+    """--overspeed-penalty W: a step's stored reward loses W x the expert's overspeed / 20 Hz; the
+    episode statistics keep the env's reward; refused without the expert's labels; logged."""
+    from karting.env import KartingVectorEnv
+    from karting.rl.buffer import RolloutBuffer
+    from karting.rl.episodes import EpisodeStats
+    from karting.rl.policy import Agent
+    with pytest.raises(ValueError, match="needs the expert's labels"):
+        TrainConfig(overspeed_penalty=10.0)
+    with pytest.raises(ValueError, match="--overspeed-penalty must be"):
+        TrainConfig(overspeed_penalty=-1.0, bc_coef=1.0)
+
+    class Over:          # an expert whose karts are all 0.5 over its speed
+        def refresh(self):
+            pass
+
+        def act(self):
+            return np.zeros((4, 2), np.float32)
+
+        def overspeed(self):
+            return np.full(4, 0.5)
+
+    def rollout(weight):
+        env = KartingVectorEnv(ring_png, num_envs=4, max_episode_steps=20)
+        obs, _ = env.reset(seed=0)
+        torch.manual_seed(0)
+        buf = RolloutBuffer(48, 4, env.single_observation_space, expert_actions=True)
+        stats = EpisodeStats(4, env.track_lengths)
+        shaping = {}
+        trainer.collect_rollout(env, obs, Agent(), buf, stats, None, "cpu", {"env": 0.0, "policy": 0.0}, 0,
+                                time.perf_counter(), Over(), weight, shaping)
+        env.close()
+        return buf.rewards.copy(), list(stats.returns), shaping
+    plain, returns, none = rollout(0.0)
+    shaped, shaped_returns, took = rollout(40.0)
+    assert np.allclose(plain - shaped, 40.0 * 0.5 / 20)
+    assert len(returns) >= 8 and returns == shaped_returns and none == {}
+    assert 0 < took["steps"] < 48 * 4                    # the autoreset steps are no kart's: not counted
+    assert took["overspeed"] == pytest.approx(took["steps"] * 40.0 * 0.5 / 20)
+    out = tmp_path / "o"
+    assert run_train(ring_png, out, "--timesteps", "128", "--save-name", "osp", "--eval-freq", "0",
+                     "--bc-coef", "1.0", "--overspeed-penalty", "20") == 0
+    logged = scalars(out / "tensorboard" / "osp")["train/overspeed_penalty_per_s"]
+    assert len(logged) == 2 and all(np.isfinite(v) and v >= 0 for _, v in logged)
+
+
 def test_the_policy_noise_anneals_under_its_bound(ring_png, tmp_path):
     """--log-std-final: after each update the log std is under the bound that moves from
     --log-std-init to --log-std-final over --timesteps; the bound is refused above the start."""

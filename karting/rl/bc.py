@@ -48,6 +48,10 @@ MARGIN_G = 0.2
 GRIP_PLANNING_POWER = 2.0
 
 
+#: with --overspeed-penalty: a kart up to this fraction above the expert's target speed pays nothing
+OVERSPEED_TOLERANCE = 0.1
+
+
 class BatchExpert:
     """The expert's actions for every kart of a batched env (one PurePursuit per track)."""
 
@@ -79,12 +83,22 @@ class BatchExpert:
         if grip is not None:
             grip = np.minimum(grip, 1.0) ** GRIP_PLANNING_POWER * np.maximum(grip, 1.0)
         out = np.zeros((b.n, 2), np.float32)
+        target = np.zeros(b.n)
         for k, t in enumerate(b.tracks):
             m = np.flatnonzero(b.kart_track == k)
             view = SimpleNamespace(speed=st.speed[m], yaw=st.yaw[m], x=st.x[m], y=st.y[m],
                                    vx=st.vx[m], vy=st.vy[m])
-            out[m] = self._drivers[id(t)].act(view, b.idx[m], None if grip is None else grip[m])
+            g = None if grip is None else grip[m]
+            out[m] = self._drivers[id(t)].act(view, b.idx[m], g)
+            target[m] = self._drivers[id(t)].target_speed(view.speed, b.idx[m], g)
+        self.speed, self.target = np.array(st.speed, np.float64), target
         return out
+
+    def overspeed(self, tolerance: float = OVERSPEED_TOLERANCE) -> np.ndarray:
+        """(N,) how far each kart was above the speed the expert aimed for at its place, at the last
+        :meth:`act`, as a fraction of that speed beyond ``tolerance`` (0 at or under it): the
+        ``--overspeed-penalty`` of training (coming into a hairpin at 2x the expert's speed is 0.9)."""
+        return np.maximum(self.speed / np.maximum(self.target, 1.0) - 1.0 - tolerance, 0.0)
 
 
 def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:

@@ -111,6 +111,10 @@ class TrainConfig:
     bc_brake_weight: float = _f(1.0, "with --bc expert or --bc-coef: a state where the expert brakes counts up to "
                                 "this many times in the cloning loss (1 + (W-1) x its brake pedal; the pedal is over "
                                 "50 %% on 0-2 %% of a generated lap's steps); 1 = every state alike")
+    overspeed_penalty: float = _f(0.0, "with --bc-coef (the expert labels every state): the reward loses this x "
+                                  "(speed / the expert's target speed there - 1.1) per second above 1.1x the "
+                                  "speed the expert aims for at the kart's place (planned for the grip it has); "
+                                  "0 = off")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
@@ -272,6 +276,10 @@ class TrainConfig:
             problems.append(f"--mean-bound-coef must be >= 0 (got {self.mean_bound_coef})")
         if not 1 <= self.bc_brake_weight <= 100:
             problems.append(f"--bc-brake-weight must be 1..100 (got {self.bc_brake_weight})")
+        if not 0 <= self.overspeed_penalty <= 1000:
+            problems.append(f"--overspeed-penalty must be 0..1000 (got {self.overspeed_penalty})")
+        elif self.overspeed_penalty > 0 and self.bc_coef <= 0:
+            problems.append("--overspeed-penalty needs the expert's labels: give --bc-coef too")
         if self.bc_coef_floor < 0:
             problems.append(f"--bc-coef-floor must be >= 0 (got {self.bc_coef_floor})")
         if self.bc_coef < 0 or not 0 < self.bc_coef_decay <= 1:

@@ -24,12 +24,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from ..env import KartingVectorEnv
 from ..env.spec import ACTION_SPACE, observation_space
+from ..sim.physics import CONTROL_HZ
 from ..track import track_list
 from . import pool as track_pool
 from .bc import BatchExpert, behaviour_clone, clone_replays
@@ -162,11 +164,15 @@ class WeightAverage:
                 e.copy_(b)
 
 
-def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0, expert=None):
+def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_step, t0, expert=None,
+                    overspeed: float = 0.0, shaping: dict | None = None):
     """Fill ``buf`` with one rollout of the current policy from ``obs``; returns the next
     observation. ``scaler`` (or None) scales the stored rewards; ``times`` accumulates the time
     spent in the policy and in the env; ``expert`` (a BatchExpert, --bc-coef) labels each state
-    with its action in ``buf.expert_actions``."""
+    with its action in ``buf.expert_actions``. With ``overspeed`` (--overspeed-penalty, needs the
+    expert) the stored reward of a step loses ``overspeed x BatchExpert.overspeed() / CONTROL_HZ``
+    for the state it was taken in (the episode statistics keep the env's reward); ``shaping``
+    accumulates the penalty taken and the kart-steps."""
     n = envs.num_envs
     for t in range(buf.rewards.shape[0]):
         tp = time.perf_counter()
@@ -180,12 +186,19 @@ def collect_rollout(envs, obs, net, buf, stats, scaler, device, times, global_st
         if expert is not None:
             expert.refresh()                 # a pool may have replaced a track
             buf.expert_actions[t] = torch.from_numpy(expert.act())
+        penalty = overspeed * expert.overspeed() / CONTROL_HZ if overspeed and expert is not None else None
         te = time.perf_counter()
         obs, reward, term, trunc, info = envs.step(buf.actions[t].numpy())
         times["env"] += time.perf_counter() - te
         times["policy"] += te - tp
         done = term | trunc
-        buf.rewards[t] = scaler(reward, done, stats.valid) if scaler is not None else reward
+        trained = reward
+        if penalty is not None:
+            trained = (reward - penalty).astype(np.float32)
+            if shaping is not None:
+                shaping["overspeed"] = shaping.get("overspeed", 0.0) + float(penalty[stats.valid].sum())
+                shaping["steps"] = shaping.get("steps", 0) + int(stats.valid.sum())
+        buf.rewards[t] = scaler(trained, done, stats.valid) if scaler is not None else trained
         buf.terminated[t], buf.truncated[t] = term, trunc
         stats.track_lengths = envs.track_lengths        # a pool may have replaced a track
         stats.step(reward, done, info, global_step + (t + 1) * n, time.perf_counter() - t0)
@@ -527,9 +540,10 @@ class Trainer:
             while self.global_step < cfg.timesteps and time_left():
                 if cfg.anneal_lr:
                     _anneal(self.optimizer, cfg, self.global_step)
+                shaping = {}
                 self.obs = collect_rollout(self.envs, self.obs, self.net, self.buf, stats,
                                            self.scaler if cfg.norm_reward else None, self.device, times,
-                                           self.global_step, self.t0, self.expert)
+                                           self.global_step, self.t0, self.expert, cfg.overspeed_penalty, shaping)
                 self.global_step += n * t_len
                 self.update += 1
                 _renew_pool(self.pool, stats, self.envs, self.writer, self.global_step)
@@ -538,6 +552,9 @@ class Trainer:
                 times["update"] += time.perf_counter() - tu
                 fps = (self.global_step - start_step) / (time.perf_counter() - self.t0)
                 log_update(self.writer, self.global_step, upd, self.optimizer.param_groups[0]["lr"], fps, stats)
+                if shaping.get("steps"):       # --overspeed-penalty: what it took, per kart-second
+                    self.writer.add_scalar("train/overspeed_penalty_per_s",
+                                           shaping["overspeed"] / shaping["steps"] * CONTROL_HZ, self.global_step)
                 for c in self.callbacks:
                     c.on_update(self, upd)
                 bar.update(n * t_len)

@@ -112,17 +112,23 @@ class PurePursuit:
         ld2 = np.maximum(fwd ** 2 + left ** 2, 1e-6)
         delta = nm.arctan(2.0 * p.wheelbase_m * left / ld2)
         steer = np.clip(delta / p.max_steer_rad, -1, 1)
-        # aim for the speed a little ahead, so braking starts in time
-        ahead = (idx + np.round((0.5 * v) / tr.spacing).astype(np.int64)) % m
-        vt = self.v_target[k, ahead]
-        if grip is not None:
-            vt = vt * np.sqrt(np.asarray(grip, np.float64))
+        vt = self.target_speed(v, idx, grip)
         err = vt - v
         throttle = np.clip(self.speed_gain * err, -1, 1)
         if grip is not None:
             # wet or cold: keep the rear tyres' drive and braking force under the grip they have
             throttle = feed_throttle(throttle, grip, state.vx, p)
         return np.stack([steer, throttle], 1).astype(np.float32)
+
+    def target_speed(self, v: np.ndarray, idx: np.ndarray, grip=None) -> np.ndarray:
+        """(N,) the speed [m/s] the expert aims for now: its profile a little ahead of ``idx`` (0.5 s
+        at speed ``v``, so braking starts in time), times ``sqrt(grip)`` with ``grip`` (see :meth:`act`)."""
+        k = np.arange(len(v)) % len(self.lines)
+        ahead = (idx + np.round((0.5 * v) / self.track.spacing).astype(np.int64)) % len(self.track.centre)
+        vt = self.v_target[k, ahead]
+        if grip is not None:
+            vt = vt * np.sqrt(np.asarray(grip, np.float64))
+        return vt
 
 
 #: the settings :func:`reference_lap` tries, fastest first: grip planned with x line weight
