@@ -716,3 +716,24 @@ def test_the_ablation_script_runs_the_shipped_recipe():
     length = ("--timesteps", "--max-minutes", "--save-name", "--seed", "--overwrite")
     assert {k: v for k, v in a.items() if k not in length} == {k: v for k, v in b.items() if k not in length}
     assert b["--timesteps"] == "1503232" and len(a) > 15
+
+
+def test_the_overspeed_script_measures_a_driver_against_the_experts_speed():
+    """scripts/overspeed.py: the expert itself never runs 1.1x over its own target; a driver that keeps
+    its foot down is over it within 20 s of circuit.png."""
+    import runpy
+    from karting.track.build import DEFAULT_TRACKS_DIR
+    g = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "overspeed.py"))
+    circuit = DEFAULT_TRACKS_DIR / "circuit.png"
+    [row] = g["drive"]("expert", [circuit], seconds=20)
+    assert row["steps"] == 400 and row["over_share"] == 0.0 and not row["ended_early"]
+
+    class FlatOut(g["BatchExpert"]):
+        def act(self):
+            a = super().act()
+            a[:, 1] = 1.0
+            return a
+    g["drive"].__globals__["BatchExpert"] = FlatOut
+    [row] = g["drive"]("expert", [circuit], seconds=20)
+    assert row["over_share"] > 0 and row["max_excess"] > 0.03
+    assert g["main"](["no-such-model.pt", str(circuit), "--duration", "1"]) == 2
