@@ -10,15 +10,16 @@ over 1.1x, and whether the episode ended early (the tyre wall, off the track).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from karting.cli import options
-from karting.env import KartingVectorEnv
 from karting.rl.bc import BatchExpert
 from karting.rl.checkpoint import CheckpointError, load_agent
-from karting.rl.evaluate import policy_actions
+from karting.rl.config import TrainConfig
+from karting.rl.evaluate import make_eval_env, policy_actions
 from karting.rl.pool import validation_tracks
 from karting.sim.conditions import weather_list
 from karting.sim.physics import CONTROL_HZ
@@ -27,26 +28,19 @@ from karting.track import TrackError, load_track
 
 def drive(model: str, paths: list, weather=None, seconds: float = 150.0) -> list[dict]:
     """One row per track: steps counted, share over 1.1x, mean and max excess, ended early."""
-    tracks = [load_track(p) for p in paths]
     steps = int(seconds * CONTROL_HZ)
-    cond = {} if weather is None else {"weather": weather}
-    if model == "expert":
-        agent, kw = None, {}
-    else:
+    agent, cfg = None, TrainConfig()          # the expert drives itself: any observation will do
+    if model != "expert":
         agent, cfg, _ = load_agent(model, "cpu", as_trained=True)
-        kw = dict(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history, preview=cfg.obs_preview)
-    env = KartingVectorEnv(tracks, num_envs=len(tracks), max_episode_steps=steps + 1, show_other_karts=False,
-                           **kw, **cond)
+    env = make_eval_env([load_track(p) for p in paths], len(paths), replace(cfg, max_episode_steps=steps + 1),
+                        **({} if weather is None else {"weather": weather}))
     expert = BatchExpert(env)
     obs, _ = env.reset(seed=0)
-    alive = np.ones(len(tracks), bool)
-    over = [[] for _ in tracks]
-    for _ in range(steps):
-        a_exp = expert.act()
-        a = a_exp if agent is None else policy_actions(agent, obs)
-        o = expert.overspeed()
-        for i in np.flatnonzero(alive):
-            over[i].append(float(o[i]))
+    over, counted = np.zeros((steps, len(paths))), np.zeros((steps, len(paths)), bool)
+    alive = np.ones(len(paths), bool)
+    for t in range(steps):
+        a = expert.act() if agent is None else policy_actions(agent, obs)
+        over[t], counted[t] = expert.overspeed(), alive
         obs, _, term, trunc, _ = env.step(a)
         alive &= ~(term | trunc)
         if not alive.any():
@@ -54,7 +48,7 @@ def drive(model: str, paths: list, weather=None, seconds: float = 150.0) -> list
     env.close()
     rows = []
     for i, p in enumerate(paths):
-        x = np.array(over[i])
+        x = over[counted[:, i], i]
         rows.append({"track": p.name, "steps": len(x), "over_share": float(np.mean(x > 0)),
                      "mean_excess": float(x.mean()), "max_excess": float(x.max()), "ended_early": bool(not alive[i])})
     return rows

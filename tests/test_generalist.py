@@ -200,22 +200,23 @@ def test_the_batch_expert_says_how_far_a_kart_is_over_its_speed(ring_png):
     env.reset(seed=0)
     expert = BatchExpert(env)
     expert.act()
-    assert np.all(expert.overspeed() == 0.0) and np.all(expert.target > 5.0)
+    assert np.all(expert.overspeed() == 0.0) and np.all(expert.target_speed() > 5.0)
     st = env.batch.state
-    target = expert.target.copy()
+    target = expert.target_speed().copy()
     st.vx[:] = target * np.array([1.05, 1.5, 2.0])
     st.vy[:] = 0.0
     expert.act()
     over = expert.overspeed()
     assert over[0] == 0.0 and over[1] > 0.0 and over[2] > over[1]
-    assert over[2] == pytest.approx(st.speed[2] / expert.target[2] - 1.0 - OVERSPEED_TOLERANCE)
+    dry_target = expert.target_speed()
+    assert over[2] == pytest.approx(st.speed[2] / dry_target[2] - 1.0 - OVERSPEED_TOLERANCE)
     env.close()
     wet = KartingVectorEnv(ring_png, num_envs=3, show_other_karts=False, weather="wet")
     wet.reset(seed=0)
     wet_expert = BatchExpert(wet)
     wet.batch.state.vx[:], wet.batch.state.vy[:] = st.vx, 0.0
     wet_expert.act()
-    assert np.all(wet_expert.target < expert.target) and np.all(wet_expert.overspeed() > over)
+    assert np.all(wet_expert.target_speed() < dry_target) and np.all(wet_expert.overspeed() > over)
     wet.close()
 
 

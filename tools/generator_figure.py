@@ -5,7 +5,6 @@ one row per version, one column per seed, each track as ``generate_varied`` pain
 """
 from __future__ import annotations
 
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 

@@ -71,10 +71,9 @@ class BatchExpert:
         """Drivers for the env's current tracks (after a pool replaced some)."""
         self._drivers = {id(t): self._drivers.get(id(t)) or self._make(t) for t in self.env.batch.tracks}
 
-    def act(self) -> np.ndarray:
-        """(N, 2) expert actions for the batch's current state."""
+    def _grip(self):
+        """(N,) the grip the expert plans each kart's profile for, or None (dry, nothing modelled)."""
         b = self.env.batch
-        st = b.state
         grip = None          # wet, cold or randomised grip: the expert drives its profile slower
         if b.model is not None:
             grip = b.model.grip_now.astype(np.float64)
@@ -82,23 +81,36 @@ class BatchExpert:
             grip = (1.0 if grip is None else grip) * np.asarray(b.grip_scale, np.float64)
         if grip is not None:
             grip = np.minimum(grip, 1.0) ** GRIP_PLANNING_POWER * np.maximum(grip, 1.0)
+        return grip
+
+    def act(self) -> np.ndarray:
+        """(N, 2) expert actions for the batch's current state."""
+        b = self.env.batch
+        st = b.state
+        grip = self._grip()
         out = np.zeros((b.n, 2), np.float32)
-        target = np.zeros(b.n)
         for k, t in enumerate(b.tracks):
             m = np.flatnonzero(b.kart_track == k)
             view = SimpleNamespace(speed=st.speed[m], yaw=st.yaw[m], x=st.x[m], y=st.y[m],
                                    vx=st.vx[m], vy=st.vy[m])
-            g = None if grip is None else grip[m]
-            out[m] = self._drivers[id(t)].act(view, b.idx[m], g)
-            target[m] = self._drivers[id(t)].target_speed(view.speed, b.idx[m], g)
-        self.speed, self.target = np.array(st.speed, np.float64), target
+            out[m] = self._drivers[id(t)].act(view, b.idx[m], None if grip is None else grip[m])
+        return out
+
+    def target_speed(self) -> np.ndarray:
+        """(N,) the speed [m/s] the expert aims for now at each kart's place (PurePursuit.target_speed)."""
+        b = self.env.batch
+        grip = self._grip()
+        out = np.zeros(b.n)
+        for k, t in enumerate(b.tracks):
+            m = np.flatnonzero(b.kart_track == k)
+            out[m] = self._drivers[id(t)].target_speed(b.state.speed[m], b.idx[m], None if grip is None else grip[m])
         return out
 
     def overspeed(self, tolerance: float = OVERSPEED_TOLERANCE) -> np.ndarray:
-        """(N,) how far each kart was above the speed the expert aimed for at its place, at the last
-        :meth:`act`, as a fraction of that speed beyond ``tolerance`` (0 at or under it): the
-        ``--overspeed-penalty`` of training (coming into a hairpin at 2x the expert's speed is 0.9)."""
-        return np.maximum(self.speed / np.maximum(self.target, 1.0) - 1.0 - tolerance, 0.0)
+        """(N,) how far each kart is now above the speed the expert aims for at its place, as a
+        fraction of that speed beyond ``tolerance`` (0 at or under it): the ``--overspeed-penalty``
+        of training (coming into a hairpin at 2x the expert's speed is 0.9)."""
+        return np.maximum(self.env.batch.state.speed / np.maximum(self.target_speed(), 1.0) - 1.0 - tolerance, 0.0)
 
 
 def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:

@@ -14,6 +14,7 @@ metres with y *down* (image convention) unless a function says otherwise.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from pathlib import Path
@@ -324,6 +325,7 @@ GENERATOR_VERSIONS = {1: {"min_radius_m": MIN_RADIUS_M, "technical": 0.35, "poly
 LATEST_GENERATOR = 3
 
 
+@functools.lru_cache(maxsize=None)
 def generator_stamp(version: int) -> str:
     """What a generated track of ``version`` is made by: the version and the source of the code
     that draws and paints it. A track kept on disk with another stamp is made again (a change to
