@@ -4,6 +4,7 @@ drives tracks it has never seen.
     karting generalisation --model outputs/checkpoints/general/best.pt --json bench.json
     karting generalisation --model generalist          # the model shipped with the package
     karting generalisation --model expert              # the scripted expert, for scale
+    karting generalisation --compare old=a.json new=b.json   # saved reports side by side
 
 The test split (version 1, never changed once published) is ``tracks/benchmark/``: 11 real circuits
 of ``shared/real_tracks`` imported at kart scale (1.4 km, 9 m; Suzuka cannot be drawn: it crosses
@@ -38,6 +39,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -301,6 +303,82 @@ def _failures(row) -> str:
             f"{max(x['speed_ratio'] for x in fs):.1f}x the expert's speed")
 
 
+def load_reports(path) -> dict:
+    """A saved ``--json`` report as {condition: report} (one condition or several); ValueError
+    saying what is wrong for a file that is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a JSON report ({e}); write one with karting generalisation "
+                         "--model M --json FILE") from None
+    if isinstance(data, dict) and isinstance(data.get("reports"), dict):
+        reports = data["reports"]
+    elif isinstance(data, dict) and "rows" in data:
+        reports = {str(data.get("weather") if isinstance(data.get("weather"), str) else "dry"): data}
+    else:
+        raise ValueError(f"{path} is not a report of karting generalisation --json (no rows)")
+    for label, rep in reports.items():
+        rows = rep.get("rows") if isinstance(rep, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and "track" in r for r in rows):
+            raise ValueError(f"{path}: the {label} report has no per-track rows")
+    return reports
+
+
+def _median_real_ratio(rows) -> float:
+    """Median best lap / expert over the real circuits the driver lapped (nan for none)."""
+    ratios = [r["ratio"] for r in rows if r["track"].startswith("real_") and r.get("lapped")
+              and isinstance(r.get("ratio"), (int, float)) and math.isfinite(r["ratio"])]
+    return float(np.median(ratios)) if ratios else math.nan
+
+
+def format_comparison(named: dict) -> str:
+    """Saved reports side by side as a Markdown table: a row per track, a column per report and
+    condition (valid laps of the episodes and the best lap's ratio to the expert, ``!`` = not
+    lapped), then per report and condition the test summary and the median ratio on the real
+    circuits lapped. ``named``: {label: {condition: report}}."""
+    cols = [(name, w, rep) for name, reps in named.items() for w, rep in reps.items()]
+    tracks: list = []
+    for _, _, rep in cols:
+        tracks += [r["track"] for r in rep["rows"] if r["track"] not in tracks]
+    by = [{r["track"]: r for r in rep["rows"]} for _, _, rep in cols]
+    heads = [f"{name} {w}" for name, w, _ in cols]
+    lines = ["| track | " + " | ".join(heads) + " |", "|---|" + "---|" * len(cols)]
+    for t in tracks:
+        cells = []
+        for rows in by:
+            r = rows.get(t)
+            if r is None:
+                cells.append("")
+                continue
+            ok = round(r["valid_lap_rate"] * r["episodes"])
+            ratio = r.get("ratio")
+            cells.append(f"{ok}/{r['episodes']} {_f(ratio if ratio is not None else math.nan)}"
+                         f"{'' if r['lapped'] else ' !'}")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    lines += ["", "| report | lapped | real circuits | valid-lap rate | score | median ratio, real lapped |",
+              "|---|---|---|---|---|---|"]
+    for (name, w, rep), head in zip(cols, heads):
+        s = rep.get("test") or {}
+        if s:
+            names = _test_names(rep)
+            median = _median_real_ratio([r for r in rep["rows"] if r["track"] in names])
+            lines.append(f"| {head} | {s['lapped']}/{s['tracks']} | {s['real_lapped']}/{s['real_tracks']} | "
+                         f"{s['valid_lap_rate']:.0%} | {s['score']:.1f} | {_f(median, '{:.3f}')} |")
+    lines.append("(laps ok of the episodes and best lap / the dry expert's; ! = not lapped)")
+    return "\n".join(lines)
+
+
+def _test_names(rep) -> set:
+    """The tracks a report's summary counts: its split's (the test split for 'all')."""
+    split = rep.get("split", "test")
+    if split == "validation":
+        return {r["track"] for r in rep["rows"]}
+    return {p.name for p in split_tracks("test")} if split != "shipped" else set()
+
+
 def _plain(x):
     """The report as strict JSON: NaN (no lap) becomes null."""
     if isinstance(x, dict):
@@ -314,7 +392,10 @@ def _plain(x):
 
 def main(argv=None):
     ap = options.parser("karting generalisation", __doc__)
-    options.model(ap, extra="or 'expert' (the scripted driver)")
+    options.model(ap, required=False, extra="or 'expert' (the scripted driver)")
+    ap.add_argument("--compare", nargs="+", metavar="REPORT.json",
+                    help="instead of driving: saved --json reports side by side, a Markdown table per track "
+                         "and condition (label them NAME=FILE, e.g. old=bench_old.json new=bench_new.json)")
     ap.add_argument("--split", default="all", choices=SPLITS,
                     help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default), "
                          "validation (the generated validation tracks of training: choose models by these)")
@@ -324,6 +405,10 @@ def main(argv=None):
     options.outputs(ap, json="the report")
     options.device(ap)
     args = ap.parse_args(argv)
+    if args.compare:
+        return _compare(args.compare)
+    if not args.model:
+        ap.error("give --model (a driver to benchmark) or --compare (saved reports)")
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
     from .env.render import RendererUnavailable
@@ -348,6 +433,22 @@ def main(argv=None):
         options.write_json(args.json, _plain(rep))
         if args.json != "-":
             print(f"report: {args.json}")
+    return 0
+
+
+def _compare(specs) -> int:
+    named = {}
+    try:
+        for spec in specs:
+            name, _, path = spec.rpartition("=") if "=" in spec and not spec.endswith("=") else ("", "", spec)
+            name = name or Path(path).stem
+            if name in named:
+                raise ValueError(f"two reports named {name!r}: label them NAME=FILE")
+            named[name] = load_reports(path)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_comparison(named))
     return 0
 
 

@@ -738,3 +738,43 @@ def test_the_overspeed_script_measures_a_driver_against_the_experts_speed():
     [row] = g["drive"]("expert", [circuit], seconds=20)
     assert row["over_share"] > 0 and row["max_excess"] > 0.03
     assert g["main"](["no-such-model.pt", str(circuit), "--duration", "1"]) == 2
+
+
+def test_saved_benchmark_reports_compare_side_by_side(tmp_path, capsys):
+    """``--compare``: saved reports (one condition or several) as one Markdown table per track,
+    with the summary and the median ratio on the real circuits lapped; a bad file says so."""
+    from karting import generalisation as benchmark
+
+    def row(track, ok, ratio):
+        return {"track": track, "episodes": 5, "valid_lap_rate": ok / 5, "ratio": ratio, "lapped": ok >= 3}
+
+    def rep(rows, weather):
+        s = {"tracks": 2, "lapped": sum(r["lapped"] for r in rows), "real_lapped": sum(r["lapped"] for r in rows),
+             "real_tracks": 2, "valid_lap_rate": float(np.mean([r["valid_lap_rate"] for r in rows])), "score": 50.0}
+        return {"split": "test", "weather": weather, "rows": rows, "test": s}
+
+    old = rep([row("real_monza.png", 5, 1.02), row("real_spa.png", 0, None)], "dry")
+    new = {"weathers": ["dry", "wet"], "reports": {
+        "dry": rep([row("real_monza.png", 4, 1.00), row("real_spa.png", 3, 1.10)], "dry"),
+        "wet": rep([row("real_monza.png", 2, 1.30), row("real_spa.png", 5, 1.20)], "wet")}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert benchmark.main(["--compare", f"before={tmp_path / 'old.json'}", str(tmp_path / "new.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| track | before dry | new dry | new wet |"
+    assert "| real_monza.png | 5/5 1.02 | 4/5 1.00 | 2/5 1.30 ! |" in out
+    assert "| real_spa.png | 0/5 - ! | 3/5 1.10 | 5/5 1.20 |" in out
+    summary = {line.split("|")[1].strip(): line for line in out if line.startswith(("| before", "| new"))}
+    assert summary["before dry"].endswith("| 1/2 | 1/2 | 50% | 50.0 | 1.020 |")
+    assert summary["new dry"].endswith("| 2/2 | 2/2 | 70% | 50.0 | 1.050 |")      # median of 1.00 and 1.10
+    assert summary["new wet"].endswith("| 1.200 |")                               # Monza not lapped: not counted
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(json.dumps({"chosen": "final.pt"}))
+    for bad, says in (("bad.json", "is not a JSON report"), ("other.json", "no rows"), ("gone.json", "cannot read")):
+        assert benchmark.main(["--compare", str(tmp_path / bad)]) == 2
+        assert says in capsys.readouterr().err
+    assert benchmark.main(["--compare", str(tmp_path / "old.json"), str(tmp_path / "old.json")]) == 2
+    assert "label them NAME=FILE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        benchmark.main([])                                    # neither --model nor --compare
+    assert "give --model" in capsys.readouterr().err
