@@ -714,7 +714,7 @@ def test_the_ablation_script_runs_the_shipped_recipe():
     script = (root / "scripts" / "generalist_ablation.sh").read_text()
     ablation = script[script.index("python -m karting.train"):].split(">>")[0]
     a, b = flags(shipped.split("\n\n")[0].split("python scripts/")[0]), flags(ablation)
-    length = ("--timesteps", "--max-minutes", "--save-name", "--seed", "--overwrite")
+    length = ("--timesteps", "--max-minutes", "--save-name", "--seed", "--overwrite", "--output-dir")
     assert {k: v for k, v in a.items() if k not in length} == {k: v for k, v in b.items() if k not in length}
     assert b["--timesteps"] == "1503232" and len(a) > 15
 
@@ -778,3 +778,41 @@ def test_saved_benchmark_reports_compare_side_by_side(tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark.main([])                                    # neither --model nor --compare
     assert "give --model" in capsys.readouterr().err
+
+
+def test_the_ablation_script_resumes_and_stops_where_it_is_told(tmp_path):
+    """STAGE=train trains only; RESUME=1 goes on from the run's newest checkpoint instead of
+    overwriting it (a fake ``python`` on PATH records what the script asks of it)."""
+    import os
+    import subprocess
+    root = Path(__file__).parents[1]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    (bin_dir / "python").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUTPUTS": str(tmp_path / "out")}
+
+    def run(name, **extra):
+        calls.write_text("")
+        r = subprocess.run(["bash", str(root / "scripts" / "generalist_ablation.sh"), name, "--pool-generator", "3"],
+                           env={**env, **extra}, capture_output=True, text=True, timeout=60)
+        return r, calls.read_text().splitlines()
+
+    r, seen = run("fresh", STAGE="train")
+    assert r.returncode == 0, r.stderr
+    assert len(seen) == 1 and seen[0].startswith("-m karting.train") and "--overwrite" in seen[0]
+    assert f"--output-dir {tmp_path / 'out'}" in seen[0] and seen[0].endswith("--pool-generator 3")
+    ckpts = tmp_path / "out" / "checkpoints" / "cut"
+    ckpts.mkdir(parents=True)
+    for i, name in enumerate(("step_000262144.pt", "final.pt")):
+        (ckpts / name).write_bytes(b"")
+        os.utime(ckpts / name, (1_000_000 + i, 1_000_000 + i))
+    r, seen = run("cut", STAGE="train", RESUME="1")
+    assert r.returncode == 0 and len(seen) == 1
+    assert f"--resume-from {ckpts / 'final.pt'}" in seen[0] and "--overwrite" not in seen[0]
+    assert "(--resume-from" in (tmp_path / "out" / "logs" / "cut.log").read_text()
+    r, seen = run("nothing", STAGE="train", RESUME="1")    # nothing to resume: starts again, and says so
+    assert "--overwrite" in seen[0] and "no checkpoint of nothing" in r.stderr
+    r, _ = run("x", STAGE="bench")
+    assert r.returncode == 2 and "STAGE must be" in r.stderr
