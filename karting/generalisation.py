@@ -202,11 +202,8 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
             else where_it_ended(tracks[i % len(tracks)], targets[i % len(tracks)], *watch.went_wrong(i))
             for i in range(n)]
     rows = _track_rows(results, tracks, refs, episodes, ends)
-    if split == "validation":     # summarised as the test split is, to choose a model by
-        test = rows
-    else:
-        test_names = {p.name for p in split_tracks("test")} if split != "shipped" else set()
-        test = [r for r in rows if r["track"] in test_names]
+    names = _test_names({"split": split, "rows": rows})   # validation: all, summarised to choose a model by
+    test = [r for r in rows if r["track"] in names]
     summary = validation_summary(test) if split == "validation" else _summary(test)
     return {**info, "rows": rows, "test": summary, "drive_s": time.perf_counter() - t1, "reference_s": ref_s}
 
