@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# One ablation of the second generalist (docs/guide/generalist.md, "the ablations"): its recipe with
+# One ablation of the shipped generalist (docs/guide/generalist.md, "the ablations"): its recipe with
 # the flags given changed or added, stopped at the shipped run's 1,503,232 PPO steps, then every
 # checkpoint chosen on the validation split (scripts/select_model.py) and the chosen one benchmarked
 # once dry, damp and wet. About 1.5 h alone on a 2-core machine; run nothing else beside it (torch's
 # threads slow several-fold when another process takes a core).
 #
-#   SEED=0 scripts/generalist_ablation.sh gen3 --pool-generator 3
-#   STAGE=select scripts/generalist_ablation.sh gen3        # choose and benchmark an existing run
-#   STAGE=train scripts/generalist_ablation.sh gen3 --pool-generator 3 --max-minutes 30   # train only
-#   RESUME=1 scripts/generalist_ablation.sh gen3 --pool-generator 3   # go on from the latest checkpoint
+#   SEED=0 scripts/generalist_ablation.sh camera --preview false
+#   SEED=1 scripts/generalist_ablation.sh seed1                 # the recipe itself, another seed
+#   STAGE=select scripts/generalist_ablation.sh camera          # choose and benchmark an existing run
+#   STAGE=train scripts/generalist_ablation.sh camera --preview false --max-minutes 30   # train only
+#   RESUME=1 scripts/generalist_ablation.sh camera --preview false   # go on from the latest checkpoint
 #
 # A run stopped early (Ctrl-C, or --max-minutes) saves final.pt; RESUME=1 goes on from the newest of
 # its checkpoints to the full length (the same flags again), then chooses and benchmarks. A run
@@ -23,6 +24,7 @@ if [ $# -lt 1 ]; then
 fi
 NAME=$1; shift
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # this checkout's karting, whatever pip installed last
 OUT=${OUTPUTS:-outputs}      # where checkpoints, logs and reports go
 mkdir -p "$OUT/logs"
 STAGE=${STAGE:-all}
@@ -42,6 +44,7 @@ if [ "$STAGE" != select ]; then
     python -m karting.train --track generated,circuit.png,oval.png,twisty.png --track-pool 24 \
         --vector-envs 32 --n-steps 64 --bc expert --bc-steps 393216 --bc-rounds 6 --bc-epochs 2 \
         --bc-coef 1.0 --bc-coef-decay 0.998 --bc-coef-floor 0.5 --randomize visual,rain=0:1 --preview true \
+        --pool-generator 3 --bc-brake-weight 5 --overspeed-penalty 20 \
         --learning-rate 1e-4 --eval-freq 262144 --eval-episodes 27 --checkpoint-freq 262144 \
         --timesteps 1503232 --max-minutes 120 --seed "${SEED:-0}" --save-name "$NAME" --output-dir "$OUT" \
         "${START[@]}" "$@" \
