@@ -418,7 +418,8 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     """karting/models/generalist.pt: in the package, <= 10 MB, the exported form (no optimizer),
     trained on generated tracks, with its command inside; and it drives: 4 standing starts on
     the benchmark's gen_900010 (a 685 m test track, never drawn in training; it lapped 5 of 5 in
-    the benchmark at 1.02x the expert); the second generalist reads the track preview."""
+    the benchmark at 1.04x the expert); the third generalist reads the track preview and trained
+    on version 3 tracks with the braking weight and the overspeed penalty."""
     from karting import models
     from karting.generalisation import BENCHMARK_DIR
     from karting.rl.checkpoint import load_agent
@@ -429,6 +430,7 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     agent, cfg, data = load_agent("generalist", as_trained=True)
     assert "optimizer" not in data and "train_model" not in data
     assert cfg.track.startswith("generated") and cfg.bc == "expert" and cfg.preview
+    assert (cfg.pool_generator, cfg.bc_brake_weight, cfg.overspeed_penalty) == (3, 5.0, 20.0)
     assert data["export_note"]["command"].startswith("python -m karting.train --track generated")
     env = make_eval_env(BENCHMARK_DIR / "gen_900010.png", 4, cfg)
     try:
@@ -710,7 +712,7 @@ def test_the_ablation_script_runs_the_shipped_recipe():
                 out[key] = w
         return out
     doc = (root / "docs" / "guide" / "generalist.md").read_text()
-    shipped = next(b for b in doc.split("```bash")[1:] if "--save-name generalist2" in b).split("```")[0]
+    shipped = next(b for b in doc.split("```bash")[1:] if "--save-name osp20_s2" in b).split("```")[0]
     script = (root / "scripts" / "generalist_ablation.sh").read_text()
     ablation = script[script.index("python -m karting.train"):].split(">>")[0]
     a, b = flags(shipped.split("\n\n")[0].split("python scripts/")[0]), flags(ablation)
