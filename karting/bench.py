@@ -36,7 +36,7 @@ from .scenario import Scenario
 from .sim import physics
 from .sim import replay as R
 from .sim.expert import PurePursuit, reference_lap
-from .sim.opponents import AIDriver, level_table
+from .sim.opponents import GRIDS, AIDriver, level_table
 from .sim.karts import Karts
 from .telemetry.coach import coach
 from .track import TrackError, load_track
@@ -596,7 +596,9 @@ def build_parser():
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
     ap.add_argument("--levels", type=int, default=0, metavar="RACES",
                     help="measure the AI levels instead: each level's lap alone, then RACES races of the "
-                         "four levels from shuffled grids (win rate, mean position, collisions per lap)")
+                         "four levels (win rate, mean position, collisions per lap)")
+    ap.add_argument("--levels-grid", choices=GRIDS, default="shuffled",
+                    help="the grid of --levels' races: shuffled each race, or reverse (rookie on pole, alien last)")
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to leave out: env, carracing, randomize, conditions, race, replay, "
                          "numerics, load, multitrack")
@@ -606,16 +608,17 @@ def build_parser():
 def report_levels(args) -> dict:
     """``--levels``: each AI level's lap alone, then races of the four levels."""
     t = time.perf_counter()
-    table = level_table(load_track(args.track), races=args.levels)
-    print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, grids shuffled")
-    print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'coll/lap':>10}{'caused/lap':>11}"
-          f"{'ovt/race':>10}{'DNF':>5}")
+    table = level_table(load_track(args.track), races=args.levels, grid=args.levels_grid)
+    grid = "grids shuffled" if args.levels_grid == "shuffled" else "grid reversed (rookie on pole, alien last)"
+    print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, {grid}")
+    print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'gained':>8}{'coll/lap':>10}"
+          f"{'caused/lap':>11}{'ovt/race':>10}{'DNF':>5}")
     for name, r in table.items():
         print(f"{name:<8}{r['lap_alone_s']:>10.2f}{r['win_rate']:>10.0%}{r['mean_position']:>10.2f}"
-              f"{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}{r['overtakes_per_race']:>10.1f}"
-              f"{r['dnf']:>5}")
+              f"{r['places_gained']:>+8.2f}{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}"
+              f"{r['overtakes_per_race']:>10.1f}{r['dnf']:>5}")
     print(f"({time.perf_counter() - t:.0f} s)")
-    return {"levels": table}
+    return {"levels": table, "levels_grid": args.levels_grid}
 
 
 def report_env(track, args, results) -> None:

@@ -153,3 +153,16 @@ def test_a_kart_knocked_off_is_not_penalised_for_track_limits(oval):
         race.off_track[:] = False
         rc._track_limits(race.time_s, running)
     assert rc.penalty_s[1] == 2 * RaceRules().track_limit_penalty_s   # beyond three warnings
+
+
+def test_the_level_table_races_from_a_reversed_grid(oval):
+    """bench --levels --levels-grid reverse: rookie on pole and alien last in every race; each
+    level's places gained is its grid slot less its finishing place, and they sum to zero."""
+    from karting.sim.opponents import level_table
+    t = level_table(oval, races=1, laps=1, grid="reverse")
+    assert list(t) == ["rookie", "club", "pro", "alien"]
+    for slot, (name, r) in enumerate(t.items(), start=1):
+        assert r["places_gained"] == slot - r["mean_position"], name
+    assert sum(r["places_gained"] for r in t.values()) == 0
+    with pytest.raises(ValueError, match="shuffled, reverse"):
+        level_table(oval, races=1, grid="sideways")

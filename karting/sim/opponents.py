@@ -271,22 +271,30 @@ def ai_race(track, levels: list, laps: int = 3, seed: int = 0, grid_order=None, 
     return rc
 
 
-def level_table(track, races: int = 10, laps: int = 3, seed: int = 0) -> dict:
-    """The four levels against each other over ``races`` races from shuffled grids: per level
-    win rate, mean position, collisions and caused collisions per lap, overtakes per race, DNFs;
-    and each level's best lap alone (two laps, flying lap)."""
+GRIDS = ("shuffled", "reverse")
+
+
+def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str = "shuffled") -> dict:
+    """The four levels against each other over ``races`` races: per level win rate, mean
+    position, mean places gained from the grid, collisions and caused collisions per lap,
+    overtakes per race, DNFs; and each level's best lap alone (two laps, flying lap). ``grid``:
+    ``shuffled`` (a random grid each race) or ``reverse`` (in reverse order of pace: rookie on
+    pole, alien last, every race: the levels must pass to finish in their order)."""
+    if grid not in GRIDS:
+        raise ValueError(f"unknown grid {grid!r}: choose one of {', '.join(GRIDS)}")
     names = list(LEVELS)
     alone = {name: float(ai_race(track, [name], laps=2, seed=seed).race.best_lap_time[0]) for name in names}
-    stats = {name: {"wins": 0, "positions": [], "collisions": 0, "caused": 0, "overtakes": 0, "laps": 0, "dnf": 0}
-             for name in names}
+    stats = {name: {"wins": 0, "positions": [], "gained": [], "collisions": 0, "caused": 0, "overtakes": 0,
+                    "laps": 0, "dnf": 0} for name in names}
     rng = np.random.default_rng(seed)
     for k in range(races):
-        order = rng.permutation(len(names))
+        order = rng.permutation(len(names)) if grid == "shuffled" else np.arange(len(names))
         rc = ai_race(track, names, laps=laps, seed=seed + k, grid_order=order)
         for i, name in enumerate(names):
             s = stats[name]
             s["wins"] += int(rc.position[i] == 1)
             s["positions"].append(int(rc.position[i]))
+            s["gained"].append(int(rc.grid_pos[i]) - int(rc.position[i]))
             s["collisions"] += int(rc.collisions[i])
             s["caused"] += int(rc.caused[i])
             s["overtakes"] += int(rc.overtakes[i])
@@ -296,7 +304,7 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0) -> dict:
     for name, s in stats.items():
         lp = max(s["laps"], 1)
         table[name] = {"lap_alone_s": round(alone[name], 2), "win_rate": s["wins"] / races,
-                     "mean_position": float(np.mean(s["positions"])),
+                     "mean_position": float(np.mean(s["positions"])), "places_gained": float(np.mean(s["gained"])),
                      "collisions_per_lap": s["collisions"] / lp, "caused_per_lap": s["caused"] / lp,
                      "overtakes_per_race": s["overtakes"] / races, "dnf": s["dnf"]}
     return table
