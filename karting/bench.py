@@ -612,11 +612,12 @@ def report_levels(args) -> dict:
     grid = "grids shuffled" if args.levels_grid == "shuffled" else "grid reversed (rookie on pole, alien last)"
     print(f"AI levels on {args.track}: lap alone, then {args.levels} races of 3 laps, {grid}")
     print(f"{'level':<8}{'lap alone':>10}{'win rate':>10}{'mean pos':>10}{'gained':>8}{'coll/lap':>10}"
-          f"{'caused/lap':>11}{'ovt/race':>10}{'DNF':>5}")
+          f"{'caused/lap':>11}{'ovt/race':>10}{'lost/race':>10}{'TL/lap':>8}{'pen/race':>9}{'DNF':>5}")
     for name, r in table.items():
         print(f"{name:<8}{r['lap_alone_s']:>10.2f}{r['win_rate']:>10.0%}{r['mean_position']:>10.2f}"
               f"{r['places_gained']:>+8.2f}{r['collisions_per_lap']:>10.2f}{r['caused_per_lap']:>11.2f}"
-              f"{r['overtakes_per_race']:>10.1f}{r['dnf']:>5}")
+              f"{r['overtakes_per_race']:>10.1f}{r['overtaken_per_race']:>10.1f}{r['track_limits_per_lap']:>8.2f}"
+              f"{r['penalties_s_per_race']:>8.1f}s{r['dnf']:>5}")
     print(f"({time.perf_counter() - t:.0f} s)")
     return {"levels": table, "levels_grid": args.levels_grid}
 

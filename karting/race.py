@@ -79,7 +79,8 @@ def many_races(args) -> int:
           f"({args.difficulty}), from the back of a {r['karts']}-kart grid")
     print(f"win rate {r['win_rate']:.0%}, mean position {r['mean_position']:.2f}, finished {r['finish_rate']:.0%}, "
           f"collisions/lap {r['collisions_per_lap']:.2f} (caused {r['caused_per_lap']:.2f}), "
-          f"overtakes/race {r['overtakes_per_race']:.2f}")
+          f"overtakes/race {r['overtakes_per_race']:.2f} (lost {r['overtaken_per_race']:.2f}), "
+          f"track limits/lap {r['track_limits_per_lap']:.2f}, penalties/race {r['penalties_s_per_race']:.1f} s")
     if args.json:
         options.write_json(args.json, r)
     return 0

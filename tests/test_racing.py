@@ -70,6 +70,10 @@ def test_ai_race_finishes_with_a_consistent_classification(oval):
     assert all(r["laps"] == 1 for r in fin)
     table = format_results(res, "oval.png", 1)
     assert "AI" not in table and "kart 0" in table and "Pos" in table
+    # etiquette: every overtake made is one lost by another kart; excursions and penalties per kart
+    assert sum(r["overtakes"] for r in res) == sum(r["overtaken"] for r in res)
+    assert all(r["track_limits"] >= 0 and r["penalties_s"] >= 0 for r in res)
+    assert "Lost" in table.splitlines()[1] and "TL" in table.splitlines()[1]
 
 
 def test_same_seed_same_race(oval):
@@ -164,5 +168,7 @@ def test_the_level_table_races_from_a_reversed_grid(oval):
     for slot, (name, r) in enumerate(t.items(), start=1):
         assert r["places_gained"] == slot - r["mean_position"], name
     assert sum(r["places_gained"] for r in t.values()) == 0
+    assert sum(r["overtakes_per_race"] for r in t.values()) == sum(r["overtaken_per_race"] for r in t.values())
+    assert all(r["track_limits_per_lap"] >= 0 and r["penalties_s_per_race"] >= 0 for r in t.values())
     with pytest.raises(ValueError, match="shuffled, reverse"):
         level_table(oval, races=1, grid="sideways")

@@ -57,6 +57,8 @@ INFO_KEYS = (
     ("collisions", "race", "int32", "collisions the kart was in"),
     ("caused", "race", "int32", "collisions it caused (larger approach speed by 1 m/s)"),
     ("overtakes", "race", "int32", "passes held for 1 s"),
+    ("overtaken", "race", "int32", "times another kart's pass on it held for 1 s"),
+    ("track_limits", "race", "int32", "track-limits excursions (warnings and penalised ones)"),
     ("penalty_s", "race", "float64 [s]", "time penalties so far"),
     ("contact", "race", "bool", "touching another kart this step"),
     ("race_status", "race", "int8", "0 running, 1 finished, 2 flagged, 3 retired"),

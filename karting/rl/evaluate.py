@@ -121,7 +121,8 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
                   seed: int = 0, device="cpu", deterministic: bool = True) -> dict:
     """``races`` races at once (one batch), the policy from the back of each grid against
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
-    caused collisions per lap, overtakes per race, and each race's classification."""
+    caused collisions per lap, overtakes made and lost per race, track-limit excursions per lap,
+    penalties per race, and each race's classification."""
     env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
                                                   frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
                                                   preview=cfg.obs_preview))
@@ -129,12 +130,13 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
            "collisions": np.zeros(races), "caused": np.zeros(races), "overtakes": np.zeros(races),
+           "overtaken": np.zeros(races), "track_limits": np.zeros(races), "penalty_s": np.zeros(races),
            "laps": np.zeros(races), "results": [None] * races}
     rc = env.session.control
     while active.any():
         obs, _, term, trunc, info = env.step(policy_actions(agent, obs, device, deterministic))
         ended = active & (term | trunc)
-        for k in ("position", "collisions", "caused", "overtakes"):
+        for k in ("position", "collisions", "caused", "overtakes", "overtaken", "track_limits", "penalty_s"):
             out[k][ended] = info[k][ended]
         out["status"][ended] = info["race_status"][ended]
         out["laps"][ended] = info["race_laps"][ended]
@@ -149,7 +151,10 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
             "finish_rate": float(np.mean(out["status"] == 1)),
             "collisions_per_lap": float(out["collisions"].sum() / laps_done),
             "caused_per_lap": float(out["caused"].sum() / laps_done),
-            "overtakes_per_race": float(out["overtakes"].mean()), "results": out["results"]}
+            "overtakes_per_race": float(out["overtakes"].mean()),
+            "overtaken_per_race": float(out["overtaken"].mean()),
+            "track_limits_per_lap": float(out["track_limits"].sum() / laps_done),
+            "penalties_s_per_race": float(out["penalty_s"].mean()), "results": out["results"]}
 
 
 class Evaluator:

@@ -277,15 +277,16 @@ GRIDS = ("shuffled", "reverse")
 def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str = "shuffled") -> dict:
     """The four levels against each other over ``races`` races: per level win rate, mean
     position, mean places gained from the grid, collisions and caused collisions per lap,
-    overtakes per race, DNFs; and each level's best lap alone (two laps, flying lap). ``grid``:
-    ``shuffled`` (a random grid each race) or ``reverse`` (in reverse order of pace: rookie on
-    pole, alien last, every race: the levels must pass to finish in their order)."""
+    overtakes made and lost per race, track-limit excursions per lap, penalties per race, DNFs;
+    and each level's best lap alone (two laps, flying lap). ``grid``: ``shuffled`` (a random grid
+    each race) or ``reverse`` (in reverse order of pace: rookie on pole, alien last, every race:
+    the levels must pass to finish in their order)."""
     if grid not in GRIDS:
         raise ValueError(f"unknown grid {grid!r}: choose one of {', '.join(GRIDS)}")
     names = list(LEVELS)
     alone = {name: float(ai_race(track, [name], laps=2, seed=seed).race.best_lap_time[0]) for name in names}
     stats = {name: {"wins": 0, "positions": [], "gained": [], "collisions": 0, "caused": 0, "overtakes": 0,
-                    "laps": 0, "dnf": 0} for name in names}
+                    "overtaken": 0, "track_limits": 0, "penalty_s": 0.0, "laps": 0, "dnf": 0} for name in names}
     rng = np.random.default_rng(seed)
     for k in range(races):
         order = rng.permutation(len(names)) if grid == "shuffled" else np.arange(len(names))
@@ -298,6 +299,9 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str 
             s["collisions"] += int(rc.collisions[i])
             s["caused"] += int(rc.caused[i])
             s["overtakes"] += int(rc.overtakes[i])
+            s["overtaken"] += int(rc.overtaken[i])
+            s["track_limits"] += int(rc.track_limits[i])
+            s["penalty_s"] += float(rc.penalty_s[i])
             s["laps"] += int(rc.race.laps[i])
             s["dnf"] += int(rc.status[i] == 3)
     table = {}
@@ -306,5 +310,7 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str 
         table[name] = {"lap_alone_s": round(alone[name], 2), "win_rate": s["wins"] / races,
                      "mean_position": float(np.mean(s["positions"])), "places_gained": float(np.mean(s["gained"])),
                      "collisions_per_lap": s["collisions"] / lp, "caused_per_lap": s["caused"] / lp,
-                     "overtakes_per_race": s["overtakes"] / races, "dnf": s["dnf"]}
+                     "overtakes_per_race": s["overtakes"] / races, "overtaken_per_race": s["overtaken"] / races,
+                     "track_limits_per_lap": s["track_limits"] / lp, "penalties_s_per_race": s["penalty_s"] / races,
+                     "dnf": s["dnf"]}
     return table

@@ -475,7 +475,8 @@ class RaceControl:
                 "best_lap_s": round(float(r.best_lap_time[i]), 3) if r.best_lap_time[i] > 0 else None,
                 "gap": gap, "penalties_s": round(float(self.penalty_s[i]), 3),
                 "collisions": int(self.collisions[i]), "caused": int(self.caused[i]),
-                "overtakes": int(self.overtakes[i]), "track_limits": int(self.track_limits[i]),
+                "overtakes": int(self.overtakes[i]), "overtaken": int(self.overtaken[i]),
+                "track_limits": int(self.track_limits[i]),
                 "grid": int(self.grid_pos[i]), "positions_gained": int(self.grid_pos[i] - self.position[i]),
                 "jump_start": bool(self.jump_start[i]), "dnf_reason": self.retire_reason[i] or None})
         return out
@@ -485,7 +486,8 @@ class RaceControl:
         return {"position": self.position.copy(), "gap_leader_s": self.gap_leader_s.copy(),
                 "gap_ahead_s": self.gap_ahead_s.copy(), "gap_behind_s": self.gap_behind_s.copy(),
                 "collisions": self.collisions.copy(), "caused": self.caused.copy(),
-                "overtakes": self.overtakes.copy(), "penalty_s": self.penalty_s.copy(),
+                "overtakes": self.overtakes.copy(), "overtaken": self.overtaken.copy(),
+                "track_limits": self.track_limits.copy(), "penalty_s": self.penalty_s.copy(),
                 "contact": self.contact_now.copy(), "race_status": self.status.copy(),
                 "race_laps": self.race.laps.copy()}
 
@@ -493,7 +495,7 @@ class RaceControl:
 def format_results(results: list, track: str = "", laps: int = 0) -> str:
     """The classification as a fixed-width table."""
     head = (f"{'Pos':>3}  {'Driver':<26} {'Laps':>4} {'Time':>9} {'Best lap':>8} {'Gap':>9} "
-            f"{'Pen':>5} {'Coll':>4} {'Caused':>6} {'Ovt':>3} {'Grid':>4} {'+/-':>3}  Note")
+            f"{'Pen':>5} {'Coll':>4} {'Caused':>6} {'Ovt':>3} {'Lost':>4} {'TL':>3} {'Grid':>4} {'+/-':>3}  Note")
     lines = [f"{track}: {laps} laps" if track else "", head, "-" * len(head)]
     for row in results:
         t = f"{row['total_time_s']:.3f}" if row["total_time_s"] is not None else "-"
@@ -504,5 +506,6 @@ def format_results(results: list, track: str = "", laps: int = 0) -> str:
         name = row["driver"] if len(row["driver"]) <= 26 else "..." + row["driver"][-23:]   # keep the file name
         lines.append(f"{row['position']:>3}  {name:<26} {row['laps']:>4} {t:>9} {b:>8} "
                      f"{row['gap']:>9} {row['penalties_s']:>5.1f} {row['collisions']:>4} {row['caused']:>6} "
-                     f"{row['overtakes']:>3} {row['grid']:>4} {row['positions_gained']:>+3}  {note}")
+                     f"{row['overtakes']:>3} {row['overtaken']:>4} {row['track_limits']:>3} {row['grid']:>4} "
+                     f"{row['positions_gained']:>+3}  {note}")
     return "\n".join(x for x in lines if x)
