@@ -135,6 +135,22 @@ def test_no_display_is_a_clear_error_not_an_invisible_window(ring_png, tmp_path,
     assert "no display" in capsys.readouterr().err and not (tmp_path / "h.csv").exists()
 
 
+def test_an_unreachable_display_is_named_in_the_error(ring_png, tmp_path, monkeypatch, capsys):
+    """DISPLAY set to a server that is not there: SDL falls back to no screen; the error says
+    which display it could not reach rather than claiming DISPLAY is unset."""
+    from karting.drive import main
+    pygame.quit()
+    for var in ("SDL_VIDEODRIVER", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DISPLAY", ":987")
+    try:
+        assert main(["--track", str(ring_png), "--out", str(tmp_path / "h.csv")]) == 2
+    finally:
+        pygame.quit()
+    err = capsys.readouterr().err
+    assert "no display" in err and "DISPLAY=:987" in err and "could not connect" in err
+
+
 class FakePad:
     """A gamepad as SDL reports an Xbox-style one: axes 0/1 left stick, 4/5 triggers (rest -1)."""
 
