@@ -482,8 +482,8 @@ def main(argv=None):
     pygame.display.init()
     if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
         tried = [f"{v}={os.environ[v]}" for v in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(v)]
-        why = (f"{' and '.join(tried)} is set but SDL could not connect to it (is that server running and "
-               f"accepting connections?)" if tried else "no X11/Wayland session, DISPLAY unset")
+        why = (f"{' and '.join(tried)} is set but SDL could not connect to it: is that server running and "
+               f"accepting connections?" if tried else "no X11/Wayland session, DISPLAY unset")
         print(f"error: no display: SDL found no screen to open a window on ({why}). Run karting.drive on "
               "a desktop; set SDL_VIDEODRIVER=dummy only to run it blind (scripts/tests).", file=sys.stderr)
         return 2

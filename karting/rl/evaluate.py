@@ -13,6 +13,7 @@ import numpy as np
 from ..env import KartingVectorEnv, Scenario
 from ..sim.conditions import weather_list
 from ..sim.laps import LapBook
+from ..sim.race_control import ETIQUETTE, etiquette_rates
 from .policy import obs_to_tensors
 
 if TYPE_CHECKING:
@@ -129,14 +130,12 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
     obs, info = env.reset(seed=seed)
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
-           "collisions": np.zeros(races), "caused": np.zeros(races), "overtakes": np.zeros(races),
-           "overtaken": np.zeros(races), "track_limits": np.zeros(races), "penalty_s": np.zeros(races),
-           "laps": np.zeros(races), "results": [None] * races}
+           **{k: np.zeros(races) for k in ETIQUETTE}, "laps": np.zeros(races), "results": [None] * races}
     rc = env.session.control
     while active.any():
         obs, _, term, trunc, info = env.step(policy_actions(agent, obs, device, deterministic))
         ended = active & (term | trunc)
-        for k in ("position", "collisions", "caused", "overtakes", "overtaken", "track_limits", "penalty_s"):
+        for k in ("position", *ETIQUETTE):
             out[k][ended] = info[k][ended]
         out["status"][ended] = info["race_status"][ended]
         out["laps"][ended] = info["race_laps"][ended]
@@ -144,17 +143,12 @@ def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="
             out["results"][r] = rc.results(world=r)
         active &= ~ended
     env.close()
-    laps_done = max(out["laps"].sum(), 1)
     return {"races": races, "karts": env.scenario.karts_per_race, "opponents": opponents, "difficulty": difficulty,
             "win_rate": float(np.mean(out["position"] == 1)),
             "mean_position": float(out["position"].mean()),
             "finish_rate": float(np.mean(out["status"] == 1)),
-            "collisions_per_lap": float(out["collisions"].sum() / laps_done),
-            "caused_per_lap": float(out["caused"].sum() / laps_done),
-            "overtakes_per_race": float(out["overtakes"].mean()),
-            "overtaken_per_race": float(out["overtaken"].mean()),
-            "track_limits_per_lap": float(out["track_limits"].sum() / laps_done),
-            "penalties_s_per_race": float(out["penalty_s"].mean()), "results": out["results"]}
+            **etiquette_rates({k: out[k].sum() for k in ETIQUETTE}, out["laps"].sum(), races),
+            "results": out["results"]}
 
 
 class Evaluator:

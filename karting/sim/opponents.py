@@ -28,7 +28,7 @@ from .conditions import feed_throttle
 from .expert import speed_profile
 from .physics import CONTROL_HZ, KartParams
 from .karts import Karts
-from .race_control import RUNNING, RaceControl, RaceRules
+from .race_control import ETIQUETTE, RUNNING, RaceControl, RaceRules, etiquette_rates
 
 
 @dataclass(frozen=True)
@@ -285,8 +285,8 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str 
         raise ValueError(f"unknown grid {grid!r}: choose one of {', '.join(GRIDS)}")
     names = list(LEVELS)
     alone = {name: float(ai_race(track, [name], laps=2, seed=seed).race.best_lap_time[0]) for name in names}
-    stats = {name: {"wins": 0, "positions": [], "gained": [], "collisions": 0, "caused": 0, "overtakes": 0,
-                    "overtaken": 0, "track_limits": 0, "penalty_s": 0.0, "laps": 0, "dnf": 0} for name in names}
+    stats = {name: {"wins": 0, "positions": [], "gained": [], "laps": 0, "dnf": 0, **dict.fromkeys(ETIQUETTE, 0.0)}
+             for name in names}
     rng = np.random.default_rng(seed)
     for k in range(races):
         order = rng.permutation(len(names)) if grid == "shuffled" else np.arange(len(names))
@@ -296,21 +296,13 @@ def level_table(track, races: int = 10, laps: int = 3, seed: int = 0, grid: str 
             s["wins"] += int(rc.position[i] == 1)
             s["positions"].append(int(rc.position[i]))
             s["gained"].append(int(rc.grid_pos[i]) - int(rc.position[i]))
-            s["collisions"] += int(rc.collisions[i])
-            s["caused"] += int(rc.caused[i])
-            s["overtakes"] += int(rc.overtakes[i])
-            s["overtaken"] += int(rc.overtaken[i])
-            s["track_limits"] += int(rc.track_limits[i])
-            s["penalty_s"] += float(rc.penalty_s[i])
+            for key in ETIQUETTE:
+                s[key] += float(getattr(rc, key)[i])
             s["laps"] += int(rc.race.laps[i])
             s["dnf"] += int(rc.status[i] == 3)
     table = {}
     for name, s in stats.items():
-        lp = max(s["laps"], 1)
         table[name] = {"lap_alone_s": round(alone[name], 2), "win_rate": s["wins"] / races,
                      "mean_position": float(np.mean(s["positions"])), "places_gained": float(np.mean(s["gained"])),
-                     "collisions_per_lap": s["collisions"] / lp, "caused_per_lap": s["caused"] / lp,
-                     "overtakes_per_race": s["overtakes"] / races, "overtaken_per_race": s["overtaken"] / races,
-                     "track_limits_per_lap": s["track_limits"] / lp, "penalties_s_per_race": s["penalty_s"] / races,
-                     "dnf": s["dnf"]}
+                     **etiquette_rates(s, s["laps"], races), "dnf": s["dnf"]}
     return table

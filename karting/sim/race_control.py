@@ -492,6 +492,21 @@ class RaceControl:
                 "race_laps": self.race.laps.copy()}
 
 
+ETIQUETTE = ("collisions", "caused", "overtakes", "overtaken", "track_limits", "penalty_s")
+
+
+def etiquette_rates(totals: dict, laps: float, races: int) -> dict:
+    """Race etiquette over many races from the totals of :data:`ETIQUETTE` (summed over the
+    karts counted): collisions and caused collisions per lap, overtakes made and lost per race,
+    track-limits excursions per lap, penalty seconds per race."""
+    lp = max(float(laps), 1.0)
+    return {"collisions_per_lap": float(totals["collisions"]) / lp, "caused_per_lap": float(totals["caused"]) / lp,
+            "overtakes_per_race": float(totals["overtakes"]) / races,
+            "overtaken_per_race": float(totals["overtaken"]) / races,
+            "track_limits_per_lap": float(totals["track_limits"]) / lp,
+            "penalties_s_per_race": float(totals["penalty_s"]) / races}
+
+
 def format_results(results: list, track: str = "", laps: int = 0) -> str:
     """The classification as a fixed-width table."""
     head = (f"{'Pos':>3}  {'Driver':<26} {'Laps':>4} {'Time':>9} {'Best lap':>8} {'Gap':>9} "
