@@ -172,3 +172,36 @@ def test_the_level_table_races_from_a_reversed_grid(oval):
     assert all(r["track_limits_per_lap"] >= 0 and r["penalties_s_per_race"] >= 0 for r in t.values())
     with pytest.raises(ValueError, match="shuffled, reverse"):
         level_table(oval, races=1, grid="sideways")
+
+
+@pytest.fixture(scope="module")
+def circuit():
+    return load_track("circuit.png")
+
+
+@pytest.mark.parametrize("slow,fast", [("rookie", "alien"), ("club", "pro")])
+def test_a_faster_level_gets_past_from_behind_without_blame(circuit, slow, fast):
+    """Racecraft: the faster level, on the second grid slot behind a slower one, is ahead after
+    two laps, having passed it, with no collision it caused (it follows, dives or runs, backs out)."""
+    race, rc = run_ai_race(circuit, [slow, fast], laps=2, seed=1)
+    assert rc.position[1] == 1 and rc.overtakes[1] >= 1, rc.results()
+    assert rc.caused[1] == 0 and rc.penalty_s[1] == 0
+
+
+def test_a_kart_alongside_is_left_a_lane(oval):
+    """Two AI karts started side by side 1.6 m apart on the straight (both lines are the same):
+    they drive apart to a lane each (>= 1.9 m centre to centre) instead of into each other."""
+    race, rc = new_race(oval, 2)
+    rc.reset(np.random.default_rng(0))
+    put(race, 0, 10.0, 0.8)
+    put(race, 1, 10.0, -0.8)
+    ai = AIDriver(oval, ["pro", "pro"], seed=0)
+    ai.reset(race)
+    gaps = []
+    for _ in range(60):                                    # 3 s
+        _, term, _ = race.step(ai.act(race, 1.0))
+        rc.step(term)
+        gaps.append(abs(race.lateral[0] - race.lateral[1]))
+    assert rc.collisions.sum() == 0
+    assert min(gaps) > 1.45 and max(gaps[-20:]) >= 1.9, gaps[::10]
+
