@@ -5,6 +5,7 @@ drives tracks it has never seen.
     karting generalisation --model generalist          # the model shipped with the package
     karting generalisation --model expert              # the scripted expert, for scale
     karting generalisation --compare old=a.json new=b.json   # saved reports side by side
+    karting generalisation --race --model alien --split test   # race mode (karting.racebench)
 
 The test split (version 1, never changed once published) is ``tracks/benchmark/``: 11 real circuits
 of ``shared/real_tracks`` imported at kart scale (1.4 km, 9 m; Suzuka cannot be drawn: it crosses
@@ -31,6 +32,10 @@ counts them: how many went wrong at kart hairpins (< 8 m) and how many came in t
 column per condition. The reference lap and target speeds stay the dry expert's in every
 condition (a ratio in the wet says how much slower than the dry expert); ``--model expert`` in
 the wet is the grip-aware expert, for scale.
+``--race``: the race mode (:mod:`karting.racebench`): instead of lapping alone, the driver (a
+model, or an AI level: ``rookie``, ``club``, ``pro``, ``alien``) races a fixed field of club,
+pro and alien AI karts on every track of the split, from the back of the grid and from a random
+slot: win rate, mean position, places gained, finishes, collisions caused per lap.
 Exit code 0, or 2 for bad input (model, tracks, renderer, weather).
 """
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import racebench
 from .cli import options
 from .env import KartingVectorEnv
 from .rl.bc import BatchExpert
@@ -396,6 +402,11 @@ def main(argv=None):
     ap.add_argument("--split", default="all", choices=SPLITS,
                     help="test (the 31 benchmark tracks, scored), shipped (the 4 shipped tracks), all (default), "
                          "validation (the generated validation tracks of training: choose models by these)")
+    ap.add_argument("--race", action="store_true",
+                    help="race mode: race a fixed field (club, pro, alien) from the back and from a random "
+                         "slot on every track; --model may also be an AI level (rookie, club, pro, alien)")
+    ap.add_argument("--races", type=int, default=1, help="with --race: races per track and grid (default 1)")
+    ap.add_argument("--laps", type=int, default=2, help="with --race: laps per race (default 2)")
     options.episodes(ap, 5, "standing-start episodes per track")
     options.seed(ap, "of the start poses")
     options.weathers(ap)
@@ -408,6 +419,10 @@ def main(argv=None):
         ap.error("give --model (a driver to benchmark) or --compare (saved reports)")
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
+    if args.race:
+        if args.races < 1 or args.laps < 1:
+            ap.error("--races and --laps must be >= 1")
+        return _race(args)
     from .env.render import RendererUnavailable
     try:
         weathers = weather_list(args.weather)
@@ -426,6 +441,27 @@ def main(argv=None):
         print("-- by condition")
         print(format_weathers(reports))
         rep = {"model": args.model, "split": args.split, "weathers": list(reports), "reports": reports}
+    if args.json:
+        options.write_json(args.json, _plain(rep))
+        if args.json != "-":
+            print(f"report: {args.json}")
+    return 0
+
+
+def _race(args) -> int:
+    from .env.render import RendererUnavailable
+    try:
+        tracks = [load_track(p) for p in split_tracks(args.split)]
+        if racebench.is_level(args.model):
+            rep = racebench.run(args.model.strip().lower(), tracks, args.races, args.laps, args.seed)
+        else:
+            agent, cfg, _ = load_agent(args.model, args.device, as_trained=True)
+            rep = racebench.run(args.model, tracks, args.races, args.laps, args.seed, args.device, agent, cfg)
+    except (CheckpointError, TrackError, RendererUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rep["split"] = args.split
+    print(racebench.format_race_report(rep))
     if args.json:
         options.write_json(args.json, _plain(rep))
         if args.json != "-":

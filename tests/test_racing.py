@@ -205,3 +205,33 @@ def test_a_kart_alongside_is_left_a_lane(oval):
     assert rc.collisions.sum() == 0
     assert min(gaps) > 1.45 and max(gaps[-20:]) >= 1.9, gaps[::10]
 
+
+def test_the_race_benchmark_races_a_level_and_a_model_against_the_fixed_field(oval, tmp_path, capsys, monkeypatch):
+    """karting generalisation --race: a driver against club, pro and alien karts, from the back
+    and from a random slot: per grid the races, win rate, mean position, places gained (its slot
+    less its place), finishes, caused collisions per lap; the CLI's table and JSON."""
+    import json
+    from karting import racebench
+    from karting.generalisation import main
+    from karting.rl.checkpoint import load_agent
+    assert racebench.slots("back", 3, 0) == [4, 4, 4]
+    assert all(1 <= s <= 4 for s in racebench.slots("random", 20, 0)) and len(set(racebench.slots("random", 20, 0))) > 1
+    rep = racebench.run("alien", [oval], races=1, laps=1, seed=0)
+    assert set(rep["grids"]) == {"back", "random"} and rep["field"] == ["club", "pro", "alien"]
+    for grid, s in rep["grids"].items():
+        assert s["races"] == 1 and 1 <= s["mean_position"] <= 4 and s["finish_rate"] == 1.0, grid
+        assert s["caused_per_lap"] >= 0 and s["win_rate"] == float(s["mean_position"] == 1)
+    assert rep["grids"]["back"]["places_gained"] == 4 - rep["grids"]["back"]["mean_position"]
+    agent, cfg, _ = load_agent("generalist", "cpu", as_trained=True)       # a model races with its camera
+    m = racebench.run("generalist", [oval], races=1, laps=1, seed=0, agent=agent, cfg=cfg)
+    assert m["grids"]["back"]["races"] == 1 and 1 <= m["grids"]["back"]["mean_position"] <= 4
+    out = tmp_path / "race.json"
+    from karting import generalisation
+    monkeypatch.setattr(generalisation, "split_tracks", lambda split: ["oval.png", "oval.png"])
+    assert main(["--race", "--model", "rookie", "--split", "shipped", "--laps", "1", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "Race benchmark: rookie against club, pro, alien on 2 tracks" in table and "caused/lap" in table
+    assert json.loads(out.read_text())["grids"]["back"]["races"] == 2
+    assert main(["--race", "--model", "nosuch.pt", "--split", "shipped"]) == 2
+    with pytest.raises(SystemExit):
+        main(["--race", "--model", "alien", "--races", "0"])

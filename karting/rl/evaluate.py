@@ -119,14 +119,15 @@ def eval_score(s: dict) -> tuple:
 
 
 def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="3", difficulty="club",
-                  seed: int = 0, device="cpu", deterministic: bool = True) -> dict:
-    """``races`` races at once (one batch), the policy from the back of each grid against
+                  seed: int = 0, device="cpu", deterministic: bool = True, grid_position: int | None = None) -> dict:
+    """``races`` races at once (one batch), the policy from the back of each grid (or
+    ``grid_position``, 1 = pole) against
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
     caused collisions per lap, overtakes made and lost per race, track-limit excursions per lap,
     penalties per race, and each race's classification."""
     env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
                                                   frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                                                  preview=cfg.obs_preview))
+                                                  preview=cfg.obs_preview, grid_position=grid_position))
     obs, info = env.reset(seed=seed)
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
