@@ -222,9 +222,9 @@ class AIDriver:
         return c_me[ar, k] <= t_j + 0.5 * KART_LEN_M / np.maximum(v_k, 5.0)
 
     def _attack(self, race, active, clock_s, ds, other, half, my_line, v):
-        """The pass: faster than the kart just ahead in the next corner, take the inside of it
-        before the braking zone (a lane beside that kart), brake later, and hold the lane until
-        past or until the corner is gone. Returns (each kart's lateral target, attacking)."""
+        """The pass (the module docstring): start a dive or a run on the kart just ahead where one
+        is on, hold its lane until past, and back out where it is not. Returns (each kart's
+        lateral target, attacking)."""
         tr, n = self.track, self.n
         ar, m, idx, lat = np.arange(n), len(tr.centre), race.idx, race.lateral
         win = (idx[:, None] + np.arange(0, 121, 2)[None, :]) % m                      # next 120 m
@@ -256,7 +256,7 @@ class AIDriver:
         lane = np.clip(side * np.maximum(side * my_line, side * lat[j] + 2.2), -half, half)
         room = np.abs(lane - lat[j]) >= 2.1
         corner_at = np.where(flat, 120.0, corner_at)
-        # (the slingshot: out of the tow when about a second from its gearbox)
+        # (the slingshot: out of the tow about a second before it would reach the other kart)
         run = (self.atk < 0) & has & (v > v[j] + 0.3) & (near[ar, j] < KART_LEN_M + 1.0 + 1.5 * (v - v[j])) \
             & (near[ar, j] < 12.0) & (corner_at > 40.0) & room & (clock_s > self.atk_rest)
         start = start | run
