@@ -405,8 +405,8 @@ def main(argv=None):
     ap.add_argument("--race", action="store_true",
                     help="race mode: race a fixed field (club, pro, alien) from the back and from a random "
                          "slot on every track; --model may also be an AI level (rookie, club, pro, alien)")
-    ap.add_argument("--races", type=int, default=1, help="with --race: races per track and grid (default 1)")
-    ap.add_argument("--laps", type=int, default=2, help="with --race: laps per race (default 2)")
+    options.races_flag(ap, "with --race: races per track and grid")
+    options.laps_flag(ap, 2, "with --race: laps per race")
     options.episodes(ap, 5, "standing-start episodes per track")
     options.seed(ap, "of the start poses")
     options.weathers(ap)

@@ -63,9 +63,8 @@ def build_parser():
                     telemetry="every kart, every step, with the race's columns",
                     replay="every kart's actions", json="the results", leaderboard=True)
     ap.add_argument("--follow", default="leader", help="kart the camera follows: 'leader' or its index")
-    ap.add_argument("--races", type=int, default=1,
-                    help="with one --model: race it this many times (one batch, no video) and print its "
-                         "win rate, mean position, collisions and overtakes")
+    options.races_flag(ap, "with one --model: race it this many times (one batch, no video) and print its "
+                           "win rate, mean position, collisions and overtakes")
     options.device(ap)
     return ap
 

@@ -81,6 +81,11 @@ def laps_flag(ap, default: int, what: str = "laps") -> None:
     ap.add_argument("--laps", type=int, default=default, help=f"{what} (default {default})")
 
 
+def races_flag(ap, what: str, default: int = 1) -> None:
+    """``--races``."""
+    ap.add_argument("--races", type=int, default=default, help=f"{what} (default {default})")
+
+
 def model(ap, required: bool = True, repeatable: bool = False, extra: str = "") -> None:
     """``--model``: a checkpoint written by training, or 'generalist' (the shipped model)."""
     text = _more("a model: a .pt checkpoint written by karting train, or 'generalist' (the shipped any-track "
