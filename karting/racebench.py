@@ -21,6 +21,7 @@ import numpy as np
 
 from .rl.evaluate import race_evaluate
 from .sim.opponents import LEVELS, ai_race
+from .sim.race_control import ETIQUETTE, etiquette_rates
 
 FIELD = ("club", "pro", "alien")
 RACE_GRIDS = ("back", "random")
@@ -41,40 +42,37 @@ def _order(slot: int) -> np.ndarray:
     return np.array(others + [slot - 1])
 
 
+def _row(result: dict, slot: int) -> dict:
+    """One race of the driver from its classification row (:meth:`RaceControl.results`)."""
+    return {"slot": slot, "position": result["position"], "finished": result["status"] == "finished",
+            "laps": result["laps"], **{k: result["penalties_s" if k == "penalty_s" else k] for k in ETIQUETTE}}
+
+
 def _ai_races(track, level: str, grid_slots: list, laps: int, seed: int) -> list:
     out = []
     for k, slot in enumerate(grid_slots):
         rc = ai_race(track, list(FIELD) + [level], laps=laps, seed=seed + k, grid_order=_order(slot))
-        i = len(FIELD)
-        out.append({"slot": slot, "position": int(rc.position[i]), "finished": bool(rc.status[i] == 1),
-                    "laps": int(rc.race.laps[i]), "collisions": int(rc.collisions[i]), "caused": int(rc.caused[i]),
-                    "overtakes": int(rc.overtakes[i])})
+        out.append(_row(next(x for x in rc.results() if x["kart"] == len(FIELD)), slot))
     return out
 
 
 def _model_races(agent, cfg, track, grid_slots: list, laps: int, seed: int, device: str) -> list:
     out = []
     for slot in sorted(set(grid_slots)):
-        n = grid_slots.count(slot)
-        r = race_evaluate(agent, track, cfg, races=n, laps=laps, opponents=",".join(FIELD), seed=seed + slot,
-                          device=device, grid_position=slot)
-        for res in r["results"]:
-            me = next(x for x in res if not str(x["driver"]).startswith("AI "))       # the one kart not AI
-            out.append({"slot": slot, "position": int(me["position"]), "finished": me["status"] == "finished",
-                        "laps": int(me["laps"]), "collisions": int(me["collisions"]), "caused": int(me["caused"]),
-                        "overtakes": int(me["overtakes"])})
+        r = race_evaluate(agent, track, cfg, races=grid_slots.count(slot), laps=laps, opponents=",".join(FIELD),
+                          seed=seed + slot, device=device, grid_position=slot)
+        out += [_row(next(x for x in res if not str(x["driver"]).startswith("AI ")), slot)   # the one kart not AI
+                for res in r["results"]]
     return out
 
 
 def summarise(rows: list) -> dict:
-    laps = max(sum(r["laps"] for r in rows), 1)
+    totals = {k: sum(r[k] for r in rows) for k in ETIQUETTE}
     return {"races": len(rows), "win_rate": float(np.mean([r["position"] == 1 for r in rows])),
             "mean_position": float(np.mean([r["position"] for r in rows])),
             "places_gained": float(np.mean([r["slot"] - r["position"] for r in rows])),
             "finish_rate": float(np.mean([r["finished"] for r in rows])),
-            "collisions_per_lap": sum(r["collisions"] for r in rows) / laps,
-            "caused_per_lap": sum(r["caused"] for r in rows) / laps,
-            "overtakes_per_race": float(np.mean([r["overtakes"] for r in rows]))}
+            **etiquette_rates(totals, sum(r["laps"] for r in rows), len(rows))}
 
 
 def run(driver: str, tracks: list, races: int = 2, laps: int = 2, seed: int = 0, device: str = "cpu",
