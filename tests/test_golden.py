@@ -32,8 +32,8 @@ TRACKS = ("circuit.png", "oval.png", "twisty.png", "brands_kart.png")
 TOLERANCE = {"position_m": 1e-2, "telemetry": 1e-3, "reward": 1e-3, "lap_s": 0.1, "colour": 1.0,
              "clean_settings": 3}
 # sha256 of the first-person pixels, recorded with GL_RENDERER
-VISION = {'circuit.png': '8e540f2acd34968c3d30', 'oval.png': '560422d2d86313a2f562',
-          'twisty.png': '44749b7d0e01b7fc67cc', 'brands_kart.png': '5ccc001998b6d3c0868b'}
+VISION = {'circuit.png': '2990d1eab0d270babdd7', 'oval.png': '0767e269728d4f411d86',
+          'twisty.png': 'b8ae4036d2502cfa2bfa', 'brands_kart.png': 'acd3a7222b469843e7af'}
 INTS = ("terminated", "truncated", "lap", "checkpoint")
 FLOATS = ("x", "y", "progress", "reward", "telemetry")
 EVERY = 5              # the recording keeps the telemetry, colours and CSV rows of every 5th step

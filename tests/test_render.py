@@ -87,6 +87,28 @@ def test_other_karts_are_visible(ring_track):
     assert 25 < cols.mean() < 59                             # ... in front, near the middle
 
 
+def test_culling_the_karts_back_faces_draws_the_same_karts(ring_track):
+    """Karts are closed boxes whose back faces are culled (half their triangles): a pack seen from
+    behind, beside and ahead looks the same with every face drawn (but for a few pixels where the
+    driver's box sits on the chassis and the two faces fight); culling the wrong side would hide
+    the karts' visible faces."""
+    tr = ring_track
+    poses = [pose(tr, i, lateral=lat) for i, lat in ((0, 0.0), (4, 1.5), (4, -1.5), (8, 0.0), (12, 1.0), (2, 0.0))]
+    poses.append(pose(tr, 16, turn=np.pi))                   # one facing back into the pack
+    r = Renderer(tr, len(poses), show_other_karts=True, ghost_m=0.5)
+    try:
+        shots = {}
+        for cull, front in ((False, "cw"), (True, "cw"), (True, "ccw")):
+            r.cull_karts, r.kart_front = cull, front
+            shots[cull, front] = render_poses(r, poses)
+    finally:
+        r.release()
+    full, culled, wrong = shots[False, "cw"], shots[True, "cw"], shots[True, "ccw"]
+    differ = lambda a, b: int((a != b).any(-1).sum())  # noqa: E731
+    assert differ(full, culled) <= 0.002 * full[..., 0].size, differ(full, culled)
+    assert differ(full, wrong) > 200
+
+
 def test_chase_view(renderer, ring_track):
     x, y, yaw = pose(ring_track, 0)
     img = renderer.render_chase(np.array([x]), np.array([y]), np.array([yaw]), 0, size=(160, 96))

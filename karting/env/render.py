@@ -493,7 +493,8 @@ def kart_mesh() -> tuple:
         for v in [(x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0),
                   (x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1)]:
             verts.append((*v, *col))
-        for f in [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (1, 2, 6, 5), (0, 3, 7, 4)]:
+        # each face wound counter-clockwise seen from outside the box (so back faces can be culled)
+        for f in [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (1, 2, 6, 5), (0, 4, 7, 3)]:
             idx.extend(base + f[j] for j in (0, 1, 2, 0, 2, 3))
     pal = (-1.0, 0.0, 0.0)
     box(0.0, 0.0, 0.0, 1.8, 1.3, 0.3, pal)                          # chassis, wheels, bodywork
@@ -552,6 +553,8 @@ class Renderer:
         self._cam_count = np.bincount(cam_track, minlength=len(self.tracks))
         self.show_other_karts = show_other_karts
         self.kart_view_m, self.ghost_m = kart_view_m, ghost_m
+        self.cull_karts = True         # back-face culling of the karts (False: every face drawn)
+        self.kart_front = "cw"          # the view flips the handedness: outside faces come out clockwise
         self.ctx = ctx if ctx is not None else create_context()
         self.camera = camera
         self.looks_enabled, self._looks_on = bool(looks), False
@@ -793,9 +796,13 @@ class Renderer:
         if looks:
             self.look_tex.use(5)
         # front to back: the depth test then spares the shading of hidden ground and sky
-        if len(pairs):
+        if len(pairs):            # closed boxes: their back faces never show (culled, half the triangles)
             self.pair_buf.write(pairs.tobytes())
+            if self.cull_karts:
+                ctx.front_face = self.kart_front
+                ctx.enable(ctx.CULL_FACE)
             self.vao_kart.render(instances=len(pairs))
+            ctx.disable(ctx.CULL_FACE)
         if len(chunks):
             self.chunk_buf.write(chunks.tobytes())
             self.vao_solid.render(vertices=CHUNK, instances=len(chunks))
