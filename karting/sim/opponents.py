@@ -26,6 +26,11 @@ speed profile) made human and made to race. A level sets:
     limiter). It backs out when not alongside (its nose past the other's middle) by its own
     braking point, when the other kart takes that side, or after 8 s, and waits 2.5 s before
     another try; it crosses behind a kart only when it reaches the new lane first;
+  - defends with one move (``racecraft`` >= 0.5: club and up): with a kart close behind and
+    closing (or an AI kart that has started a pass on it) and a corner 20-100 m ahead, it moves
+    once, on the straight, to that corner's inside, far enough to leave no lane there, and holds
+    it to the corner; never across a kart alongside or already on that side, and not again
+    within 6 s;
   - leaves room: a kart alongside (overlapping, or coming up from behind faster: seen a second
     early, "in the mirrors") gets a lane, 2.1 m centre to centre; this kart holds that lateral
     across the track (moving away at up to 2.5 m/s when closer) instead of following its line
@@ -110,6 +115,10 @@ class AIDriver:
         self.atk_floor = np.zeros(self.n)            # the lane beside the kart being passed (lateral) [m]
         self.pressing = np.zeros(self.n, bool)       # close behind a kart it is faster than
         self.atk_rest = np.zeros(self.n)             # no new attempt before this race time
+        self.dfd = np.full(self.n, -1)               # the kart defended against, -1 none ...
+        self.dfd_lat = np.zeros(self.n)              # ... holding this lateral (the inside) ...
+        self.dfd_corner = np.zeros(self.n)           # ... until past this s
+        self.dfd_rest = np.zeros(self.n)             # no new defensive move before this race time
         self.offset = np.zeros(self.n)               # where the driver wants to be off its line [m]
         self.beside = np.zeros(self.n, bool)         # a kart alongside: keeping a lane from it
         self.hold = np.zeros(self.n, bool)           # holding a lane across the track (not the line) ...
@@ -138,6 +147,8 @@ class AIDriver:
         self.others.reset(m)
         self.atk[m] = -1
         self.atk_rest[m] = 0.0
+        self.dfd[m] = -1
+        self.dfd_rest[m] = 0.0
         if race is not None:
             self.offset[m] = (race.lateral - self.line_off[self.kind, race.idx])[m]
 
@@ -169,6 +180,7 @@ class AIDriver:
         g = gap[ar, j]
         has = np.isfinite(g)
         target_abs, attacking = self._attack(race, active, clock_s, ds, other, half, my_line, v)
+        target_abs = self._defend(race, clock_s, ds, other, half, v, target_abs, attacking)
         # never drive into the kart ahead in the lane: nose to tail, karts race close (closer on
         # a straight, in the slipstream)
         m = len(tr.centre)
@@ -203,9 +215,41 @@ class AIDriver:
         now = np.where(self.hold, self.hold_lat, my_line + self.offset)
         self.hold_lat = now + np.clip(target_abs - now, -step, step)
         self.offset = self.hold_lat - my_line
-        self.hold = attacking | beside
+        self.hold = attacking | beside | (self.dfd >= 0)
         self.beside = beside
         return np.maximum(v_cap, 0.0)
+
+    def _defend(self, race, clock_s, ds, other, half, v, target_abs, attacking):
+        """The one defensive move: with a kart close behind and closing (or an AI kart that has
+        started a pass on this one) and the next corner 20-100 m ahead, move once, on the
+        straight, to the inside of that corner, far enough over that no lane is left there
+        (2 m from the inside edge's limit) and hold it until past the corner. Never across a
+        kart already alongside or already on that side (no chop, no second move). Returns each
+        kart's lateral target."""
+        tr, n = self.track, self.n
+        ar, m, idx, lat, L = np.arange(n), len(tr.centre), race.idx, race.lateral, tr.length
+        d_corner = np.mod(self.dfd_corner - race.s, L)
+        past = (d_corner > L / 2) | (self.dfd < 0)
+        self.dfd = np.where(past, -1, self.dfd)
+        win = (idx[:, None] + np.arange(0, 101, 2)[None, :]) % m                      # next 100 m
+        k_min = np.argmin(self.v_target[self.kind[:, None], win], 1)
+        corner_at = k_min * 2.0
+        side = np.sign(self.kc[win[ar, k_min]])
+        gap_b = np.where(other & (ds < -(KART_LEN_M + 0.3)) & (ds > -10.0), -ds, np.inf)    # j behind i
+        j = np.argmin(gap_b, 1)
+        threat = np.isfinite(gap_b[ar, j]) & ((v[j] > v + 0.3) | (self.mine[j] & (self.atk[j] == ar)))
+        cover = side * (half - 1.9)                   # leaves the attacker no 2.1 m lane inside
+        dlat = lat[j] - lat
+        start = (self.dfd < 0) & threat & self.mine & (self.racecraft >= 0.5) & ~attacking & (side != 0) \
+            & (corner_at > 20.0) & (corner_at < 100.0) & (side * lat < side * cover - 0.3) \
+            & (side * dlat < 0.8) & (clock_s > self.dfd_rest) & (clock_s > 0)
+        self.dfd = np.where(start, j, self.dfd)
+        self.dfd_lat = np.where(start, cover, self.dfd_lat)
+        self.dfd_corner = np.where(start, race.s + corner_at + 5.0, self.dfd_corner)
+        self.dfd_rest = np.where(start, clock_s + 6.0, self.dfd_rest)     # one move a corner
+        dfd = self.dfd >= 0
+        # the lateral of the inside is held across the track as it bends (at the place it is now)
+        return np.where(dfd & ~attacking, np.clip(self.dfd_lat, -half, half), target_abs)
 
     def _reaches(self, win, d_j, j, k) -> np.ndarray:
         """(N,): whether kart i, driving its level's achievable speeds, gets to point ``k[i]`` of
