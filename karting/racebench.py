@@ -57,13 +57,12 @@ def _ai_races(track, level: str, grid_slots: list, laps: int, seed: int) -> list
 
 
 def _model_races(agent, cfg, track, grid_slots: list, laps: int, seed: int, device: str) -> list:
-    out = []
-    for slot in sorted(set(grid_slots)):
-        r = race_evaluate(agent, track, cfg, races=grid_slots.count(slot), laps=laps, opponents=",".join(FIELD),
-                          seed=seed + slot, device=device, grid_position=slot)
-        out += [_row(next(x for x in res if not str(x["driver"]).startswith("AI ")), slot)   # the one kart not AI
-                for res in r["results"]]
-    return out
+    """Every race of ``grid_slots`` (one slot per race) at once, in one batch (each race its own
+    grid)."""
+    r = race_evaluate(agent, track, cfg, races=len(grid_slots), laps=laps, opponents=",".join(FIELD),
+                      seed=seed, device=device, grid_position=grid_slots)
+    return [_row(next(x for x in res if not str(x["driver"]).startswith("AI ")), slot)   # the one kart not AI
+            for res, slot in zip(r["results"], grid_slots)]
 
 
 def summarise(rows: list) -> dict:
@@ -80,18 +79,19 @@ def run(driver: str, tracks: list, races: int = 2, laps: int = 2, seed: int = 0,
     """Race ``driver`` (an AI level name, or ``agent`` with its config ``cfg``) against
     :data:`FIELD` on ``tracks`` (loaded) from each of :data:`RACE_GRIDS`."""
     t0 = time.perf_counter()
-    per_grid = {}
-    for grid in RACE_GRIDS:
-        rows = []
-        for k, track in enumerate(tracks):
-            gs = slots(grid, races, seed + 1000 * k)
-            if agent is None:
-                rows += _ai_races(track, driver, gs, laps, seed + 1000 * k)
-            else:
-                rows += _model_races(agent, cfg, track, gs, laps, seed + 1000 * k, device)
-        per_grid[grid] = summarise(rows)
+    rows = {grid: [] for grid in RACE_GRIDS}
+    for k, track in enumerate(tracks):
+        gs = {grid: slots(grid, races, seed + 1000 * k) for grid in RACE_GRIDS}
+        if agent is None:
+            for grid in RACE_GRIDS:
+                rows[grid] += _ai_races(track, driver, gs[grid], laps, seed + 1000 * k)
+        else:                       # a model: both grids' races of a track in one batch
+            every = [s for grid in RACE_GRIDS for s in gs[grid]]
+            out = _model_races(agent, cfg, track, every, laps, seed + 1000 * k, device)
+            for g, grid in enumerate(RACE_GRIDS):
+                rows[grid] += out[g * races:(g + 1) * races]
     return {"driver": driver, "field": list(FIELD), "tracks": len(tracks), "races_per_track": races, "laps": laps,
-            "grids": per_grid, "seconds": round(time.perf_counter() - t0, 1)}
+            "grids": {grid: summarise(r) for grid, r in rows.items()}, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def is_level(name: str) -> bool:

@@ -206,6 +206,31 @@ def test_a_kart_alongside_is_left_a_lane(oval):
     assert min(gaps) > 1.45 and max(gaps[-20:]) >= 1.9, gaps[::10]
 
 
+def test_a_kart_attacked_from_behind_defends_with_one_move_and_is_still_passed_clean(circuit):
+    """The pro ahead of a faster alien close behind: before a corner it moves once to that
+    corner's inside (and gets there), never twice for one corner; the alien still passes it
+    (elsewhere), and nobody hits anybody."""
+    race, rc = new_race(circuit, 2, laps=1)
+    ai = AIDriver(circuit, ["pro", "alien"], seed=1)
+    rc.reset(np.random.default_rng(1))
+    ai.reset(race)
+    moves, lats = [], []
+    while not rc.done:
+        was = ai.dfd[0]
+        _, term, _ = race.step(rc.hold(ai.act(race, rc.time_s, rc.status == 0)))
+        rc.step(term)
+        lats.append(race.lateral[0])
+        if was < 0 and ai.dfd[0] >= 0:
+            moves.append((len(lats) - 1, rc.time_s, ai.dfd_lat[0], race.s[1] - race.s[0]))
+    assert moves, "the pro never defended"
+    for k, t, cover, gap in moves:
+        assert gap < -1.8                                  # the alien was behind, not alongside
+        later = lats[min(k + 30, len(lats) - 1)]           # 1.5 s on: over towards the inside
+        assert abs(later - cover) < abs(lats[k] - cover) - 0.2, (t, cover, lats[k], later)
+    assert all(b[1] - a[1] >= 6.0 for a, b in zip(moves, moves[1:]))
+    assert rc.position[1] == 1 and rc.collisions.sum() == 0, rc.results()
+
+
 def test_the_race_benchmark_races_a_level_and_a_model_against_the_fixed_field(oval, tmp_path, capsys, monkeypatch):
     """karting generalisation --race: a driver against club, pro and alien karts, from the back
     and from a random slot: per grid the races, win rate, mean position, places gained (its slot
@@ -225,6 +250,12 @@ def test_the_race_benchmark_races_a_level_and_a_model_against_the_fixed_field(ov
     agent, cfg, _ = load_agent("generalist", "cpu", as_trained=True)       # a model races with its camera
     m = racebench.run("generalist", [oval], races=1, laps=1, seed=0, agent=agent, cfg=cfg)
     assert m["grids"]["back"]["races"] == 1 and 1 <= m["grids"]["back"]["mean_position"] <= 4
+    # a model's races of both grids run in one batch, each race on its own grid
+    from karting.rl.evaluate import race_evaluate
+    r = race_evaluate(agent, oval, cfg, races=3, laps=1, opponents="club,pro,alien", grid_position=[4, 1, 2])
+    assert [next(x["grid"] for x in res if not x["driver"].startswith("AI ")) for res in r["results"]] == [4, 1, 2]
+    with pytest.raises(ValueError, match="one slot per race"):
+        race_evaluate(agent, oval, cfg, races=2, laps=1, grid_position=[1])
     out = tmp_path / "race.json"
     from karting import generalisation
     monkeypatch.setattr(generalisation, "split_tracks", lambda split: ["oval.png", "oval.png"])

@@ -39,7 +39,7 @@ def default_names(drivers) -> list:
 class Session:
     """The karts of ``scenario``. ``names`` label the karts of one race in results (default: "AI
     <level>" and "kart i"); ``seed`` seeds the AI drivers' own randomness; ``grid_order`` (per kart
-    of a race, lower starts further forward) overrides the scenario's grid. ``step(actions)``
+    of a race, lower starts further forward; or per kart of every race) overrides the scenario's grid. ``step(actions)``
     takes (E, 2) actions for the E karts driven from outside (in kart order)."""
 
     def __init__(self, scenario: Scenario, render: bool = True, names: list | None = None, seed: int = 0,
@@ -103,8 +103,8 @@ class Session:
             return m
         rc = self.control
         races = None if mask is None else np.unique(b.world[mask])
-        if order is None and self.grid_order is not None:
-            order = np.tile(self.grid_order, self.races)
+        if order is None and self.grid_order is not None:     # one race's grid, or every race's
+            order = self.grid_order if len(self.grid_order) == self.n else np.tile(self.grid_order, self.races)
         rc.reset(rng, order, worlds=races)
         m = np.ones(self.n, bool) if races is None else np.isin(b.world, races)
         self._prev[:, m] = np.stack([rc.position, rc.caused, rc.collisions])[:, m]

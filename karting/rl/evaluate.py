@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -119,15 +119,21 @@ def eval_score(s: dict) -> tuple:
 
 
 def race_evaluate(agent, track, cfg, races: int = 10, laps: int = 1, opponents="3", difficulty="club",
-                  seed: int = 0, device="cpu", deterministic: bool = True, grid_position: int | None = None) -> dict:
+                  seed: int = 0, device="cpu", deterministic: bool = True, grid_position=None) -> dict:
     """``races`` races at once (one batch), the policy from the back of each grid (or
-    ``grid_position``, 1 = pole) against
+    ``grid_position``, 1 = pole; or a list of one slot per race) against
     ``opponents`` AI karts: win rate, mean finishing position, how many finished, collisions and
     caused collisions per lap, overtakes made and lost per race, track-limit excursions per lap,
     penalties per race, and each race's classification."""
-    env = KartingVectorEnv(scenario=Scenario.race(track, opponents, difficulty, races=races, laps=laps,
-                                                  frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                                                  preview=cfg.obs_preview, grid_position=grid_position))
+    slots = list(grid_position) if isinstance(grid_position, (list, tuple, np.ndarray)) else None
+    if slots is not None and len(slots) != races:
+        raise ValueError(f"grid_position: one slot per race ({races}), got {len(slots)}")
+    sc = Scenario.race(track, opponents, difficulty, races=races, laps=laps, frame_stack=cfg.frame_stack,
+                       telemetry_history=cfg.telemetry_history, preview=cfg.obs_preview,
+                       grid_position=None if slots is not None else grid_position)
+    env = KartingVectorEnv(scenario=sc)
+    if slots is not None:                     # each race its own grid
+        env.session.grid_order = np.concatenate([replace(sc, grid_position=int(s)).grid_order() for s in slots])
     obs, info = env.reset(seed=seed)
     active = np.ones(races, bool)
     out = {"position": np.zeros(races, np.int64), "status": np.zeros(races, np.int64),
