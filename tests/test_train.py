@@ -108,6 +108,23 @@ def test_an_exported_model_is_small_loads_and_fine_tunes_with_a_fresh_optimizer(
     assert {int(s["step"]) for s in ft["optimizer"]["state"].values()} == {4}   # Adam started afresh
 
 
+def test_a_fine_tune_can_train_its_critic_first(first_run, ring_png, tmp_path):
+    """--value-warmup K: the first K updates of a fine-tune train only the value head (a new
+    reward, e.g. races, meets a critic that never saw it): the driving weights come out as they
+    went in, the critic's do not."""
+    from karting.rl.checkpoint import export_model
+    _, out = first_run
+    dst = export_model(out / "checkpoints" / "t1" / "final.pt", tmp_path / "shipped.pt")
+    slim = load_checkpoint(dst)
+    assert run_train(ring_png, tmp_path, "--timesteps", str(slim["global_step"] + 128), "--save-name", "vw",
+                     "--resume-from", str(dst), "--eval-freq", "0", "--value-warmup", "2") == 0
+    ft = load_checkpoint(tmp_path / "checkpoints" / "vw" / "final.pt")
+    assert ft["update"] == slim["update"] + 2
+    policy = [k for k in slim["model"] if not k.startswith(("critic.", "telemetry_norm."))]
+    assert policy and all(torch.equal(slim["model"][k], ft["model"][k]) for k in policy)
+    assert any(not torch.equal(slim["model"][k], ft["model"][k]) for k in slim["model"] if k.startswith("critic."))
+
+
 def test_resume_with_another_architecture_is_refused(first_run, ring_png, capsys):
     _, out = first_run
     rc = run_train(ring_png, out, "--timesteps", "256", "--save-name", "t1", "--frame-stack", "2",

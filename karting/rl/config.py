@@ -117,6 +117,9 @@ class TrainConfig:
                                   "0 = off")
     bc_value_warmup: int = _f(0, "with --bc: PPO updates at the start that train only the value head "
                               "on the policy's own returns (the clone does not move meanwhile)")
+    value_warmup: int = _f(0, "PPO updates at the start of this run that train only the value head: for a "
+                           "fine-tune (--resume-from) with a new reward, e.g. in traffic, whose critic has not "
+                           "seen it; the policy does not move meanwhile")
     telemetry: str = _f("full", "what the telemetry input holds: full (all 9 values) or kart (the kart's "
                         "own state only: speed, steering, throttle, brake, g-forces; no racing-line "
                         "distance, curvature or checkpoint bearing: the camera must see the track)",
@@ -236,9 +239,9 @@ class TrainConfig:
                 bc_replays(self.bc)
             except ValueError as e:
                 problems.append(str(e))
-        if self.bc_rounds < 0 or self.bc_value_warmup < 0:
-            problems.append(f"--bc-rounds and --bc-value-warmup must be >= 0 (got {self.bc_rounds}, "
-                            f"{self.bc_value_warmup})")
+        if self.bc_rounds < 0 or self.bc_value_warmup < 0 or self.value_warmup < 0:
+            problems.append(f"--bc-rounds, --bc-value-warmup and --value-warmup must be >= 0 (got {self.bc_rounds}, "
+                            f"{self.bc_value_warmup}, {self.value_warmup})")
         if not 0 <= self.policy_ema < 1 or self.policy_ema_warmup < 2:
             problems.append(f"--policy-ema must be in [0, 1) and --policy-ema-warmup >= 2 (got {self.policy_ema}, "
                             f"{self.policy_ema_warmup})")

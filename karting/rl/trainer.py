@@ -427,6 +427,7 @@ class Trainer:
         self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
                                                              self.scaler, log, self.average.model)
         self.average.k = self.update
+        self.first_update = self.update               # where this run started (--value-warmup)
         self.upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
                                     ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                                     target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef,
@@ -503,7 +504,8 @@ class Trainer:
         adv, ret = compute_gae(buf.rewards, buf.values.numpy(), buf.terminated, buf.truncated,
                                next_value, cfg.gamma, cfg.gae_lambda)
         batch = buf.minibatch_source(adv, ret, self.device)
-        warm = self.bc_summary is not None and self.update <= cfg.bc_value_warmup     # critic first
+        warm = ((self.bc_summary is not None and self.update <= cfg.bc_value_warmup)     # critic first
+                or self.update - self.first_update <= cfg.value_warmup)
         bc_coef = cfg.bc_weight(self.update)
         upd = ppo_update(self.agent, self.optimizer, batch, replace(self.upd_cfg, value_only=warm, bc_coef=bc_coef),
                          generator=self.gen, shadow=self.shadow)
