@@ -117,6 +117,33 @@ def test_rear_end_collision_is_blamed_on_the_kart_behind(oval):
     assert race.state.speed[0] > 0.5                        # the standing kart was pushed
 
 
+def test_closing_fast_on_a_kart_ahead_is_seen_before_the_contact(oval):
+    """closing_speed (the racer's --closing-penalty): a kart driving into one standing ahead in
+    its path closes at its speed in the last half second before contact, not before; a kart beside
+    the path, or one standing behind, closes on nothing."""
+    from karting.sim.race_control import RaceReward, closing_speed
+    race, rc = new_race(oval, 3)
+    rc.reset(np.random.default_rng(0))
+    put(race, 0, 10.0, 0.0)
+    put(race, 1, 40.0, 0.0)
+    put(race, 2, 10.0, 3.0)                                # beside kart 0's path: not in kart 1's
+    seen = []
+    for _ in range(120):
+        _, term, _ = race.step(np.array([[0.0, -1.0], [0.0, 1.0], [0.0, -1.0]], np.float32))
+        rc.step(term)
+        if rc.collisions[1]:
+            break
+        seen.append((float(race.s[0] - race.s[1]) - 1.8, float(race.state.speed[1]),
+                     closing_speed(race, rc.status == 0)))
+    assert rc.collisions[1] == 1
+    gap, v, c = (np.array(x) for x in zip(*seen))
+    assert (c[:, 0] == 0).all() and (c[:, 2] == 0).all()
+    far = gap > 0.5 * v + 0.3
+    assert (c[far, 1] == 0).all() and far.sum() > 20
+    assert np.allclose(c[-1, 1], v[-1], atol=0.3)          # the last step before: its speed
+    assert RaceReward(0, 0, 0, 4.0).terms(np.zeros(1), np.zeros(1), np.zeros(1), np.array([5.0]))[0] == -1.0
+
+
 def test_an_overtake_counts_once_it_holds(oval):
     race, rc = new_race(oval, 2)
     rc.reset(np.random.default_rng(0))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..scenario import LEAGUE, LEARNER, Scenario
 from ..sim.opponents import AIDriver, level
-from ..sim.race_control import RUNNING, RaceControl, RaceRules, grid_slots
+from ..sim.race_control import RUNNING, RaceControl, RaceRules, closing_speed, grid_slots
 from ..sim.recording import CONDITION_COLUMNS, RACE_COLUMNS, TelemetryRecorder
 from ..track import Track, load_track
 from .batch import KartBatch
@@ -79,6 +79,7 @@ class Session:
         self.grid_order = None if order is None else np.asarray(order)
         z = np.zeros(n)
         self.places_gained, self.new_caused, self.new_collisions = z, z.copy(), z.copy()
+        self.closing = z.copy()                # closing speed on a kart ahead (race_reward.closing_penalty)
         self._prev = np.zeros((3, n))          # position, caused, collisions after the last step
 
     @property
@@ -108,7 +109,7 @@ class Session:
         rc.reset(rng, order, worlds=races)
         m = np.ones(self.n, bool) if races is None else np.isin(b.world, races)
         self._prev[:, m] = np.stack([rc.position, rc.caused, rc.collisions])[:, m]
-        for a in (self.places_gained, self.new_caused, self.new_collisions):
+        for a in (self.places_gained, self.new_caused, self.new_collisions, self.closing):
             a[m] = 0
         if self.ai is not None:
             self.ai.reset(b, seed=int(rng.integers(2 ** 31)) if races is None else None, mask=m)
@@ -135,6 +136,8 @@ class Session:
         self.places_gained = self._prev[0] - now[0]
         self.new_caused, self.new_collisions = now[1] - self._prev[1], now[2] - self._prev[2]
         self._prev = now
+        if self.scenario.race_reward.closing_penalty > 0:
+            self.closing = closing_speed(b, rc.status == RUNNING)
         self._visible()
         return reward, terminated, truncated
 
@@ -161,7 +164,7 @@ class Session:
     def race_terms(self, karts) -> np.ndarray:
         """The scenario's race reward terms of the last step for ``karts``."""
         return self.scenario.race_reward.terms(self.places_gained[karts], self.new_caused[karts],
-                                               self.new_collisions[karts])
+                                               self.new_collisions[karts], self.closing[karts])
 
     def race_vector(self, karts: np.ndarray) -> np.ndarray:
         """(K, 3) float32: position / karts in the race, gap ahead and behind / 10 s (clipped 0..3)."""

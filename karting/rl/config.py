@@ -212,6 +212,9 @@ class TrainConfig:
     collision_penalty: float = _f(10.0, "race penalty per collision the kart caused (too high makes "
                                   "timid drivers, too low dangerous ones)")
     contact_penalty: float = _f(1.0, "race penalty per collision the kart was in, whoever caused it")
+    closing_penalty: float = _f(0.0, "race penalty per second x m/s of closing speed on a kart ahead in the "
+                                "kart's path less than 0.5 s from contact (a rear-end before it happens; "
+                                "following close at its speed costs nothing)")
     self_play: int = _f(1, "learning karts per race: K > 1 trains K karts of this policy racing each other "
                         "(--vector-envs must be a multiple of K)")
     league: int = _f(0, "karts per race driven by past versions of the policy (a pool of snapshots)")
@@ -313,7 +316,8 @@ class TrainConfig:
             raise ValueError("--opponents trains on one track: name one --track")
         return Scenario.race(tracks[0], self.opponents, self.difficulty, learners=self.self_play, league=self.league,
                              races=n // self.self_play, laps=self.race_laps,
-                             race_reward=RaceReward(self.position_bonus, self.collision_penalty, self.contact_penalty),
+                             race_reward=RaceReward(self.position_bonus, self.collision_penalty, self.contact_penalty,
+                                                    self.closing_penalty),
                              **common)
 
     @property

@@ -32,7 +32,9 @@ import numpy as np
 from .. import numerics as nm
 from ..fields import documented
 from ..track import ASPHALT, KERB
+from .contact import KART_LENGTH_M, KART_WIDTH_M
 from .karts import Karts
+from .physics import CONTROL_HZ
 
 RUNNING, FINISHED, FLAGGED, RETIRED = 0, 1, 2, 3
 STATUS = ("running", "finished", "flagged", "retired")
@@ -81,11 +83,44 @@ class RaceReward:
     collision_penalty: float = documented(10.0, "taken per collision the kart caused", "per collision", ">= 0")
     contact_penalty: float = documented(1.0, "taken per collision the kart was in, whoever caused it",
                                         "per collision", ">= 0")
+    closing_penalty: float = documented(0.0, "taken per second x m/s of closing speed on a kart ahead in "
+                                        "the kart's path less than CLOSING_TTC_S from contact (the rear-end "
+                                        "before it happens; following close at its speed costs nothing)",
+                                        "per m/s per s", ">= 0")
 
-    def terms(self, places_gained: np.ndarray, new_caused: np.ndarray, new_collisions: np.ndarray) -> np.ndarray:
-        """The race terms of one step, from each kart's places gained and new collisions."""
-        return (self.position_bonus * places_gained - self.collision_penalty * new_caused
-                - self.contact_penalty * new_collisions)
+    def terms(self, places_gained: np.ndarray, new_caused: np.ndarray, new_collisions: np.ndarray,
+              closing: np.ndarray | None = None) -> np.ndarray:
+        """The race terms of one step, from each kart's places gained, new collisions and (with
+        ``closing``, m/s) the closing speed of :func:`closing_speed`."""
+        t = (self.position_bonus * places_gained - self.collision_penalty * new_caused
+             - self.contact_penalty * new_collisions)
+        if closing is not None and self.closing_penalty > 0:
+            t = t - self.closing_penalty * closing / CONTROL_HZ
+        return t
+
+
+CLOSING_TTC_S = 0.5          # closing_speed counts a kart ahead this close to contact (time to contact)
+
+
+def closing_speed(race, running: np.ndarray) -> np.ndarray:
+    """(N,) m/s: how fast each running kart closes on a running kart of its race ahead of it in
+    its path (along the track 0-10 m ahead, laterally within a kart's width and 0.2 m) that it
+    would reach within :data:`CLOSING_TTC_S` at these speeds; 0 where none."""
+    st, tr = race.state, race.track
+    c, s = nm.cos_sin(st.yaw.astype(np.float64))
+    vx, vy = st.vx.astype(np.float64), st.vy.astype(np.float64)
+    tang = tr.tangent[race.idx]
+    along = (vx * c - vy * s) * tang[:, 0] + (vx * s + vy * c) * tang[:, 1]
+    L = tr.length
+    ds = np.mod(race.s[None, :] - race.s[:, None] + L / 2, L) - L / 2           # j ahead of i > 0
+    dlat = np.abs(race.lateral[None, :] - race.lateral[:, None])
+    closing = along[:, None] - along[None, :]
+    gap = ds - KART_LENGTH_M
+    near = ((race.world[:, None] == race.world[None, :]) & running[:, None] & running[None, :]
+            & (ds > 0) & (ds < 10.0) & (dlat < KART_WIDTH_M + 0.2) & (closing > 0)
+            & (gap < CLOSING_TTC_S * closing))
+    np.fill_diagonal(near, False)
+    return np.where(near, closing, 0.0).max(1, initial=0.0)
 
 
 def grid_slots(track, n: int) -> tuple:
