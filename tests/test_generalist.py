@@ -440,6 +440,29 @@ def test_the_shipped_generalist_is_small_plain_data_and_laps_a_track_it_never_tr
     assert sum(r.completed for r in results) >= 3, [r.end for r in results]
 
 
+def test_the_shipped_racer_is_small_plain_data_trained_in_traffic_and_races():
+    """karting/models/racer.pt (``--model racer``): in the package, <= 10 MB, the exported form,
+    the generalist fine-tuned in races against club, pro and alien karts with the race terms the
+    racing guide reports; and it races: from the back of a 4-kart grid against pro karts it
+    finishes every race, passes, and causes little contact (measured: 50 % wins of 20, 0.20
+    caused a lap)."""
+    from karting import models
+    from karting.rl.checkpoint import load_agent
+    from karting.rl.evaluate import race_evaluate
+    from karting.track import load_track
+    path = models.SHIPPED["racer"]
+    assert path.is_file(), "karting/models/racer.pt is missing from the package"
+    assert path.stat().st_size <= 10 * 2**20
+    agent, cfg, data = load_agent("racer", as_trained=True)
+    assert "optimizer" not in data and "train_model" not in data
+    assert cfg.resume_from == "karting/models/generalist.pt" and cfg.preview
+    assert (cfg.opponents, cfg.difficulty) == ("3", "club,pro,alien")
+    assert (cfg.position_bonus, cfg.collision_penalty, cfg.contact_penalty, cfg.closing_penalty) == (4, 50, 5, 10)
+    r = race_evaluate(agent, load_track("circuit.png"), cfg, races=4, laps=1, opponents="3", difficulty="pro")
+    assert r["finish_rate"] == 1.0 and r["mean_position"] < 3.5 and r["overtakes_per_race"] >= 1
+    assert r["caused_per_lap"] <= 0.5
+
+
 def test_the_benchmark_split_is_frozen():
     from karting.generalisation import BENCHMARK_DIR, split_tracks
     from karting.rl.pool import BENCHMARK_SEEDS

@@ -87,9 +87,9 @@ def races_flag(ap, what: str, default: int = 1) -> None:
 
 
 def model(ap, required: bool = True, repeatable: bool = False, extra: str = "") -> None:
-    """``--model``: a checkpoint written by training, or 'generalist' (the shipped model)."""
-    text = _more("a model: a .pt checkpoint written by karting train, or 'generalist' (the shipped any-track "
-                 "model)", extra)
+    """``--model``: a checkpoint written by training, or a shipped model's name."""
+    text = _more("a model: a .pt checkpoint written by karting train, or a shipped one: 'generalist' (any "
+                 "track) or 'racer' (races in traffic, trained on circuit.png)", extra)
     if repeatable:
         ap.add_argument("--model", action="append", default=[], help=text + " (repeatable)")
     else:

@@ -1,12 +1,14 @@
-"""Models shipped with the package, by name: ``--model generalist`` in play, race, benchmark and
-``karting.train --resume-from``. Each is an ordinary checkpoint of ``karting.train`` (read with
-``torch.load(weights_only=True)`` like any model file); docs/guide/generalist.md says how each was trained."""
+"""Models shipped with the package, by name: ``--model generalist`` (a driver for any track) and
+``--model racer`` (the generalist fine-tuned to race in traffic on circuit.png) in play, race,
+benchmark and ``karting.train --resume-from``. Each is an ordinary checkpoint of ``karting.train``
+(read with ``torch.load(weights_only=True)`` like any model file); docs/guide/generalist.md and
+docs/guide/racing.md say how each was trained."""
 from __future__ import annotations
 
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = {"generalist": HERE / "generalist.pt"}
+SHIPPED = {"generalist": HERE / "generalist.pt", "racer": HERE / "racer.pt"}
 
 
 def resolve_model(spec) -> Path:
