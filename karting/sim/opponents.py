@@ -52,7 +52,7 @@ from .conditions import feed_throttle
 from .expert import speed_profile
 from .physics import CONTROL_HZ, G, KartParams
 from .karts import Karts
-from .race_control import ETIQUETTE, RUNNING, RaceControl, RaceRules, etiquette_rates
+from .race_control import ETIQUETTE, RUNNING, RaceControl, RaceRules, etiquette_rates, gaps
 from .racecraft import PaceWatch, achievable
 
 
@@ -153,21 +153,13 @@ class AIDriver:
             self.offset[m] = (race.lateral - self.line_off[self.kind, race.idx])[m]
 
     # ------------------------------------------------------------ racecraft
-    def _traffic(self, race, active):
-        """(N, N) along-track gap (j ahead of i > 0, wrapped to +-L/2) and lateral positions."""
-        L = race.track.length
-        ds = np.mod(race.s[None, :] - race.s[:, None] + L / 2, L) - L / 2
-        other = (race.world[:, None] == race.world[None, :]) & active[None, :] & active[:, None]
-        np.fill_diagonal(other, False)
-        return ds, other
-
     def _decide(self, race, active, clock_s, v):
         tr, n = self.track, self.n
         ar = np.arange(n)
         lat = race.lateral
         half = tr.width[race.idx] / 2 - 0.9          # room for a kart's centre
         my_line = self.line_off[self.kind, race.idx]
-        ds, other = self._traffic(race, active)
+        ds, other = gaps(race, active)
         dlat = lat[None, :] - lat[:, None]
         want = my_line + self.offset                  # where i is heading, absolute lateral
         # (a kart holding a side lane to pass squeezes by with 15 cm to spare)

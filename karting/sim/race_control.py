@@ -102,6 +102,16 @@ class RaceReward:
 CLOSING_TTC_S = 0.5          # closing_speed counts a kart ahead this close to contact (time to contact)
 
 
+def gaps(race, active: np.ndarray) -> tuple:
+    """(N, N) along-track gap from kart i to kart j (j ahead of i > 0, wrapped to +-L/2) and
+    whether j is another active kart of i's race."""
+    L = race.track.length
+    ds = np.mod(race.s[None, :] - race.s[:, None] + L / 2, L) - L / 2
+    other = (race.world[:, None] == race.world[None, :]) & active[None, :] & active[:, None]
+    np.fill_diagonal(other, False)
+    return ds, other
+
+
 def closing_speed(race, running: np.ndarray) -> np.ndarray:
     """(N,) m/s: how fast each running kart closes on a running kart of its race ahead of it in
     its path (along the track 0-10 m ahead, laterally within a kart's width and 0.2 m) that it
@@ -111,15 +121,11 @@ def closing_speed(race, running: np.ndarray) -> np.ndarray:
     vx, vy = st.vx.astype(np.float64), st.vy.astype(np.float64)
     tang = tr.tangent[race.idx]
     along = (vx * c - vy * s) * tang[:, 0] + (vx * s + vy * c) * tang[:, 1]
-    L = tr.length
-    ds = np.mod(race.s[None, :] - race.s[:, None] + L / 2, L) - L / 2           # j ahead of i > 0
+    ds, other = gaps(race, running)
     dlat = np.abs(race.lateral[None, :] - race.lateral[:, None])
     closing = along[:, None] - along[None, :]
-    gap = ds - KART_LENGTH_M
-    near = ((race.world[:, None] == race.world[None, :]) & running[:, None] & running[None, :]
-            & (ds > 0) & (ds < 10.0) & (dlat < KART_WIDTH_M + 0.2) & (closing > 0)
-            & (gap < CLOSING_TTC_S * closing))
-    np.fill_diagonal(near, False)
+    near = (other & (ds > 0) & (ds < 10.0) & (dlat < KART_WIDTH_M + 0.2) & (closing > 0)
+            & (ds - KART_LENGTH_M < CLOSING_TTC_S * closing))
     return np.where(near, closing, 0.0).max(1, initial=0.0)
 
 
