@@ -29,8 +29,10 @@ from .env import KartBatch, KartingVectorEnv
 from .env.adapters import SB3VecEnv
 from .env.cameras import TVDirector
 from .env.render import Renderer
+from .env.spec import ACTION_SPACE, observation_space
 from .env.session import Session
 from .rl.config import TrainConfig
+from .rl.sac import ReplayBuffer, SACAgent, SACSettings, make_optimizers, replay_bytes, sac_update
 from .rl.trainer import train
 from .scenario import Scenario
 from .sim import physics
@@ -575,6 +577,69 @@ def bench_train(track, repeats, updates):
     return results
 
 
+def _rss_mb() -> float:
+    """The resident set size now [MB] (Linux; the peak where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mb()
+
+
+def bench_sac(track, repeats):
+    """``--sac``: the replay buffer's memory (100k transitions allocated and filled; 1M from its
+    arrays' sizes) against stable-baselines3's dict buffer, sampling and update times."""
+    import torch
+    from stable_baselines3.common.buffers import DictReplayBuffer
+
+    space, n = observation_space(1, 1, False), 16
+    env = KartingVectorEnv(track, num_envs=n, random_start=True)
+    obs, _ = env.reset(seed=0)
+    frames = []
+    for _ in range(64):
+        obs, *_ = env.step(np.tile([[0.0, 0.6]], (n, 1)).astype(np.float32))
+        frames.append({k: v.copy() for k, v in obs.items()})
+    env.close()
+    rss0 = _rss_mb()
+    buf = ReplayBuffer(100_000, n, space)
+    valid = np.ones(n, bool)
+    for t in range(buf.rows):
+        buf.add_obs(frames[t % len(frames)], None)
+        buf.add_step(np.zeros((n, 2), np.float32), np.ones(n, np.float32), ~valid, ~valid, valid)
+    rss = _rss_mb() - rss0
+    sb3 = DictReplayBuffer(100_000, space, ACTION_SPACE, device="cpu", n_envs=n)
+    sb3_bytes = sum(a.nbytes for d in (sb3.observations, sb3.next_observations) for a in d.values()) + sum(
+        a.nbytes for a in (sb3.actions, sb3.rewards, sb3.dones, sb3.timeouts))
+    del sb3
+    rng = np.random.default_rng(0)
+    sample_ms = [1e3 * _timed(lambda: buf.sample(256, 3, 0.99, rng)) for _ in range(repeats * 4)]
+    torch.manual_seed(0)
+    agent = SACAgent()
+    opt = make_optimizers(agent, 3e-4)
+    batch = {k: torch.from_numpy(v) for k, v in buf.sample(256, 3, 0.99, rng).items()}
+    sac_update(agent, opt, batch, SACSettings())            # warm-up
+    update_ms = [1e3 * _timed(lambda: sac_update(agent, opt, batch, SACSettings())) for _ in range(repeats)]
+    res = {"replay_100k_gib": round(buf.nbytes / 2 ** 30, 2), "replay_100k_rss_gib": round(rss / 1024, 2),
+           "replay_1m_gib": round(replay_bytes(1_000_000, space) / 2 ** 30, 2),
+           "sb3_replay_100k_gib": round(sb3_bytes / 2 ** 30, 2),
+           "sb3_replay_1m_gib": round(sb3_bytes * 10 / 2 ** 30, 2),
+           "sample_256_ms": round(float(np.median(sample_ms)), 1),
+           "update_256_ms": round(float(np.median(update_ms)), 1)}
+    print(f"SAC replay buffer, 16 karts: 100k transitions {res['replay_100k_gib']} GiB allocated, "
+          f"{res['replay_100k_rss_gib']} GiB resident once filled; 1M transitions {res['replay_1m_gib']} GiB "
+          f"(frames stored once); stable-baselines3's DictReplayBuffer: {res['sb3_replay_100k_gib']} GiB / "
+          f"{res['sb3_replay_1m_gib']} GiB (observations and next observations)")
+    print(f"sampling 256 3-step transitions: {res['sample_256_ms']} ms; one SAC update of 256 "
+          f"(float32, {torch.get_num_threads()} threads): {res['update_256_ms']} ms (medians)")
+    return res
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def _done(results, path):
     if path:
         options.write_json(path, results)
@@ -591,6 +656,9 @@ def build_parser():
     ap.add_argument("--train", action="store_true",
                     help="benchmark training instead: karting.train (float32, bfloat16) and "
                          "stable-baselines3 PPO side by side")
+    ap.add_argument("--sac", action="store_true",
+                    help="benchmark SAC's replay buffer (memory at 100k and 1M transitions, against "
+                         "stable-baselines3's) and its sampling and update times")
     ap.add_argument("--train-tracks", action="store_true",
                     help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
@@ -737,6 +805,8 @@ def main(argv=None):
         return _done(results, args.json)
     if args.train:
         return _done(bench_train(args.track, args.repeats or 3, args.updates), args.json)
+    if args.sac:
+        return _done(bench_sac(args.track, args.repeats or 5), args.json)
     args.repeats = args.repeats or 5
     if args.levels:
         return _done(report_levels(args), args.json)

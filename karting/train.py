@@ -34,12 +34,10 @@ def build_parser():
     ap = argparse.ArgumentParser(prog="python -m karting.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
-    ap.add_argument("--overwrite", action="store_true",
-                    help="replace an earlier run saved under the same --save-name")
+    options.overwrite(ap, "an earlier run saved under the same --save-name")
     options.progress(ap)
-    ap.add_argument("--max-minutes", type=float, default=None,
-                    help="stop PPO after this much wall time (after any --bc phase), as if "
-                         "--timesteps were reached: final evaluation, final.pt (default: no limit)")
+    options.max_minutes(ap, None, "stop training after this much wall time (after any --bc phase), as if "
+                                  "--timesteps were reached: final evaluation, final.pt")
     return ap
 
 

@@ -16,7 +16,8 @@ import sys
 
 #: subcommand -> (module whose main(argv) it runs, one line of what it does)
 COMMANDS = {
-    "train": ("karting.train", "train a driver with PPO from the camera and telemetry"),
+    "train": ("karting.train", "train a driver with PPO or SAC from the camera and telemetry"),
+    "features": ("karting.features", "learned visual features: fit a VAE to camera frames, draw its reconstructions"),
     "play": ("karting.play", "a trained model drives laps: times, telemetry CSV, video, replay"),
     "drive": ("karting.drive", "drive yourself in a window (alone, against a ghost, or racing AI karts)"),
     "race": ("karting.race", "a race of AI karts and models: results, TV video, telemetry, replay"),
@@ -29,6 +30,7 @@ COMMANDS = {
     "demo": ("karting.demo", "the expert drives a lap: telemetry and video, no training"),
     "bench": ("karting.bench", "throughput: env steps/s, rendering, memory, training fps"),
     "generalisation": ("karting.generalisation", "the driver benchmark: a model on tracks it never saw"),
+    "compare": ("karting.compare", "learners side by side on one track over seeds: PPO, SAC, SB3's SAC, encoders"),
 }
 
 

@@ -158,6 +158,33 @@ def real_tracks(ap, default: str) -> None:
     ap.add_argument("--real-tracks", default=default, help=f"folder of real circuits' CSVs (default {default})")
 
 
+def overwrite(ap, what: str) -> None:
+    """``--overwrite``: replace ``what`` where it exists (else the command refuses)."""
+    ap.add_argument("--overwrite", action="store_true", help=f"replace {what}")
+
+
+def minutes(ap, default: float, what: str) -> None:
+    """``--minutes``: a time budget [min]."""
+    ap.add_argument("--minutes", type=float, default=default, help=f"{what} [min] (default {default:g})")
+
+
+def max_minutes(ap, default: float | None, what: str) -> None:
+    """``--max-minutes``: a wall-time limit [min]."""
+    ap.add_argument("--max-minutes", type=float, default=default,
+                    help=f"{what} (default: {'no limit' if default is None else f'{default:g}'})")
+
+
+def output_dir(ap, what: str = "checkpoints/ and tensorboard/") -> None:
+    """``--output-dir``: the folder of a run's outputs."""
+    ap.add_argument("--output-dir", default="outputs", help=f"folder for {what} (default outputs)")
+
+
+def encoder(ap, what: str, required: bool = False) -> None:
+    """``--encoder``: a features file from ``karting features fit``."""
+    ap.add_argument("--encoder", required=required, default=None,
+                    help=f"a features file (python -m karting.features fit): {what}")
+
+
 def progress(ap) -> None:
     """``--no-progress``: no progress bar (for logs)."""
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")

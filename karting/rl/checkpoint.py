@@ -24,6 +24,7 @@ from ..models import SHIPPED, resolve_model
 from .config import TrainConfig
 from .policy import Agent
 from .ppo import LowPrecisionCopy
+from .sac import SACAgent
 
 FORMAT = "karting-ppo"
 VERSION = 1
@@ -88,8 +89,11 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 def build_agent(data: dict, path: str | Path = "checkpoint", device="cpu") -> tuple:
     """The ``Agent`` described by a loaded checkpoint, with its weights (and normaliser)."""
     cfg = TrainConfig.from_dict(data["config"])
-    agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
-                  log_std_init=cfg.log_std_init, **cfg.agent_inputs())
+    if cfg.algo == "sac":
+        agent = SACAgent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history, **cfg.agent_inputs())
+    else:
+        agent = Agent(frame_stack=cfg.frame_stack, telemetry_history=cfg.telemetry_history,
+                      log_std_init=cfg.log_std_init, **cfg.agent_inputs())
     try:
         agent.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError) as e:

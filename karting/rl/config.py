@@ -73,6 +73,9 @@ def parse_reward(spec: str) -> dict:
 @dataclass(frozen=True)
 class TrainConfig:
     """Every setting of a training run; the field names are ``python -m karting.train``'s flags."""
+    algo: str = _f("ppo", "the learning algorithm: ppo (on-policy, the default) or sac (soft actor-critic, "
+                   "off-policy from a replay buffer, with random-shift augmentation of the images and n-step "
+                   "returns: DrQ's recipe); the network's encoder is the same", choices=("ppo", "sac"))
     track: str = _f("circuit.png", "track PNG (path or shipped name), a comma-separated list of "
                     "PNGs, or a folder of PNGs; with several tracks, env i drives track i mod K; "
                     "'generated' (alone or in the list) adds a pool of procedurally generated "
@@ -126,6 +129,11 @@ class TrainConfig:
                         choices=("full", "kart"))
     vision: bool = _f(True, "feed the camera image to the network (false: the image is zeroed, a "
                       "telemetry-only ablation)")
+    encoder: str = _f("nature", "the vision layers' start: nature (random, learned with the policy) or vae:PATH "
+                      "(the encoder of a VAE fitted to camera frames by python -m karting.features fit; the same "
+                      "layer shapes, --frame-stack 1)")
+    encoder_frozen: bool = _f(True, "with --encoder vae:PATH: keep the loaded vision layers fixed (false: "
+                              "fine-tune them with the policy)")
     learning_rate: float = _f(3e-4, "Adam step size")
     ent_coef: float = _f(0.0, "entropy bonus coefficient in the PPO loss")
     resume_from: str | None = _f(None, "checkpoint (.pt) to continue from: its weights, optimizer, "
@@ -170,7 +178,8 @@ class TrainConfig:
     norm_telemetry: bool = _f(True, "normalise the telemetry by running mean/std statistics that move "
                               "with training (SB3's norm_obs); false: the env's own bounded scaling "
                               "is used as it is, so the same reading always means the same input")
-    norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return")
+    norm_reward: bool = _f(True, "scale rewards by a running std of the discounted return (PPO; SAC learns "
+                           "from the rewards as they are, whose scale its temperature is tuned against)")
     log_std_init: float = _f(-1.0, "initial log standard deviation of the Gaussian policy (-1: a "
                              "std of 0.37 of the action range)")
     mean_bound_coef: float = _f(0.0, "keep the policy's mean action within reach of its noise: this weight x "
@@ -221,12 +230,25 @@ class TrainConfig:
     league_size: int = _f(5, "past versions kept in the league")
     league_every: int = _f(65_536, "env steps between snapshots of the policy into the league")
 
+    buffer_size: int = _f(100_000, "with --algo sac: transitions the replay buffer holds (each 84x84 frame "
+                          "stored once: ~21 KB a transition, 2.1 GB for 100k; said at start)")
+    learning_starts: int = _f(5_000, "with --algo sac: transitions collected (uniformly random actions in a new "
+                              "run, the policy's when resuming) before the first update")
+    utd_ratio: float = _f(0.0625, "with --algo sac: gradient updates per environment step (update-to-data "
+                          "ratio; 0.0625 = one update per vector step of 16 karts)")
+    n_step: int = _f(3, "with --algo sac: steps summed in a return before bootstrapping (n-step returns)")
+    tau: float = _f(0.01, "with --algo sac: Polyak rate of the target networks (encoder and Q heads) per update")
+    random_shift: int = _f(4, "with --algo sac: random-shift augmentation of the images in updates: each image "
+                           "padded by this many pixels and cropped back at a random offset (DrQ); 0 = off")
+    init_ent_coef: float = _f(0.1, "with --algo sac: the entropy temperature at the start (then tuned "
+                              "automatically to a target entropy of -2, one per action)")
+
     def __post_init__(self):
         problems = []
         for name in ("timesteps", "vector_envs", "n_steps", "batch_size", "n_epochs",
                      "frame_stack", "telemetry_history", "checkpoint_freq", "max_episode_steps", "eval_episodes",
                      "race_laps", "self_play", "league_size", "league_every", "track_pool", "pool_every",
-                     "bc_steps", "bc_epochs"):
+                     "bc_steps", "bc_epochs", "buffer_size", "n_step"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.learning_rate <= 0:
@@ -254,7 +276,7 @@ class TrainConfig:
             problems.append(f"--league must be >= 0 (got {self.league})")
         if self.self_play > 1 and self.vector_envs % self.self_play:
             problems.append(f"--vector-envs ({self.vector_envs}) must be a multiple of --self-play ({self.self_play})")
-        problems += self._env_problems()
+        problems += self._env_problems() + self._sac_problems() + self._encoder_problems()
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -298,6 +320,43 @@ class TrainConfig:
                 parse_opponents(self.opponents, self.difficulty)
             except ValueError as e:
                 problems.append(f"--opponents/--difficulty: {e}")
+        return problems
+
+    def _encoder_problems(self) -> list:
+        if self.encoder == "nature":
+            return []
+        problems = []
+        if not (self.encoder.startswith("vae:") and len(self.encoder) > 4):
+            problems.append(f"--encoder {self.encoder!r}: give nature, or vae:PATH (a file from "
+                            "python -m karting.features fit)")
+        elif not Path(self.encoder[4:]).is_file() and not self.resume_from:
+            problems.append(f"--encoder {self.encoder}: no such file (make it with python -m karting.features "
+                            f"fit --out {self.encoder[4:]})")
+        if self.frame_stack != 1:
+            problems.append("--encoder vae:PATH takes --frame-stack 1 (the VAE encodes one frame)")
+        return problems
+
+    def _sac_problems(self) -> list:
+        """What is wrong with the SAC flags, and the PPO-only flags given with --algo sac."""
+        if self.algo != "sac":
+            return []
+        problems = []
+        if not 0 < self.utd_ratio <= 16 or not 0 < self.tau <= 1 or not 0 < self.init_ent_coef < 100:
+            problems.append(f"--utd-ratio must be in (0, 16], --tau in (0, 1] and --init-ent-coef in (0, 100) "
+                            f"(got {self.utd_ratio}, {self.tau}, {self.init_ent_coef})")
+        if self.learning_starts < 0 or not 0 <= self.random_shift <= 16:
+            problems.append(f"--learning-starts must be >= 0 and --random-shift 0..16 (got {self.learning_starts}, "
+                            f"{self.random_shift})")
+        if self.buffer_size < 2 * self.vector_envs * max(self.n_step, self.frame_stack):
+            problems.append(f"--buffer-size {self.buffer_size} is too small for {self.vector_envs} karts")
+        ppo_only = [f for f, on in (("--bc", bool(self.bc)), ("--bc-coef", self.bc_coef > 0),
+                                    ("--value-warmup", self.value_warmup > 0), ("--critic privileged",
+                                                                                self.critic != "shared"),
+                                    ("--precision bfloat16", self.precision == "bfloat16"),
+                                    ("--log-std-final", self.log_std_final is not None)) if on]
+        if ppo_only:
+            problems.append(f"{', '.join(ppo_only)}: PPO only; --algo sac does not use "
+                            f"{'it' if len(ppo_only) == 1 else 'them'}")
         return problems
 
     def scenario(self, tracks: list, n: int | None = None) -> Scenario:
@@ -361,6 +420,8 @@ class TrainConfig:
 
     def resolved_precision(self, device: str = "cpu") -> str:
         """``float32`` or ``bfloat16``: what ``precision`` means on ``device``."""
+        if self.algo == "sac":
+            return "float32"              # SAC's passes run in float32 (its target networks and three optimizers)
         if self.precision != "auto":
             return self.precision
         return "bfloat16" if native_bfloat16(device) else "float32"

@@ -38,6 +38,14 @@ def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) 
     return layer
 
 
+def nature_cnn(channels: int = 3, init=layer_init) -> nn.Sequential:
+    """The vision layers (NatureCNN): Conv(C->32, k8, s4), Conv(32->64, k4, s2), Conv(64->64, k3, s1),
+    ReLUs, flattened to 3136 for 84x84 images; each conv initialised by ``init`` as it is made."""
+    return nn.Sequential(init(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
+                         init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+                         init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(), nn.Flatten())
+
+
 class RunningNorm(nn.Module):
     """Running mean / variance (parallel algorithm of Chan et al.), applied as (x - mean) / std,
     clipped to +-clip. ``update`` is called by the trainer on each rollout, never in forward."""
@@ -77,11 +85,7 @@ class Agent(nn.Module):
         super().__init__()
         c = 3 * frame_stack
         self.frame_stack, self.telemetry_history = frame_stack, telemetry_history
-        self.vision = nn.Sequential(
-            layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
-            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
-            nn.Flatten())
+        self.vision = nature_cnn(c)
         with torch.no_grad():  # size the flatten layer with one dummy forward (as SB3's NatureCNN)
             n_flat = self.vision(torch.zeros(1, c, VIEW, VIEW)).shape[1]
         t = telemetry_size(telemetry_history, preview)

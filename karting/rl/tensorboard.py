@@ -4,13 +4,17 @@ from __future__ import annotations
 import math
 
 UPDATE_KEYS = ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl", "clip_fraction",
-               "explained_variance", "std")
+               "explained_variance", "std",
+               # SAC's (SB3's names, then ours)
+               "actor_loss", "critic_loss", "ent_coef", "ent_coef_loss", "n_updates",
+               "entropy", "q_mean", "target_q_mean", "critic_grad_norm", "buffer_size")
 
 
 def log_update(writer, step: int, upd: dict, learning_rate: float, fps: float, stats) -> None:
-    """One PPO update's statistics and the rollout's episode statistics."""
+    """One update's statistics (PPO's or SAC's, those ``upd`` holds) and the episode statistics."""
     for k in UPDATE_KEYS:
-        writer.add_scalar(f"train/{k}", upd[k], step)
+        if k in upd:
+            writer.add_scalar(f"train/{k}", upd[k], step)
     if "bc_loss" in upd:            # --bc-coef: how far the policy's mean is from the expert's action
         writer.add_scalar("train/bc_loss", upd["bc_loss"], step)
         writer.add_scalar("train/bc_coef", upd["bc_coef"], step)

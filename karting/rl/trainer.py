@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from ..env import KartingVectorEnv
 from ..env.spec import ACTION_SPACE, observation_space
+from ..features import load_encoder
 from ..sim.physics import CONTROL_HZ
 from ..track import track_list
 from . import pool as track_pool
@@ -43,6 +44,7 @@ from .evaluate import Evaluator
 from .league import League
 from .policy import Agent, obs_to_tensors
 from .ppo import LowPrecisionCopy, RewardScaler, UpdateConfig, compute_gae, ppo_update
+from .sac import ReplayBuffer, SACAgent, SACSettings, available_bytes, make_optimizers, replay_bytes, sac_update
 from .tensorboard import log_eval, log_update
 
 
@@ -64,8 +66,10 @@ def _checkpoint_payload(agent, optimizer, scaler, cfg, global_step, update, best
     --policy-ema), ``train_model`` the raw weights training continues from (only with an average),
     ``config`` the run's TrainConfig and ``scenario`` the session it trained in (JSON types)."""
     extra = {} if ema is None else {"train_model": agent.state_dict()}
+    if scaler is not None:
+        extra["reward_scaler"] = scaler.state_dict()
     return {"model": (agent if ema is None else ema).state_dict(), **extra, "optimizer": optimizer.state_dict(),
-            "reward_scaler": scaler.state_dict(), "config": cfg.to_dict(), "scenario": scenario,
+            "config": cfg.to_dict(), "scenario": scenario,
             "global_step": int(global_step), "update": int(update),
             "best_score": list(best_score) if best_score else None, "eval": last_eval,
             "torch_rng": torch.get_rng_state()}
@@ -114,7 +118,7 @@ def _restore(ckpt, path, agent, optimizer, scaler, log=print, ema=None):
     except (RuntimeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: does not fit this network or optimizer: "
                               f"{str(e).splitlines()[0][:300]}") from None
-    if "reward_scaler" in ckpt:
+    if "reward_scaler" in ckpt and scaler is not None:
         scaler.load_state_dict(ckpt["reward_scaler"])
     if "torch_rng" in ckpt:
         torch.set_rng_state(ckpt["torch_rng"])
@@ -216,6 +220,9 @@ def _resume_checkpoint(cfg: TrainConfig, device):
 
 def _check_resumable(cfg: TrainConfig, ckpt):
     saved = TrainConfig.from_dict(ckpt["config"])
+    if saved.algo != cfg.algo:
+        raise CheckpointError(f"{cfg.resume_from}: trained with --algo {saved.algo}, cannot continue with --algo "
+                              f"{cfg.algo} (the networks differ); start a new run")
     for name in ("frame_stack", "telemetry_history", "preview", "critic"):
         if getattr(saved, name) != getattr(cfg, name):
             flag = "--" + name.replace("_", "-")
@@ -417,39 +424,21 @@ class Trainer:
         self.tracks, self.pool, eval_tracks = _checked_tracks(cfg)
         self.ckpt = _resume_checkpoint(cfg, device)
         self.ckpt_dir, self.tb_dir, stale = prepare_dirs(cfg, overwrite)
-        agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history, cfg.obs_preview),
-                                  ACTION_SPACE, log_std_init=cfg.log_std_init,
-                                  **cfg.agent_inputs()).to(device)
-        self.agent = agent = agent.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
-        self.scaler = RewardScaler(n, cfg.gamma)
-        self.average = WeightAverage(agent, cfg.policy_ema, cfg.policy_ema_warmup)   # the weights that drive
-        self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
-                                                             self.scaler, log, self.average.model)
-        self.average.k = self.update
-        self.first_update = self.update               # where this run started (--value-warmup)
-        self.upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
-                                    ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
-                                    target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef,
-                                    bc_brake_weight=cfg.bc_brake_weight)
-        # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
-        self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
-        self.net = self.shadow.work if self.shadow is not None else agent
+        best_score = self._build_learner()
         self.envs = make_envs(cfg, self.tracks, n)
-        self.league = _attach_league(cfg, self.envs, agent, device)
+        self.league = _attach_league(cfg, self.envs, self.agent, device)
         self.evaluator = Evaluator(eval_tracks, cfg, best_score)
         for p in stale:
             p.unlink()
         save_json(self.ckpt_dir / "config.json", cfg.to_dict())
         purge = self.global_step + 1 if self.ckpt is not None else None
         self.writer = SummaryWriter(str(self.tb_dir), purge_step=purge)
-        log(f"training on {_track_names(cfg, self.tracks, self.pool)}: {n} karts, device {device}, "
-            f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in agent.parameters()):,} parameters, "
+        log(f"training on {_track_names(cfg, self.tracks, self.pool)}: {n} karts, {cfg.algo.upper()}, device {device}, "
+            f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in self.agent.parameters()):,} parameters, "
             f"GL renderer: {self.envs.batch.renderer.gl_renderer}")
-        self.bc_summary = _warm_start(cfg, self.ckpt, agent, self.shadow, self.envs, self.scaler, self.writer,
+        self.bc_summary = _warm_start(cfg, self.ckpt, self.agent, self.shadow, self.envs, self.scaler, self.writer,
                                       device, log, self.average)
-        self.buf = RolloutBuffer(self.t_len, n, self.envs.single_observation_space, expert_actions=cfg.bc_coef > 0)
-        self.expert = _labeller(cfg, self.envs)
+        self._build_storage()
         self.gen = torch.Generator().manual_seed(cfg.seed + self.update)
         self.obs, info = self.envs.reset(seed=cfg.seed + self.update)
         self.stats = EpisodeStats(n, self.envs.track_lengths)
@@ -459,13 +448,65 @@ class Trainer:
         self.times = {"env": 0.0, "policy": 0.0, "update": 0.0, "eval": 0.0}
         self.t0 = time.perf_counter()
         self.say = log
+        self._stop = False
+
+    def request_stop(self) -> None:
+        """End the run after the current iteration, as if --timesteps were reached (final
+        evaluation, final.pt): for a callback that has seen enough (a sweep, a comparison)."""
+        self._stop = True
+
+    def _build_learner(self):
+        """The network, optimizer, reward scaler, weight average and arithmetic of PPO, restored
+        from ``--resume-from`` where given; returns the best evaluation score so far."""
+        cfg, device = self.cfg, self.device
+        agent = Agent.from_spaces(observation_space(cfg.frame_stack, cfg.telemetry_history, cfg.obs_preview),
+                                  ACTION_SPACE, log_std_init=cfg.log_std_init,
+                                  **cfg.agent_inputs()).to(device)
+        self.agent = agent = agent.to(memory_format=torch.channels_last)
+        self._load_encoder(agent)
+        self.optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.scaler = RewardScaler(self.n, cfg.gamma)
+        self.average = WeightAverage(agent, cfg.policy_ema, cfg.policy_ema_warmup)   # the weights that drive
+        self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
+                                                             self.scaler, self.log, self.average.model)
+        self.average.k = self.update
+        self.first_update = self.update               # where this run started (--value-warmup)
+        self.upd_cfg = UpdateConfig(n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, clip_coef=cfg.clip_coef,
+                                    ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+                                    target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef,
+                                    bc_brake_weight=cfg.bc_brake_weight)
+        # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
+        self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
+        self.net = self.shadow.work if self.shadow is not None else agent
+        return best_score
+
+    def _load_encoder(self, agent) -> None:
+        """--encoder vae:PATH: the vision layers from a fitted VAE (a new run; a resumed one has them in
+        its weights), held fixed unless --encoder-frozen false."""
+        cfg = self.cfg
+        if cfg.encoder == "nature":
+            return
+        if self.ckpt is None:
+            info = load_encoder(agent.vision, cfg.encoder)
+            self.log(f"vision layers from {cfg.encoder[4:]} (a VAE fitted to {info.get('frames', '?'):,} frames), "
+                     f"{'frozen' if cfg.encoder_frozen else 'fine-tuned'}")
+        if cfg.encoder_frozen:
+            agent.vision.requires_grad_(False)
+
+    def _build_storage(self) -> None:
+        """The rollout buffer (and the expert that labels it, with --bc-coef)."""
+        self.buf = RolloutBuffer(self.t_len, self.n, self.envs.single_observation_space,
+                                 expert_actions=self.cfg.bc_coef > 0)
+        self.expert = _labeller(self.cfg, self.envs)
+
+    def _payload(self) -> dict:
+        return _checkpoint_payload(self.agent, self.optimizer, self.scaler, self.cfg, self.global_step, self.update,
+                                   self.evaluator.best_score, self.evaluator.last, self.average.model,
+                                   self.envs.scenario.to_dict())
 
     def save(self, name: str) -> Path:
         """Write checkpoint ``name`` (atomically) and tell the callbacks."""
-        payload = _checkpoint_payload(self.agent, self.optimizer, self.scaler, self.cfg, self.global_step, self.update,
-                                      self.evaluator.best_score, self.evaluator.last, self.average.model,
-                                      self.envs.scenario.to_dict())
-        path = save_checkpoint(self.ckpt_dir / name, payload)
+        path = save_checkpoint(self.ckpt_dir / name, self._payload())
         if self.callbacks:
             self.writer.flush()
             for c in self.callbacks:
@@ -519,10 +560,35 @@ class Trainer:
         self.league.maybe_snapshot(self.agent, self.global_step)
         return upd
 
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def iteration(self) -> tuple:
+        """One rollout and one PPO update; returns (env steps taken, the update's statistics)."""
+        cfg, times = self.cfg, self.times
+        if cfg.anneal_lr:
+            _anneal(self.optimizer, cfg, self.global_step)
+        shaping = {}
+        self.obs = collect_rollout(self.envs, self.obs, self.net, self.buf, self.stats,
+                                   self.scaler if cfg.norm_reward else None, self.device, times,
+                                   self.global_step, self.t0, self.expert, cfg.overspeed_penalty, shaping)
+        steps = self.n * self.t_len
+        self.global_step += steps
+        self.update += 1
+        _renew_pool(self.pool, self.stats, self.envs, self.writer, self.global_step)
+        tu = time.perf_counter()
+        upd = self.ppo_step()
+        times["update"] += time.perf_counter() - tu
+        if shaping.get("steps"):       # --overspeed-penalty: what it took, per kart-second
+            self.writer.add_scalar("train/overspeed_penalty_per_s",
+                                   shaping["overspeed"] / shaping["steps"] * CONTROL_HZ, self.global_step)
+        return steps, upd
+
     def run(self, max_wall_s: float | None = None) -> dict:
         """Train to ``cfg.timesteps`` (or ``max_wall_s`` of wall time, or Ctrl-C); returns a
         summary (paths, steps, fps, evaluations)."""
-        cfg, n, t_len, stats, times = self.cfg, self.n, self.t_len, self.stats, self.times
+        cfg, stats = self.cfg, self.stats
         start_step, self.t0 = self.global_step, time.perf_counter()
         next_ckpt, next_eval = _next(self.global_step, cfg.checkpoint_freq), _next(self.global_step, cfg.eval_freq)
         bar = tqdm(total=cfg.timesteps, initial=self.global_step, unit="step", unit_scale=True,
@@ -539,32 +605,19 @@ class Trainer:
         interrupted = False
         stop.install()
         try:
-            while self.global_step < cfg.timesteps and time_left():
-                if cfg.anneal_lr:
-                    _anneal(self.optimizer, cfg, self.global_step)
-                shaping = {}
-                self.obs = collect_rollout(self.envs, self.obs, self.net, self.buf, stats,
-                                           self.scaler if cfg.norm_reward else None, self.device, times,
-                                           self.global_step, self.t0, self.expert, cfg.overspeed_penalty, shaping)
-                self.global_step += n * t_len
-                self.update += 1
-                _renew_pool(self.pool, stats, self.envs, self.writer, self.global_step)
-                tu = time.perf_counter()
-                upd = self.ppo_step()
-                times["update"] += time.perf_counter() - tu
+            while self.global_step < cfg.timesteps and time_left() and not self._stop:
+                steps, upd = self.iteration()
                 fps = (self.global_step - start_step) / (time.perf_counter() - self.t0)
-                log_update(self.writer, self.global_step, upd, self.optimizer.param_groups[0]["lr"], fps, stats)
-                if shaping.get("steps"):       # --overspeed-penalty: what it took, per kart-second
-                    self.writer.add_scalar("train/overspeed_penalty_per_s",
-                                           shaping["overspeed"] / shaping["steps"] * CONTROL_HZ, self.global_step)
+                log_update(self.writer, self.global_step, upd, self.learning_rate, fps, stats)
                 for c in self.callbacks:
                     c.on_update(self, upd)
-                bar.update(n * t_len)
+                bar.update(steps)
                 bar.set_postfix_str(stats.progress_text(fps), refresh=False)
                 if self.global_step >= next_ckpt:
                     self.save(f"step_{self.global_step:09d}.pt")
                     next_ckpt = _next(self.global_step, cfg.checkpoint_freq)
-                if self.global_step >= next_eval and self.global_step < cfg.timesteps and time_left():
+                if self.global_step >= next_eval and self.global_step < cfg.timesteps and time_left() \
+                        and not self._stop:
                     self.evaluate()
                     next_eval = _next(self.global_step, cfg.eval_freq)
             interrupted = stop.requested
@@ -575,7 +628,7 @@ class Trainer:
             bar.close()
         if interrupted:
             self.say(f"interrupted at step {self.global_step:,}: saving final.pt")
-        else:
+        elif (self.evaluator.last or {}).get("global_step") != self.global_step:    # not evaluated here yet
             self.evaluate()
         final = self.save("final.pt")
         return self._finish(final, start_step, interrupted)
@@ -595,6 +648,121 @@ class Trainer:
                 "pool": self.pool.state_dict() if self.pool is not None else None}
 
 
+class Optimizers(dict):
+    """SAC's three optimizers (critic with the encoder, actor, temperature) saved and restored as one."""
+
+    def state_dict(self) -> dict:
+        return {k: o.state_dict() for k, o in self.items()}
+
+    def load_state_dict(self, d: dict) -> None:
+        for k, o in self.items():
+            o.load_state_dict(d[k])
+
+    @property
+    def param_groups(self) -> list:
+        return self["critic"].param_groups
+
+
+class SACTrainer(Trainer):
+    """``--algo sac``: the same run (env, evaluations, best.pt, checkpoints, TensorBoard, callbacks)
+    with soft actor-critic learning from a replay buffer (:mod:`karting.rl.sac`). An iteration is
+    ``n_steps`` vector steps; after each, ``utd_ratio`` x karts gradient updates (fractions carry
+    over) once the buffer holds ``learning_starts`` transitions. A new run drives uniformly random
+    actions until then; a resumed one starts with an empty buffer and fills it with its policy."""
+
+    def _build_learner(self):
+        cfg, device = self.cfg, self.device
+        space = observation_space(cfg.frame_stack, cfg.telemetry_history, cfg.obs_preview)
+        agent = SACAgent.from_spaces(space, ACTION_SPACE, init_alpha=cfg.init_ent_coef, **cfg.agent_inputs())
+        self.agent = agent = agent.to(device).to(memory_format=torch.channels_last)
+        self._load_encoder(agent)
+        agent.target["vision"].load_state_dict(agent.vision.state_dict())
+        self.optimizer = Optimizers(make_optimizers(agent, cfg.learning_rate))
+        self.scaler = None                                   # SAC learns from the rewards as they are
+        self.average = WeightAverage(agent, 0.0)             # SAC drives its own weights (it has targets)
+        self.shadow, self.net = None, agent
+        self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
+                                                             self.scaler, self.log)
+        self.first_update = self.update
+        self.settings = SACSettings(gamma=cfg.gamma, tau=cfg.tau, target_entropy=-float(ACTION_SPACE.shape[0]),
+                                    augment=cfg.random_shift)
+        return best_score
+
+    def _build_storage(self) -> None:
+        cfg = self.cfg
+        space = self.envs.single_observation_space
+        need, free = replay_bytes(cfg.buffer_size, space), available_bytes()
+        if free is not None and need > 0.8 * free:
+            raise ValueError(f"--buffer-size {cfg.buffer_size:,} needs {need / 2**30:.1f} GiB of memory and "
+                             f"{free / 2**30:.1f} GiB is available: lower --buffer-size")
+        self.replay = ReplayBuffer(cfg.buffer_size, self.n, space, cfg.frame_stack)
+        self.log(f"replay buffer: {cfg.buffer_size:,} transitions, {self.replay.nbytes / 2**30:.2f} GiB "
+                 f"({self.replay.nbytes / max(cfg.buffer_size, 1) / 1024:.1f} KiB a transition: each frame stored "
+                 f"once{f', stacks of {cfg.frame_stack} gathered by index' if cfg.frame_stack > 1 else ''})"
+                 + ("; resumed with an empty buffer: it refills with the policy's driving" if self.ckpt else ""))
+        self.rng = np.random.default_rng(cfg.seed + self.update)
+        self.owed, self.fresh = 0.0, True
+        self.random_steps = 0 if self.ckpt is not None else cfg.learning_starts
+
+    def _act(self) -> np.ndarray:
+        if self.global_step < self.random_steps:
+            return self.rng.uniform(-1.0, 1.0, (self.n, ACTION_SPACE.shape[0])).astype(np.float32)
+        v, tel = obs_to_tensors(self.obs, self.device)
+        with torch.inference_mode():
+            a = self.net.get_action_and_value(v, tel)[0]
+        return a.cpu().numpy()
+
+    def _learn(self) -> dict | None:
+        batch = self.replay.sample(self.cfg.batch_size, self.cfg.n_step, self.cfg.gamma, self.rng)
+        if batch is None:
+            return None
+        t = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+        gen = self.gen if self.device == "cpu" else None
+        self.update += 1
+        return sac_update(self.agent, self.optimizer, t, self.settings, generator=gen)
+
+    def iteration(self) -> tuple:
+        """``n_steps`` vector steps into the replay buffer, with the updates they pay for."""
+        cfg, times, rb, n = self.cfg, self.times, self.replay, self.n
+        if self.fresh:
+            rb.add_obs(self.obs, np.ones(n, bool))
+            self.fresh = False
+        ready = max(cfg.learning_starts, cfg.batch_size)
+        stats = []
+        for _ in range(self.t_len):
+            tp = time.perf_counter()
+            actions = self._act()
+            valid = self.stats.valid.copy()
+            if cfg.norm_telemetry and valid.any():
+                self.agent.telemetry_norm.update(torch.as_tensor(np.asarray(self.obs["telemetry"])[valid]))
+            te = time.perf_counter()
+            self.obs, reward, term, trunc, info = self.envs.step(actions)
+            times["env"] += time.perf_counter() - te
+            times["policy"] += te - tp
+            done = term | trunc
+            rb.add_step(actions, reward, term, trunc, valid)
+            rb.add_obs(self.obs, ~valid)            # after a reset step: a new episode's first observation
+            self.global_step += n
+            self.stats.track_lengths = self.envs.track_lengths
+            self.stats.step(reward, done, info, self.global_step, time.perf_counter() - self.t0)
+            if len(rb) < ready:
+                continue
+            tu = time.perf_counter()
+            self.owed += cfg.utd_ratio * n
+            while self.owed >= 1:
+                s = self._learn()
+                if s is None:
+                    break
+                stats.append(s)
+                self.owed -= 1
+            times["update"] += time.perf_counter() - tu
+        _renew_pool(self.pool, self.stats, self.envs, self.writer, self.global_step)
+        self.league.maybe_snapshot(self.agent, self.global_step)
+        upd = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]} if stats else {}
+        upd.update(n_updates=self.update, buffer_size=len(rb))
+        return self.t_len * n, upd
+
+
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
           max_wall_s: float | None = None, on_checkpoint=None, callbacks=()) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
@@ -605,4 +773,5 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     there, so a preempted run loses at most the steps since the last checkpoint. ``callbacks``:
     :class:`Callback` objects."""
     hooks = list(callbacks) + ([CheckpointHook(on_checkpoint)] if on_checkpoint is not None else [])
-    return Trainer(cfg, progress=progress, overwrite=overwrite, log=log, callbacks=hooks).run(max_wall_s)
+    cls = SACTrainer if cfg.algo == "sac" else Trainer
+    return cls(cfg, progress=progress, overwrite=overwrite, log=log, callbacks=hooks).run(max_wall_s)
