@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from karting import features, train
+from karting.rl import features as lib
 from karting.rl.checkpoint import load_checkpoint
 from karting.rl.policy import Agent
 
@@ -19,20 +20,20 @@ def vae_file(ring_png, tmp_path_factory):
 
 
 def test_frames_come_from_expert_and_random_driving(ring_png):
-    frames = features.collect_frames(str(ring_png), 64, karts=4, seed=1, log=lambda *_: None)
+    frames = lib.collect_frames(str(ring_png), 64, karts=4, seed=1, log=lambda *_: None)
     assert frames.shape == (64, 84, 84, 3) and frames.dtype == np.uint8
     assert len({f.tobytes() for f in frames}) == 64               # no frame twice
     assert frames[:, :20].mean() > 100                              # sky at the top of every view
 
 
 def test_fit_learns_and_the_file_loads_into_the_drivers_vision_layers(vae_file, capsys):
-    data = features.load_features(vae_file)
+    data = lib.load_features(vae_file)
     hist = data["info"]["history"]
     assert len(hist) == 3 and hist[-1]["mse"] < hist[0]["mse"]       # reconstructions improved
     assert np.sqrt(hist[-1]["mse"]) * 255 < 40
     agent = Agent()
-    features.load_encoder(agent.vision, f"vae:{vae_file}")
-    vae = features.load_vae(vae_file)
+    lib.load_encoder(agent.vision, f"vae:{vae_file}")
+    vae = lib.load_vae(vae_file)
     for (k, a), (_, b) in zip(agent.vision.state_dict().items(), vae.vision.state_dict().items()):
         assert torch.equal(a, b), k
 
@@ -61,7 +62,7 @@ def test_a_run_starts_from_the_vae_encoder_frozen_or_fine_tuned(vae_file, ring_p
     assert "vision layers from" in capsys.readouterr().out
     model = load_checkpoint(tmp_path / "checkpoints" / "karting_ppo" / "final.pt")
     model = model.get("train_model", model["model"])
-    vae = features.load_vae(vae_file).vision.state_dict()
+    vae = lib.load_vae(vae_file).vision.state_dict()
     same = all(torch.equal(model[f"vision.{k}"], v) for k, v in vae.items())
     assert same == (frozen == "true")
     if algo == "sac":          # the target encoder starts from the VAE too, and follows the online one

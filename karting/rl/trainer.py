@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..env import KartingVectorEnv
 from ..env.spec import ACTION_SPACE, observation_space
-from ..features import load_encoder
+from .features import load_encoder
 from ..sim.physics import CONTROL_HZ
 from ..track import track_list
 from . import pool as track_pool
