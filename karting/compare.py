@@ -172,6 +172,35 @@ def format_table(results: dict, steps: int, minutes: float) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict, path, steps: int, minutes: float) -> None:
+    """Evaluation lap completion of every run against env steps and against training minutes."""
+    from .extras import require
+    require("matplotlib", "plots").use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    colours = dict(zip(METHODS, ("tab:blue", "tab:red", "tab:gray", "tab:green", "tab:purple")))
+    for method, runs in results.items():
+        for k, (seed, run) in enumerate(sorted(runs.items())):
+            es = run["evals"]
+            y = [100 * e["completion"] for e in es]
+            label = method if k == 0 else None
+            axes[0].plot([e["step"] / 1000 for e in es], y, color=colours.get(method), alpha=0.8, label=label,
+                         marker=".")
+            axes[1].plot([e["train_s"] / 60 for e in es], y, color=colours.get(method), alpha=0.8, label=label,
+                         marker=".")
+    axes[0].axvline(steps / 1000, color="0.6", ls="--", lw=0.8)
+    axes[1].axvline(minutes, color="0.6", ls="--", lw=0.8)
+    axes[0].set_xlabel("env steps (thousands)")
+    axes[1].set_xlabel("training minutes (evaluations not counted)")
+    axes[0].set_ylabel("evaluation: lap completion, 20 standing starts (%)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left" if ax is axes[0] else "lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = options.parser("python -m karting.compare", __doc__)
     options.track(ap)
@@ -185,6 +214,7 @@ def main(argv=None) -> int:
     options.encoder(ap, "the VAE of the -vae methods")
     options.output_dir(ap, "the runs' checkpoints and tensorboard logs")
     options.outputs(ap, out="results JSON (read first: runs already in it are skipped)", out_required=True)
+    ap.add_argument("--plot", default=None, help="also draw every run's evaluations to this PNG")
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
@@ -213,7 +243,11 @@ def main(argv=None) -> int:
     except (ValueError, TrackError, CheckpointError, RendererUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_table({m: results[m] for m in methods if m in results}, args.steps, args.minutes))
+    shown = {m: results[m] for m in methods if m in results}
+    print(format_table(shown, args.steps, args.minutes))
+    if args.plot:
+        plot(shown, args.plot, args.steps, args.minutes)
+        print(f"figure: {args.plot}")
     return 0
 
 

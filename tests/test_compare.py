@@ -46,9 +46,11 @@ def test_a_comparison_resumes_without_running_a_run_twice(ring_png, tmp_path, mo
         compare.main(argv)
     saved = json.loads(out.read_text())["runs"]
     assert {m: sorted(r) for m, r in saved.items()} == {"ppo": ["0"], "sac": ["0"]}
-    assert compare.main(argv) == 0
+    assert compare.main([*argv, "--plot", str(tmp_path / "c.png")]) == 0
     assert ran == [("ppo", 0), ("sac", 0), ("ppo", 1), ("ppo", 1), ("sac", 1)]
     assert "| sac | 2 |" in capsys.readouterr().out
+    import imageio.v3 as iio
+    assert iio.imread(tmp_path / "c.png").std() > 10
 
 
 def test_bad_arguments_are_clear(ring_png, tmp_path, capsys):
