@@ -235,3 +235,16 @@ def test_a_sac_model_plays_races_and_takes_the_benchmark(sac_run, ring_png, tmp_
                            "--json", str(tmp_path / "b.json")]) == 0
     rep = json.loads((tmp_path / "b.json").read_text())
     assert rep["rows"] and rep["trained_steps"] == 256
+
+
+def test_sac_in_bfloat16_trains_finite_and_plays(ring_png, tmp_path, capsys):
+    assert train.main(["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY,
+                       "--timesteps", "192", "--eval-freq", "0", "--precision", "bfloat16"]) == 0
+    assert "SAC, device cpu, bfloat16" in capsys.readouterr().out
+    ck = load_checkpoint(tmp_path / "checkpoints" / "karting_ppo" / "final.pt")
+    assert ck["update"] > 20 and all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    assert ck["model"]["vision.0.weight"].dtype == torch.float32          # the master weights stay float32
+    agent, cfg, _ = load_agent(tmp_path / "checkpoints" / "karting_ppo" / "final.pt", as_trained=True)
+    assert agent.fusion[0].weight.dtype == torch.bfloat16
+    assert play.main(["--model", str(tmp_path / "checkpoints" / "karting_ppo" / "final.pt"), "--episodes", "1"]) == 0
+    assert TrainConfig(algo="sac").resolved_precision() == "float32"      # auto: float32 for SAC

@@ -352,7 +352,6 @@ class TrainConfig:
         ppo_only = [f for f, on in (("--bc", bool(self.bc)), ("--bc-coef", self.bc_coef > 0),
                                     ("--value-warmup", self.value_warmup > 0), ("--critic privileged",
                                                                                 self.critic != "shared"),
-                                    ("--precision bfloat16", self.precision == "bfloat16"),
                                     ("--log-std-final", self.log_std_final is not None)) if on]
         if ppo_only:
             problems.append(f"{', '.join(ppo_only)}: PPO only; --algo sac does not use "
@@ -420,8 +419,8 @@ class TrainConfig:
 
     def resolved_precision(self, device: str = "cpu") -> str:
         """``float32`` or ``bfloat16``: what ``precision`` means on ``device``."""
-        if self.algo == "sac":
-            return "float32"              # SAC's passes run in float32 (its target networks and three optimizers)
+        if self.algo == "sac" and self.precision == "auto":
+            return "float32"              # SAC: float32 unless --precision bfloat16 asks (not studied further)
         if self.precision != "auto":
             return self.precision
         return "bfloat16" if native_bfloat16(device) else "float32"

@@ -100,12 +100,14 @@ class SACAgent(Agent):
         return list(self.actor.parameters())
 
     def _encode(self, vision, telemetry, mods) -> torch.Tensor:
-        x = vision.permute(0, 3, 1, 2).float().div_(255.0)
+        dt = mods["fusion"][0].weight.dtype      # float32, or bfloat16 in a LowPrecisionCopy
+        x = vision.permute(0, 3, 1, 2).to(dt).div_(255.0)
         if not self.use_vision:
             x = torch.zeros_like(x)
         v = mods["vision"](x.contiguous(memory_format=torch.channels_last))
         tn = self.telemetry_norm(telemetry.float())
-        return mods["fusion"](torch.cat([v, mods["telemetry"]((tn * self.telemetry_keep if self._masked else tn))], 1))
+        t = mods["telemetry"]((tn * self.telemetry_keep if self._masked else tn).to(dt))
+        return mods["fusion"](torch.cat([v, t], 1))
 
     def features(self, vision: torch.Tensor, telemetry: torch.Tensor) -> torch.Tensor:
         """The online encoder's (B, 512) features."""
@@ -167,42 +169,51 @@ class SACSettings:
     max_grad_norm: float = 10.0
 
 
-def sac_update(agent: SACAgent, optim: dict, batch: dict, s: SACSettings, generator=None) -> dict:
+def sac_update(agent: SACAgent, optim: dict, batch: dict, s: SACSettings, generator=None, shadow=None) -> dict:
     """One SAC update (critics and encoder, actor, temperature, target) on a sampled batch; returns
     statistics. ``batch``: ``vision``, ``next_vision`` (B, 84, 84, C) uint8, ``telemetry``,
-    ``next_telemetry``, ``actions``, ``reward`` (the n-step discounted sum, scaled), ``discount``
-    (gamma^n, 0 where the episode terminated within the n steps)."""
+    ``next_telemetry``, ``actions``, ``reward`` (the n-step discounted sum), ``discount``
+    (gamma^n, 0 where the episode terminated within the n steps). ``shadow``: a LowPrecisionCopy
+    of ``agent`` that runs the passes in bfloat16; the optimizers step ``agent``'s float32
+    weights either way, and the temperature and the target's Polyak step stay float32."""
+    net = shadow.work if shadow is not None else agent
     vis = random_shift(batch["vision"], s.augment, generator)
     nvis = random_shift(batch["next_vision"], s.augment, generator)
     alpha = agent.log_alpha.exp().detach()
     with torch.no_grad():
-        hn = agent.target_features(nvis, batch["next_telemetry"])
-        an, logpn = agent.policy(hn, generator=generator)
-        qn = torch.minimum(*agent.q(agent.target, hn, an)) - alpha * logpn
+        hn = net.target_features(nvis, batch["next_telemetry"])
+        an, logpn = net.policy(hn, generator=generator)
+        qn = torch.minimum(*net.q(net.target, hn, an)) - alpha * logpn
         y = batch["reward"] + batch["discount"] * qn
-    h = agent.features(vis, batch["telemetry"])
-    q1, q2 = agent.q(agent, h, batch["actions"])
+    h = net.features(vis, batch["telemetry"])
+    q1, q2 = net.q(net, h, batch["actions"])
     critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
     optim["critic"].zero_grad(set_to_none=True)
     critic_loss.backward()
+    if shadow is not None:
+        shadow.push_grads()
     grad_norm = nn.utils.clip_grad_norm_(agent.critic_parameters(), s.max_grad_norm)
     optim["critic"].step()
     # the actor on the same (detached) features; the Q heads are held still meanwhile
     hd = h.detach()
-    agent.q1.requires_grad_(False)
-    agent.q2.requires_grad_(False)
-    a, logp = agent.policy(hd, generator=generator)
-    actor_loss = (alpha * logp - torch.minimum(*agent.q(agent, hd, a))).mean()
+    net.q1.requires_grad_(False)
+    net.q2.requires_grad_(False)
+    a, logp = net.policy(hd, generator=generator)
+    actor_loss = (alpha * logp - torch.minimum(*net.q(net, hd, a))).mean()
     optim["actor"].zero_grad(set_to_none=True)
     actor_loss.backward()
+    if shadow is not None:
+        shadow.push_grads()
     optim["actor"].step()
-    agent.q1.requires_grad_(True)
-    agent.q2.requires_grad_(True)
+    net.q1.requires_grad_(True)
+    net.q2.requires_grad_(True)
     alpha_loss = -(agent.log_alpha * (logp.detach() + s.target_entropy)).mean()
     optim["alpha"].zero_grad(set_to_none=True)
     alpha_loss.backward()
     optim["alpha"].step()
     agent.soft_update(s.tau)
+    if shadow is not None:
+        shadow.pull()
     return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "ent_coef": float(alpha),
             "ent_coef_loss": alpha_loss.item(), "entropy": -logp.mean().item(), "q_mean": q1.mean().item(),
             "target_q_mean": y.mean().item(), "critic_grad_norm": float(grad_norm)}

@@ -680,9 +680,11 @@ class SACTrainer(Trainer):
         self.optimizer = Optimizers(make_optimizers(agent, cfg.learning_rate))
         self.scaler = None                                   # SAC learns from the rewards as they are
         self.average = WeightAverage(agent, 0.0)             # SAC drives its own weights (it has targets)
-        self.shadow, self.net = None, agent
         self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
                                                              self.scaler, self.log)
+        # --precision bfloat16: passes on a low-precision copy, the optimizers step the float32 master
+        self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
+        self.net = self.shadow.work if self.shadow is not None else agent
         self.first_update = self.update
         self.settings = SACSettings(gamma=cfg.gamma, tau=cfg.tau, target_entropy=-float(ACTION_SPACE.shape[0]),
                                     augment=cfg.random_shift)
@@ -719,7 +721,7 @@ class SACTrainer(Trainer):
         t = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
         gen = self.gen if self.device == "cpu" else None
         self.update += 1
-        return sac_update(self.agent, self.optimizer, t, self.settings, generator=gen)
+        return sac_update(self.agent, self.optimizer, t, self.settings, generator=gen, shadow=self.shadow)
 
     def iteration(self) -> tuple:
         """``n_steps`` vector steps into the replay buffer, with the updates they pay for."""
@@ -756,6 +758,8 @@ class SACTrainer(Trainer):
                 stats.append(s)
                 self.owed -= 1
             times["update"] += time.perf_counter() - tu
+        if self.shadow is not None:
+            self.shadow.pull()                      # the telemetry statistics of the steps above
         _renew_pool(self.pool, self.stats, self.envs, self.writer, self.global_step)
         self.league.maybe_snapshot(self.agent, self.global_step)
         upd = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]} if stats else {}
