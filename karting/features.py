@@ -98,7 +98,7 @@ def _show(args) -> int:
     import imageio.v3 as iio
     vae = load_vae(args.encoder)
     frames = collect_frames(track_list(args.tracks), max(args.count, 1) * 4, karts=max(args.count, 1), seed=args.seed,
-                            expert_share=1.0, every=25, log=lambda *_: None)
+                            expert_share=0.5, every=40, log=lambda *_: None)
     pick = frames[np.linspace(0, len(frames) - 1, args.count).astype(int)]
     sheet = reconstruction_sheet(vae, pick)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
