@@ -32,6 +32,7 @@ from .env.render import Renderer
 from .env.spec import ACTION_SPACE, observation_space
 from .env.session import Session
 from .rl.config import TrainConfig
+from .rl.ppo import LowPrecisionCopy
 from .rl.sac import ReplayBuffer, SACAgent, SACSettings, make_optimizers, replay_bytes, sac_update
 from .rl.trainer import train
 from .scenario import Scenario
@@ -614,23 +615,33 @@ def bench_sac(track, repeats):
     rng = np.random.default_rng(0)
     sample_ms = [1e3 * _timed(lambda: buf.sample(256, 3, 0.99, rng)) for _ in range(repeats * 4)]
     torch.manual_seed(0)
-    agent = SACAgent()
-    opt = make_optimizers(agent, 3e-4)
     batch = {k: torch.from_numpy(v) for k, v in buf.sample(256, 3, 0.99, rng).items()}
-    sac_update(agent, opt, batch, SACSettings())            # warm-up
-    update_ms = [1e3 * _timed(lambda: sac_update(agent, opt, batch, SACSettings())) for _ in range(repeats)]
+    agents = {}
+    for name in ("float32", "bfloat16"):          # one update of each in turn: side by side
+        agent = SACAgent().to(memory_format=torch.channels_last)
+        agents[name] = (agent, make_optimizers(agent, 3e-4), LowPrecisionCopy(agent) if name == "bfloat16" else None)
+    times = {name: [] for name in agents}
+    for r in range(repeats + 1):
+        for name, (agent, opt, shadow) in agents.items():
+            t = 1e3 * _timed(lambda: sac_update(agent, opt, batch, SACSettings(), shadow=shadow))
+            if r:                                 # the first round warms up
+                times[name].append(t)
+    update_ms = times["float32"]
+    ratio = float(np.median(np.array(times["float32"]) / np.array(times["bfloat16"])))
     res = {"replay_100k_gib": round(buf.nbytes / 2 ** 30, 2), "replay_100k_rss_gib": round(rss / 1024, 2),
            "replay_1m_gib": round(replay_bytes(1_000_000, space) / 2 ** 30, 2),
            "sb3_replay_100k_gib": round(sb3_bytes / 2 ** 30, 2),
            "sb3_replay_1m_gib": round(sb3_bytes * 10 / 2 ** 30, 2),
            "sample_256_ms": round(float(np.median(sample_ms)), 1),
-           "update_256_ms": round(float(np.median(update_ms)), 1)}
+           "update_256_ms": round(float(np.median(update_ms)), 1),
+           "update_256_bf16_ms": round(float(np.median(times["bfloat16"])), 1), "bf16_speedup": round(ratio, 2)}
     print(f"SAC replay buffer, 16 karts: 100k transitions {res['replay_100k_gib']} GiB allocated, "
           f"{res['replay_100k_rss_gib']} GiB resident once filled; 1M transitions {res['replay_1m_gib']} GiB "
           f"(frames stored once); stable-baselines3's DictReplayBuffer: {res['sb3_replay_100k_gib']} GiB / "
           f"{res['sb3_replay_1m_gib']} GiB (observations and next observations)")
     print(f"sampling 256 3-step transitions: {res['sample_256_ms']} ms; one SAC update of 256 "
-          f"(float32, {torch.get_num_threads()} threads): {res['update_256_ms']} ms (medians)")
+          f"({torch.get_num_threads()} threads): float32 {res['update_256_ms']} ms, bfloat16 "
+          f"{res['update_256_bf16_ms']} ms, {res['bf16_speedup']}x (medians, side by side)")
     return res
 
 
