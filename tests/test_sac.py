@@ -248,3 +248,11 @@ def test_sac_in_bfloat16_trains_finite_and_plays(ring_png, tmp_path, capsys):
     assert agent.fusion[0].weight.dtype == torch.bfloat16
     assert play.main(["--model", str(tmp_path / "checkpoints" / "karting_ppo" / "final.pt"), "--episodes", "1"]) == 0
     assert TrainConfig(algo="sac").resolved_precision() == "float32"      # auto: float32 for SAC
+
+
+def test_sac_trains_in_traffic_and_with_a_league(ring_png, tmp_path):
+    assert train.main(["--track", str(ring_png), "--output-dir", str(tmp_path), "--no-progress", *TINY,
+                       "--timesteps", "128", "--eval-freq", "0", "--opponents", "1", "--self-play", "2",
+                       "--league", "1", "--league-every", "64", "--eval-episodes", "1"]) == 0
+    ck = load_checkpoint(tmp_path / "checkpoints" / "karting_ppo" / "final.pt")
+    assert ck["update"] > 0 and ck["scenario"]["mode"] == "race"
