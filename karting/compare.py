@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     options.encoder(ap, "the VAE of the -vae methods")
     options.output_dir(ap, "the runs' checkpoints and tensorboard logs")
     options.outputs(ap, out="results JSON (read first: runs already in it are skipped)", out_required=True)
-    ap.add_argument("--plot", default=None, help="also draw every run's evaluations to this PNG")
+    ap.add_argument("--figure", default=None, help="also draw every run's evaluations to this PNG")
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
@@ -245,9 +245,9 @@ def main(argv=None) -> int:
         return 2
     shown = {m: results[m] for m in methods if m in results}
     print(format_table(shown, args.steps, args.minutes))
-    if args.plot:
-        plot(shown, args.plot, args.steps, args.minutes)
-        print(f"figure: {args.plot}")
+    if args.figure:
+        plot(shown, args.figure, args.steps, args.minutes)
+        print(f"figure: {args.figure}")
     return 0
 
 

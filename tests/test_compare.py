@@ -46,7 +46,7 @@ def test_a_comparison_resumes_without_running_a_run_twice(ring_png, tmp_path, mo
         compare.main(argv)
     saved = json.loads(out.read_text())["runs"]
     assert {m: sorted(r) for m, r in saved.items()} == {"ppo": ["0"], "sac": ["0"]}
-    assert compare.main([*argv, "--plot", str(tmp_path / "c.png")]) == 0
+    assert compare.main([*argv, "--figure", str(tmp_path / "c.png")]) == 0
     assert ran == [("ppo", 0), ("sac", 0), ("ppo", 1), ("ppo", 1), ("sac", 1)]
     assert "| sac | 2 |" in capsys.readouterr().out
     import imageio.v3 as iio
