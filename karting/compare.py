@@ -35,7 +35,7 @@ from .files import atomic_write
 from .rl.checkpoint import CheckpointError
 from .rl.config import TrainConfig
 from .rl.evaluate import Evaluator
-from .rl.trainer import Callback, SACTrainer, Trainer
+from .rl.trainer import Callback, make_trainer
 from .track import TrackError, track_list
 
 METHODS = ("ppo", "sac", "sb3-sac", "ppo-vae", "sac-vae")
@@ -78,8 +78,7 @@ def config(method: str, track: str, seed: int, args) -> TrainConfig:
 def run_ours(method: str, track: str, seed: int, args, log=print) -> dict:
     cfg = config(method, track, seed, args)
     rec = _Recorder(args.steps, args.minutes * 60)
-    cls = SACTrainer if cfg.algo == "sac" else Trainer
-    trainer = cls(cfg, progress=False, overwrite=True, log=log, callbacks=[rec])
+    trainer = make_trainer(cfg, progress=False, overwrite=True, log=log, callbacks=[rec])
     summary = trainer.run(max_wall_s=args.max_minutes * 60)
     return {"evals": rec.evals, "steps": summary["global_step"], "fps": summary["fps"]}
 

@@ -475,10 +475,14 @@ class Trainer:
                                     ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
                                     target_kl=cfg.target_kl, mean_bound_coef=cfg.mean_bound_coef,
                                     bc_brake_weight=cfg.bc_brake_weight)
-        # bfloat16: passes run on a low-precision copy, Adam steps the float32 master (``agent``)
-        self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
-        self.net = self.shadow.work if self.shadow is not None else agent
+        self._set_arithmetic(agent)
         return best_score
+
+    def _set_arithmetic(self, agent) -> None:
+        """``shadow`` and ``net``: with bfloat16, passes run on a low-precision copy and the
+        optimizers step the float32 master (``agent``); else ``net`` is the agent."""
+        self.shadow = LowPrecisionCopy(agent) if self.cfg.bfloat16(self.device) else None
+        self.net = self.shadow.work if self.shadow is not None else agent
 
     def _load_encoder(self, agent) -> None:
         """--encoder vae:PATH: the vision layers from a fitted VAE (a new run; a resumed one has them in
@@ -682,9 +686,7 @@ class SACTrainer(Trainer):
         self.average = WeightAverage(agent, 0.0)             # SAC drives its own weights (it has targets)
         self.global_step, self.update, best_score = _restore(self.ckpt, cfg.resume_from, agent, self.optimizer,
                                                              self.scaler, self.log)
-        # --precision bfloat16: passes on a low-precision copy, the optimizers step the float32 master
-        self.shadow = LowPrecisionCopy(agent) if cfg.bfloat16(device) else None
-        self.net = self.shadow.work if self.shadow is not None else agent
+        self._set_arithmetic(agent)
         self.first_update = self.update
         self.settings = SACSettings(gamma=cfg.gamma, tau=cfg.tau, target_entropy=-float(ACTION_SPACE.shape[0]),
                                     augment=cfg.random_shift)
@@ -767,6 +769,11 @@ class SACTrainer(Trainer):
         return self.t_len * n, upd
 
 
+def make_trainer(cfg: TrainConfig, **kwargs) -> Trainer:
+    """The trainer of ``cfg.algo`` (:class:`Trainer` for PPO, :class:`SACTrainer` for SAC)."""
+    return (SACTrainer if cfg.algo == "sac" else Trainer)(cfg, **kwargs)
+
+
 def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=print,
           max_wall_s: float | None = None, on_checkpoint=None, callbacks=()) -> dict:
     """Train a policy as ``cfg`` says; returns a summary (paths, steps, fps, evaluations).
@@ -777,5 +784,4 @@ def train(cfg: TrainConfig, progress: bool = True, overwrite: bool = False, log=
     there, so a preempted run loses at most the steps since the last checkpoint. ``callbacks``:
     :class:`Callback` objects."""
     hooks = list(callbacks) + ([CheckpointHook(on_checkpoint)] if on_checkpoint is not None else [])
-    cls = SACTrainer if cfg.algo == "sac" else Trainer
-    return cls(cfg, progress=progress, overwrite=overwrite, log=log, callbacks=hooks).run(max_wall_s)
+    return make_trainer(cfg, progress=progress, overwrite=overwrite, log=log, callbacks=hooks).run(max_wall_s)
