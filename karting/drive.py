@@ -41,9 +41,10 @@ from .extras import MissingExtra, require
 from .scenario import Scenario, parse_opponents
 from .sim.laps import LapBook
 from .sim.karts import RewardConfig
-from .sim.race_control import format_results
+from .sim.race_control import RETIRED, RUNNING, format_results
 from .sim.replay import load, resolve_track, simulate
 from .telemetry import TelemetryError, write_csv
+from .rl.evaluate import policy_actions
 from .track import TrackError, load_track
 
 #: the physics runs at the env's 20 Hz control rate; the window shows every step
@@ -202,7 +203,14 @@ class DriveApp:
 
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
                  size=(960, 600), realtime=True, save_every_s=10.0, controller=None,
-                 opponents=0, difficulty="club", laps=3, start_lights=True):
+                 opponents=0, difficulty="club", laps=3, start_lights=True, models=(), names=None,
+                 grid_order=None, conditions=None, max_laps=None, device="cpu", obs=None, restarts=True, seed=0):
+        """A time trial, or with ``opponents`` (AI levels) and/or ``models`` ([(agent, config)],
+        driven by :func:`~karting.rl.evaluate.policy_actions` on ``device``; ``obs`` their
+        observation fields) a race from ``grid_order`` (default: the person at the back).
+        ``max_laps`` ends a time trial after that many laps (a qualifying run); ``restarts=False``
+        ignores R (a championship round); ``conditions``: weather and the like (Scenario fields);
+        ``seed``: the AI drivers' and the starts' randomness."""
         pygame = require("pygame", "gui")
         self.pg = pygame
         self.track = load_track(track)
@@ -211,22 +219,26 @@ class DriveApp:
         rules = RewardConfig(max_off_track_s=1e9, max_wrong_way_s=1e9, max_backwards_m=1e9,
                              max_stall_s=1e9)
         levels = parse_opponents(opponents, difficulty)
-        self.racing = bool(levels)
-        n = 1 + len(levels)
-        if self.racing:                   # the person at the back of the grid
-            sc = Scenario.race(self.track, levels, laps=laps, start_lights=start_lights, reward=rules,
-                               record_telemetry=True)
+        self.models, self.device, self.max_laps, self.restarts = list(models), device, max_laps, restarts
+        self.racing = bool(levels) or bool(self.models)
+        n = 1 + len(self.models) + len(levels)
+        extra = {**(obs or {}), **(conditions or {})}
+        if self.racing:                   # the person at the back of the grid unless grid_order says
+            sc = Scenario.race(self.track, levels, learners=1 + len(self.models), laps=laps,
+                               start_lights=start_lights, reward=rules, record_telemetry=True, **extra)
             ghost = "none"
         else:
             sc = Scenario.time_trial(self.track, 1, max_episode_steps=2 ** 31 - 1, reward=rules,
-                                     record_telemetry=True)
+                                     record_telemetry=True, **extra)
         # the race assembly is the env's (karting.env.session); the window draws with its own
-        # renderer (one more pose slot: the ghost)
-        self.session = Session(sc, render=False, names=["you"] + [f"AI {lv}" for lv in levels],
-                               tracks=[self.track])
+        # renderer (one more pose slot: the ghost); the models' cameras are the session's
+        names = names or ["you"] + [f"AI {lv}" for lv in levels]
+        self.session = Session(sc, render=bool(self.models), names=names, tracks=[self.track],
+                               grid_order=grid_order, seed=seed)
+        self.obs = None
         self.batch, self.control, self.ai = self.session.batch, self.session.control, self.session.ai
         self.renderer = Renderer(self.track, n + 1)     # pose slots for the karts and the ghost
-        self.rng = np.random.default_rng(0)
+        self.rng = np.random.default_rng(seed)
         self.book = LapBook(n)
         name = self.track.name.removesuffix(".png")
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
@@ -259,8 +271,14 @@ class DriveApp:
 
     # ------------------------------------------------------------ session
     def restart(self, first=False):
+        if not first and not self.restarts:
+            self.message = "no restarts in a championship round (Esc retires)"
+            return
         self.session.restart(self.rng)
+        if self.models:
+            self.obs = self.session.observe(np.ones(self.batch.n, bool))
         self.results_shown = False
+        self.after_flag = 0
         self.steer = 0.0
         self.splits = []                     # sector split times of the current lap
         self.book.start()
@@ -293,6 +311,8 @@ class DriveApp:
                 pass
         self.splits = []
         self.save()
+        if self.max_laps and self.laps_done >= self.max_laps:
+            self.running = False             # a qualifying run: its laps are done
 
     # ------------------------------------------------------------ input
     def handle(self, e):
@@ -363,7 +383,9 @@ class DriveApp:
         if not self.paused:
             steer, throttle = self.controller(self) if self.controller else self.controls()
             b = self.batch
-            _, term, _ = self.session.simulate(np.array([[steer, throttle]], np.float32))
+            _, term, _ = self.session.simulate(self.actions(steer, throttle))
+            if self.models:
+                self.obs = self.session.observe()
             self.session.record()
             if b.sector[0] != self.sector_seen:
                 self.splits.append(self.lap_time_now() if b.sector[0] != 0 else 0.0)
@@ -379,13 +401,27 @@ class DriveApp:
         self.draw()
         self.pg.display.flip()
 
+    def actions(self, steer: float, throttle: float) -> np.ndarray:
+        """The karts driven from outside this step: the person's, then each model's."""
+        acts = np.zeros((1 + len(self.models), 2), np.float32)
+        acts[0] = steer, throttle
+        for k, (agent, _) in enumerate(self.models, 1):
+            o = {"vision": self.obs["vision"][k:k + 1], "telemetry": self.obs["telemetry"][k:k + 1]}
+            acts[k] = policy_actions(agent, o, self.device)[0]
+        return acts
+
     def _race_step(self, term):
         rc = self.control                  # the session's step ran the race control
         if rc.status[0] == 3 and not self.message.startswith("OUT"):
-            self.message = f"OUT: {rc.retire_reason[0]}. R restarts the race"
+            self.message = f"OUT: {rc.retire_reason[0]}. " + ("R restarts the race" if self.restarts else "Esc leaves")
+        again = "R restarts the race" if self.restarts else "Esc leaves"
         if rc.status[0] in (1, 2) and not self.results_shown:
-            self.message = f"FINISHED P{rc.position[0]}/{self.batch.n}. R restarts the race"
+            self.message = f"FINISHED P{rc.position[0]}/{self.batch.n}. {again}"
             self.results_shown = True
+        if not self.restarts and rc.done:     # a championship round: the window closes 2 s after the flag
+            self.after_flag += 1
+            if self.after_flag >= 2 * FRAME_HZ:
+                self.running = False
 
     def run(self):
         clock = self.pg.time.Clock()
@@ -442,6 +478,66 @@ class DriveApp:
         return results
 
 
+class NoDisplay(RuntimeError):
+    """No screen to open the window on (the message says why and what to do)."""
+
+
+def check_display(pygame) -> None:
+    """Raise :class:`NoDisplay` unless SDL found a real screen (or the dummy driver was asked for)."""
+    no_gl_in_sdl()
+    pygame.display.init()
+    if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
+        tried = [f"{v}={os.environ[v]}" for v in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(v)]
+        why = (f"{' and '.join(tried)} is set but SDL could not connect to it: is that server running and "
+               f"accepting connections?" if tried else "no X11/Wayland session, DISPLAY unset")
+        raise NoDisplay(f"no display: SDL found no screen to open a window on ({why}). Run karting.drive on "
+                        "a desktop; set SDL_VIDEODRIVER=dummy only to run it blind (scripts/tests).")
+
+
+def _open(track, **kw) -> DriveApp:
+    """A window for a championship round; :class:`NoDisplay` without a screen."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    check_display(require("pygame", "gui"))
+    return DriveApp(track, restarts=False, **kw)
+
+
+def qualifying_run(track, laps: int, conditions: dict, out, controller=None, realtime=True) -> float | None:
+    """A championship round's qualifying for the person: ``laps`` laps alone from a standing
+    start (Esc ends it early); the best valid lap in seconds, or None."""
+    app = _open(track, out=out, conditions=conditions, max_laps=laps, controller=controller, realtime=realtime)
+    app.message = f"QUALIFYING: best valid lap of {laps} sets the grid"
+    app.run()
+    best = [lap.time_s for lap in app.book.laps[0] if lap.valid]
+    return round(float(min(best)), 3) if best else None
+
+
+def championship_race(track, levels, models, names, grid_order, laps, conditions, folder, obs, device, seed,
+                      controller=None, realtime=True) -> tuple:
+    """A championship round's race with the person (kart 0), ``models`` (karts 1..M) and the AI
+    ``levels``, from ``grid_order``. Esc retires the person; the others then race to the flag
+    without the window. Returns (results, {"telemetry": csv, "replay": file})."""
+    folder = Path(folder)
+    app = _open(track, out=folder / "race.csv", opponents=list(levels), models=models, names=names,
+                grid_order=grid_order, laps=laps, conditions=conditions, obs=obs, device=device,
+                controller=controller, realtime=realtime, seed=seed, start_lights=False)
+    app.run()
+    rc, b = app.control, app.batch
+    if not rc.done:
+        if rc.status[0] == RUNNING:      # the person left: retired, the race goes on without the window
+            rc.status[0], rc.retire_reason[0], rc.finish_time[0] = RETIRED, "quit the window", float(b.time_s[0])
+            b.collidable[0] = False
+        while not rc.done:
+            app.session.simulate(app.actions(0.0, -1.0))
+            if app.models:
+                app.obs = app.session.observe()
+            app.session.record()
+        app.save()
+    results = rc.results()
+    if not conditions:
+        app.finish()
+    return results, {"telemetry": app.out, "replay": app.out.with_suffix(".replay")}
+
+
 def build_parser():
     ap = options.parser("python -m karting.drive", __doc__)
     options.track(ap)
@@ -478,14 +574,10 @@ def main(argv=None):
     except MissingExtra as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    no_gl_in_sdl()
-    pygame.display.init()
-    if pygame.display.get_driver() in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
-        tried = [f"{v}={os.environ[v]}" for v in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(v)]
-        why = (f"{' and '.join(tried)} is set but SDL could not connect to it: is that server running and "
-               f"accepting connections?" if tried else "no X11/Wayland session, DISPLAY unset")
-        print(f"error: no display: SDL found no screen to open a window on ({why}). Run karting.drive on "
-              "a desktop; set SDL_VIDEODRIVER=dummy only to run it blind (scripts/tests).", file=sys.stderr)
+    try:
+        check_display(pygame)
+    except NoDisplay as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         app = DriveApp(args.track, args.view, args.ghost, args.out, size, opponents=args.opponents,

@@ -40,9 +40,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fit", help="collect camera frames and fit a VAE to them")
-    f.add_argument("--tracks", default="generated",
-                   help="where to drive: 'generated' (generated training tracks, never a validation or benchmark "
-                        "one) or track PNGs, comma-separated (default: generated)")
+    options.tracks(f, "generated", "where to drive: 'generated' (generated training tracks, never a validation or "
+                   "benchmark one) or track PNGs")
     f.add_argument("--track-count", type=int, default=16, help="with --tracks generated: how many (default: 16)")
     f.add_argument("--frames", type=int, default=60_000, help="camera frames to collect (default: 60000)")
     f.add_argument("--karts", type=int, default=32, help="karts driving at once (default: 32)")
@@ -57,8 +56,7 @@ def main(argv=None) -> int:
     options.seed(f, "of the tracks, starts and random driving")
     s = sub.add_parser("show", help="draw held-out frames over their reconstructions (a PNG)")
     options.encoder(s, "the VAE to draw", required=True)
-    s.add_argument("--tracks", default="circuit.png,twisty.png,oval.png,brands_kart.png",
-                   help="tracks to draw frames from (default: the shipped ones)")
+    options.tracks(s, "circuit.png,twisty.png,oval.png,brands_kart.png", "tracks to draw frames from")
     s.add_argument("--count", type=int, default=8, help="frames in the sheet (default: 8)")
     options.outputs(s, out="the PNG to write", out_required=True)
     options.seed(s, "of the starts")

@@ -49,6 +49,26 @@ def load_models(paths, device):
     return out
 
 
+def run_race(session, models, device, seed: int, video: bool = False, follow="leader") -> tuple:
+    """Drive ``session`` (a race; its outside karts are ``models``, [(agent, config)] in kart
+    order) from the grid to the flag: (results, TV frames if ``video``). The one race loop of
+    karting.race and the championship."""
+    rc = session.control
+    obs = session.reset(np.random.default_rng(seed))
+    tv = TVComposer(session.track) if video else None
+    frames = []
+    while not rc.done:
+        acts = np.zeros((len(models), 2), np.float32)
+        for k, (agent, _) in enumerate(models):
+            o = {"vision": obs["vision"][k:k + 1], "telemetry": obs["telemetry"][k:k + 1]}
+            acts[k] = policy_actions(agent, o, device)[0]
+        obs, _, _ = session.step(acts)
+        if tv is not None:
+            kart = int(rc.standings()[0]) if follow == "leader" else int(follow)
+            frames.append(tv.frame(session, kart))
+    return rc.results(), frames
+
+
 def build_parser():
     ap = options.parser("python -m karting.race", __doc__)
     options.track(ap)
@@ -126,22 +146,9 @@ def main(argv=None):
     except (TrackError, CheckpointError, RendererUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    rc = session.control
     if args.replay:
         session.start_replay()
-    obs = session.reset(np.random.default_rng(args.seed))
-    tv = TVComposer(session.track) if args.video else None
-    frames = []
-    while not rc.done:
-        acts = np.zeros((len(models), 2), np.float32)
-        for k, (agent, _) in enumerate(models):
-            o = {"vision": obs["vision"][k:k + 1], "telemetry": obs["telemetry"][k:k + 1]}
-            acts[k] = policy_actions(agent, o, args.device)[0]
-        obs, _, _ = session.step(acts)
-        if tv is not None:
-            follow = int(rc.standings()[0]) if args.follow == "leader" else int(args.follow)
-            frames.append(tv.frame(session, follow))
-    results = rc.results()
+    results, frames = run_race(session, models, args.device, args.seed, video=bool(args.video), follow=args.follow)
     print(format_results(results, session.track.name, args.laps))
     _write_outputs(args, session, results, frames, names)
     session.close()
@@ -165,16 +172,22 @@ def _write_outputs(args, session, results, frames, names) -> None:
 
 
 def _leaderboard(session, results, args):
+    record_on_board(session, results, args.laps, args.model)
+    print(f"leaderboard: {leaderboard.board_path(session.track.name)}")
+
+
+def record_on_board(session, results, laps: int, model_paths) -> None:
+    """A race on its track's leaderboard: each kart's best lap (a model by its file's hash, the
+    models being karts 0..M-1) and the classification."""
     b = session.batch
     for row in results:
         i = row["kart"]
-        src = leaderboard.model_hash(args.model[i]) if i < len(args.model) else row["driver"]
+        src = leaderboard.model_hash(model_paths[i]) if i < len(model_paths) else row["driver"]
         if b.best_lap_time[i] > 0:
             leaderboard.add_laps(session.track.name, row["driver"],
                                  [{"time_s": b.best_lap_time[i], "valid": True,
                                    "sectors_s": []}], src)
-    leaderboard.add_race(session.track.name, args.laps, results)
-    print(f"leaderboard: {leaderboard.board_path(session.track.name)}")
+    leaderboard.add_race(session.track.name, laps, results)
 
 
 if __name__ == "__main__":

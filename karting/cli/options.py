@@ -53,11 +53,18 @@ def conditions(ap, setup: bool = False, fuel: bool = False, weather: str | None 
         g.add_argument("--fuel", type=float, default=None, help=FUEL_HELP)
 
 
-def weathers(ap, default: str = "dry") -> None:
-    """``--weather`` as a comma list of conditions to run one after the other (the benchmark)."""
+def weathers(ap, default: str | None = "dry", extra: str = "") -> None:
+    """``--weather`` as a comma list of conditions (the benchmark's, one after the other; a
+    championship's, one per round)."""
     ap.add_argument("--weather", default=default,
-                    help="conditions to drive in, comma-separated: dry, damp, wet (any weather preset) or a "
-                         f"rain level 0-1, e.g. dry,wet (default {default})")
+                    help=_more("conditions to drive in, comma-separated: dry, damp, wet (any weather preset) or a "
+                               f"rain level 0-1, e.g. dry,wet (default {default})", extra))
+
+
+def tracks(ap, default: str | None, what: str) -> None:
+    """``--tracks``: several tracks, comma-separated."""
+    ap.add_argument("--tracks", default=default, help=f"{what}, comma-separated" +
+                    (f" (default: {default})" if default else ""))
 
 
 def conditions_of(args, tyres_with_weather: bool = False) -> dict:
