@@ -313,12 +313,12 @@ def _svg_chart(season: Season) -> str:
     if not done:
         return "<p>No round run yet.</p>"
     rows = season.standings()
-    w, h, pad = 720, 320, 44
+    w, h, pad, right = 760, 320, 44, 130          # the drivers' names at the right end of their lines
     top = max(1, max(sum(r["per_round"]) for r in rows))
-    xs = [pad + (w - 2 * pad) * (i + 1) / len(done) for i in range(len(done))]
+    xs = [pad + (w - pad - right) * (i + 1) / len(done) for i in range(len(done))]
     out = [f'<svg id="points-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
            f'aria-label="points over the season">',
-           f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#888"/>',
+           f'<line x1="{pad}" y1="{h - pad}" x2="{w - right}" y2="{h - pad}" stroke="#888"/>',
            f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{h - pad}" stroke="#888"/>',
            f'<text x="{pad - 6}" y="{pad / 2 + 4}" text-anchor="end" font-size="11">{top}</text>',
            f'<text x="{pad - 6}" y="{h - pad}" text-anchor="end" font-size="11">0</text>']
@@ -341,6 +341,22 @@ def standings_html(season: Season) -> str:
     """A page with the standings table, the points over the season and every round's results
     (every name escaped)."""
     e = html.escape
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(season.name)}: standings</title>
+<style>body{{font-family:sans-serif;margin:24px;color:#222}} {STYLE}</style></head><body>
+<h1>{e(season.name)}</h1>
+{standings_body(season)}
+</body></html>"""
+
+
+#: the tables' look, on the season's page and in the dashboard
+STYLE = """table.season{border-collapse:collapse;margin:8px 0 20px} .season td,.season th{border:1px solid #ccc;
+padding:4px 8px;text-align:center} .season td:nth-child(2){text-align:left} #standings tr:nth-child(2) td{
+background:#fff3c4} .season small{color:#666}"""
+
+
+def standings_body(season: Season) -> str:
+    """The standings table, the points chart and the rounds (HTML without the page around it)."""
+    e = html.escape
     rows = season.standings()
     done = [r for r in season.rounds if r["status"] == "done"]
     head = "".join(f"<th>R{r['round']}<br><small>{e(Path(r['track']).stem)}</small></th>" for r in done)
@@ -351,40 +367,36 @@ def standings_html(season: Season) -> str:
         body.append(f"<tr><td>{row['position']}</td><td>{e(row['name'])}</td>{cells}"
                     f"<td><b>{row['points']}</b></td><td>{row['wins']}</td><td>{row['podiums']}</td></tr>")
     rounds = [round_html(season, k) for k, r in enumerate(season.rounds)]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(season.name)}: standings</title>
-<style>body{{font-family:sans-serif;margin:24px;color:#222}} table{{border-collapse:collapse;margin:8px 0 20px}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:center}} td:nth-child(2){{text-align:left}}
-tr:first-child td{{background:#fff3c4}} small{{color:#666}}</style></head><body>
-<h1>{e(season.name)}</h1>
-<p>{len(done)} of {len(season.rounds)} round(s) run. Points: {e(season.points.describe())}. Ties: countback,
-then the latest round.</p>
+    return f"""<p>{len(done)} of {len(season.rounds)} round(s) run. Points: {e(season.points.describe())}.
+Ties: countback, then the latest round.</p>
 <h2>Standings</h2>
-<table id="standings"><tr><th>Pos</th><th>Driver</th>{head}<th>Points</th><th>Wins</th><th>Podiums</th></tr>
+<table id="standings" class="season"><tr><th>Pos</th><th>Driver</th>{head}<th>Points</th><th>Wins</th>
+<th>Podiums</th></tr>
 {''.join(body)}</table>
 <h2>Points over the season</h2>
 {_svg_chart(season)}
 <h2>Rounds</h2>
-{''.join(rounds)}
-</body></html>"""
+{''.join(rounds)}"""
 
 
 def round_html(season: Season, k: int) -> str:
     """One round's header, qualifying and results as HTML."""
     e = html.escape
     r, c = season.rounds[k], season.calendar[k]
-    title = (f"<h3>Round {k + 1}: {e(str(c['track']))}, {c['laps']} lap(s), {e(_weather_text(c.get('weather')))}"
+    title = (f"<h3>Round {k + 1}: {e(Path(str(c['track'])).name)}, {c['laps']} lap(s), "
+             f"{e(_weather_text(c.get('weather')))}"
              f"{' (drawn)' if c.get('weather_drawn') else ''}</h3>")
     if r["status"] == "pending":
         return title + "<p>Not run yet.</p>"
     q = "".join(f"<tr><td>{x['grid']}</td><td>{e(x['name'])}</td>"
                 f"<td>{'%.3f' % x['time_s'] if x['time_s'] else 'no time'}</td></tr>"
                 for x in sorted(r["qualifying"], key=lambda x: x["grid"]))
-    out = title + f"<table><tr><th>Grid</th><th>Qualifying</th><th>Best lap</th></tr>{q}</table>"
+    out = title + f"<table class=\"season\"><tr><th>Grid</th><th>Qualifying</th><th>Best lap</th></tr>{q}</table>"
     if r["status"] == "done":
         res = "".join(f"<tr><td>{x['position']}</td><td>{e(x['driver'])}</td><td>{e(x['status'])}</td>"
                       f"<td>{x.get('total_time_s') or '-'}</td>"
                       f"<td>{e(str(x.get('gap', '')))}</td><td>{x.get('best_lap_s') or '-'}</td>"
                       f"<td>{r['points'].get(x['driver'], 0)}</td></tr>" for x in r["results"])
-        out += ("<table><tr><th>Pos</th><th>Driver</th><th>Status</th><th>Time</th><th>Gap</th><th>Best lap</th>"
-                f"<th>Points</th></tr>{res}</table>")
+        out += ("<table class=\"season\"><tr><th>Pos</th><th>Driver</th><th>Status</th><th>Time</th><th>Gap</th>"
+                f"<th>Best lap</th><th>Points</th></tr>{res}</table>")
     return out

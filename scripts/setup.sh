@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine: the Debian packages for headless
 # OpenGL (EGL + Mesa's software rasteriser) and for the GUI tests (Xvfb, ImageMagick, xdotool;
-# Chromium for the HTML report's test),
+# Chromium and ChromeDriver for the HTML pages' tests),
 # the CPU build of torch, then this package.
 # Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
 set -euo pipefail
@@ -23,8 +23,10 @@ have_gui_test_tools() {
 pkgs=""
 have_egl || pkgs="libegl1 libgl1-mesa-dri libgles2"
 if ! have_gui_test_tools; then pkgs="$pkgs xvfb imagemagick xdotool"; fi
-# the coaching report's test looks at the HTML page in headless Chromium (tests/test_coach.py)
+# the coaching report's test looks at the HTML page in headless Chromium (tests/test_coach.py), the
+# dashboard's tests drive it through ChromeDriver (Selenium; tests/test_dashboard.py)
 if [ "$extras" = test ] && ! command -v chromium >/dev/null; then pkgs="$pkgs chromium"; fi
+if [ "$extras" = test ] && ! command -v chromedriver >/dev/null; then pkgs="$pkgs chromium-driver"; fi
 if [ -n "$pkgs" ]; then
   echo "setup: installing Debian packages:$pkgs"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -28,6 +28,7 @@ COMMANDS = {
     "tune": ("karting.tune", "the setup optimiser: the fastest kart setup for a track and conditions"),
     "leaderboard": ("karting.leaderboard", "a track's best laps and races"),
     "championship": ("karting.championship", "a season: qualifying and races over a calendar, points, standings"),
+    "dashboard": ("karting.dashboard", "a local web page: runs with live curves, boards, races, seasons, sessions"),
     "demo": ("karting.demo", "the expert drives a lap: telemetry and video, no training"),
     "bench": ("karting.bench", "throughput: env steps/s, rendering, memory, training fps"),
     "generalisation": ("karting.generalisation", "the driver benchmark: a model on tracks it never saw"),

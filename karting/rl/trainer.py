@@ -432,7 +432,8 @@ class Trainer:
             p.unlink()
         save_json(self.ckpt_dir / "config.json", cfg.to_dict())
         purge = self.global_step + 1 if self.ckpt is not None else None
-        self.writer = SummaryWriter(str(self.tb_dir), purge_step=purge)
+        # flushed every 10 s (TensorBoard's default is 120): karting dashboard's curves move while it trains
+        self.writer = SummaryWriter(str(self.tb_dir), purge_step=purge, flush_secs=10)
         log(f"training on {_track_names(cfg, self.tracks, self.pool)}: {n} karts, {cfg.algo.upper()}, device {device}, "
             f"{cfg.resolved_precision(device)}, {sum(p.numel() for p in self.agent.parameters()):,} parameters, "
             f"GL renderer: {self.envs.batch.renderer.gl_renderer}")

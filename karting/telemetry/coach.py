@@ -147,10 +147,13 @@ class Coaching:
         same = [a["corner"] for a in self.advice if a not in shown]
         return shown[:top or None], same
 
+    def html(self) -> str:
+        """A self-contained HTML page (images inline): summary, advice, map, traces, tables."""
+        return _html(self)
+
     def write_html(self, path):
-        """A self-contained HTML page (images inline): summary, advice, map, traces, tables;
-        returns its path."""
-        page = _html(self)
+        """:meth:`html` written to ``path``; returns the path."""
+        page = self.html()
         return atomic_write(Path(path), lambda f: f.write(page), text=True)
 
 
