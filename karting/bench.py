@@ -25,6 +25,7 @@ import numpy as np
 from . import numerics
 from . import track as T
 from .cli import options
+from .dashboard.load import bench_dashboard
 from .env import KartBatch, KartingVectorEnv
 from .env.adapters import SB3VecEnv
 from .env.cameras import TVDirector
@@ -670,6 +671,9 @@ def build_parser():
     ap.add_argument("--sac", action="store_true",
                     help="benchmark SAC's replay buffer (memory at 100k and 1M transitions, against "
                          "stable-baselines3's) and its sampling and update times")
+    ap.add_argument("--dashboard", action="store_true",
+                    help="benchmark the dashboard's load: a training run's steps/s with and without 20 clients "
+                         "polling its page, in alternating 30 s blocks")
     ap.add_argument("--train-tracks", action="store_true",
                     help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
@@ -818,6 +822,8 @@ def main(argv=None):
         return _done(bench_train(args.track, args.repeats or 3, args.updates), args.json)
     if args.sac:
         return _done(bench_sac(args.track, args.repeats or 5), args.json)
+    if args.dashboard:
+        return _done(bench_dashboard(args.track, blocks=2 * (args.repeats or 4) + 1), args.json)
     args.repeats = args.repeats or 5
     if args.levels:
         return _done(report_levels(args), args.json)

@@ -46,8 +46,9 @@ from .env.render import RendererUnavailable
 from .env.session import Session
 from .extras import MissingExtra
 from .files import atomic_write
-from .race import load_models, record_on_board, run_race
-from .rl.checkpoint import CheckpointError
+from .rl.evaluate import run_race
+from .telemetry.leaderboard import record_race
+from .rl.checkpoint import CheckpointError, load_models
 from .scenario import Scenario
 from .season import Points, Season, SeasonError, format_standings, parse_calendar, parse_field, standings_html
 from .sim.race_control import format_results
@@ -245,7 +246,7 @@ class RoundRunner:
                 if frames:
                     files["video"] = write_video(d / "race.mp4", frames)
                 if self.leaderboard and not self.conditions(k):
-                    record_on_board(session, results, c["laps"], [self.paths[e["name"]] for e in outside])
+                    record_race(session, results, c["laps"], [self.paths[e["name"]] for e in outside])
             finally:
                 session.close()
         index = {e["name"]: i for i, e in enumerate(s.entries)}

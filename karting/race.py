@@ -21,52 +21,16 @@ import numpy as np
 
 from .telemetry import leaderboard
 from .cli import options
-from .env.cameras import TVComposer
 from .env.render import RendererUnavailable
 from .env.session import Session
-from .env.spec import observation_space
 from .models import model_label
-from .rl.checkpoint import CheckpointError, load_agent
-from .rl.evaluate import policy_actions, race_evaluate
+from .rl.checkpoint import CheckpointError, load_agent, load_models
+from .rl.evaluate import race_evaluate, run_race
 from .scenario import Scenario, parse_opponents
 from .sim.race_control import format_results
 from .telemetry import export_csv
 from .track import TrackError
 from .video import write_video
-
-
-def load_models(paths, device):
-    """[(agent, config)] for each model file; all must share one observation space."""
-    out = []
-    for p in paths:
-        agent, cfg, _ = load_agent(p, device)
-        out.append((agent, cfg))
-    shapes = {(c.frame_stack, c.telemetry_history, c.obs_preview) for _, c in out}
-    if len(shapes) > 1:
-        a, b = sorted(shapes)[:2]
-        raise ValueError(f"the models' observation spaces differ: {observation_space(*a)} vs {observation_space(*b)}; "
-                         "race models trained with the same frame_stack, telemetry_history and preview")
-    return out
-
-
-def run_race(session, models, device, seed: int, video: bool = False, follow="leader") -> tuple:
-    """Drive ``session`` (a race; its outside karts are ``models``, [(agent, config)] in kart
-    order) from the grid to the flag: (results, TV frames if ``video``). The one race loop of
-    karting.race and the championship."""
-    rc = session.control
-    obs = session.reset(np.random.default_rng(seed))
-    tv = TVComposer(session.track) if video else None
-    frames = []
-    while not rc.done:
-        acts = np.zeros((len(models), 2), np.float32)
-        for k, (agent, _) in enumerate(models):
-            o = {"vision": obs["vision"][k:k + 1], "telemetry": obs["telemetry"][k:k + 1]}
-            acts[k] = policy_actions(agent, o, device)[0]
-        obs, _, _ = session.step(acts)
-        if tv is not None:
-            kart = int(rc.standings()[0]) if follow == "leader" else int(follow)
-            frames.append(tv.frame(session, kart))
-    return rc.results(), frames
 
 
 def build_parser():
@@ -172,22 +136,8 @@ def _write_outputs(args, session, results, frames, names) -> None:
 
 
 def _leaderboard(session, results, args):
-    record_on_board(session, results, args.laps, args.model)
+    leaderboard.record_race(session, results, args.laps, args.model)
     print(f"leaderboard: {leaderboard.board_path(session.track.name)}")
-
-
-def record_on_board(session, results, laps: int, model_paths) -> None:
-    """A race on its track's leaderboard: each kart's best lap (a model by its file's hash, the
-    models being karts 0..M-1) and the classification."""
-    b = session.batch
-    for row in results:
-        i = row["kart"]
-        src = leaderboard.model_hash(model_paths[i]) if i < len(model_paths) else row["driver"]
-        if b.best_lap_time[i] > 0:
-            leaderboard.add_laps(session.track.name, row["driver"],
-                                 [{"time_s": b.best_lap_time[i], "valid": True,
-                                   "sectors_s": []}], src)
-    leaderboard.add_race(session.track.name, laps, results)
 
 
 if __name__ == "__main__":

@@ -325,13 +325,16 @@ def _svg_chart(season: Season) -> str:
     for i, k in enumerate(done):
         out.append(f'<text x="{xs[i]:.0f}" y="{h - pad + 16}" text-anchor="middle" font-size="11">'
                    f'R{k + 1}</text>')
-    for j, row in enumerate(rows):
+    label_y = []
+    for j, row in enumerate(rows):           # rows are in standings order: labels top to bottom
         cum = np.cumsum([0] + row["per_round"])
         pts = [(pad, h - pad)] + [(x, h - pad - (h - 1.5 * pad) * c / top) for x, c in zip(xs, cum[1:])]
         colour = _COLOURS[j % len(_COLOURS)]
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" points="'
                    + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
-        out.append(f'<text x="{pts[-1][0] + 4:.0f}" y="{pts[-1][1] + 4:.0f}" font-size="11" fill="{colour}">'
+        y = max(pts[-1][1] + 4, label_y[-1] + 12) if label_y else pts[-1][1] + 4     # never on top of another
+        label_y.append(y)
+        out.append(f'<text x="{pts[-1][0] + 4:.0f}" y="{y:.0f}" font-size="11" fill="{colour}">'
                    f'{html.escape(row["name"])}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -13,6 +13,7 @@ closest real way instead, each named in :func:`plan`:
 - `karting drive` and the checkpoint editor open a window: run on a real X server (Xvfb), the
   window screenshotted (it must show a picture, not one colour), then closed with Q as a person
   would;
+- `karting dashboard` serves on a free port; its front page is fetched, then it is stopped;
 - `make train` runs its recipe (the set-up step left out: the test suite runs after it);
   `make test` is the command that runs this very file, and is not run again;
 - `modal run remote/train.py --help` runs for real; `modal run remote/train.py FLAGS` runs the
@@ -114,6 +115,8 @@ def plan(argv: list) -> tuple:
     if name is not None:
         if name in GUI:
             return "gui", [*karting_cmd(), name, *shrink(name, args)]
+        if name == "dashboard":
+            return "server", [*karting_cmd(), name, *args, "--port", "0"]
         return "inproc", ["karting", name, *shrink(name, args)]
     if argv[0] == "python" and len(argv) > 1:
         if argv[1] in GUI:
@@ -172,6 +175,25 @@ def env_for(workdir: Path) -> dict:
 
 def run(argv, workdir, env, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_server(argv, workdir, env) -> str:
+    """Start a web server (on a free port), open its front page as a browser would, stop it."""
+    import urllib.request
+    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://[\w.:]+/", line)
+        if not url:
+            raise AssertionError(f"the server did not say where it serves: {line!r}\n{proc.stderr.read()[-2000:]}")
+        with urllib.request.urlopen(url.group(0), timeout=60) as r:
+            page = r.read().decode()
+        if r.status != 200 or "Overview" not in page:
+            raise AssertionError(f"{url.group(0)} answered {r.status}")
+        return f"served {url.group(0)} ({len(page)} bytes); stopped"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def run_gui(argv, workdir, env) -> str:
@@ -309,6 +331,8 @@ def run_command(argv: list, workdir: Path, env: dict) -> str:
         return run_gui(cmd, workdir, env)
     if how == "make-train":
         return make_train(workdir, env)
+    if how == "server":
+        return run_server(cmd, workdir, env)
     if how == "modal-run":
         return modal_run(cmd, workdir)
     if how == "run":

@@ -118,7 +118,13 @@ class Pages:
                            files=files, replay=replay, charts=CHARTS)
 
     def run_scalars(self, name):
-        return self.flask.jsonify(self.out.scalars(name))
+        """The run's curves; polled by its page every 2 s: a 304 when nothing changed (ETag)."""
+        body, version = self.out.run_scalars(name).json()
+        etag = f'"{version}"'
+        if self.flask.request.headers.get("If-None-Match") == etag:
+            return self.flask.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return self.flask.Response(body, mimetype="application/json",
+                                   headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     def leaderboards(self):
         return self.render("leaderboards.html", boards=self.out.boards())

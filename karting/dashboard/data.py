@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from .. import telemetry as T
 from ..season import Season, SeasonError
@@ -45,15 +47,25 @@ class NotFound(DataError):
 
 @dataclass
 class RunScalars:
-    """A run's TensorBoard scalars, read incrementally: each call reads only what was appended."""
+    """A run's TensorBoard scalars, read incrementally: each look reads only what was appended
+    (at most once a second, however many pages poll), and the JSON the pages get is built once
+    per change (``version``)."""
     folder: Path
     loaders: dict = field(default_factory=dict)
     series: dict = field(default_factory=dict)      # tag -> {step: value}
     lock: threading.Lock = field(default_factory=threading.Lock)
+    version: int = 0
+    checked: float = -1e9
+    body: bytes = b""
+    body_version: int = -1
 
-    def update(self) -> dict:
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    def update(self, min_interval_s: float = 1.0) -> int:
+        """Read what the event files gained; returns the version (it grows when data arrived)."""
         with self.lock:
+            now = time.monotonic()
+            if now - self.checked < min_interval_s:
+                return self.version
+            self.checked = now
             for f in sorted(self.folder.glob("events.out.tfevents.*")):
                 if f not in self.loaders:
                     self.loaders[f] = EventFileLoader(str(f))
@@ -63,9 +75,25 @@ class RunScalars:
                             x = v.simple_value if not v.HasField("tensor") else (
                                 v.tensor.float_val[0] if v.tensor.float_val else float("nan"))
                             self.series.setdefault(v.tag, {})[int(ev.step)] = float(x)
+                            self.version += 1
                 except Exception:       # a half-written record at the end: read again next time
                     self.loaders.pop(f, None)
-            return self.series
+            return self.version
+
+    def table(self) -> dict:
+        """tag -> {"steps": [...], "values": [...]}, NaN/inf as None."""
+        with self.lock:
+            return {tag: {"steps": sorted(d), "values": [_num(d[s]) for s in sorted(d)]}
+                    for tag, d in self.series.items()}
+
+    def json(self) -> tuple:
+        """(the table as JSON bytes, its version), built again only when the data changed."""
+        v = self.update()
+        if v != self.body_version:
+            body = json.dumps(self.table(), separators=(",", ":")).encode()
+            with self.lock:
+                self.body, self.body_version = body, v
+        return self.body, self.body_version
 
 
 class Outputs:
@@ -141,17 +169,16 @@ class Outputs:
         except (OSError, ValueError) as e:
             raise DataError(f"run {name!r}: config.json is unreadable ({e})") from None
 
-    def scalars(self, name: str) -> dict:
-        """tag -> {"steps": [...], "values": [...]} of a run, NaN/inf as None."""
+    def run_scalars(self, name: str) -> RunScalars:
         self.run_dir(name)
         with self._lock:
-            rs = self._scalars.setdefault(name, RunScalars(self.root / "tensorboard" / name))
-        series = rs.update()
-        out = {}
-        for tag, d in list(series.items()):
-            steps = sorted(d)
-            out[tag] = {"steps": steps, "values": [_num(d[s]) for s in steps]}
-        return out
+            return self._scalars.setdefault(name, RunScalars(self.root / "tensorboard" / name))
+
+    def scalars(self, name: str) -> dict:
+        """tag -> {"steps": [...], "values": [...]} of a run, NaN/inf as None."""
+        rs = self.run_scalars(name)
+        rs.update()
+        return rs.table()
 
     def evaluations(self, name: str) -> list:
         """One row per evaluation: step, lap completion, valid laps, mean reward, best lap."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ..env.spec import observation_space
 from ..files import atomic_write
 from ..models import SHIPPED, resolve_model
 from .config import TrainConfig
@@ -114,6 +115,20 @@ def load_agent(path: str | Path, device="cpu", as_trained: bool = False) -> tupl
     if as_trained and cfg.bfloat16(device):
         agent = LowPrecisionCopy(agent).work
     return agent, cfg, data
+
+
+def load_models(paths, device):
+    """[(agent, config)] for each model file; all must share one observation space."""
+    out = []
+    for p in paths:
+        agent, cfg, _ = load_agent(p, device)
+        out.append((agent, cfg))
+    shapes = {(c.frame_stack, c.telemetry_history, c.obs_preview) for _, c in out}
+    if len(shapes) > 1:
+        a, b = sorted(shapes)[:2]
+        raise ValueError(f"the models' observation spaces differ: {observation_space(*a)} vs {observation_space(*b)}; "
+                         "race models trained with the same frame_stack, telemetry_history and preview")
+    return out
 
 
 EXPORT_KEYS = ("model", "config", "global_step", "update", "best_score", "eval", "reward_scaler")

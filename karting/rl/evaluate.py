@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..env import KartingVectorEnv, Scenario
+from ..env.cameras import TVComposer
 from ..sim.conditions import weather_list
 from ..sim.laps import LapBook
 from ..sim.race_control import ETIQUETTE, etiquette_rates
@@ -217,3 +218,23 @@ class Evaluator:
     def close(self) -> None:
         for e in self.envs:
             e.close()
+
+
+def run_race(session, models, device, seed: int, video: bool = False, follow="leader") -> tuple:
+    """Drive ``session`` (a race; its outside karts are ``models``, [(agent, config)] in kart
+    order) from the grid to the flag: (results, TV frames if ``video``). The one race loop of
+    karting.race and the championship."""
+    rc = session.control
+    obs = session.reset(np.random.default_rng(seed))
+    tv = TVComposer(session.track) if video else None
+    frames = []
+    while not rc.done:
+        acts = np.zeros((len(models), 2), np.float32)
+        for k, (agent, _) in enumerate(models):
+            o = {"vision": obs["vision"][k:k + 1], "telemetry": obs["telemetry"][k:k + 1]}
+            acts[k] = policy_actions(agent, o, device)[0]
+        obs, _, _ = session.step(acts)
+        if tv is not None:
+            kart = int(rc.standings()[0]) if follow == "leader" else int(follow)
+            frames.append(tv.frame(session, kart))
+    return rc.results(), frames

@@ -103,3 +103,16 @@ def format_board(data: dict, track: str, top: int = 10) -> str:
         podium = ", ".join(f"{x['position']}. {x['driver']}" for x in r["results"][:3])
         lines.append(f"  {r['date'][:16]}  {r['laps']} laps  {podium}")
     return "\n".join(lines)
+
+
+def record_race(session, results, laps: int, model_paths) -> None:
+    """A race on its track's leaderboard: each kart's best lap (a model by its file's hash, the
+    models being karts 0..M-1) and the classification."""
+    b = session.batch
+    for row in results:
+        i = row["kart"]
+        src = model_hash(model_paths[i]) if i < len(model_paths) else row["driver"]
+        if b.best_lap_time[i] > 0:
+            add_laps(session.track.name, row["driver"], [{"time_s": b.best_lap_time[i], "valid": True,
+                                                          "sectors_s": []}], src)
+    add_race(session.track.name, laps, results)

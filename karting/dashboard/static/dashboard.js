@@ -4,7 +4,7 @@
 "use strict";
 
 const COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-const LAYOUT = { margin: { l: 50, r: 10, t: 30, b: 40 }, legend: { orientation: "h", y: -0.2 } };
+const LAYOUT = { margin: { l: 50, r: 10, t: 30, b: 50 }, legend: { orientation: "h", y: -0.28 } };
 
 async function getJSON(url, options) {
   const r = await fetch(url, options);
@@ -28,11 +28,11 @@ function runPage(el) {
           line: { color: COLOURS[i % COLOURS.length] } }));
         for (const t of traces) newest = Math.max(newest, t.x.length ? t.x[t.x.length - 1] : 0);
         const title = { reward: "reward", laps: "lap completion", best_lap: "best lap (s)",
-                        losses: "losses", speed: "training steps/s" }[c.dataset.chart];
+                        losses: "losses", speed: "training steps/s" }[c.dataset.chart] + " against steps";
         const empty = traces.length ? [] : [{ text: "no data yet", showarrow: false, xref: "paper", yref: "paper",
                                              x: 0.5, y: 0.5, font: { size: 16, color: "#6b7385" } }];
         Plotly.react(c, traces, { ...LAYOUT, title: { text: title, font: { size: 14 } }, annotations: empty,
-                                   xaxis: { title: { text: "steps" }, visible: traces.length > 0 },
+                                   xaxis: { visible: traces.length > 0 },
                                    yaxis: { visible: traces.length > 0 } }, { displayModeBar: false });
         c.dataset.points = traces.reduce((n, t) => n + t.x.length, 0);
       }
