@@ -9,7 +9,6 @@ chromium and chromium-driver.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import threading
@@ -21,15 +20,18 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import Select
 
+from karting.cli import options
 from karting.dashboard import create_app
 from karting.dashboard.data import Outputs
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--outputs", required=True)
-    ap.add_argument("--out", default="docs/images")
+    ap = options.parser("scripts/dashboard_screenshots.py", __doc__)
+    options.outputs_folder(ap)
+    options.outputs(ap, out="the folder for the pictures (default docs/images)", defaults={"out": "docs/images"})
     args = ap.parse_args()
+    if not args.outputs:
+        ap.error("give --outputs: a folder with a run, sessions/, a replay and a season")
     out = Path(args.out)
     data = Outputs(args.outputs)
     srv = waitress.create_server(create_app(args.outputs), host="127.0.0.1", port=0, threads=4)

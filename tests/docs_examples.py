@@ -61,6 +61,7 @@ SMALL = {
     "race": ({"--races": "2", "--laps": "1"}, []),
     "expert": ({"--laps": "1"}, []),
     "tune": ({}, ["--generations", "1", "--popsize", "2", "--laps", "1"]),
+    "championship": ({"--laps": "1"}, ["--qualifying-laps", "1"]),
 }
 MODAL_TINY = ["--timesteps", "1024", "--vector-envs", "4", "--n-steps", "64", "--batch-size", "128", "--n-epochs",
               "1", "--checkpoint-freq", "512", "--eval-freq", "0", "--eval-episodes", "1",

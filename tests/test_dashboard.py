@@ -281,6 +281,14 @@ def test_pages_in_chromium(server, browser, tmp_path):
     img = _shot(b, tmp_path / "replay.png")
     grey = (np.abs(img - [85, 85, 92]).max(axis=-1) < 8)
     assert grey.sum() > 5000                                      # the track drawn
+    # the TV video, made on demand: the button, then the video in the page, playable
+    b.get(server + "/replays/championships/spring/round_02_ring/race.replay")
+    b.find_element("id", "make-video").click()
+    video = _wait(lambda: b.find_elements("css selector", "#video video"), 180, "the video")[0]
+    assert video.get_attribute("src").startswith(server + "/media/.dashboard/videos/race_")
+    duration = _wait(lambda: b.execute_script("return arguments[0].duration", video), 30, "the video to load")
+    assert 15 < duration < 25                                     # the 1-lap race on the ~283 m ring
+    _shot(b, tmp_path / "video.png")
     b.get(server + "/championships/spring")
     assert "Standings" in b.page_source and len(b.find_elements("css selector", "#points-chart polyline")) == 3
     _shot(b, tmp_path / "championship.png")

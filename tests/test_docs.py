@@ -152,7 +152,7 @@ def test_the_docs_test_knows_every_command():
                 for argv in docs_examples.commands(code):
                     how, _ = docs_examples.plan(argv)
                     n += 1
-                    assert how in ("inproc", "run", "gui", "make-train", "modal-run", "no-modal-account") or \
+                    assert how in ("inproc", "run", "gui", "make-train", "modal-run", "no-modal-account", "server") or \
                         argv[:2] == ["make", "test"], (page, argv, how)
     assert n >= 40
 

@@ -61,6 +61,11 @@ def weathers(ap, default: str | None = "dry", extra: str = "") -> None:
                                f"rain level 0-1, e.g. dry,wet (default {default})", extra))
 
 
+def outputs_folder(ap) -> None:
+    """``--outputs``: the outputs folder a command reads."""
+    ap.add_argument("--outputs", default=None, help="the outputs folder (default $KARTING_OUTPUTS or outputs)")
+
+
 def tracks(ap, default: str | None, what: str) -> None:
     """``--tracks``: several tracks, comma-separated."""
     ap.add_argument("--tracks", default=default, help=f"{what}, comma-separated" +

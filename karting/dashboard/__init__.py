@@ -32,7 +32,7 @@ def build_parser():
     ap.add_argument("--host", default="127.0.0.1",
                     help="address to bind: 127.0.0.1 (default) is this machine only; 0.0.0.0 shares it with "
                          "your network")
-    ap.add_argument("--outputs", default=None, help="the outputs folder (default $KARTING_OUTPUTS or outputs)")
+    options.outputs_folder(ap)
     ap.add_argument("--telemetry-dir", default="telemetry_logs",
                     help="a folder of telemetry CSVs to list too (default telemetry_logs)")
     ap.add_argument("--threads", type=int, default=8, help="server threads (default 8)")
