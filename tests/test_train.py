@@ -44,7 +44,10 @@ def test_a_run_leaves_checkpoints_config_and_tensorboard(first_run):
     assert rc == 0
     d = out / "checkpoints" / "t1"
     assert sorted(p.name for p in d.iterdir()) == [
-        "best.pt", "best.replay", "config.json", "final.pt", "step_000000064.pt", "step_000000128.pt"]
+        "best.pt", "best.replay", "config.json", "evaluations", "final.pt", "step_000000064.pt", "step_000000128.pt"]
+    # every evaluation's laps as a replay (the dashboard's run page lists them)
+    evals = sorted(p.name for p in (d / "evaluations").iterdir())
+    assert evals and all(x.startswith("step_") and x.endswith(".replay") for x in evals)
     # the best evaluation's attempt, as a replay that re-simulates bit-exactly
     from karting.replay import main as replay_main
     from karting.sim.replay import load

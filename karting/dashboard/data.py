@@ -188,7 +188,8 @@ class Outputs:
         steps = s.get(keys["completion"], {"steps": []})["steps"]
         rows = []
         for st in steps:
-            row = {"step": st}
+            replay = self.root / "checkpoints" / name / "evaluations" / f"step_{st:09d}.replay"
+            row = {"step": st, "replay": f"checkpoints/{name}/evaluations/{replay.name}" if replay.exists() else None}
             for k, tag in keys.items():
                 d = s.get(tag)
                 row[k] = d["values"][d["steps"].index(st)] if d and st in d["steps"] else None

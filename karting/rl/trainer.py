@@ -11,8 +11,8 @@ the best so far is kept as ``best.pt``; ``final.pt`` at the end (or on Ctrl-C). 
 atomic. :class:`Callback` hooks see every update, evaluation and checkpoint (Modal commits its
 volume on each checkpoint; a sweep could stop a run early).
 
-Outputs: ``<output-dir>/checkpoints/<save-name>/{step_*.pt, best.pt, final.pt, config.json}`` and
-``<output-dir>/tensorboard/<save-name>/``.
+Outputs: ``<output-dir>/checkpoints/<save-name>/{step_*.pt, best.pt, best.replay, final.pt, config.json,
+evaluations/step_*.replay}`` and ``<output-dir>/tensorboard/<save-name>/`` (flushed every 10 s).
 """
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def prepare_dirs(cfg: TrainConfig, overwrite: bool):
             f"--resume-from {existing[-1]}, or pass --overwrite to replace it")
     stale = []
     if overwrite and not cfg.resume_from:
-        stale = existing + (sorted(tb_dir.glob("events.out.tfevents.*")) if tb_dir.is_dir() else [])
+        stale = existing + (sorted(tb_dir.glob("events.out.tfevents.*")) if tb_dir.is_dir() else []) \
+            + sorted((ckpt_dir / "evaluations").glob("step_*.replay"))
     return ckpt_dir, tb_dir, stale
 
 
@@ -528,9 +529,12 @@ class Trainer:
                    "eval_s": times["eval"] + time.perf_counter() - te}
         ev.history.append(ev.last)
         log_eval(self.writer, self.global_step, s)
+        lap = f", best lap {s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else ""
+        # every evaluation's laps, as a replay (karting dashboard lists them with the evaluations)
+        ev.save_best_replay(self.ckpt_dir / "evaluations" / f"step_{self.global_step:09d}.replay",
+                            f"evaluation at {self.global_step:,} steps{lap}")
         if improved:
             self.save("best.pt")
-            lap = f", best lap {s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else ""
             ev.save_best_replay(self.ckpt_dir / "best.replay", f"evaluation at {self.global_step:,} steps{lap}")
         times["eval"] += time.perf_counter() - te
         lap = f"{s['best_lap_time']:.2f} s" if math.isfinite(s["best_lap_time"]) else "none"
