@@ -26,24 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "karting").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from karting.cli import remote  # noqa: E402
+from karting.cli import cloud, remote  # noqa: E402
 
-#: glvnd picks NVIDIA's EGL (libEGL_nvidia, provided with the GPU driver) before Mesa's
-NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'
-
-image = (
-    modal.Image.debian_slim(python_version="3.11")
-    .apt_install("libegl1", "libgl1", "libgles2", "libglvnd0", "libgl1-mesa-dri")
-    .run_commands("mkdir -p /usr/share/glvnd/egl_vendor.d",
-                  f"echo '{NVIDIA_EGL_VENDOR}' > /usr/share/glvnd/egl_vendor.d/10_nvidia.json")
-    .env({"NVIDIA_DRIVER_CAPABILITIES": "all", "PYTHONUNBUFFERED": "1",
-          "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
-    # torch first and pinned: PyPI's Linux wheel of the version used locally, built with CUDA
-    .pip_install("torch==2.13.0")
-    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"))
-    .add_local_dir(ROOT / "karting", "/root/karting", ignore=["**/__pycache__"])
-    .add_local_dir(ROOT / "tracks", "/root/tracks")
-)
+image = cloud.modal_image(modal, ROOT)
 tracks_volume = modal.Volume.from_name(remote.TRACKS_VOLUME, create_if_missing=True)
 outputs_volume = modal.Volume.from_name(remote.OUTPUTS_VOLUME, create_if_missing=True)
 app = modal.App("karting-train", image=image)

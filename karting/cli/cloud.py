@@ -18,6 +18,30 @@ TRACKS_VOLUME = "karting-tracks"
 OUTPUTS_VOLUME = "karting-outputs"
 
 
+#: glvnd picks NVIDIA's EGL (libEGL_nvidia, provided with the GPU driver) before Mesa's
+NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'
+
+
+def modal_image(modal, root: Path):
+    """The containers' image for remote/train.py and remote/sweep.py (``modal`` is the module,
+    passed in so that nothing here imports it): this project's own pyproject.toml, a CUDA build
+    of torch, EGL/GL libraries with NVIDIA's EGL vendor file so the renderer uses the GPU."""
+    root = Path(root)
+    return (
+        modal.Image.debian_slim(python_version="3.11")
+        .apt_install("libegl1", "libgl1", "libgles2", "libglvnd0", "libgl1-mesa-dri")
+        .run_commands("mkdir -p /usr/share/glvnd/egl_vendor.d",
+                      f"echo '{NVIDIA_EGL_VENDOR}' > /usr/share/glvnd/egl_vendor.d/10_nvidia.json")
+        .env({"NVIDIA_DRIVER_CAPABILITIES": "all", "PYTHONUNBUFFERED": "1",
+              "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+        # torch first and pinned: PyPI's Linux wheel of the version used locally, built with CUDA
+        .pip_install("torch==2.13.0")
+        .pip_install_from_pyproject(str(root / "pyproject.toml"))
+        .add_local_dir(root / "karting", "/root/karting", ignore=["**/__pycache__"])
+        .add_local_dir(root / "tracks", "/root/tracks")
+    )
+
+
 class CloudError(RuntimeError):
     """Modal is missing, not logged in, or the upload failed; the message says what to do."""
 

@@ -143,7 +143,8 @@ def run_training(argv, outputs_dir=REMOTE_OUTPUTS_DIR, tracks_dir=REMOTE_TRACKS_
         result["exit_code"] = code
         if code not in (0, 130):
             return result
-    result["telemetry"] = drive_best(ckpt_dir, track, outputs_dir, cfg.save_name, play_episodes)
+    result["telemetry"] = drive_best(ckpt_dir, track, outputs_dir, cfg.save_name, play_episodes) \
+        if play_episodes > 0 else []
     commit()
     result["files"] = sorted(str(p.relative_to(outputs_dir)) for p in ckpt_dir.rglob("*") if p.is_file())
     return result
