@@ -169,11 +169,25 @@ def _track_rows(results, tracks, refs, episodes, ends=None):
     return rows
 
 
+def pick_tracks(paths: list, only) -> list:
+    """The paths of ``only`` (track file names, a comma list or a list), in the split's order."""
+    names = [x.strip() for x in (only.split(",") if isinstance(only, str) else only) if x.strip()]
+    have = {Path(p).name: p for p in paths}
+    bad = [n for n in names if n not in have and f"{n}.png" not in have]
+    if bad or not names:
+        raise ValueError(f"--only {','.join(bad) or '(nothing)'}: not a track of this split; its tracks: "
+                         f"{', '.join(have)}")
+    keep = {n if n in have else f"{n}.png" for n in names}
+    return [p for p in paths if Path(p).name in keep]
+
+
 def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device: str = "cpu",
-        log=print, weather=None) -> dict:
+        log=print, weather=None, only=None) -> dict:
     """Drive the benchmark; returns the report (per-track rows, the test summary, the model).
-    ``weather``: a Weather preset, rain dict or None (dry, no conditions modelled)."""
-    paths = split_tracks(split)
+    ``weather``: a Weather preset, rain dict or None (dry, no conditions modelled); ``only``:
+    some of the split's tracks (by file name), driven as one batch of their own: the remote
+    benchmark's unit (remote/benchmark.py), bit-identical to it on the same hardware."""
+    paths = split_tracks(split) if only is None else pick_tracks(split_tracks(split), only)
     tracks = [load_track(p) for p in paths]
     t0 = time.perf_counter()
     refs = [reference_cached(t) for t in tracks]
@@ -212,6 +226,19 @@ def run(model: str, split: str = "all", episodes: int = 5, seed: int = 0, device
     test = [r for r in rows if r["track"] in names]
     summary = validation_summary(test) if split == "validation" else _summary(test)
     return {**info, "rows": rows, "test": summary, "drive_s": time.perf_counter() - t1, "reference_s": ref_s}
+
+
+def merge_reports(reports: list, split: str) -> dict:
+    """One report from the reports of parts of a split (each driven with ``only``), its rows in
+    the split's order and its summary made as :func:`run` makes it (remote/benchmark.py)."""
+    order = {Path(p).name: k for k, p in enumerate(split_tracks(split))}
+    rows = sorted((r for rep in reports for r in rep["rows"]), key=lambda r: order.get(r["track"], len(order)))
+    names = _test_names({"split": split, "rows": rows})
+    test = [r for r in rows if r["track"] in names]
+    info = {k: v for k, v in reports[0].items() if k not in ("rows", "test", "drive_s", "reference_s")}
+    return {**info, "rows": rows, "test": validation_summary(test) if split == "validation" else _summary(test),
+            "drive_s": sum(r["drive_s"] for r in reports), "reference_s": sum(r["reference_s"] for r in reports),
+            "parts": len(reports)}
 
 
 def validation_summary(rows: list) -> dict:
@@ -410,6 +437,9 @@ def main(argv=None):
     options.episodes(ap, 5, "standing-start episodes per track")
     options.seed(ap, "of the start poses")
     options.weathers(ap)
+    ap.add_argument("--only", default=None,
+                    help="only these tracks of the split (file names, comma-separated), as one batch: what "
+                         "each container of remote/benchmark.py drives")
     options.outputs(ap, json="the report")
     options.device(ap)
     args = ap.parse_args(argv)
@@ -429,7 +459,7 @@ def main(argv=None):
         reports = {}
         for label, weather in weathers:
             rep = reports[label] = run(args.model, args.split, args.episodes, args.seed, args.device,
-                                       weather=weather)
+                                       weather=weather, only=args.only)
             if len(weathers) > 1:
                 print(f"-- {label}")
             print(format_report(rep))

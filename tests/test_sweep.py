@@ -109,8 +109,10 @@ class KillOne(S.LocalFunction):
         try:
             if member["save_name"] != self.victim:
                 return super().run_one(member)
-            p = subprocess.Popen([sys.executable, "-c", S.MEMBER_CODE, json.dumps(member), self.outputs_dir,
-                                  self.tracks_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = subprocess.Popen([sys.executable, "-c", S.MEMBER_CODE, self.outputs_dir, self.tracks_dir],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+            p.stdin.write(json.dumps(member))
+            p.stdin.close()
             ckpt = Path(self.outputs_dir) / "checkpoints" / member["save_name"]
             t0 = time.time()
             while not list(ckpt.glob("step_*.pt")) and time.time() - t0 < 120 and p.poll() is None:
@@ -163,3 +165,55 @@ def test_fan_out_through_the_stand_in_then_resume(ring_png, tmp_path):
     md = (out / "sweeps" / "tiny" / "results.md").read_text()
     assert md.count("| tiny_gamma0.9") == 4 and "| gamma=0.99 | 2/2 |" in md
     assert (out / "sweeps" / "tiny" / "results.csv").read_text().count("\n") == 5
+
+
+# ---------------------------------------------------------------- the benchmark spread over containers
+from karting import generalisation as G  # noqa: E402
+from karting.cli import remote_bench as RB  # noqa: E402
+
+
+def bench_values(**kw):
+    v = {p.name: p.default for p in RB.entrypoint_parameters()}
+    v.update(kw)
+    return v
+
+
+def test_modal_run_help_lists_the_benchmark_flags(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "modal", "run", str(ROOT / "remote" / "benchmark.py"), "--help"],
+                       capture_output=True, text=True, timeout=120, env=no_credentials(tmp_path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for flag in ("--model", "--split", "--episodes", "--seed", "--tracks-per-container", "--only", "--dry-run",
+                 "--max-parallel", "--gpu", "--json"):
+        assert flag in r.stdout, flag
+
+
+def test_the_benchmark_plan_and_its_refusals(tmp_path):
+    lines = []
+    assert RB.launch(bench_values(model="generalist", split="test", tracks_per_container=4, dry_run=True), None,
+                     log=lines.append) == 0
+    assert "31 track(s) in 8 container(s)" in lines[0] and len(lines) == 1 + 8 + 1
+    for kw, words in [({}, "give --model"), ({"model": "nowhere.pt"}, "no such file"),
+                      ({"model": "generalist", "split": "exam"}, "--split 'exam'"),
+                      ({"model": "generalist", "max_hours": 0.0}, "a budget of zero"),
+                      ({"model": "generalist", "only": "mars.png"}, "not a track of this split")]:
+        lines = []
+        assert RB.launch(bench_values(**kw), None, log=lines.append) == 2
+        assert words in lines[0], (kw, lines)
+
+
+def test_the_benchmark_fanned_out_matches_a_local_run_track_by_track(tmp_path):
+    """Two containers (stand-ins: a process each), one track each; each part's rows equal the
+    local `karting generalisation --only TRACK` bit for bit, and the merged table is the local one's."""
+    model = tmp_path / "driver.pt"
+    model.write_bytes((ROOT / "karting" / "models" / "generalist.pt").read_bytes())     # a local file, sent
+    fn = S.LocalFunction(tmp_path, log_dir=tmp_path / "logs", code=RB.PART_CODE)
+    lines = []
+    report = tmp_path / "remote.json"
+    assert RB.launch(bench_values(model=str(model), split="shipped", only="oval.png,circuit.png", episodes=1,
+                                  max_parallel=2, json=str(report)), fn, log=lines.append) == 0
+    assert fn.options == {"gpu": "L4", "timeout": 3600, "max_containers": 2}
+    remote = json.loads(report.read_text())
+    assert [r["track"] for r in remote["rows"]] == ["circuit.png", "oval.png"] and remote["parts"] == 2
+    local = G._plain(G.run(str(model), "shipped", 1, 0, "cpu", log=lambda *a: None, only="oval.png"))
+    assert remote["rows"][1] == local["rows"][0]                      # bit-identical, floats included
+    assert G.format_report(remote).splitlines()[2] == G.format_report(local).splitlines()[1]

@@ -35,6 +35,7 @@ from .. import train as T
 from ..files import atomic_write
 from ..rl.checkpoint import CheckpointError, load_checkpoint
 from ..rl.config import TrainConfig, add_arguments, from_args
+from ..rl.trainer import resolve_device
 from . import options
 from .cloud import OUTPUTS_VOLUME, download_run, open_volume
 from .remote import MAX_TIMEOUT_H, REMOTE_OUTPUTS_DIR, REMOTE_TRACKS_DIR, latest_checkpoint, run_training
@@ -266,7 +267,8 @@ def _member(member, outputs_dir, tracks_dir, commit, call_id, log, save, out, ck
            "wall_s": round(time.time() - t0, 1), "resumed_from": resumed}
     if member.get("benchmark") and (ckpt / "best.pt").exists():
         report = outputs_dir / SWEEPS_DIR / member["sweep"] / "runs" / f"{save}.benchmark.json"
-        if generalisation.main(["--model", str(ckpt / "best.pt"), "--json", str(report), "--device", "auto"]) == 0:
+        if generalisation.main(["--model", str(ckpt / "best.pt"), "--split", "test", "--json", str(report),
+                                "--device", resolve_device("auto")]) == 0:
             row["benchmark_score"] = round(float(json.loads(report.read_text())["test"]["score"]), 2)
     atomic_write(out, lambda f: json.dump(row, f, indent=1), text=True)
     commit()
@@ -591,16 +593,17 @@ class FolderVolume:
         return Batch()
 
 
+#: a run in a process of its own: its input as JSON on stdin, its outputs and tracks folders as arguments
 MEMBER_CODE = ("import json, sys; from karting.cli.sweep import run_member; "
-               "r = run_member(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]); print('@@ROW@@' + json.dumps(r))")
+               "r = run_member(json.load(sys.stdin), sys.argv[1], sys.argv[2]); print('@@ROW@@' + json.dumps(r))")
 
 
 class LocalFunction:
     """The Modal function's stand-in: each run in its own process on this machine (a container
     each), at most ``max_containers`` at once; the same ``with_options`` and ``map``."""
 
-    def __init__(self, outputs_dir, tracks_dir="/", log_dir=None):
-        self.outputs_dir, self.tracks_dir = str(outputs_dir), str(tracks_dir)
+    def __init__(self, outputs_dir, tracks_dir="/", log_dir=None, code=MEMBER_CODE):
+        self.outputs_dir, self.tracks_dir, self.code = str(outputs_dir), str(tracks_dir), code
         self.log_dir = Path(log_dir or Path(outputs_dir) / SWEEPS_DIR / "logs")
         self.options = {}
 
@@ -612,15 +615,18 @@ class LocalFunction:
         import subprocess
         import sys
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{member['save_name']}.log"
-        with open(log, "a") as f:
-            p = subprocess.run([sys.executable, "-c", MEMBER_CODE, json.dumps(member), self.outputs_dir,
-                                self.tracks_dir], stdout=subprocess.PIPE, stderr=f, text=True,
+        name = member.get("save_name") or member["name"]
+        log = self.log_dir / f"{name}.log"
+        start = log.stat().st_size if log.exists() else 0
+        with open(log, "a") as f:             # its output as it goes, as a container's log
+            p = subprocess.run([sys.executable, "-u", "-c", self.code, self.outputs_dir, self.tracks_dir],
+                               input=json.dumps(member), stdout=f, stderr=subprocess.STDOUT, text=True,
                                timeout=self.options.get("timeout"))
-            f.write(p.stdout)
-        rows = [x for x in p.stdout.splitlines() if x.startswith("@@ROW@@")]
+        with open(log) as f:
+            f.seek(start)
+            rows = [x for x in f.read().splitlines() if x.startswith("@@ROW@@")]
         if p.returncode != 0 or not rows:
-            raise RuntimeError(f"{member['save_name']}: the process exited {p.returncode} (its log: {log})")
+            raise RuntimeError(f"{name}: the process exited {p.returncode} (its log: {log})")
         return json.loads(rows[-1][len("@@ROW@@"):])
 
     def map(self, members, order_outputs=True, return_exceptions=False):
