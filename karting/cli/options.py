@@ -132,9 +132,17 @@ def seeds(ap, default: str, extra: str = "") -> None:
                     help=_more(f"seeds, e.g. 0-19 or 3,6,16 (default {default})", extra))
 
 
+def _device(value: str) -> str:
+    """``auto`` -> cuda when there is one, else cpu (torch is asked only then)."""
+    if value != "auto":
+        return value
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def device(ap, default: str = "cpu") -> None:
-    """``--device``: where the network runs."""
-    ap.add_argument("--device", default=default, choices=("auto", "cpu", "cuda"),
+    """``--device``: where the network runs (``auto`` resolved here, once, for every command)."""
+    ap.add_argument("--device", default=default, type=_device, choices=("auto", "cpu", "cuda"),
                     help=f"torch device: auto (cuda when there is one), cpu or cuda (default {default})")
 
 
