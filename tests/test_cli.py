@@ -59,3 +59,17 @@ def test_json_reads_the_same_everywhere(tmp_path, monkeypatch):
     subprocess.run([sys.executable, "-m", "karting.leaderboard", "--track", "oval.png", "--json", str(dest)],
                    capture_output=True, text=True, check=True)
     assert json.loads(dest.read_text())["version"] == 1
+
+
+def test_device_auto_is_resolved_for_every_command():
+    """--device auto reaches torch as cuda or cpu, never as 'auto' (torch refuses that)."""
+    import argparse
+
+    import torch
+
+    from karting.cli import options
+    ap = argparse.ArgumentParser()
+    options.device(ap, default="auto")
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert ap.parse_args([]).device == want and ap.parse_args(["--device", "auto"]).device == want
+    assert ap.parse_args(["--device", "cpu"]).device == "cpu"
