@@ -13,7 +13,6 @@ its rows are bit-identical. A local model file is sent to the containers; ``volu
 one in the outputs volume (a sweep's runs). The plan, the container's body and the merge are
 ``karting.cli.remote_bench`` (run and tested without Modal).
 """
-import inspect
 import sys
 from pathlib import Path
 
@@ -42,9 +41,7 @@ def main(**values):
         raise SystemExit(code)
 
 
-main.__signature__ = inspect.Signature(remote_bench.entrypoint_parameters()[::-1])
-main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
-main = app.local_entrypoint()(main)
+main = app.local_entrypoint()(cloud.with_flags(main, remote_bench.entrypoint_parameters()))
 
 
 if __name__ == "__main__":          # python remote/benchmark.py ... --dry-run | --local: without Modal

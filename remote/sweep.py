@@ -22,7 +22,6 @@ finished runs are not run again, the others resume from their last checkpoint.
 This file only declares the Modal app; the plan, the container's body and the fan-out are
 ``karting.cli.sweep`` (run and tested without Modal).
 """
-import inspect
 import sys
 from pathlib import Path
 
@@ -55,15 +54,13 @@ def sweep_member(member: dict) -> dict:
 
 
 def main(**values):
-    values["set"] = sweep.repeated(sys.argv, "--set") or values.get("set") or ""
+    values["set"] = sweep.repeated(sys.argv, "--set") or values.get("set") or ""   # every --set given
     code = sweep.launch(values, sweep_member, outputs_volume)
     if code:
         raise SystemExit(code)
 
 
-main.__signature__ = inspect.Signature(sweep.entrypoint_parameters()[::-1])
-main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
-main = app.local_entrypoint()(main)
+main = app.local_entrypoint()(cloud.with_flags(main, sweep.entrypoint_parameters()))
 
 
 if __name__ == "__main__":          # python remote/sweep.py ... --dry-run: the plan, without Modal

@@ -16,7 +16,6 @@ the volumes (tracks, outputs), the GPU, timeout and retries. What runs in the co
 ``karting.cli.remote.run_training`` (it calls ``karting.train``'s own entry point), and the
 entrypoint's body is ``karting.cli.remote.launch``: both run and are tested without Modal.
 """
-import inspect
 import sys
 from pathlib import Path
 
@@ -49,14 +48,11 @@ def train_remote(argv: list) -> dict:
                               call_id=modal.current_function_call_id())
 
 
+# the entrypoint's flags are karting.train's (from TrainConfig) plus the remote ones
 def main(**values):
     code = remote.launch(values, train_remote, outputs_volume)
     if code:
         raise SystemExit(code)
 
 
-# the entrypoint's flags are karting.train's (from TrainConfig) plus the remote ones: Modal
-# reads them from this signature (in reverse: its --help then lists them in TrainConfig's order)
-main.__signature__ = inspect.Signature(remote.entrypoint_parameters()[::-1])
-main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
-main = app.local_entrypoint()(main)
+main = app.local_entrypoint()(cloud.with_flags(main, remote.entrypoint_parameters()))

@@ -263,28 +263,10 @@ def make_train(workdir, env) -> str:
     return f"{len(lines)} commands of the recipe"
 
 
-class DirVolume:
-    """A folder standing in for a Modal volume (what karting.cli.cloud.download_run reads)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def listdir(self, path, recursive=False):
-        from modal.volume import FileEntry, FileEntryType
-        base = self.root / path.strip("/")
-        if not base.exists():
-            raise FileNotFoundError(path)
-        return [FileEntry(path=str(p.relative_to(self.root)), mtime=0, size=p.stat().st_size if p.is_file() else 0,
-                          type=FileEntryType.FILE if p.is_file() else FileEntryType.DIRECTORY)
-                for p in (base.rglob("*") if recursive else base.iterdir())]
-
-    def read_file(self, path):
-        yield (self.root / path).read_bytes()
-
-
 def modal_run(flags: list, workdir: Path) -> str:
     """`modal run remote/train.py FLAGS`: the entrypoint's body with the remote body run here."""
     from karting.cli import remote as cloud
+    from karting.cli.sweep import FolderVolume
     volumes = workdir / ".modal"
     tracks, outputs = volumes / "tracks", volumes / "outputs"
     tracks.mkdir(parents=True, exist_ok=True)
@@ -316,7 +298,7 @@ def modal_run(flags: list, workdir: Path) -> str:
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
-        code = cloud.launch(values, RemoteFunction(), outputs_volume=DirVolume(outputs), dest="outputs")
+        code = cloud.launch(values, RemoteFunction(), outputs_volume=FolderVolume(outputs), dest="outputs")
     finally:
         os.chdir(cwd)
     if code:

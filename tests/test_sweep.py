@@ -27,14 +27,19 @@ def no_credentials(tmp_path):
     return env
 
 
-def test_modal_run_help_lists_the_sweep_flags(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "modal", "run", str(ROOT / "remote" / "sweep.py"), "--help"],
+@pytest.mark.parametrize("app, flags", [
+    ("sweep.py", ("--seeds", "--set", "--dry-run", "--max-parallel", "--max-hours", "--max-hours-total", "--gpu",
+                  "--name", "--sweep-file", "--benchmark", "--download", "--track", "--timesteps", "--learning-rate")),
+    ("benchmark.py", ("--model", "--split", "--episodes", "--seed", "--tracks-per-container", "--only", "--dry-run",
+                      "--max-parallel", "--gpu", "--json"))])
+def test_modal_run_help_lists_the_flags(app, flags, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "modal", "run", str(ROOT / "remote" / app), "--help"],
                        capture_output=True, text=True, timeout=120, env=no_credentials(tmp_path), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    for flag in ("--seeds", "--set", "--dry-run", "--max-parallel", "--max-hours", "--max-hours-total", "--gpu",
-                 "--name", "--sweep-file", "--benchmark", "--download", "--track", "--timesteps", "--learning-rate"):
+    for flag in flags:
         assert flag in r.stdout, flag
-    assert "--seed " not in r.stdout and "--save-name" not in r.stdout      # a sweep sets them per run
+    if app == "sweep.py":                  # a sweep sets them per run
+        assert "--seed " not in r.stdout and "--save-name" not in r.stdout
 
 
 def test_the_plan_is_settings_times_seeds_with_a_cost_ceiling():
@@ -176,15 +181,6 @@ def bench_values(**kw):
     v = {p.name: p.default for p in RB.entrypoint_parameters()}
     v.update(kw)
     return v
-
-
-def test_modal_run_help_lists_the_benchmark_flags(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "modal", "run", str(ROOT / "remote" / "benchmark.py"), "--help"],
-                       capture_output=True, text=True, timeout=120, env=no_credentials(tmp_path), cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    for flag in ("--model", "--split", "--episodes", "--seed", "--tracks-per-container", "--only", "--dry-run",
-                 "--max-parallel", "--gpu", "--json"):
-        assert flag in r.stdout, flag
 
 
 def test_the_benchmark_plan_and_its_refusals(tmp_path):

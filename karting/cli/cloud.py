@@ -42,6 +42,16 @@ def modal_image(modal, root: Path):
     )
 
 
+def with_flags(main, parameters):
+    """``main(**values)`` given the flags ``parameters`` (inspect.Parameter) as its signature:
+    Modal builds the entrypoint's command line from it (read in reverse: its --help then lists
+    them in the order given). Returns ``main`` for ``app.local_entrypoint()``."""
+    import inspect
+    main.__signature__ = inspect.Signature(parameters[::-1])
+    main.__annotations__ = {p.name: p.annotation for p in main.__signature__.parameters.values()}
+    return main
+
+
 class CloudError(RuntimeError):
     """Modal is missing, not logged in, or the upload failed; the message says what to do."""
 
