@@ -437,9 +437,8 @@ def main(argv=None):
     options.episodes(ap, 5, "standing-start episodes per track")
     options.seed(ap, "of the start poses")
     options.weathers(ap)
-    ap.add_argument("--only", default=None,
-                    help="only these tracks of the split (file names, comma-separated), as one batch: what "
-                         "each container of remote/benchmark.py drives")
+    options.only(ap, "tracks of the split (file names), driven as one batch: what each container of "
+                      "remote/benchmark.py drives")
     options.outputs(ap, json="the report")
     options.device(ap)
     args = ap.parse_args(argv)

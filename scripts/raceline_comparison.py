@@ -75,7 +75,7 @@ def main(argv=None):
     options.real_tracks(ap, str(Path(__file__).resolve().parents[2] / "shared" / "real_tracks"))
     options.outputs(ap, out="the report", defaults={"out": "docs/raceline_comparison.md"})
     ap.add_argument("--kart-length", type=float, default=1200.0)
-    ap.add_argument("--only", help="comma-separated circuit names")
+    options.only(ap, "circuits (their names)")
     args = ap.parse_args(argv)
     root = Path(args.real_tracks)
     names = sorted(p.stem for p in root.glob("*.csv") if not p.stem.endswith("_raceline"))

@@ -66,6 +66,16 @@ def outputs_folder(ap) -> None:
     ap.add_argument("--outputs", default=None, help="the outputs folder (default $KARTING_OUTPUTS or outputs)")
 
 
+def only(ap, what: str) -> None:
+    """``--only``: some of the items a command would run, comma-separated."""
+    ap.add_argument("--only", default=None, help=f"only these {what}, comma-separated")
+
+
+def local(ap, what: str) -> None:
+    """``--local``: run on this machine what would run on Modal."""
+    ap.add_argument("--local", action="store_true", help=f"without Modal: {what} on this machine")
+
+
 def tracks(ap, default: str | None, what: str) -> None:
     """``--tracks``: several tracks, comma-separated."""
     ap.add_argument("--tracks", default=default, help=f"{what}, comma-separated" +

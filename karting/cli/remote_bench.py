@@ -22,7 +22,7 @@ from ..models import SHIPPED
 from ..rl.trainer import resolve_device
 from . import options
 from .remote import DEFAULT_GPU, MAX_TIMEOUT_H
-from .sweep import SweepError
+from .sweep import LocalFunction, SweepError
 
 PART_CODE = ("import json, sys; from karting.cli.remote_bench import run_part; "
              "print('@@ROW@@' + json.dumps(run_part(json.load(sys.stdin))))")
@@ -136,7 +136,6 @@ def local_cli(argv) -> int:
     """``python remote/benchmark.py FLAGS --dry-run`` (the plan) or ``--local`` (each part a
     process here, --max-parallel at once), without Modal."""
     import argparse
-    from .sweep import LocalFunction
     ap = argparse.ArgumentParser(prog="python remote/benchmark.py", description=__doc__.split("\n\n")[0])
     for name, typ, default, text in BENCH_FLAGS:
         flag = "--" + name.replace("_", "-")
@@ -144,7 +143,7 @@ def local_cli(argv) -> int:
             ap.add_argument(flag, action="store_true", help=text)
         else:
             ap.add_argument(flag, type=typ, default=default, help=f"{text} (default {default})")
-    ap.add_argument("--local", action="store_true", help="each container's part as a process here")
+    options.local(ap, "each container's part as a process")
     ns = ap.parse_args(argv)
     if not ns.dry_run and not ns.local:
         ap.error("without Modal: --dry-run (the plan) or --local (the parts on this machine)")

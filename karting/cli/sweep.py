@@ -542,7 +542,7 @@ def dry_run_cli(argv) -> int:
             ap.add_argument(flag, action="append", default=[], help=text)
         else:
             ap.add_argument(flag, type=typ, default=default, help=f"{text} (default {default})")
-    ap.add_argument("--local", action="store_true", help="run the sweep on this machine instead of Modal")
+    options.local(ap, "the sweep's runs, each a process, --max-parallel at once,")
     ns = ap.parse_args(argv)
     if ns.seed != 0 or ns.save_name != TrainConfig.save_name:
         ap.error("a sweep sets --seed and --save-name for each run: use --seeds and --name")
