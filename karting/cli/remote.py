@@ -163,34 +163,59 @@ def drive_best(ckpt_dir: Path, track: str, outputs_dir: Path, save_name: str, ep
     return written
 
 
-def entrypoint_parameters():
-    """The local entrypoint's flags: every ``karting.train`` flag (same names, types, defaults)
-    but those the remote run sets itself, then the remote ones. Modal builds its command line
-    (``modal run remote/train.py --help``) from these."""
+def train_parameters(exclude=REMOTE_FIXED) -> list:
+    """Every ``karting.train`` flag as an entrypoint parameter (same names, types, defaults; a
+    field with choices a Literal), but those in ``exclude``."""
     hints = typing.get_type_hints(TrainConfig)
     params = []
     for f in fields(TrainConfig):
-        if f.name in REMOTE_FIXED:
+        if f.name in exclude:
             continue
         ann = hints[f.name]
         if "choices" in f.metadata:
             ann = typing.Literal[tuple(f.metadata["choices"])]
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
                                         annotation=ann))
-    extra = [("gpu", str, DEFAULT_GPU), ("timeout_hours", float, MAX_TIMEOUT_H),
-             ("overwrite", bool, False), ("download", bool, False)]
-    params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-               for n, a, d in extra]
     return params
 
 
-def remote_argv(values: dict) -> list:
-    """``karting.train`` flags for the entrypoint's values (the remote-only ones taken out)."""
+def flag_parameters(flags) -> list:
+    """Entrypoint parameters of ``(name, type, default, help)`` flags."""
+    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d, _ in flags]
+
+
+def add_flags(ap, flags, repeatable=()) -> None:
+    """The same ``(name, type, default, help)`` flags on an argparse parser (the apps' runs
+    without Modal): a bool is a switch, a name in ``repeatable`` may be given again."""
+    for name, typ, default, text in flags:
+        flag = "--" + name.replace("_", "-")
+        if typ is bool:
+            ap.add_argument(flag, action="store_true", help=text)
+        elif name in repeatable:
+            ap.add_argument(flag, action="append", default=[], help=text)
+        else:
+            ap.add_argument(flag, type=typ, default=default, help=f"{text} (default {default})")
+
+
+def entrypoint_parameters():
+    """The local entrypoint's flags: every ``karting.train`` flag (same names, types, defaults)
+    but those the remote run sets itself, then the remote ones. Modal builds its command line
+    (``modal run remote/train.py --help``) from these."""
+    return train_parameters(REMOTE_FIXED) + flag_parameters(
+        [("gpu", str, DEFAULT_GPU, ""), ("timeout_hours", float, MAX_TIMEOUT_H, ""), ("overwrite", bool, False, ""),
+         ("download", bool, False, "")])
+
+
+def remote_argv(values: dict, exclude=REMOTE_FIXED, changed_only: bool = False) -> list:
+    """``karting.train`` flags for the entrypoint's values (those in ``exclude`` taken out;
+    ``changed_only``: only the values that differ from the default)."""
     argv = []
     for f in fields(TrainConfig):
-        if f.name in REMOTE_FIXED or f.name not in values or values[f.name] is None:
+        if f.name in exclude or f.name not in values or values[f.name] is None:
             continue
         v = values[f.name]
+        if changed_only and v == f.default:
+            continue
         argv += ["--" + f.name.replace("_", "-"),
                  ("true" if v else "false") if isinstance(v, bool) else str(v)]
     if values.get("overwrite"):

@@ -21,7 +21,7 @@ from .. import generalisation as G
 from ..models import SHIPPED
 from ..rl.trainer import resolve_device
 from . import options
-from .remote import DEFAULT_GPU, MAX_TIMEOUT_H
+from .remote import DEFAULT_GPU, MAX_TIMEOUT_H, add_flags, flag_parameters
 from .sweep import LocalFunction, SweepError
 
 PART_CODE = ("import json, sys; from karting.cli.remote_bench import run_part; "
@@ -46,8 +46,7 @@ BENCH_FLAGS = (
 
 
 def entrypoint_parameters() -> list:
-    import inspect
-    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d, _ in BENCH_FLAGS]
+    return flag_parameters(BENCH_FLAGS)
 
 
 def make_parts(values: dict) -> list:
@@ -137,12 +136,7 @@ def local_cli(argv) -> int:
     process here, --max-parallel at once), without Modal."""
     import argparse
     ap = argparse.ArgumentParser(prog="python remote/benchmark.py", description=__doc__.split("\n\n")[0])
-    for name, typ, default, text in BENCH_FLAGS:
-        flag = "--" + name.replace("_", "-")
-        if typ is bool:
-            ap.add_argument(flag, action="store_true", help=text)
-        else:
-            ap.add_argument(flag, type=typ, default=default, help=f"{text} (default {default})")
+    add_flags(ap, BENCH_FLAGS)
     options.local(ap, "each container's part as a process")
     ns = ap.parse_args(argv)
     if not ns.dry_run and not ns.local:

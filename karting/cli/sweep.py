@@ -38,7 +38,8 @@ from ..rl.config import TrainConfig, add_arguments, from_args
 from ..rl.trainer import resolve_device
 from . import options
 from .cloud import OUTPUTS_VOLUME, download_run, open_volume
-from .remote import MAX_TIMEOUT_H, REMOTE_OUTPUTS_DIR, REMOTE_TRACKS_DIR, latest_checkpoint, run_training
+from .remote import (MAX_TIMEOUT_H, REMOTE_OUTPUTS_DIR, REMOTE_TRACKS_DIR, add_flags, flag_parameters,
+                     latest_checkpoint, remote_argv, run_training, train_parameters)
 
 #: Modal's list prices per GPU-hour (modal.com/pricing, as published in May 2026): the GPU only;
 #: CPU and memory are billed on top (a few cents an hour for the 8 cores and 16 GiB asked for)
@@ -448,18 +449,7 @@ SWEEP_FLAGS = (
 
 def entrypoint_parameters() -> list:
     """The entrypoint's flags: ``karting train``'s (but those a sweep sets per run), then the sweep's."""
-    import inspect
-    import typing
-    hints = typing.get_type_hints(TrainConfig)
-    params = []
-    for f in fields(TrainConfig):
-        if f.name in RESERVED:
-            continue
-        ann = typing.Literal[tuple(f.metadata["choices"])] if "choices" in f.metadata else hints[f.name]
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=ann))
-    params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t)
-               for n, t, d, _ in SWEEP_FLAGS]
-    return params
+    return train_parameters(RESERVED) + flag_parameters(SWEEP_FLAGS)
 
 
 def seed_spec(spec) -> list:
@@ -499,12 +489,7 @@ def plan_from_values(values: dict) -> Plan:
             if any(isinstance(v, list) and not v for v in data["set"].values()):
                 raise SweepError("--sweep-file: a setting in 'set' has an empty list: an empty grid")
     merged.update(given)
-    base = []
-    for f in fields(TrainConfig):
-        if f.name in RESERVED or merged.get(f.name) == f.default:
-            continue
-        v = merged[f.name]
-        base += ["--" + f.name.replace("_", "-"), ("true" if v else "false") if isinstance(v, bool) else str(v)]
+    base = remote_argv(merged, exclude=RESERVED, changed_only=True)
     sets = merged["set"]
     grid = parse_settings(sets if isinstance(sets, list) else [sets]) if sets else {}
     return make_plan(merged["name"], base, grid, seed_spec(merged["seeds"]), merged["gpu"], int(merged["max_parallel"]),
@@ -534,14 +519,7 @@ def dry_run_cli(argv) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="python remote/sweep.py", description="a sweep's plan and cost (no Modal)")
     add_arguments(ap)
-    for name, typ, default, text in SWEEP_FLAGS:
-        flag = "--" + name.replace("_", "-")
-        if typ is bool:
-            ap.add_argument(flag, action="store_true", help=text)
-        elif name == "set":
-            ap.add_argument(flag, action="append", default=[], help=text)
-        else:
-            ap.add_argument(flag, type=typ, default=default, help=f"{text} (default {default})")
+    add_flags(ap, SWEEP_FLAGS, repeatable=("set",))
     options.local(ap, "the sweep's runs, each a process, --max-parallel at once,")
     ns = ap.parse_args(argv)
     if ns.seed != 0 or ns.save_name != TrainConfig.save_name:
