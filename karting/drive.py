@@ -179,7 +179,8 @@ class Hud:
             p = to_map(np.array([x, y])) + off
             self.pg.draw.circle(self.screen, (255, 60, 60) if i == 0 else (240, 240, 240), p, 5)
         ghost_txt = f"   ghost: {ghost.label}" if (ghost is not None and app.show_ghost) else ""
-        self.text("arrows/WASD drive  P pause  R restart  C camera  G ghost  Esc quit" + ghost_txt,
+        keys = "R restart  " if app.restarts else ""             # a championship round has no restarts
+        self.text(f"arrows/WASD drive  P pause  {keys}C camera  G ghost  Esc quit" + ghost_txt,
                    (12, h - 24), self.small)
 
     def race(self, app):
