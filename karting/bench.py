@@ -26,10 +26,11 @@ from . import numerics
 from . import track as T
 from .cli import options
 from .dashboard.load import bench_dashboard
+from .drive import DriveApp
 from .env import KartBatch, KartingVectorEnv
 from .env.adapters import SB3VecEnv
 from .env.cameras import TVDirector
-from .env.render import Renderer
+from .env.render import CHASE, FIRST_PERSON, Renderer
 from .env.spec import ACTION_SPACE, observation_space
 from .env.session import Session
 from .rl.config import TrainConfig
@@ -118,6 +119,104 @@ def bench_render(track, n, calls, repeats):
     info = r.gl_renderer
     r.release()
     return rate, runs, info
+
+
+def _alternate(blocks: dict, repeats: int) -> dict:
+    """Median per-call rates [1/s] of each named callable, timed in alternating blocks (side by
+    side: a noisy machine slows both alike)."""
+    times = {k: [] for k in blocks}
+    for _ in range(repeats):
+        for name, (fn, calls) in blocks.items():
+            t = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append(calls / (time.perf_counter() - t))
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def _view_poses(track, n, start=120, gap=9):
+    """``n`` karts in a loose line along the centre line, a little apart sideways."""
+    i = (start + gap * np.arange(n)) % len(track.centre)
+    lat = np.resize([0.0, 1.6, -1.6, 0.8, -0.8], n)
+    p = track.centre[i] + track.normal[i] * lat[:, None]
+    yaw = np.arctan2(track.tangent[i, 1], track.tangent[i, 0])
+    return p[:, 0].astype(np.float32), p[:, 1].astype(np.float32), yaw.astype(np.float32)
+
+
+def bench_views(track_name: str, repeats: int, seconds: float) -> dict:
+    """Frames/s of the views made for people (issue 35), detailed against plain (the observation
+    camera's scenery, what these views drew before) in alternating blocks: the renderer alone
+    (chase and first person, 8 karts, 1280x800 and 960x600; the TV camera at 640x400), then the
+    drive window's whole frame (3D, HUD, blit; SDL's dummy driver, 5 AI karts) at 1280x800 and
+    960x600, and its 20 Hz simulation step. Figures are per second of the machine's time."""
+    track = load_track(track_name)
+    r = Renderer(track, 8)
+    x, y, yaw = _view_poses(track, 8)
+    steer = np.linspace(-0.2, 0.2, 8).astype(np.float32)
+    res = {"gl_renderer": r.gl_renderer}
+    calls = max(3, int(seconds * 20))
+    blocks = {}
+    for (w, h) in ((1280, 800), (960, 600)):
+        for cam, cname in ((CHASE, "chase"), (FIRST_PERSON, "fp")):
+            for detail in (True, False):
+                key = f"render_{cname}_{w}x{h}_{'detail' if detail else 'plain'}"
+                blocks[key] = (lambda cam=cam, size=(w, h), d=detail: r.render_chase(
+                    x, y, yaw, 0, size, cam, detail=d, steer=steer), calls)
+    tv = TVDirector(track)
+    for detail in (True, False):
+        blocks[f"tv_640x400_{'detail' if detail else 'plain'}"] = (
+            lambda d=detail: tv.view(r, _State(x, y, yaw, steer), 0, (640, 400), detail=d), calls)
+    for fn, _ in blocks.values():     # warm up: shaders, scenery, textures
+        fn()
+    res.update({k: round(v, 1) for k, v in _alternate(blocks, repeats).items()})
+    r.release()
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    for (w, h) in ((1280, 800), (960, 600)):
+        app = DriveApp(track_name, size=(w, h), realtime=False, opponents=5, start_lights=False,
+                       controller=lambda a: (0.0, 1.0), out=Path(tempfile.mkdtemp()) / "bench.csv")
+        for _ in range(60):            # the field spreads out
+            app.step(draw=False)
+
+        def frame(app=app, detail=True):
+            app.detail = detail
+            app.draw(alpha=0.5)
+            app.pg.display.flip()
+        b = _alternate({"detail": (frame, calls), "plain": (lambda: frame(detail=False), calls),
+                        "step": (lambda: app.step(draw=False), calls)}, repeats)
+        res[f"drive_frame_{w}x{h}_detail"] = round(b["detail"], 1)
+        res[f"drive_frame_{w}x{h}_plain"] = round(b["plain"], 1)
+        res[f"drive_step_{w}x{h}_per_s"] = round(b["step"], 1)
+        # what the window holds: 20 steps a second, frames in the time left (at most DRAW_HZ)
+        for look in ("detail", "plain"):
+            left = 1.0 - 20.0 / b["step"]
+            res[f"drive_holds_{w}x{h}_{look}_fps"] = round(min(60.0, max(left, 0.0) * b[look]), 1)
+        app.running = False
+        app.renderer.release()
+    return res
+
+
+class _State:
+    """The few fields of a KartState that the TV camera reads."""
+
+    def __init__(self, x, y, yaw, steer):
+        self.x, self.y, self.yaw, self.steer = x, y, yaw, steer
+
+
+def report_views(args) -> dict:
+    """``--views``: the people views' frame rates, detailed against plain (see :func:`bench_views`)."""
+    res = bench_views(args.track, args.repeats, args.seconds)
+    print(f"views made for people on {args.track} ({res['gl_renderer']}): frames/s, medians of {args.repeats} "
+          "alternating blocks, detailed | plain (the observation camera's scenery) | ratio")
+    for key in [k for k in res if k.endswith("_detail")]:
+        base = key.removesuffix("_detail")
+        d, p = res[key], res[base + "_plain"]
+        print(f"  {base:<28}{d:8.1f} {p:8.1f}   {d / p:5.2f}")
+    for size in ("1280x800", "960x600"):
+        print(f"  drive window {size}: 20 steps/s take {2000 / res[f'drive_step_{size}_per_s']:.0f} % of a second "
+              f"(step {1e3 / res[f'drive_step_{size}_per_s']:.1f} ms); it holds "
+              f"{res[f'drive_holds_{size}_detail_fps']:.0f} fps detailed, "
+              f"{res[f'drive_holds_{size}_plain_fps']:.0f} plain (at most 60)")
+    return res
 
 
 def generated_tracks(folder, count, scale=0.5):
@@ -674,6 +773,9 @@ def build_parser():
     ap.add_argument("--dashboard", action="store_true",
                     help="benchmark the dashboard's load: a training run's steps/s with and without 20 clients "
                          "polling its page, in alternating 30 s blocks")
+    ap.add_argument("--views", action="store_true",
+                    help="benchmark the views made for people instead: the drive window, chase, first-person "
+                         "and TV pictures, detailed against plain, and the frame rate the drive window holds")
     ap.add_argument("--train-tracks", action="store_true",
                     help="benchmark training on 1 track against 16 generated tracks (16 karts)")
     ap.add_argument("--updates", type=int, default=4, help="PPO updates per training block")
@@ -825,6 +927,8 @@ def main(argv=None):
     if args.dashboard:
         return _done(bench_dashboard(args.track, blocks=2 * (args.repeats or 4) + 1), args.json)
     args.repeats = args.repeats or 5
+    if args.views:
+        return _done(report_views(args), args.json)
     if args.levels:
         return _done(report_levels(args), args.json)
     try:

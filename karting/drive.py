@@ -47,8 +47,11 @@ from .telemetry import TelemetryError, write_csv
 from .rl.evaluate import policy_actions
 from .track import TrackError, load_track
 
-#: the physics runs at the env's 20 Hz control rate; the window shows every step
+#: the physics runs at the env's 20 Hz control rate; the window draws up to DRAW_HZ frames a
+#: second in real time, the karts' poses interpolated between the last two steps
 FRAME_HZ = 20
+DRAW_HZ = 60
+TELEPORT_M = 5.0              # a kart that moved further in one step (a restart) is not interpolated
 STEER_ON_PER_S = 3.5          # keyboard steering: lock wound on at this rate [1/s] ...
 STEER_OFF_PER_S = 5.0         # ... and returned to the centre at this one
 DEADZONE = 0.08
@@ -180,7 +183,8 @@ class Hud:
             self.pg.draw.circle(self.screen, (255, 60, 60) if i == 0 else (240, 240, 240), p, 5)
         ghost_txt = f"   ghost: {ghost.label}" if (ghost is not None and app.show_ghost) else ""
         keys = "R restart  " if app.restarts else ""             # a championship round has no restarts
-        self.text(f"arrows/WASD drive  P pause  {keys}C camera  G ghost  Esc quit" + ghost_txt,
+        fps = f"   {app.fps_now:.0f} fps" if app.realtime and app.fps_now else ""
+        self.text(f"arrows/WASD drive  P pause  {keys}C camera  G ghost  Esc quit" + ghost_txt + fps,
                    (12, h - 24), self.small)
 
     def race(self, app):
@@ -205,13 +209,16 @@ class DriveApp:
     def __init__(self, track="circuit.png", view="chase", ghost="best", out=None,
                  size=(960, 600), realtime=True, save_every_s=10.0, controller=None,
                  opponents=0, difficulty="club", laps=3, start_lights=True, models=(), names=None,
-                 grid_order=None, conditions=None, max_laps=None, device="cpu", obs=None, restarts=True, seed=0):
+                 grid_order=None, conditions=None, max_laps=None, device="cpu", obs=None, restarts=True, seed=0,
+                 fps=DRAW_HZ, detail=True):
         """A time trial, or with ``opponents`` (AI levels) and/or ``models`` ([(agent, config)],
         driven by :func:`~karting.rl.evaluate.policy_actions` on ``device``; ``obs`` their
         observation fields) a race from ``grid_order`` (default: the person at the back).
         ``max_laps`` ends a time trial after that many laps (a qualifying run); ``restarts=False``
         ignores R (a championship round); ``conditions``: weather and the like (Scenario fields);
-        ``seed``: the AI drivers' and the starts' randomness."""
+        ``seed``: the AI drivers' and the starts' randomness. In real time the window draws up to
+        ``fps`` frames a second (the poses interpolated between the 20 Hz steps); ``detail=False``
+        draws the observation camera's plain scenery (boxes, flat walls: faster)."""
         pygame = require("pygame", "gui")
         self.pg = pygame
         self.track = load_track(track)
@@ -239,11 +246,16 @@ class DriveApp:
         self.obs = None
         self.batch, self.control, self.ai = self.session.batch, self.session.control, self.session.ai
         self.renderer = Renderer(self.track, n + 1)     # pose slots for the karts and the ghost
+        if detail:
+            self.renderer.prepare_detail()
         self.rng = np.random.default_rng(seed)
         self.book = LapBook(n)
         name = self.track.name.removesuffix(".png")
         self.out = Path(out) if out else Path("telemetry_logs") / f"human_{name}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
         self.view, self.realtime, self.save_every_s = view, realtime, save_every_s
+        self.fps, self.detail = max(int(fps), FRAME_HZ), bool(detail)
+        self.previous = None                 # the poses before the last step: (x, y, yaw)
+        self.frames = []                     # when each frame was drawn (the last seconds; fps_now)
         self.controller = controller          # tests and demos: f(app) -> (steer, throttle)
         no_gl_in_sdl()
         for part in (pygame.display, pygame.font, pygame.joystick):   # no audio: nothing to play
@@ -376,14 +388,16 @@ class DriveApp:
         return float(np.clip(steer, -1, 1)), float(np.clip(throttle, -1, 1))
 
     # ------------------------------------------------------------ frame
-    def step(self):
-        for e in self.pg.event.get():
-            self.handle(e)
+    def step(self, draw: bool = True):
+        """Events, one simulation step (unless paused) and, with ``draw``, a frame."""
+        self.events()
         if not self.running:
             return
         if not self.paused:
             steer, throttle = self.controller(self) if self.controller else self.controls()
             b = self.batch
+            st = b.state
+            self.previous = (st.x.copy(), st.y.copy(), st.yaw.copy())
             _, term, _ = self.session.simulate(self.actions(steer, throttle))
             if self.models:
                 self.obs = self.session.observe()
@@ -399,8 +413,13 @@ class DriveApp:
                 self.message = "into the tyre wall: R restarts"
             if b.time_s[0] - self.last_saved_t >= self.save_every_s:
                 self.save()
-        self.draw()
-        self.pg.display.flip()
+        if draw:
+            self.draw()
+            self.pg.display.flip()
+
+    def events(self):
+        for e in self.pg.event.get():
+            self.handle(e)
 
     def actions(self, steer: float, throttle: float) -> np.ndarray:
         """The karts driven from outside this step: the person's, then each model's."""
@@ -425,12 +444,25 @@ class DriveApp:
                 self.running = False
 
     def run(self):
+        """The window's loop until Esc or the end. In real time: a simulation step every 1/20 s
+        and frames in between at up to ``fps`` (as many as the machine draws); otherwise (tests,
+        demos) one step and one frame per loop, as fast as it goes."""
         clock = self.pg.time.Clock()
+        step_s = 1.0 / FRAME_HZ
+        behind = step_s                  # simulated time owed to the clock
         try:
             while self.running:
-                self.step()
-                if self.realtime:
-                    clock.tick(FRAME_HZ)
+                if not self.realtime:
+                    self.step()
+                    continue
+                behind += min(clock.tick(self.fps) / 1000.0, 0.25)
+                while behind >= step_s and self.running:
+                    self.step(draw=False)
+                    behind -= step_s
+                if self.running:
+                    self.events()
+                    self.draw(alpha=0.0 if self.paused else behind / step_s)
+                    self.pg.display.flip()
         finally:
             path = self.save()
             self.renderer.release()
@@ -450,21 +482,46 @@ class DriveApp:
         return self.out
 
     # ------------------------------------------------------------ drawing
-    def draw(self):
+    def poses(self, alpha: float = 1.0) -> tuple:
+        """(x, y, yaw) of every kart ``alpha`` of the way from the poses before the last step to
+        the current ones (karts that jumped, e.g. a restart, at their current pose)."""
+        st = self.batch.state
+        if self.previous is None or alpha >= 1.0:
+            return st.x, st.y, st.yaw
+        px, py, pyaw = self.previous
+        a = np.float32(alpha)
+        turn = (st.yaw - pyaw + np.float32(np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
+        jumped = np.hypot(st.x - px, st.y - py) > TELEPORT_M
+        x = np.where(jumped, st.x, px + (st.x - px) * a)
+        y = np.where(jumped, st.y, py + (st.y - py) * a)
+        return x, y, np.where(jumped, st.yaw, pyaw + turn * a)
+
+    def draw(self, alpha: float = 1.0):
+        """A frame: the karts ``alpha`` of the way through the last step (see :meth:`poses`)."""
         pg, b = self.pg, self.batch
-        st = b.state
         keep = np.ones(b.n, bool) if self.control is None else (self.control.status == 0)
         keep[0] = True
-        xs, ys, yaws = list(st.x[keep]), list(st.y[keep]), list(st.yaw[keep])
+        x, y, yaw = self.poses(alpha)
+        xs, ys, yaws = list(x[keep]), list(y[keep]), list(yaw[keep])
+        steer = list(b.state.steer[keep])
         ghost = self.ghost or self.best
         if self.show_ghost and ghost is not None and self.laps_done + int(b.lap_timed[0]) >= 1:
-            gx, gy, gyaw = ghost.pose(self.lap_time_now())
-            xs, ys, yaws = xs + [gx], ys + [gy], yaws + [gyaw]
+            gx, gy, gyaw = ghost.pose(self.lap_time_now() - (1.0 - min(alpha, 1.0)) / FRAME_HZ)
+            xs, ys, yaws, steer = xs + [gx], ys + [gy], yaws + [gyaw], steer + [0.0]
         w, h = self.size
         cam = CHASE if self.view == "chase" else FIRST_PERSON
-        img = self.renderer.render_chase(np.array(xs), np.array(ys), np.array(yaws), 0, (w, h), cam)
-        self.screen.blit(pg.surfarray.make_surface(np.ascontiguousarray(img.swapaxes(0, 1))), (0, 0))
+        img = self.renderer.render_chase(np.array(xs), np.array(ys), np.array(yaws), 0, (w, h), cam,
+                                         detail=self.detail, steer=np.array(steer, np.float32), rgba=True)
+        self.screen.blit(pg.image.frombuffer(img, (w, h), "RGBX"), (0, 0))   # rows top-down, as SDL's
         self.hud.draw(self, ghost, xs, ys)
+        now = time.perf_counter()
+        self.frames = [t for t in self.frames if now - t < 2.0] + [now]
+
+    @property
+    def fps_now(self) -> float:
+        """Frames drawn per second over the last two seconds."""
+        f = self.frames
+        return (len(f) - 1) / (f[-1] - f[0]) if len(f) > 1 and f[-1] > f[0] else 0.0
 
     def finish(self):
         """The race's results (printed) and the leaderboard: the person's valid laps and, in a

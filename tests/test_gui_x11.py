@@ -78,9 +78,9 @@ def test_race_the_ai_on_a_real_display(x, ring_png, tmp_path):
         time.sleep(1.5)                       # the start lights are on: everyone on the grid
         grid = x.screenshot(wid, tmp_path / "grid.png")
         shows_scene(grid)
-        # the rivals ahead on the grid: the blue and the yellow kart (the renderer's palette)
-        assert colour_fraction(grid, (0, 40, 180), (60, 110, 255)) > 0.001, "no blue kart"
-        assert colour_fraction(grid, (200, 160, 0), (255, 230, 70)) > 0.002, "no yellow kart"
+        # the rivals ahead on the grid: the blue and the yellow kart (the renderer's palette, lit by the sun)
+        assert colour_fraction(grid, (0, 20, 110), (70, 120, 255)) > 0.0005, "no blue kart"
+        assert colour_fraction(grid, (150, 120, 0), (255, 230, 80)) > 0.002, "no yellow kart"
         assert colour_fraction(grid[100:140], (200, 0, 0), (255, 50, 50)) > 0.01, "no start lights"
         x.focus(wid)
         x.keys("Escape")

@@ -204,7 +204,7 @@ class KartBatch(Karts):
         st = self.state
         if getattr(self, "wet_seen", None) is not None:      # this kart's track, as wet as it sees it
             self.renderer.set_wet(float(self.wet_seen[index]))
-        img = self.renderer.render_chase(st.x, st.y, st.yaw, index, size=size)
+        img = self.renderer.render_chase(st.x, st.y, st.yaw, index, size=size, steer=st.steer)
         if self.views is not None and index not in self.views:
             return img
         view = index if self.views is None else int(np.flatnonzero(self.views == index)[0])

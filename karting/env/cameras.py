@@ -73,8 +73,9 @@ class TVDirector:
                 self.current, self.held = best, 0
         return self.current
 
-    def view(self, renderer, state, index: int, size: tuple = (640, 400)) -> np.ndarray:
-        """The TV picture of kart ``index`` (all karts of its race drawn)."""
+    def view(self, renderer, state, index: int, size: tuple = (640, 400), detail: bool = True) -> np.ndarray:
+        """The TV picture of kart ``index`` (all karts of its race drawn; ``detail``: the scenery
+        made for people, see :meth:`karting.env.render.Renderer.render_chase`)."""
         x, y = float(state.x[index]), float(state.y[index])
         k = self.choose(x, y)
         ex, ey = self.positions[k]
@@ -83,7 +84,7 @@ class TVDirector:
         fov = float(np.clip(math.degrees(2 * math.atan(self.FRAME_M / dist)), 12.0, 70.0))
         cam = Camera(forward=0.0, left=0.0, height=self.HEIGHT_M, pitch_deg=pitch, fov_deg=fov, near=0.5)
         return renderer.render_from(state.x, state.y, state.yaw, (ex, ey), math.atan2(y - ey, x - ex), index,
-                                    size=size, camera=cam)
+                                    size=size, camera=cam, detail=detail, steer=state.steer)
 
 
 class MapView:
@@ -182,7 +183,7 @@ class VideoComposer:
         big = np.repeat(np.repeat(fp, 3, 0), 3, 1)                      # 252 x 252
         left = np.full((self.H, 256, 3), 20, np.uint8)
         left[34:34 + big.shape[0], 2:2 + big.shape[1]] = big
-        chase = b.renderer.render_chase(st.x, st.y, st.yaw, index, size=(480, self.H))
+        chase = b.renderer.render_chase(st.x, st.y, st.yaw, index, size=(480, self.H), steer=st.steer)
         return np.concatenate([left, chase, self.map_frame(st.x[index:index + 1],
                                                            st.y[index:index + 1])], 1)
 
@@ -199,9 +200,9 @@ class TVComposer:
     def frame(self, session, follow: int) -> np.ndarray:
         b, rc = session.batch, session.control
         st = b.state
-        img = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(640, self.H))
+        img = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(640, self.H), steer=st.steer)
         # the followed kart's first-person view, as its camera (84x84) would see it, at 2x
-        fp = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(84, 84), camera=FIRST_PERSON)
+        fp = b.renderer.render_chase(st.x, st.y, st.yaw, follow, size=(84, 84), camera=FIRST_PERSON, detail=False)
         img[6:174, 6:174] = np.repeat(np.repeat(fp, 2, 0), 2, 1)
         img[4:6, 4:176] = img[174:176, 4:176] = img[4:176, 4:6] = img[4:176, 174:176] = 255
         pil = Image.fromarray(img)

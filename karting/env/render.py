@@ -25,10 +25,14 @@ if TYPE_CHECKING:
 import os
 
 from .. import numerics as nm
-from ..track import ASPHALT, KERB, WALL_RUNOFF_M, Track, distance_px
+from ..track import WALL_RUNOFF_M, Track
+from .detail import DetailPass
+from .glsl import CAMERA_GLSL, FRAG_GLSL, PALETTE_GLSL
+from .ground import (GROUND_FS, GROUND_VS, SKY, SKY_FS, SKY_VS, TEXTURE_M_PER_PX, ground_quad,  # noqa: F401
+                     ground_texture, sky_panorama, texture_upsample)
+from .scenery import wall_lines
 from .spec import VIEW
 
-SKY = (0.55, 0.72, 0.92)
 MAX_FB = 16384
 GL_CLIP_DISTANCE0 = 0x3000
 GL_INSTALL_HINT = (
@@ -42,175 +46,7 @@ class RendererUnavailable(RuntimeError):
     pass
 
 
-_CAMERA_GLSL = """
-uniform sampler2D cam_poses;   // (num_cams, 2) RGBA32F: row 0 x, y, cos(yaw), sin(yaw) per
-                               // camera; row 1 (x): the cameras in track order (see GROUND_VS)
-uniform mat4 proj;
-uniform vec3 cam_offset;       // camera position in the kart frame: forward, left, up [m]
-uniform vec2 pitch_cs;         // cos, sin of the downward pitch
-uniform ivec2 grid;            // tile columns, rows
-uniform int looks;             // 1: per-camera looks (domain randomisation) from cam_looks
-uniform sampler2D cam_looks;   // (num_cams, 5) RGBA32F: row 0 camera height, cos, sin of pitch
-flat out int v_cam;
-void to_tile(vec4 clip, int cam);
-
-void place(vec3 world, int cam) {
-    vec4 cp = texelFetch(cam_poses, ivec2(cam, 0), 0);
-    float height = cam_offset.z;
-    vec2 pcs = pitch_cs;
-    if (looks != 0) {
-        vec4 lk = texelFetch(cam_looks, ivec2(cam, 0), 0);
-        height = lk.x;
-        pcs = lk.yz;
-    }
-    vec2 eye = cp.xy + cp.zw * cam_offset.x + vec2(-cp.w, cp.z) * cam_offset.y;
-    vec3 d = vec3(world.xy - eye, world.z - height);
-    float fwd = d.x * cp.z + d.y * cp.w;
-    float left = -d.x * cp.w + d.y * cp.z;
-    vec3 c = vec3(-left, fwd * pcs.y + d.z * pcs.x, -(fwd * pcs.x - d.z * pcs.y));
-    to_tile(proj * vec4(c, 1.0), cam);
-}
-
-void to_tile(vec4 clip, int cam) {
-    v_cam = cam;
-    clip.y = -clip.y;  // image rows top-down in the framebuffer
-    gl_ClipDistance[0] = clip.w + clip.x;
-    gl_ClipDistance[1] = clip.w - clip.x;
-    gl_ClipDistance[2] = clip.w + clip.y;
-    gl_ClipDistance[3] = clip.w - clip.y;
-    int col = cam % grid.x;
-    int row = cam / grid.x;
-    clip.x = (clip.x + clip.w * float(1 + 2 * col - grid.x)) / float(grid.x);
-    clip.y = (clip.y + clip.w * float(1 + 2 * row - grid.y)) / float(grid.y);
-    gl_Position = clip;
-}
-"""
-
-_FRAG_GLSL = """
-out vec4 frag;
-uniform int looks;
-uniform sampler2D cam_looks;   // rows 1-4: light rgb + sky gain, asphalt, grass, kerb colour
-flat in int v_cam;
-vec4 look(int row) { return texelFetch(cam_looks, ivec2(v_cam, row), 0); }
-"""
-
-GROUND_VS = "#version 330\n" + _CAMERA_GLSL + """
-// One draw per track, instanced over the cameras on that track: they are listed together in
-// row 1 of cam_poses, from cam_base on.
-uniform int cam_base;
-in vec3 in_pos;
-in vec2 in_uv;
-out vec2 v_uv;
-out vec2 v_rel;                // ground point minus the eye (x, y) [m]: the wet gloss
-flat out float v_eye_h;
-void main() {
-    v_uv = in_uv;
-    int cam = int(texelFetch(cam_poses, ivec2(cam_base + gl_InstanceID, 1), 0).x);
-    vec4 cp = texelFetch(cam_poses, ivec2(cam, 0), 0);
-    v_rel = in_pos.xy - (cp.xy + cp.zw * cam_offset.x + vec2(-cp.w, cp.z) * cam_offset.y);
-    v_eye_h = looks != 0 ? texelFetch(cam_looks, ivec2(cam, 0), 0).x : cam_offset.z;
-    place(in_pos, cam);
-}
-"""
-GROUND_FS = "#version 330\n" + _FRAG_GLSL + """
-uniform sampler2D ground;
-uniform sampler2D ground_class;  // (looks only) R8: 1 asphalt, 0.5 paint (lines, kerbs), 0 grass
-uniform float wet_all;           // water on the track (0 dry .. 1 soaked); per camera with looks
-in vec2 v_uv;
-in vec2 v_rel;
-flat in float v_eye_h;
-void main() {
-    vec3 c = texture(ground, v_uv).rgb;
-    float wet = looks != 0 ? look(2).a : wet_all;
-    if (wet > 0.0) {
-        // a wet track: darker asphalt and paint that mirror the overcast sky at grazing angles
-        // (Schlick's Fresnel term), grass a little darker
-        float grass = clamp((c.g - max(c.r, c.b)) * 8.0, 0.0, 1.0);
-        float cos_v = v_eye_h / sqrt(v_eye_h * v_eye_h + dot(v_rel, v_rel));
-        float fres = 0.04 + 0.96 * pow(1.0 - cos_v, 5.0);
-        vec3 paved = mix(c * (1.0 - 0.45 * wet), vec3(0.66, 0.70, 0.76), clamp(wet * fres * 0.85, 0.0, 1.0));
-        c = mix(paved, c * (1.0 - 0.15 * wet), grass);
-    }
-    if (looks != 0) {
-        float a = texture(ground_class, v_uv).r;
-        float wa = clamp(2.0 * a - 1.0, 0.0, 1.0);
-        float wg = clamp(1.0 - 2.0 * a, 0.0, 1.0);
-        // the share of the kerb's red (200, 30, 30) in this texel, swapped for the drawn colour
-        float red = clamp((c.r - max(c.g, c.b)) / 0.667, 0.0, 1.0) * (1.0 - wa - wg);
-        vec3 gain = wa * look(2).rgb + wg * look(3).rgb + vec3(1.0 - wa - wg);
-        c = (c * gain + red * (look(4).rgb - vec3(0.784, 0.118, 0.118))) * look(1).rgb;
-    }
-    frag = vec4(c, 1.0);
-}
-"""
-SKY_VS = "#version 330\n" + _CAMERA_GLSL + """
-// One quad per camera over the part of its tile above the horizon (the ground covers the rest).
-// The world-space view direction is linear across the quad, so it interpolates exactly and the
-// fragment shader is a single cube-map lookup (no per-pixel trigonometry).
-uniform float horizon_ndc;
-uniform vec2 tan_half_fov;
-out vec3 v_dir;                // view direction in the world frame (z up)
-void main() {
-    vec2 pcs = pitch_cs;
-    float horizon = horizon_ndc;
-    if (looks != 0) {
-        pcs = texelFetch(cam_looks, ivec2(gl_InstanceID, 0), 0).yz;
-        horizon = pcs.y / pcs.x / tan_half_fov.y;
-    }
-    vec2 ndc = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? horizon - 0.05 : 1.0);
-    vec3 c = vec3(ndc * tan_half_fov, -1.0);
-    float fwd = c.y * pcs.y - c.z * pcs.x;
-    float left = -c.x;
-    vec4 cp = texelFetch(cam_poses, ivec2(gl_InstanceID, 0), 0);
-    v_dir = vec3(fwd * cp.z - left * cp.w, fwd * cp.w + left * cp.z,
-                 c.y * pcs.x + c.z * pcs.y);
-    to_tile(vec4(ndc, 0.9999, 1.0), gl_InstanceID);   // behind the ground out to the far plane
-}
-"""
-SKY_FS = "#version 330\n" + _FRAG_GLSL + """
-uniform samplerCube panorama;  // sky gradient and distant hills, fixed to the world
-uniform float wet_all;
-in vec3 v_dir;
-void main() {
-    vec3 c = texture(panorama, v_dir).rgb;
-    float wet = looks != 0 ? look(2).a : wet_all;
-    if (wet > 0.0) c = mix(c, vec3(dot(c, vec3(0.30, 0.45, 0.25))), 0.7 * wet) * (1.0 - 0.2 * wet);   // overcast
-    if (looks != 0) c *= look(1).rgb * look(1).a;
-    frag = vec4(c, 1.0);
-}
-"""
-
-
-def sky_panorama(size: int = 256, seed: int = 0) -> list:
-    """Six cube-map faces (size, size, 3) uint8: a sky gradient above a ring of distant hills
-    whose skyline depends on the azimuth, so that the horizon tells the heading. Faces are in
-    GL order (+X, -X, +Y, -Y, +Z, -Z) for lookup vectors (x, y, z) = world (east, north, up)."""
-    t = (np.arange(size) + 0.5) / size * 2 - 1
-    tc, sc = np.meshgrid(t, t, indexing="ij")        # rows = t, columns = s
-    one = np.ones_like(sc)
-    # direction for each texel, inverting the GL cube-map face table
-    dirs = [(one, -tc, -sc), (-one, -tc, sc), (sc, one, tc), (sc, -one, -tc), (sc, -tc, one),
-            (-sc, -tc, -one)]
-    rng = np.random.default_rng(seed + 1)
-    ph = rng.uniform(0, 2 * np.pi, 3)
-    sky = np.float32(SKY)
-    faces = []
-    for x, y, z in dirs:
-        # lookup vector (x, y, z) = world (east, north, up): the GL axes are just labels here
-        az = nm.arctan2(y, x)
-        el = z / np.maximum(np.hypot(x, y), 1e-6)
-        hill = (0.035 + 0.03 * np.abs(nm.sin(3 * az + ph[0])) + 0.015 * nm.sin(7 * az + ph[1])
-                + 0.008 * nm.sin(17 * az + ph[2]))
-        f = np.clip(el / hill, 0, 1)[..., None]
-        ground = (1 - f) * np.float32([0.30, 0.45, 0.32]) + f * np.float32([0.45, 0.58, 0.5])
-        g = np.clip(el * 2, 0, 1)[..., None]
-        air = (1 - g) * sky * 1.08 + g * sky * 0.85
-        rgb = np.where((el < hill)[..., None], ground, air)
-        faces.append((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-    return faces
-
-
-SOLID_VS = "#version 330\n" + _CAMERA_GLSL + """
+SOLID_VS = "#version 330\n" + CAMERA_GLSL + """
 // Walls and hills are cut into chunks of CHUNK strip vertices; one instance draws one chunk for
 // one camera, so only the chunks near each camera cost vertex work.
 uniform sampler2D solid_verts; // 2 RGBA32F texels per vertex: (x, y, z, stripe), (r, g, b, -)
@@ -227,7 +63,7 @@ void main() {
     place(a.xyz, in_chunk.x);
 }
 """
-SOLID_FS = "#version 330\n" + _FRAG_GLSL + """
+SOLID_FS = "#version 330\n" + FRAG_GLSL + """
 in vec3 v_color;
 in float v_stripe;
 void main() {
@@ -237,20 +73,17 @@ void main() {
     frag = vec4(c, 1.0);
 }
 """
-KART_FS = "#version 330\n" + _FRAG_GLSL + """
+KART_FS = "#version 330\n" + FRAG_GLSL + """
 in vec3 v_color;
 void main() { frag = vec4(looks != 0 ? v_color * look(1).rgb : v_color, 1.0); }
 """
-KART_VS = "#version 330\n" + _CAMERA_GLSL + """
+KART_VS = "#version 330\n" + CAMERA_GLSL + """
 uniform sampler2D kart_poses;
 in ivec2 in_pair;              // per instance: (camera, kart), culled on the CPU
 in vec3 in_pos;
 in vec3 in_color;
 out vec3 v_color;
-const vec3 palette[8] = vec3[8](vec3(0.9, 0.1, 0.1), vec3(0.1, 0.3, 0.9), vec3(1.0, 0.8, 0.1),
-    vec3(0.1, 0.7, 0.2), vec3(0.9, 0.4, 0.0), vec3(0.6, 0.1, 0.8), vec3(0.0, 0.8, 0.8),
-    vec3(0.95, 0.95, 0.95));
-void main() {
+""" + PALETTE_GLSL + """void main() {
     int cam = in_pair.x;
     int kart = in_pair.y;
     vec4 kp = texelFetch(kart_poses, ivec2(kart, 0), 0);
@@ -317,90 +150,6 @@ def create_context(max_devices: int = 16) -> "moderngl.Context":
 
 # ---------------------------------------------------------------- scene construction
 
-#: ground texture resolution to aim for [m/px]: 0.25 m resolves the 0.35 m edge lines and the
-#: 0.5 m chequers; finer paintings are not upsampled (a 0.2 m/px image would give 26 Mpx)
-TEXTURE_M_PER_PX = 0.25
-
-
-def texture_upsample(scale: float) -> int:
-    """Texels per image pixel along each axis: 2 at the default 0.5 m/px, 1 at 0.35 m/px or finer."""
-    return max(1, int(round(scale / TEXTURE_M_PER_PX)))
-
-
-def ground_texture(track: Track, upsample: int | None = None, seed: int = 0, classes: bool = False):
-    """(H*u, W*u, 3) uint8 ground colours: mown grass, asphalt, red/white kerbs, start line.
-
-    With ``classes`` also the (H*u, W*u) uint8 surface class the randomised looks recolour by:
-    255 asphalt, 128 paint (edge lines, kerbs, the start line), 0 grass."""
-    from scipy.spatial import cKDTree
-    u = texture_upsample(track.scale) if upsample is None else int(upsample)
-    rng = np.random.default_rng(seed)
-    surf = np.repeat(np.repeat(track.surface, u, 0), u, 1)
-    h, w = surf.shape
-    sc = track.scale / u
-    xs = (np.arange(w) + 0.5) * sc                  # texel centres [m]
-    ys = (h - np.arange(h) - 0.5) * sc
-    stripe = (np.floor((xs[None, :] + 0.6 * ys[:, None]) / 12.0) % 2) > 0.5      # mowing, 12 m
-    img = np.where(stripe[..., None], np.float32([72, 144, 60]), np.float32([62, 128, 52]))
-    noise = rng.normal(0.0, 1.0, (h, w)).astype(np.float32)[..., None]
-    img += noise * 5
-    asphalt = surf == ASPHALT
-    img[asphalt] = np.array([78, 78, 84], np.float32) + noise[asphalt] * 6
-    # white edge lines: asphalt within 0.35 m of the grass
-    edge = asphalt & (distance_px(asphalt) * sc <= 0.35)
-    img[edge] = (225, 225, 225)
-    kerb = surf == KERB
-    cls = None
-    if classes:
-        cls = np.where(asphalt & ~edge, np.uint8(255), np.where(edge | kerb, np.uint8(128), np.uint8(0)))
-    if kerb.any():
-        rr, cc = np.nonzero(kerb)
-        _, idx = cKDTree(track.centre).query(np.stack([xs[cc], ys[rr]], 1))
-        red = (np.floor(idx * track.spacing / 1.2) % 2) == 0
-        img[rr, cc] = np.where(red[:, None], np.float32([200, 30, 30]), np.float32([235, 235, 235]))
-    # chequered start/finish line, 1.5 m deep, across the asphalt at s = 0: only the texels
-    # within reach of the line's centre are tested
-    c0, w0 = track.centre[0], float(track.width[0])
-    reach = math.hypot(0.75, w0) + 2 * sc
-    c_lo, c_hi = max(0, int((c0[0] - reach) / sc)), min(w, int((c0[0] + reach) / sc) + 2)
-    r_lo, r_hi = max(0, int(h - (c0[1] + reach) / sc)), min(h, int(h - (c0[1] - reach) / sc) + 2)
-    on = (asphalt | kerb)[r_lo:r_hi, c_lo:c_hi]
-    rr, cc = np.nonzero(on)
-    d = np.stack([xs[c_lo + cc], ys[r_lo + rr]], 1) - c0
-    along = d[:, 0] * track.tangent[0, 0] + d[:, 1] * track.tangent[0, 1]     # not BLAS: see karting.numerics
-    lat = d[:, 0] * track.normal[0, 0] + d[:, 1] * track.normal[0, 1]
-    line = (np.abs(along) < 0.75) & (np.abs(lat) < w0)
-    chk = ((np.floor(along[line] / 0.5) + np.floor(lat[line] / 0.5)) % 2) == 0
-    img[r_lo + rr[line], c_lo + cc[line]] = np.where(chk[:, None], np.float32([20, 20, 20]),
-                                                     np.float32([240, 240, 240]))
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    if classes:
-        cls[r_lo + rr[line], c_lo + cc[line]] = 128
-        return img, cls
-    return img
-
-
-def simplify_polyline(p: np.ndarray, tol: float) -> np.ndarray:
-    """Greedy simplification: keep a point when the chord from the last kept point would
-    deviate more than ``tol`` metres from the points it replaces (or span over 30 m)."""
-    keep = [0]
-    i = 0
-    n = len(p)
-    while i < n - 1:
-        j = i + 2
-        while j < n:
-            chord = p[j] - p[i]
-            length = np.hypot(*chord)
-            mid = p[i + 1:j] - p[i]
-            dev = np.abs(mid[:, 0] * chord[1] - mid[:, 1] * chord[0]) / max(length, 1e-9)
-            if dev.max() > tol or length > 30.0:
-                break
-            j += 1
-        i = j - 1
-        keep.append(i)
-    return p[keep]
-
-
 def _strip(points_lo, points_hi, colors):
     """Interleave bottom/top vertices into one triangle strip: (2P, 7) float32."""
     out = np.empty((2 * len(points_lo), 7), np.float32)
@@ -457,22 +206,11 @@ def cull(cam_xy: np.ndarray, cam_cs: np.ndarray, obj_xy: np.ndarray, obj_radius,
 
 
 def wall_strips(track: Track, runoff_m: float = WALL_RUNOFF_M, height_m: float = 0.9) -> list:
-    """Tyre walls at ``runoff_m`` outside the asphalt (contours of the distance to the track),
-    simplified to ~0.2 m and returned as triangle strips whose 4th colour channel is arc length
-    (the fragment shader paints red/white stacks from it)."""
-    import contourpy
-    on = (track.surface == ASPHALT) | (track.surface == KERB)
-    dist = distance_px(~on) * track.scale
-    pad = np.pad(dist, 1, constant_values=dist.max())  # closes contours at the image border
-    lines = contourpy.contour_generator(z=pad, name="serial").lines(runoff_m)
-    h = track.surface.shape[0]
+    """Tyre walls at ``runoff_m`` outside the asphalt (:func:`karting.env.scenery.wall_lines`) as
+    triangle strips whose 4th colour channel is arc length (the fragment shader paints red/white
+    stacks from it)."""
     strips = []
-    for ln in lines:
-        px = ln - 1.0
-        world = np.stack([(px[:, 0] + 0.5) * track.scale, (h - px[:, 1] - 0.5) * track.scale], 1)
-        if np.linalg.norm(np.diff(world, axis=0), axis=1).sum() < 10:
-            continue
-        p = simplify_polyline(world, 0.2)
+    for p, _ in wall_lines(track, runoff_m):
         s = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
         lo = np.column_stack([p, np.zeros(len(p))])
         hi = np.column_stack([p, np.full(len(p), height_m)])
@@ -559,6 +297,8 @@ class Renderer:
         self.camera = camera
         self.looks_enabled, self._looks_on = bool(looks), False
         self._chase = None
+        self._detail = None
+        self.wet = 0.0
         # moderngl does not switch contexts by itself, and leaving ``with ctx`` makes no
         # context current: every method that touches GL enters this renderer's context
         with self.ctx:
@@ -679,6 +419,8 @@ class Renderer:
             self.grounds[slot] = self._ground(self.ctx, track, slot)
             self._walls[slot] = wall_strips(track)
             self._build_walls(self.ctx)
+            if self._detail is not None:
+                self._detail.replace_track(slot, track)
 
     def _ground(self, ctx, track, slot):
         """The textured ground of one track: (texture, vertex array); with looks also its
@@ -696,14 +438,7 @@ class Renderer:
         gt.build_mipmaps()
         gt.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
         gt.repeat_x = gt.repeat_y = False
-        w_m, h_m = track.extent_m
-        big = 3000.0
-        gx0, gy0, gx1, gy1 = -big, -big, w_m + big, h_m + big
-        # uv outside [0, 1] clamps to the image border, which is grass by construction
-        quad = np.array([(gx0, gy0, 0, gx0 / w_m, (h_m - gy0) / h_m), (gx1, gy0, 0, gx1 / w_m, (h_m - gy0) / h_m),
-                         (gx0, gy1, 0, gx0 / w_m, (h_m - gy1) / h_m), (gx1, gy1, 0, gx1 / w_m, (h_m - gy1) / h_m)],
-                        np.float32)
-        vao = ctx.vertex_array(self.p_ground, [(ctx.buffer(quad.tobytes()), "3f 2f", "in_pos", "in_uv")],
+        vao = ctx.vertex_array(self.p_ground, [(ctx.buffer(ground_quad(track).tobytes()), "3f 2f", "in_pos", "in_uv")],
                                mode=moderngl.TRIANGLE_STRIP)
         return gt, vao
 
@@ -746,13 +481,17 @@ class Renderer:
                 if "wet_all" in p:
                     p["wet_all"].value = self.wet
 
-    def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int, looks: bool = False):
+    @staticmethod
+    def _camera_values(cam: Camera, aspect: float, cols: int, rows: int, looks: bool = False) -> dict:
         proj = perspective(cam.fov_deg, aspect, cam.near, cam.far)
         cs = (math.cos(math.radians(cam.pitch_deg)), math.sin(math.radians(cam.pitch_deg)))
         tan_y = math.tan(math.radians(cam.fov_deg) / 2)
-        values = {"proj": proj.T.tobytes(), "cam_offset": cam.offset, "pitch_cs": cs,
-                  "grid": (cols, rows), "tan_half_fov": (tan_y * aspect, tan_y),
-                  "horizon_ndc": cs[1] / cs[0] / tan_y, "looks": int(looks)}
+        return {"proj": proj.T.tobytes(), "cam_offset": cam.offset, "pitch_cs": cs,
+                "grid": (cols, rows), "tan_half_fov": (tan_y * aspect, tan_y),
+                "horizon_ndc": cs[1] / cs[0] / tan_y, "looks": int(looks)}
+
+    def _set_camera(self, cam: Camera, aspect: float, cols: int, rows: int, looks: bool = False):
+        values = self._camera_values(cam, aspect, cols, rows, looks)
         for p in (self.p_ground, self.p_solid, self.p_kart, self.p_sky):
             for name, value in values.items():
                 if name not in p:   # not every program uses every uniform
@@ -859,21 +598,43 @@ class Renderer:
         return views[..., :3]
 
     def render_chase(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, index: int = 0, size: tuple = (480, 320),
-                     camera: Camera = CHASE) -> np.ndarray:
-        """A view from ``camera`` on kart ``index`` with every kart drawn: (H, W, 3) uint8."""
+                     camera: Camera = CHASE, detail: bool = True, steer=None, rgba: bool = False) -> np.ndarray:
+        """A view from ``camera`` on kart ``index`` with every kart drawn: (H, W, 3) uint8.
+
+        ``detail`` (the default) draws the scenery made for people (:mod:`karting.env.detail`:
+        karts with wheels and drivers, shadows, tyre stacks, kerbs, trees, clouds), with the
+        front wheels turned by ``steer`` ((N,) radians, default straight); ``detail=False`` draws
+        what the 84x84 observation camera sees (boxes, flat walls). ``rgba`` returns the internal
+        (H, W, 4) buffer itself (no copy; the next call overwrites it): a window blits it as is."""
         with self.ctx:
-            return self._render_chase(x, y, yaw, index, size, camera)
+            return self._render_chase(x, y, yaw, index, size, camera, None, detail, steer, rgba)
 
     def render_from(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, eye_xy, look_yaw: float, index: int = 0,
-                    size: tuple = (480, 320), camera: Camera = CHASE) -> np.ndarray:
+                    size: tuple = (480, 320), camera: Camera = CHASE, detail: bool = True, steer=None) -> np.ndarray:
         """A view from a camera standing at ``eye_xy`` (not on a kart: a trackside TV camera),
         looking along ``look_yaw`` with ``camera``'s height, pitch and field of view; the karts of
-        kart ``index``'s world are drawn, that kart included: (H, W, 3) uint8."""
+        kart ``index``'s world are drawn, that kart included: (H, W, 3) uint8. ``detail`` and
+        ``steer`` as for :meth:`render_chase`."""
         anchor = np.array([eye_xy[0], eye_xy[1], math.cos(look_yaw), math.sin(look_yaw)], np.float32)
         with self.ctx:
-            return self._render_chase(x, y, yaw, index, size, camera, anchor)
+            return self._render_chase(x, y, yaw, index, size, camera, anchor, detail, steer)
 
-    def _render_chase(self, x, y, yaw, index, size, camera, anchor=None):
+    def prepare_detail(self) -> None:
+        """Build the people views' pass and every track's scenery and ground now (a window calls
+        this before it opens, so that its first frame is not late)."""
+        with self.ctx:
+            for k in range(len(self.tracks)):
+                self.detail.scene(k)
+                self.detail.texture(k)
+
+    @property
+    def detail(self) -> DetailPass:
+        """The drawing of the people views (built on first use)."""
+        if self._detail is None:
+            self._detail = DetailPass(self)
+        return self._detail
+
+    def _render_chase(self, x, y, yaw, index, size, camera, anchor=None, detail=False, steer=None, rgba=False):
         import moderngl
         w, h = size
         if self._chase is None or self._chase[0] != size:
@@ -893,7 +654,8 @@ class Renderer:
         tex.write(np.concatenate([cam[0], np.zeros(4, np.float32)]).tobytes())
         fbo.use()
         fbo.clear(*SKY, 1.0, depth=1.0)
-        self._set_camera(camera, w / h, 1, 1)
+        if not detail:
+            self._set_camera(camera, w / h, 1, 1)
         pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
         show = (self.kart_world[:k] == self.kart_world[index]) & self.kart_visible[:k]   # its world
         if anchor is None and camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
@@ -901,10 +663,18 @@ class Renderer:
         pairs = pairs[show]
         eye = cam[:, :2] + cam[:, 2:] * camera.offset[0]
         track = int(self.view_track[index])
+        if detail:
+            d = self.detail
+            d.motion(x, y, yaw, steer)
+            left = np.array([-cam[0, 3], cam[0, 2]]) * camera.offset[1]
+            d.set_camera(self._camera_values(camera, w / h, 1, 1), (*(eye[0] + left), camera.offset[2]))
+            d.draw(tex, pairs, track, eye[0], cam[0, 2:], camera.fov_deg * w / h, self.wet)
+            fbo.read_into(buf, components=4)
+            return buf if rgba else buf[..., :3].copy()
         chunks = self.visible_chunks(eye, cam[:, 2:], camera.fov_deg * w / h, cam_track=[track])
         self._draw(tex, self.pose_tex, 1, chunks, pairs, [(track, 0, 1)])
         fbo.read_into(buf, components=4)
-        return buf[..., :3].copy()
+        return buf if rgba else buf[..., :3].copy()
 
     def release(self) -> None:
         """Free the GL context (and with it everything drawn in it)."""

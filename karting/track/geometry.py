@@ -80,3 +80,24 @@ def distance_px(mask: np.ndarray) -> np.ndarray:
     import edt
     sq = edt.edtsq(np.ascontiguousarray(mask, dtype=bool), black_border=False, parallel=1)
     return np.sqrt(sq, dtype=np.float64)
+
+
+def simplify_polyline(p: np.ndarray, tol: float) -> np.ndarray:
+    """Greedy simplification: keep a point when the chord from the last kept point would
+    deviate more than ``tol`` metres from the points it replaces (or span over 30 m)."""
+    keep = [0]
+    i = 0
+    n = len(p)
+    while i < n - 1:
+        j = i + 2
+        while j < n:
+            chord = p[j] - p[i]
+            length = np.hypot(*chord)
+            mid = p[i + 1:j] - p[i]
+            dev = np.abs(mid[:, 0] * chord[1] - mid[:, 1] * chord[0]) / max(length, 1e-9)
+            if dev.max() > tol or length > 30.0:
+                break
+            j += 1
+        i = j - 1
+        keep.append(i)
+    return p[keep]
