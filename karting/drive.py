@@ -2,12 +2,19 @@
 
     python -m karting.drive --track circuit.png [--view chase|fp] [--ghost best|FILE.csv|none]
     python -m karting.drive --track circuit.png --opponents 3 --difficulty club   # race the AI
+    python -m karting.drive --track circuit.png --size 1280x800 --fps 60 [--plain]
 
 Keys: arrows or WASD (steering is smoothed: holding a key winds the lock on over ~0.3 s and
 letting go returns it), Up/W throttle, Down/S brake; a gamepad is used when one is connected
 (left stick steers, right trigger throttle, left trigger brake; Start pauses, Back restarts,
 Y switches the camera). P pauses, R restarts from the line, C switches chase / first-person
 camera, G toggles the ghost, Esc or Q quits.
+
+The window draws the scenery made for people (karts with wheels, drivers and numbers, shadows,
+tyre stacks, kerbs, trees, a sky with clouds: :mod:`karting.env.scenery`) at up to ``--fps``
+frames a second, the karts' poses interpolated between the 20 Hz simulation steps; ``--plain``
+draws what the AI's camera sees instead (faster on a software renderer). The HUD's corner says
+the frame rate it holds.
 
 The HUD shows speed, lap, lap time, last and best lap, the sector splits of this lap against the
 best lap's, the live delta to the best lap and a track map. The ghost replays the best lap of
@@ -246,6 +253,7 @@ class DriveApp:
         self.obs = None
         self.batch, self.control, self.ai = self.session.batch, self.session.control, self.session.ai
         self.renderer = Renderer(self.track, n + 1)     # pose slots for the karts and the ghost
+        self.gl_renderer = self.renderer.gl_renderer
         if detail:
             self.renderer.prepare_detail()
         self.rng = np.random.default_rng(seed)
@@ -256,6 +264,7 @@ class DriveApp:
         self.fps, self.detail = max(int(fps), FRAME_HZ), bool(detail)
         self.previous = None                 # the poses before the last step: (x, y, yaw)
         self.frames = []                     # when each frame was drawn (the last seconds; fps_now)
+        self.drawn, self.run_s, self.mean_fps = 0, 0.0, 0.0   # frames drawn, seconds in run(), their rate
         self.controller = controller          # tests and demos: f(app) -> (steer, throttle)
         no_gl_in_sdl()
         for part in (pygame.display, pygame.font, pygame.joystick):   # no audio: nothing to play
@@ -450,6 +459,7 @@ class DriveApp:
         clock = self.pg.time.Clock()
         step_s = 1.0 / FRAME_HZ
         behind = step_s                  # simulated time owed to the clock
+        start, drawn = time.perf_counter(), self.drawn
         try:
             while self.running:
                 if not self.realtime:
@@ -464,6 +474,8 @@ class DriveApp:
                     self.draw(alpha=0.0 if self.paused else behind / step_s)
                     self.pg.display.flip()
         finally:
+            self.run_s += time.perf_counter() - start
+            self.mean_fps = (self.drawn - drawn) / max(self.run_s, 1e-9)
             path = self.save()
             self.renderer.release()
             self.pg.quit()
@@ -516,6 +528,7 @@ class DriveApp:
         self.hud.draw(self, ghost, xs, ys)
         now = time.perf_counter()
         self.frames = [t for t in self.frames if now - t < 2.0] + [now]
+        self.drawn += 1
 
     @property
     def fps_now(self) -> float:
@@ -606,6 +619,12 @@ def build_parser():
     options.outputs(ap, out="telemetry CSV of your laps (default telemetry_logs/human_<track>_<time>.csv; "
                             "a .replay and a .meta.json go beside it)")
     options.size(ap, "960x600")
+    ap.add_argument("--fps", type=int, default=DRAW_HZ,
+                    help=f"frames a second to draw at most (default {DRAW_HZ}; the karts' poses are interpolated "
+                         f"between the {FRAME_HZ} Hz simulation steps; a slow machine draws what it can)")
+    ap.add_argument("--plain", action="store_true",
+                    help="draw the observation camera's plain scenery (boxes, flat walls): faster on a software "
+                         "renderer")
     options.race(ap, opponents="0", extra="0: drive alone")
     return ap
 
@@ -623,6 +642,8 @@ def main(argv=None):
         parse_opponents(args.opponents, args.difficulty)
         if args.laps < 1:
             raise ValueError(f"--laps must be >= 1 (got {args.laps})")
+        if not FRAME_HZ <= args.fps <= 240:
+            raise ValueError(f"--fps must be between {FRAME_HZ} and 240 (got {args.fps})")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -639,7 +660,7 @@ def main(argv=None):
         return 2
     try:
         app = DriveApp(args.track, args.view, args.ghost, args.out, size, opponents=args.opponents,
-                       difficulty=args.difficulty, laps=args.laps)
+                       difficulty=args.difficulty, laps=args.laps, fps=args.fps, detail=not args.plain)
     except (TrackError, RendererUnavailable, TelemetryError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -649,6 +670,8 @@ def main(argv=None):
             return 2
         raise
     path = app.run()
+    print(f"frames: {app.mean_fps:.0f} a second on average ({app.drawn} in {app.run_s:.0f} s, at most {app.fps}; "
+          f"{app.gl_renderer})")
     results = app.finish()
     if results:
         print(format_results(results, app.track.name, args.laps))

@@ -1,6 +1,6 @@
-"""Draw docs/images/drive.png: the karting.drive window, headless, mid-way through a second lap.
+"""Draw docs/images/drive.jpg: the karting.drive window, headless, mid-way through a second lap.
 
-    SDL_VIDEODRIVER=dummy python scripts/drive_screenshot.py [--out docs/images/drive.png]
+    SDL_VIDEODRIVER=dummy python scripts/drive_screenshot.py [--out docs/images/drive.jpg]
 
 The scripted expert stands in for the person at the keys (no one drives on a CI machine); the
 ghost is this session's best lap, so the HUD shows a live delta and sector splits.
@@ -19,7 +19,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    options.outputs(ap, out="the screenshot", defaults={"out": "docs/images/drive.png"})
+    options.outputs(ap, out="the screenshot", defaults={"out": "docs/images/drive.jpg"})
     options.track(ap)
     args = ap.parse_args()
     import pygame

@@ -241,3 +241,46 @@ def test_a_human_style_lap_replays_and_clones(ring_track, ring_png, app, tmp_pat
     assert train.main(["--track", str(ring_png), "--output-dir", str(tmp_path / "o"), "--no-progress",
                        "--bc", str(tmp_path / "nope.replay")]) == 2
     assert "give 'expert', or .replay files" in capsys.readouterr().err
+
+
+def test_frames_between_steps_interpolate_the_poses(app):
+    """In real time the window draws several frames per 20 Hz step: the karts at poses between
+    the last two steps (a restart's jump is not smeared), and the HUD says the rate it holds."""
+    key(app, pygame.K_UP)
+    for _ in range(30):
+        app.step()
+    st = app.batch.state
+    px, py, pyaw = (v.copy() for v in app.previous)
+    assert np.hypot(st.x[0] - px[0], st.y[0] - py[0]) > 0.2          # moving: the two poses differ
+    x0, y0, _ = app.poses(0.0)
+    x1, y1, _ = app.poses(1.0)
+    xm, ym, yawm = app.poses(0.5)
+    assert (x0[0], y0[0]) == pytest.approx((px[0], py[0]))
+    assert (x1[0], y1[0]) == (st.x[0], st.y[0])
+    assert (xm[0], ym[0]) == pytest.approx(((px[0] + st.x[0]) / 2, (py[0] + st.y[0]) / 2), abs=1e-4)
+    turn = (st.yaw[0] - pyaw[0] + np.pi) % (2 * np.pi) - np.pi
+    assert yawm[0] == pytest.approx(pyaw[0] + turn / 2, abs=1e-5)
+    app.draw(alpha=0.5)
+    assert app.drawn >= 31
+    before = (float(st.x[0]), float(st.y[0]))
+    key(app, pygame.K_r)                     # restart: back to the line (the poses are taken after it)
+    app.step()
+    xs, ys, _ = app.poses(0.3)
+    line = app.track.centre[0]
+    assert np.hypot(xs[0] - line[0], ys[0] - line[1]) < 3.0           # at the line, not on the way there
+    assert np.hypot(xs[0] - before[0], ys[0] - before[1]) > 5.0
+    # a jump between the two poses (a kart put back on track) is shown at once, not slid
+    app.previous[0][0] -= 50.0
+    assert app.poses(0.3)[0][0] == app.batch.state.x[0]
+
+
+def test_plain_window_and_fps_flag(ring_png, tmp_path):
+    from karting.drive import build_parser
+    args = build_parser().parse_args(["--fps", "30", "--plain"])
+    assert args.fps == 30 and args.plain
+    a = DriveApp(ring_png, out=tmp_path / "p.csv", size=(320, 200), realtime=False, detail=False)
+    try:
+        a.step()
+        assert a.renderer._detail is None                   # the plain window never builds the people pass
+    finally:
+        a.renderer.release()

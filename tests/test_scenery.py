@@ -196,3 +196,19 @@ def test_kart_mesh_parts():
     assert sorted(set(np.round(wheels[:, 11].astype(float), 2))) == [-0.6, 0.6]   # a front wheel each side
     digit_ids = set(m[part == scenery.DIGIT, 13].round().astype(int))
     assert digit_ids == set(range(14))                                  # two digits of seven segments
+
+
+def test_scenery_is_built_once_per_track_in_a_process(ring_track, monkeypatch):
+    """A race, its replay and its video make three renderers of one track: its scenery and
+    ground are built for the first and kept for the others."""
+    from karting.env import detail
+    calls = []
+    real = scenery.build_scenery
+    monkeypatch.setattr(scenery, "build_scenery", lambda t, *a: calls.append(t.name) or real(t, *a))
+    monkeypatch.setattr(detail, "_built", type(detail._built)())
+    x, y, yaw = poses(ring_track, [10], [0])
+    for _ in range(2):
+        r = Renderer(ring_track, 1)
+        r.render_chase(x, y, yaw, 0, (64, 40))
+        r.release()
+    assert len(calls) == 1

@@ -8,7 +8,9 @@ is asked for: an env that only renders its 84x84 observations never builds it.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -20,7 +22,8 @@ HAZE = (0.74, 0.84, 0.95)
 SUN_SHIFT_M = 0.45             # how far the shadow blob sits away from the sun [m]
 WHEEL_R = 0.14                 # for the spokes' blur: rad per frame from metres per frame
 GROUND_CELL_M = 25.0           # the ground's tiles over the image [m]
-GROUND_TEXELS = 12e6           # the largest ground texture for people (x3 bytes, + mipmaps)
+GROUND_TEXELS = 6e6            # the largest ground texture for people (x3 bytes, + mipmaps)
+CACHED = 4                     # tracks' scenery and ground kept for the next renderer in this process
 
 _LIGHT_GLSL = """
 uniform vec3 sun;              // towards the sun, unit
@@ -152,7 +155,7 @@ void main() {
     vec2 q = vec2(gl_VertexID % 2 == 0 ? -1.0 : 1.0, gl_VertexID < 2 ? -1.0 : 1.0);
     v_local = q * vec2(1.7, 1.3);
     vec2 w = kp.xy + sun_shift + kp.zw * (v_local.x - 0.02) + vec2(-kp.w, kp.z) * v_local.y;
-    place(vec3(w, 0.03), in_pair.x);
+    place(vec3(w, 0.0), in_pair.x);
 }
 """
 SHADOW_FS = "#version 330\n" + FRAG_GLSL + """
@@ -163,6 +166,28 @@ void main() {
     frag = vec4(0.0, 0.0, 0.0, 0.55 * (1.0 - smoothstep(-0.3, 0.55, sdf)));
 }
 """
+
+
+_built: OrderedDict = OrderedDict()
+
+
+def _track_key(track) -> tuple:
+    """What a track's scenery depends on: its painting (as derived) and scale."""
+    return (track.scale, track.surface.shape, len(track.centre), round(float(track.length), 6),
+            hashlib.sha1(np.ascontiguousarray(track.surface).tobytes()).hexdigest())
+
+
+def cached(kind: str, track, make):
+    """``make()`` for this track, kept for the next renderers of this process (the last CACHED
+    tracks': a race, its replay and its video build them once)."""
+    key = (kind, *_track_key(track))
+    if key in _built:
+        _built.move_to_end(key)
+        return _built[key]
+    value = _built[key] = make()
+    while len(_built) > 2 * CACHED:
+        _built.popitem(last=False)
+    return value
 
 
 class DetailPass:
@@ -211,7 +236,9 @@ class DetailPass:
         """Track ``k``'s static scenery: (vertex array, chunk first (K,), count (K,), centre (K, 2),
         radius (K,), near (K,), far (K,), counts)."""
         if self.scenes[k] is None:
-            (verts, first, count, centre, radius, near, far), counts = scenery.build_scenery(self.r.tracks[k])
+            track = self.r.tracks[k]
+            (verts, first, count, centre, radius, near, far), counts = cached(
+                "scenery", track, lambda: scenery.build_scenery(track))
             vao = self.ctx.vertex_array(self.p_static, [(self.ctx.buffer(verts.tobytes()), scenery.STATIC_FORMAT,
                                                          *scenery.STATIC_ATTRS)])
             self.scenes[k] = (vao, first, count, centre, radius, near, far, counts)
@@ -225,7 +252,7 @@ class DetailPass:
             track = self.r.tracks[k]
             h, w = track.surface.shape
             u = max(texture_upsample(track.scale), min(4, int(math.sqrt(GROUND_TEXELS / (h * w)))))
-            img = ground_texture(track, upsample=u, smooth=True)
+            img = cached(f"ground{u}", track, lambda: ground_texture(track, upsample=u, smooth=True))
             tex = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
             tex.build_mipmaps()
             tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)   # anisotropic: 5x slower on llvmpipe
@@ -286,8 +313,8 @@ class DetailPass:
 
     def draw(self, cam_tex, pairs, track: int, eye, cam_cs, fov_deg: float, wet: float) -> dict:
         """One camera's picture (the framebuffer is bound and cleared, the camera uniforms set):
-        karts, scenery, ground, sky, then the shadows blended onto the ground. Returns what was
-        drawn (karts, chunks, vertices)."""
+        the ground, the shadows blended onto it, the karts, the scenery, the sky. Returns what
+        was drawn (karts, chunks, vertices)."""
         import moderngl
         ctx, r = self.ctx, self.r
         for i in range(4):
@@ -300,8 +327,19 @@ class DetailPass:
         self.sky_tex.use(4)
         for p in (self.p_ground, self.p_sky):
             p["wet_all"].value = wet
+        # the ground first, then the shadows blended onto it with no depth test (a blob 3 cm up
+        # fought the ground's depth in stripes near the eye), then what stands on it, the sky last
+        self.texture(track).use(1)
+        self.p_ground["cam_base"].value = 0
+        self.grounds[track].render(instances=1)
         if len(pairs):
             r.pair_buf.write(pairs.tobytes())
+            ctx.disable(ctx.DEPTH_TEST)            # (and so no depth written)
+            ctx.enable(ctx.BLEND)
+            ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+            self.vao_shadow.render(vertices=4, instances=len(pairs))
+            ctx.disable(ctx.BLEND)
+            ctx.enable(ctx.DEPTH_TEST)
             ctx.front_face = r.kart_front
             ctx.enable(ctx.CULL_FACE)
             self.vao_kart.render(instances=len(pairs))
@@ -322,17 +360,7 @@ class DetailPass:
                 self.commands = ctx.buffer(reserve=cmd.nbytes * 2)
             self.commands.write(cmd.tobytes())
             vao.render_indirect(self.commands, mode=moderngl.TRIANGLES, count=len(sel))
-        self.texture(track).use(1)
-        self.p_ground["cam_base"].value = 0
-        self.grounds[track].render(instances=1)
         self.vao_sky.render(vertices=4, instances=1)
-        if len(pairs):
-            ctx.enable(ctx.BLEND)
-            ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
-            ctx.depth_func = "<="                 # overlapping shadows darken each other
-            self.vao_shadow.render(vertices=4, instances=len(pairs))
-            ctx.depth_func = "<"
-            ctx.disable(ctx.BLEND)
         return {"karts": len(pairs), "chunks": len(sel), "vertices": int(count[sel].sum())}
 
     def release(self) -> None:

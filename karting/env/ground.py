@@ -177,10 +177,18 @@ def ground_texture(track: Track, upsample: int | None = None, seed: int = 0, cla
     noise = rng.normal(0.0, 1.0, (h, w)).astype(np.float32)[..., None]
     img += noise * 5
     asphalt = surf == ASPHALT
-    img[asphalt] = np.array([78, 78, 84], np.float32) + noise[asphalt] * 6
-    # white edge lines: asphalt within 0.35 m of the grass
-    edge = asphalt & (distance_px(asphalt) * sc <= 0.35)
-    img[edge] = (225, 225, 225)
+    if smooth:      # blended by how much of each texel is asphalt, line or grass: no steps when magnified
+        sd_m = sd * np.float32(track.scale)
+        inside = np.clip(sd_m / sc + 0.5, 0, 1)[..., None]
+        beyond = np.clip((sd_m - 0.35) / sc + 0.5, 0, 1)[..., None]
+        paved = np.float32([78, 78, 84]) + noise * 6
+        img = img * (1 - inside) + np.float32([225, 225, 225]) * (inside - beyond) + paved * beyond
+        edge = asphalt & (sd_m <= 0.35)
+    else:
+        img[asphalt] = np.array([78, 78, 84], np.float32) + noise[asphalt] * 6
+        # white edge lines: asphalt within 0.35 m of the grass
+        edge = asphalt & (distance_px(asphalt) * sc <= 0.35)
+        img[edge] = (225, 225, 225)
     kerb = surf == KERB
     cls = None
     if classes:
