@@ -471,7 +471,7 @@ class DriveApp:
                     behind -= step_s
                 if self.running:
                     self.events()
-                    self.draw(alpha=0.0 if self.paused else behind / step_s)
+                    self.draw(alpha=1.0 if self.paused else behind / step_s)
                     self.pg.display.flip()
         finally:
             self.run_s += time.perf_counter() - start

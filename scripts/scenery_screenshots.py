@@ -11,7 +11,8 @@ the start (the window's own surface). The TV frame is ``karting replay --camera 
 the same five karts; the race frame is ``karting race --video``'s (chase camera, onboard inset,
 standings, map). It uses only what the commands offered before issue 35 too, so the same script
 run on an older checkout (``PYTHONPATH=old/tree``) gives the "before" pictures. ``--docs`` also
-remakes the documentation's pictures of these views.
+remakes the documentation's pictures of these views (``scripts/drive_screenshot.py`` makes
+drive.jpg, the time trial with its ghost).
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     options.size(ap, "1280x800")
     ap.add_argument("--prefix", default="scenery_", help="file name prefix (default scenery_)")
     ap.add_argument("--docs", action="store_true",
-                    help="also remake the documentation's pictures of these views (drive, drive_race, "
+                    help="also remake the documentation's pictures of these views (drive_race, "
                          "race, replay_tv, chase, play: JPEG)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -104,8 +105,7 @@ def main(argv=None) -> int:
     made = [drive_window(out / f"{pre}drive_chase.jpg", size, "chase"),
             drive_window(out / f"{pre}drive_fp.jpg", size, "fp")]
     if args.docs:
-        made += [drive_window(out / "drive.jpg", (960, 600), "chase", opponents=""),
-                 drive_window(out / "drive_race.jpg", (960, 600), "chase")]
+        made.append(drive_window(out / "drive_race.jpg", (960, 600), "chase"))   # drive.jpg: drive_screenshot.py
     with tempfile.TemporaryDirectory() as tmp:
         rep, tv, film = Path(tmp) / "race.replay", Path(tmp) / "tv.mp4", Path(tmp) / "race.mp4"
         code = race.main(["--track", "circuit.png", "--opponents", FIELD, "--laps", "1", "--replay", str(rep),
