@@ -212,3 +212,20 @@ def test_scenery_is_built_once_per_track_in_a_process(ring_track, monkeypatch):
         r.render_chase(x, y, yaw, 0, (64, 40))
         r.release()
     assert len(calls) == 1
+
+
+def test_karts_alone_on_the_circuit_are_filmed_alone(circuit):
+    """An evaluation's episodes (show_other_karts=False: karting play's karts, all on one line)
+    are each alone: the chase camera of one does not show the others stacked on it."""
+    x, y, yaw = poses(circuit, [50, 51, 52], [0, 0.2, -0.2])
+    alone = Renderer(circuit, 3, show_other_karts=False)
+    shown = Renderer(circuit, 3)
+    try:
+        a = alone.render_chase(x, y, yaw, 0, (160, 100)).astype(int)
+        b = shown.render_chase(x, y, yaw, 0, (160, 100)).astype(int)
+        shown.kart_visible[1:] = False
+        c = shown.render_chase(x, y, yaw, 0, (160, 100)).astype(int)
+    finally:
+        alone.release()
+        shown.release()
+    assert np.abs(a - b).sum() > 0 and np.array_equal(a, c)

@@ -658,6 +658,8 @@ class Renderer:
             self._set_camera(camera, w / h, 1, 1)
         pairs = np.stack([np.zeros(k, np.int32), np.arange(k, dtype=np.int32)], 1)
         show = (self.kart_world[:k] == self.kart_world[index]) & self.kart_visible[:k]   # its world
+        if not self.show_other_karts:     # karts each alone on the circuit (an evaluation's episodes)
+            show &= np.arange(k) == index
         if anchor is None and camera.offset[0] >= 0:   # a camera on the kart does not draw the kart itself
             show &= np.arange(k) != index
         pairs = pairs[show]
