@@ -39,15 +39,7 @@ outputs_volume = modal.Volume.from_name(remote.OUTPUTS_VOLUME, create_if_missing
 app = modal.App("karting-sweep", image=image)
 
 
-@app.function(
-    gpu=remote.DEFAULT_GPU,
-    cpu=8.0,
-    memory=16384,
-    volumes={remote.REMOTE_TRACKS_DIR: tracks_volume, remote.REMOTE_OUTPUTS_DIR: outputs_volume},
-    timeout=int(remote.MAX_TIMEOUT_H * 3600),
-    # a preempted container is started again; the run resumes from its last checkpoint
-    retries=modal.Retries(max_retries=3, initial_delay=10.0, backoff_coefficient=1.0),
-)
+@app.function(**remote.training_container(modal, tracks_volume, outputs_volume))
 def sweep_member(member: dict) -> dict:
     tracks_volume.reload()
     return sweep.run_member(member, commit=outputs_volume.commit, call_id=modal.current_function_call_id())

@@ -32,6 +32,17 @@ MAX_TIMEOUT_H = 24.0                   # Modal's longest function timeout
 REMOTE_FIXED = ("output_dir",)
 
 
+def training_container(modal, tracks_volume, outputs_volume) -> dict:
+    """``app.function`` options of a container that trains (``remote/train.py``, each run of
+    ``remote/sweep.py``): the default GPU, 8 CPUs (the env steps and the camera culling run on
+    them), 16 GiB, both volumes, Modal's longest timeout, and retries: a preempted or crashed
+    container is started again and resumes from its last checkpoint."""
+    return dict(gpu=DEFAULT_GPU, cpu=8.0, memory=16384,
+                volumes={REMOTE_TRACKS_DIR: tracks_volume, REMOTE_OUTPUTS_DIR: outputs_volume},
+                timeout=int(MAX_TIMEOUT_H * 3600),
+                retries=modal.Retries(max_retries=3, initial_delay=10.0, backoff_coefficient=1.0))
+
+
 def resolve_remote_tracks(spec: str, tracks_dir) -> str:
     """``--track`` for the container: each name is looked up in the tracks volume first (uploaded
     by ``track_cli.py sync``, its checkpoints.json next to it), then among the shipped tracks.

@@ -362,6 +362,3 @@ class DetailPass:
             vao.render_indirect(self.commands, mode=moderngl.TRIANGLES, count=len(sel))
         self.vao_sky.render(vertices=4, instances=1)
         return {"karts": len(pairs), "chunks": len(sel), "vertices": int(count[sel].sum())}
-
-    def release(self) -> None:
-        """Nothing to do: everything here lives in the renderer's context."""
